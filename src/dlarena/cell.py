@@ -1,0 +1,112 @@
+"""The cell: one (workload, framework, mode, scenario, size, device, batch size, precision).
+
+These types cross the process boundary as JSON, so this module uses the standard library
+only: the worker may run in an interpreter that has nothing but NumPy and the framework.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+PROTOCOL_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ThreadSettings:
+    """Thread counts given identically to every framework (environment and API)."""
+
+    intra_op: int
+    inter_op: int
+
+    def __post_init__(self) -> None:
+        if self.intra_op < 1 or self.inter_op < 1:
+            raise ValueError(f"thread counts must be >= 1, got {self}")
+
+    def environment(self) -> dict[str, str]:
+        """Variables read at import time by the numerical libraries under each framework."""
+        intra, inter = str(self.intra_op), str(self.inter_op)
+        return {
+            "OMP_NUM_THREADS": intra,
+            "MKL_NUM_THREADS": intra,
+            "OPENBLAS_NUM_THREADS": intra,
+            "TF_NUM_INTRAOP_THREADS": intra,
+            "TF_NUM_INTEROP_THREADS": inter,
+        }
+
+
+@dataclass(frozen=True)
+class MeasureSettings:
+    """How a cell is timed: calibrated windows of at least ``min_window_seconds`` each."""
+
+    min_window_seconds: float
+    windows: int
+    max_warmup_windows: int
+    # Warm-up ends when the last `settle_windows` windows differ by at most this fraction.
+    settle_tolerance: float = 0.10
+    settle_windows: int = 3
+
+    def __post_init__(self) -> None:
+        if self.min_window_seconds <= 0:
+            raise ValueError("min_window_seconds must be > 0")
+        if self.windows < 1:
+            raise ValueError("windows must be >= 1")
+        if self.max_warmup_windows < 0:
+            raise ValueError("max_warmup_windows must be >= 0")
+
+
+@dataclass(frozen=True)
+class CellSpec:
+    """Everything a worker needs to measure one cell; its identity is `key`."""
+
+    workload: str
+    framework: str
+    mode: str
+    scenario: str
+    size: str
+    device: str
+    batch_size: int
+    precision: str
+    threads: ThreadSettings
+    measure: MeasureSettings
+    seed: int = 0
+    timeout_seconds: float = 600.0
+    # Free-form knobs for later scenarios; part of the identity.
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ValueError(f"batch size must be >= 1, got {self.batch_size}")
+
+    @property
+    def key(self) -> str:
+        """Stable identity: same key = same measurement, so a resumed run can skip it."""
+        identity = asdict(self)
+        identity.pop("timeout_seconds")
+        text = json.dumps(identity, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    @property
+    def label(self) -> str:
+        return f"{self.workload} · {self.framework}/{self.mode} · {self.scenario} · {self.size}"
+
+    def to_json(self) -> str:
+        return json.dumps({"protocol": PROTOCOL_VERSION, "cell": asdict(self)}, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CellSpec:
+        data = dict(data)
+        data["threads"] = ThreadSettings(**data["threads"])
+        data["measure"] = MeasureSettings(**data["measure"])
+        return cls(**data)
+
+    @classmethod
+    def from_json(cls, text: str) -> CellSpec:
+        document = json.loads(text)
+        if document.get("protocol") != PROTOCOL_VERSION:
+            raise ValueError(
+                f"cell protocol {document.get('protocol')!r} != worker's {PROTOCOL_VERSION}"
+            )
+        return cls.from_dict(document["cell"])

@@ -1,0 +1,231 @@
+"""Command line: run, list, report, env. Imports no framework, and nothing heavy up front."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from dlarena.errors import UsageError
+
+DEFAULT_DB = "results/dlarena.db"
+
+
+def _names(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("expected a comma-separated list of names")
+    return names
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
+def _interpreter(text: str) -> tuple[str, str]:
+    framework, sep, path = text.partition("=")
+    if not sep or not framework or not path:
+        raise argparse.ArgumentTypeError(f"expected FRAMEWORK=PATH, got {text!r}")
+    return framework, path
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr and exit code 2."""
+
+    def error(self, message: str) -> Any:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="dlarena",
+        description="Compare deep-learning frameworks on the same models, measured the same way.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = commands.add_parser("run", help="measure a suite of cells and print the comparison")
+    run.add_argument("--suite", default="default", help="named set of cells (see `list`)")
+    run.add_argument("--frameworks", type=_names, help="comma-separated, e.g. torch,tensorflow")
+    run.add_argument("--workloads", type=_names, help="comma-separated, e.g. mlp,cnn")
+    run.add_argument("--scenarios", type=_names, help="comma-separated, e.g. train,infer")
+    run.add_argument("--size", help="smoke | cpu | full (default: the suite's)")
+    run.add_argument("--batch-size", type=_positive_int, help="override each workload's default")
+    run.add_argument("--device", default="cpu", help="cpu | gpu (no silent fallback)")
+    run.add_argument("--threads", type=_positive_int,
+                     help="intra-op threads for every framework (default: CPUs available)")
+    run.add_argument("--interop-threads", type=_positive_int,
+                     help="inter-op threads for every framework (default: CPUs available)")
+    run.add_argument("--processes", type=_positive_int, default=1,
+                     help="worker processes per cell, interleaved across frameworks")
+    run.add_argument("--windows", type=_positive_int, help="timed windows per process")
+    run.add_argument("--min-window", type=_positive_float,
+                     help="seconds of work per timed window (default: by size)")
+    run.add_argument("--timeout", type=_positive_float, help="seconds per worker process")
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--python", type=_interpreter, action="append", default=[],
+                     metavar="FRAMEWORK=PATH", help="interpreter for one framework's workers")
+    run.add_argument("--db", default=DEFAULT_DB, help=f"SQLite results file ({DEFAULT_DB})")
+    run.add_argument("--fresh", action="store_true",
+                     help="start a new run instead of resuming the stored one")
+
+    listing = commands.add_parser("list", help="frameworks, workloads, scenarios and suites")
+    listing.add_argument("--json", action="store_true", help="machine-readable output")
+    listing.add_argument("--python", type=_interpreter, action="append", default=[],
+                         metavar="FRAMEWORK=PATH")
+
+    report = commands.add_parser("report", help="show a stored run")
+    report.add_argument("--db", default=DEFAULT_DB)
+    report.add_argument("--run", type=_positive_int, help="run id (default: the latest)")
+    report.add_argument("--format", default="terminal", choices=("terminal", "markdown", "json"))
+    report.add_argument("--out", help="write to this file instead of standard output")
+
+    commands.add_parser("env", help="this machine's fingerprint, as stored with every run")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        handler = {"run": _run, "list": _list, "report": _report, "env": _env}[args.command]
+        return handler(args)
+    except UsageError as error:
+        print(f"dlarena: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("dlarena: interrupted; finished cells are stored: run the same command to resume",
+              file=sys.stderr)
+        return 130
+
+
+def _run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from dlarena.cell import ThreadSettings
+    from dlarena.executors.local import LocalExecutor
+    from dlarena.plan import Request
+    from dlarena.progress import ConsoleObserver
+    from dlarena.report import terminal
+    from dlarena.report.model import build_report
+    from dlarena.runner import default_threads, run
+    from dlarena.store import Store
+
+    threads = None
+    if args.threads or args.interop_threads:
+        default = default_threads()
+        threads = ThreadSettings(args.threads or default.intra_op,
+                                 args.interop_threads or default.inter_op)
+    request = Request(
+        suite=args.suite, frameworks=args.frameworks, workloads=args.workloads,
+        scenarios=args.scenarios, size=args.size, batch_size=args.batch_size,
+        device=args.device, threads=threads, processes=args.processes, windows=args.windows,
+        min_window_seconds=args.min_window, timeout_seconds=args.timeout, seed=args.seed,
+    )
+    interpreters = dict(args.python)
+    console = Console(stderr=False, highlight=False)
+    store = Store.open(args.db)
+    try:
+        summary = run(request, store=store, executor=LocalExecutor(interpreters),
+                      observer=ConsoleObserver(console), interpreters=interpreters,
+                      fresh=args.fresh)
+        terminal.render(build_report(store, summary.run_id), console)
+    finally:
+        store.close()
+    if summary.failed:
+        console.print(f"[red]{summary.failed} worker process(es) failed; "
+                      "their errors are stored and shown above[/red]")
+        return 1
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    from dlarena.listing import listing, render_listing
+
+    data = listing(dict(args.python))
+    if args.json:
+        print(json.dumps(data, indent=2))
+    else:
+        print(render_listing(data))
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from dlarena.report.model import build_report
+    from dlarena.store import Store
+
+    store = Store.open(args.db, create=False)
+    try:
+        try:
+            report = build_report(store, args.run)
+        except LookupError as error:
+            raise UsageError(str(error)) from None
+    finally:
+        store.close()
+    if args.format == "terminal" and not args.out:
+        from rich.console import Console
+
+        from dlarena.report import terminal
+
+        terminal.render(report, Console(highlight=False))
+        return 0
+    text = _render_text(report, args.format)
+    if args.out:
+        out = Path(args.out)
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(text)
+        except OSError as error:
+            raise UsageError(f"cannot write --out {out}: {error}") from None
+        print(f"report written to {out}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _render_text(report: Any, format_name: str) -> str:
+    if format_name == "json":
+        from dlarena.report import json as json_report
+
+        return json_report.render(report)
+    if format_name == "markdown":
+        from dlarena.report import markdown
+
+        return markdown.render(report)
+    from io import StringIO
+
+    from rich.console import Console
+
+    from dlarena.report import terminal
+
+    buffer = StringIO()
+    terminal.render(report, Console(file=buffer, width=160, highlight=False, color_system=None))
+    return buffer.getvalue()
+
+
+def _env(args: argparse.Namespace) -> int:
+    from dlarena import environment
+
+    print(json.dumps(environment.machine_fingerprint(), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Where cells run: `local` (one worker process at a time)."""

@@ -1,0 +1,39 @@
+"""The executor interface and the outcome of one cell."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from dlarena.cell import CellSpec
+
+ProgressHandler = Callable[[CellSpec, dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class CellOutcome:
+    """What came back from one worker process: a result payload, or why there is none."""
+
+    cell: CellSpec
+    status: str  # "ok" or "error"
+    error: str | None
+    payload: dict[str, Any]
+    stderr_tail: str
+    started_utc: str
+    wall_seconds: float
+    interpreter: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.status not in ("ok", "error"):
+            raise ValueError(f"status must be ok or error, got {self.status!r}")
+        if (self.status == "error") != (self.error is not None):
+            raise ValueError("an error outcome needs an error message, an ok one none")
+
+
+class Executor(ABC):
+    @abstractmethod
+    def run(self, cell: CellSpec, on_progress: ProgressHandler) -> CellOutcome:
+        """Measure one cell in a fresh worker process; never raises for a failed cell."""

@@ -1,0 +1,167 @@
+"""Run each cell in its own `python -m dlarena.worker` process on this machine."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from dlarena.cell import CellSpec
+from dlarena.executors.base import CellOutcome, Executor, ProgressHandler
+
+STDERR_TAIL_LINES = 40
+# The worker imports dlarena from the same source tree as the coordinator, whatever
+# interpreter runs it.
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+
+
+def worker_environment(cell: CellSpec, base: Mapping[str, str]) -> dict[str, str]:
+    env = dict(base)
+    env.update(cell.threads.environment())
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, base.get("PYTHONPATH")) if p)
+    env["PYTHONUNBUFFERED"] = "1"
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    return env
+
+
+def _describe_exit(returncode: int) -> str:
+    if returncode < 0:
+        try:
+            return f"killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"killed by signal {-returncode}"
+    return f"exited with code {returncode}"
+
+
+class LocalExecutor(Executor):
+    def __init__(self, interpreters: Mapping[str, str] | None = None) -> None:
+        self._interpreters = dict(interpreters or {})
+
+    def interpreter(self, framework: str) -> str:
+        return self._interpreters.get(framework, sys.executable)
+
+    def run(self, cell: CellSpec, on_progress: ProgressHandler) -> CellOutcome:
+        interpreter = self.interpreter(cell.framework)
+        started_utc = datetime.now(UTC).isoformat(timespec="seconds")
+        started = time.monotonic()
+        events: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        stderr_tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
+        process = subprocess.Popen(
+            [interpreter, "-m", "dlarena.worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=worker_environment(cell, os.environ),
+            start_new_session=True,  # the worker and its children are killed as a group
+        )
+        readers = [
+            threading.Thread(target=_read_events, args=(process.stdout, events), daemon=True),
+            threading.Thread(target=_read_lines, args=(process.stderr, stderr_tail), daemon=True),
+        ]
+        for reader in readers:
+            reader.start()
+        assert process.stdin is not None
+        try:
+            process.stdin.write(cell.to_json())
+            process.stdin.close()
+        except BrokenPipeError:
+            pass  # the worker died at once; its exit code and stderr say why
+
+        result: dict[str, Any] | None = None
+        timed_out = False
+        deadline = started + cell.timeout_seconds
+        try:
+            while True:
+                try:
+                    event = events.get(timeout=max(0.0, min(0.5, deadline - time.monotonic())))
+                except queue.Empty:
+                    if time.monotonic() >= deadline:
+                        timed_out = True
+                        break
+                    continue
+                if event is None:  # stdout closed: the worker is finishing or dead
+                    break
+                if event.get("event") == "result":
+                    result = event
+                elif event.get("event") == "progress":
+                    on_progress(cell, event)
+        finally:
+            if timed_out or process.poll() is None and result is None:
+                _kill(process)
+            try:
+                process.wait(timeout=max(1.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                timed_out = True
+                _kill(process)
+                process.wait()
+            for reader in readers:
+                reader.join(timeout=5)
+
+        wall_seconds = time.monotonic() - started
+        tail = "".join(stderr_tail)
+        common = {
+            "cell": cell,
+            "stderr_tail": tail,
+            "started_utc": started_utc,
+            "wall_seconds": wall_seconds,
+            "interpreter": interpreter,
+        }
+        if timed_out:
+            error = f"timed out after {cell.timeout_seconds:g} s"
+            return CellOutcome(status="error", error=error, payload={}, **common)
+        if result is None:
+            error = f"worker {_describe_exit(process.returncode)} before reporting a result"
+            last = _last_line(tail)
+            if last:
+                error += f": {last}"
+            return CellOutcome(status="error", error=error, payload={}, **common)
+        if result.get("status") != "ok":
+            return CellOutcome(
+                status="error",
+                error=str(result.get("error", "unknown worker error")),
+                payload={},
+                details={"traceback": result.get("traceback", "")},
+                **common,
+            )
+        return CellOutcome(status="ok", error=None, payload=result, **common)
+
+
+def _kill(process: subprocess.Popen[str]) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _read_events(stream: IO[str] | None, events: queue.Queue[dict[str, Any] | None]) -> None:
+    assert stream is not None
+    for line in stream:
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # not ours; the worker keeps fd 1 for the protocol only
+        if isinstance(event, dict):
+            events.put(event)
+    events.put(None)
+
+
+def _read_lines(stream: IO[str] | None, tail: deque[str]) -> None:
+    assert stream is not None
+    for line in stream:
+        tail.append(line)
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else ""

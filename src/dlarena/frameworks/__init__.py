@@ -1,0 +1,1 @@
+"""Runtime glue, one module per framework. Importing a module here never imports its framework."""

@@ -1,0 +1,63 @@
+"""What a framework module provides: coordinator-side facts and worker-side runtime glue."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+from dlarena.cell import ThreadSettings
+
+
+@dataclass(frozen=True)
+class FrameworkInfo:
+    """Facts the coordinator needs without importing the framework."""
+
+    name: str
+    description: str
+    # Distributions that provide the framework, checked in order (tensorflow-cpu provides
+    # the same `tensorflow` module as tensorflow).
+    distributions: tuple[str, ...]
+    # What `pip install` needs on this kind of machine.
+    pip_requirement: str
+    # Execution modes; the first is the framework's idiomatic default for training.
+    modes: tuple[str, ...]
+    # A test double is listed but never chosen by default.
+    test_double: bool = False
+    # "module:Class" implementing every workload (the fake does); None = one file per workload.
+    generic_implementation: str | None = None
+
+    @property
+    def default_mode(self) -> str:
+        return self.modes[0]
+
+
+class DeviceUnavailable(RuntimeError):
+    """The cell asked for a device this framework cannot see; never fall back silently."""
+
+
+class Runtime(ABC):
+    """Worker-side glue: imports the framework, sets threads and seeds, syncs the device."""
+
+    @abstractmethod
+    def setup(self, *, threads: ThreadSettings, seed: int, device: str) -> None:
+        """Import the framework and configure it before its first operation."""
+
+    @abstractmethod
+    def version(self) -> str: ...
+
+    @abstractmethod
+    def device_name(self) -> str:
+        """The device actually used, as the framework names it (e.g. 'cpu', 'cuda:0')."""
+
+    @abstractmethod
+    def sync(self, value: Any) -> None:
+        """Block until `value` (a step's result) and all queued device work are done."""
+
+    @abstractmethod
+    def peak_device_memory_bytes(self) -> int | None:
+        """Peak memory of the framework's device allocator; None on the CPU."""
+
+    @abstractmethod
+    def manifest(self) -> dict[str, Any]:
+        """Settings that decide what is computed and how fast, read back from the framework."""

@@ -1,0 +1,102 @@
+"""A fake framework in NumPy: the engine, store and reports are testable in milliseconds.
+
+It implements every workload with a small fixed amount of NumPy work per step. Faults are
+injected through the environment, so tests exercise the real worker-process path:
+DLARENA_FAKE_FAULT = "<fault>[:<workload>[:<scenario>]]", fault one of
+abort (os.abort), hang (sleeps forever), raise (a Python exception), exit (exit code 3).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import numpy as np
+
+from dlarena.cell import ThreadSettings
+from dlarena.frameworks.base import FrameworkInfo, Runtime
+from dlarena.workloads.base import Implementation, Weights
+
+INFO = FrameworkInfo(
+    name="fake",
+    description="NumPy test double: fixed work per step, injectable faults",
+    distributions=("numpy",),
+    pip_requirement="numpy",
+    modes=("eager",),
+    test_double=True,
+    generic_implementation="dlarena.frameworks.fake:FakeImplementation",
+)
+
+FAULT_VARIABLE = "DLARENA_FAKE_FAULT"
+
+
+class FakeRuntime(Runtime):
+    def setup(self, *, threads: ThreadSettings, seed: int, device: str) -> None:
+        self._device = device
+        self.synced = 0
+
+    def version(self) -> str:
+        return str(np.__version__)
+
+    def device_name(self) -> str:
+        return f"fake-{self._device}"
+
+    def sync(self, value: Any) -> None:
+        self.synced += 1
+
+    def peak_device_memory_bytes(self) -> int | None:
+        return 0 if self._device == "gpu" else None
+
+    def manifest(self) -> dict[str, Any]:
+        return {"data_layout": "NCHW", "synchronised_reads": self.synced}
+
+
+class FakeImplementation(Implementation):
+    def build(self) -> None:
+        inject_fault(self.cell.workload, self.cell.scenario)
+        self.weights = self.workload.initial_weights(self.cell.size, self.cell.seed)
+        self.matrix = np.random.default_rng(0).random((48, 48))
+
+    def prepare(self, *, training: bool) -> None:
+        self.training = training
+
+    def to_device(self, inputs: np.ndarray, labels: np.ndarray) -> Any:
+        return inputs, labels
+
+    def train_step(self, batch: Any) -> Any:
+        return float(np.tanh(self.matrix @ self.matrix).sum())
+
+    def infer_step(self, batch: Any) -> Any:
+        return float((self.matrix @ self.matrix).sum())
+
+    def trainable_parameter_count(self) -> int:
+        return self.workload.trainable_parameter_count(self.cell.size)
+
+    def get_weights(self) -> Weights:
+        return {name: value.copy() for name, value in self.weights.items()}
+
+    def set_weights(self, weights: Weights) -> None:
+        self.weights = {name: value.copy() for name, value in weights.items()}
+
+
+def inject_fault(workload: str, scenario: str) -> None:
+    spec = os.environ.get(FAULT_VARIABLE, "")
+    if not spec:
+        return
+    fault, *where = spec.split(":")
+    if where and where[0] != workload or len(where) > 1 and where[1] != scenario:
+        return
+    if fault == "abort":
+        os.abort()
+    if fault == "hang":
+        while True:
+            time.sleep(60)
+    if fault == "exit":
+        os._exit(3)
+    if fault == "raise":
+        raise RuntimeError(f"injected fault in {workload}/{scenario} <script>alert(1)</script>")
+    raise ValueError(f"unknown fault {fault!r} in {FAULT_VARIABLE}")
+
+
+RUNTIME = FakeRuntime

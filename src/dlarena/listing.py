@@ -1,0 +1,79 @@
+"""`dlarena list`: what can be measured here, without importing any framework."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dlarena import environment, registry
+from dlarena.plan import MEASURE_BY_SIZE
+from dlarena.scenarios import SCENARIOS
+from dlarena.suites import SUITES
+
+
+def listing(interpreters: dict[str, str]) -> dict[str, Any]:
+    frameworks = []
+    for name, info in registry.frameworks().items():
+        interpreter = interpreters.get(name)
+        version = environment.framework_version(info, interpreter)
+        frameworks.append({
+            "name": name,
+            "description": info.description,
+            "installed": version is not None,
+            "version": version,
+            "install": None if version else environment.install_command(info, interpreter),
+            "modes": list(info.modes),
+            "default_mode": info.default_mode,
+            "test_double": info.test_double,
+        })
+    workloads = [
+        {
+            "name": name,
+            "description": workload.description,
+            "frameworks": registry.implementing_frameworks(name),
+            "sizes": {size: config.description for size, config in workload.sizes.items()},
+            "trainable_parameters": {
+                size: workload.trainable_parameter_count(size) for size in workload.sizes
+            },
+        }
+        for name, workload in registry.workloads().items()
+    ]
+    return {
+        "frameworks": frameworks,
+        "workloads": workloads,
+        "scenarios": [{"name": s.name, "description": s.description} for s in SCENARIOS.values()],
+        "sizes": {
+            size: {"min_window_seconds": m.min_window_seconds, "windows": m.windows}
+            for size, m in MEASURE_BY_SIZE.items()
+        },
+        "suites": [
+            {"name": s.name, "description": s.description, "workloads": list(s.workloads),
+             "frameworks": list(s.frameworks), "scenarios": list(s.scenarios), "size": s.size}
+            for s in SUITES.values()
+        ],
+    }
+
+
+def render_listing(data: dict[str, Any]) -> str:
+    lines = ["Frameworks"]
+    for fw in data["frameworks"]:
+        state = f"{fw['version']}" if fw["installed"] else f"not installed — {fw['install']}"
+        double = " (test double)" if fw["test_double"] else ""
+        lines.append(f"  {fw['name']:<12} {state}{double}")
+        lines.append(f"  {'':<12} modes: {', '.join(fw['modes'])}; {fw['description']}")
+    lines.append("\nWorkloads")
+    for wl in data["workloads"]:
+        real = [f for f in wl["frameworks"] if f != "fake"]
+        lines.append(f"  {wl['name']:<12} {wl['description']}")
+        lines.append(f"  {'':<12} implemented in: {', '.join(real)}")
+        for size, text in wl["sizes"].items():
+            params = wl["trainable_parameters"][size]
+            lines.append(f"  {'':<12} {size:<6} {text}; {params:,} trainable parameters")
+    lines.append("\nScenarios")
+    lines += [f"  {s['name']:<12} {s['description']}" for s in data["scenarios"]]
+    lines.append("\nSizes (measurement)")
+    lines += [f"  {size:<12} windows of >= {m['min_window_seconds']} s, {m['windows']} of them"
+              for size, m in data["sizes"].items()]
+    lines.append("\nSuites")
+    for suite in data["suites"]:
+        lines.append(f"  {suite['name']:<12} {suite['description']}")
+    return "\n".join(lines)

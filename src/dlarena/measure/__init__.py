@@ -1,0 +1,1 @@
+"""Timing loop and memory probes (worker side, stdlib only); statistics and verdicts."""

@@ -1,0 +1,79 @@
+"""Plain-words verdicts between two frameworks, and the flags that mark unstable cells."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from dlarena.measure import stats
+from dlarena.metrics import METRICS
+
+UNSTABLE_CV = 0.05
+MIN_SAMPLES = 3
+# A window shorter than this many clock ticks is too close to the timer's resolution.
+MIN_TICKS_PER_WINDOW = 10_000
+
+
+@dataclass(frozen=True)
+class Verdict:
+    metric: str
+    first: str
+    second: str
+    ratio: float  # median(first) / median(second)
+    interval: tuple[float, float] | None
+    significant: bool
+    text: str
+
+
+def _range(interval: tuple[float, float]) -> str:
+    return f"95% CI {interval[0]:.2f}–{interval[1]:.2f}"
+
+
+def compare(
+    metric: str, first: str, first_values: Sequence[float], second: str,
+    second_values: Sequence[float],
+) -> Verdict:
+    ratio = stats.median(first_values) / stats.median(second_values)
+    interval = stats.ratio_of_medians_ci(first_values, second_values)
+    significant = stats.is_significant(interval)
+    if interval is None:
+        text = (f"{first}/{second} = {ratio:.2f}x, no confidence interval: "
+                f"fewer than 2 samples each (use --processes)")
+        return Verdict(metric, first, second, ratio, None, False, text)
+    if not significant:
+        text = f"no significant difference between {first} and {second} ({_range(interval)})"
+        return Verdict(metric, first, second, ratio, interval, False, text)
+
+    higher_is_better = METRICS[metric].higher_is_better
+    # Always state the winner with a factor above 1.
+    winner, loser, factor, low, high = first, second, ratio, interval[0], interval[1]
+    if ratio < 1:
+        winner, loser, factor, low, high = second, first, 1 / ratio, 1 / interval[1], 1 / interval[0]
+    if higher_is_better is True:
+        text = f"{winner} is {factor:.2f}x faster than {loser} ({_range((low, high))})"
+    elif higher_is_better is False:
+        # For "less is better" the winner is the one with the lower value.
+        winner, loser = loser, winner
+        noun = METRICS[metric].description
+        text = f"{winner} needs {factor:.2f}x less than {loser} ({noun}; {_range((low, high))})"
+    else:
+        text = f"{winner}/{loser} = {factor:.2f}x ({_range((low, high))})"
+    return Verdict(metric, first, second, ratio, interval, True, text)
+
+
+def instability_flags(
+    summary: stats.Summary, details: Sequence[dict[str, Any]], min_window_seconds: float
+) -> list[str]:
+    """Why a cell's steady-state figure should not be trusted; empty when it can be."""
+    flags = []
+    if summary.cv > UNSTABLE_CV:
+        flags.append(f"unstable: CV {summary.cv:.1%} > {UNSTABLE_CV:.0%}")
+    if summary.n < MIN_SAMPLES:
+        flags.append(f"too few samples ({summary.n} < {MIN_SAMPLES})")
+    if any(d.get("warmup_capped") for d in details):
+        flags.append("warm-up hit its cap before windows settled")
+    resolution = max((float(d.get("clock_resolution", 0.0)) for d in details), default=0.0)
+    if resolution and min_window_seconds < MIN_TICKS_PER_WINDOW * resolution:
+        flags.append("windows near the timer's resolution")
+    return flags

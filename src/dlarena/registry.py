@@ -1,0 +1,74 @@
+"""What exists: frameworks, workloads, their implementations, scenarios, sizes.
+
+Found by layout, so adding a framework or a workload touches no list:
+- `dlarena/frameworks/<name>.py` defines `INFO` (a FrameworkInfo) and `RUNTIME`;
+- `dlarena/workloads/<name>/spec.py` defines `WORKLOAD`;
+- `dlarena/workloads/<workload>/<framework>.py` defines `Implementation`.
+Importing these modules never imports a framework: that happens inside the worker only.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import pkgutil
+from functools import cache
+
+from dlarena import frameworks as _frameworks_package
+from dlarena import workloads as _workloads_package
+from dlarena.frameworks.base import FrameworkInfo
+from dlarena.workloads.base import Workload
+
+SIZES = ("smoke", "cpu", "full")
+_NOT_FRAMEWORKS = {"base"}
+
+
+@cache
+def frameworks() -> dict[str, FrameworkInfo]:
+    found: dict[str, FrameworkInfo] = {}
+    for module in pkgutil.iter_modules(_frameworks_package.__path__):
+        if module.name in _NOT_FRAMEWORKS or module.ispkg:
+            continue
+        info = importlib.import_module(f"dlarena.frameworks.{module.name}").INFO
+        if info.name != module.name:
+            raise RuntimeError(f"frameworks/{module.name}.py names itself {info.name!r}")
+        found[info.name] = info
+    return dict(sorted(found.items()))
+
+
+@cache
+def workloads() -> dict[str, Workload]:
+    found: dict[str, Workload] = {}
+    for module in pkgutil.iter_modules(_workloads_package.__path__):
+        if not module.ispkg:
+            continue
+        workload = importlib.import_module(f"dlarena.workloads.{module.name}.spec").WORKLOAD
+        if workload.name != module.name:
+            raise RuntimeError(f"workloads/{module.name}/spec.py names itself {workload.name!r}")
+        found[workload.name] = workload
+    return dict(sorted(found.items()))
+
+
+def implementation_path(workload: str, framework: str) -> str | None:
+    """"module:Class" of the implementation, or None when the framework lacks one."""
+    info = frameworks()[framework]
+    if info.generic_implementation is not None:
+        return info.generic_implementation
+    module = f"dlarena.workloads.{workload}.{framework}"
+    if importlib.util.find_spec(module) is None:
+        return None
+    return f"{module}:Implementation"
+
+
+def implementing_frameworks(workload: str) -> list[str]:
+    return [name for name in frameworks() if implementation_path(workload, name) is not None]
+
+
+def runtime_path(framework: str) -> str:
+    return f"dlarena.frameworks.{framework}:RUNTIME"
+
+
+def load(path: str) -> object:
+    """Import "module:attribute"; used inside the worker only."""
+    module, _, attribute = path.partition(":")
+    return getattr(importlib.import_module(module), attribute)

@@ -1,0 +1,1 @@
+"""Reports read the store only, and ask `measure.stats` / `measure.verdict` for every figure."""

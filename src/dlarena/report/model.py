@@ -1,0 +1,114 @@
+"""What every report format shows, built once from the store."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+from dlarena.measure import stats
+from dlarena.measure.verdict import Verdict, compare, instability_flags
+from dlarena.metrics import METRICS
+from dlarena.store import Store, StoredCell, StoredRun
+
+
+@dataclass(frozen=True)
+class CellReport:
+    stored: StoredCell
+    # The steady-state metric of this cell's scenario (e.g. train_throughput), if measured.
+    headline: str | None
+    summaries: dict[str, stats.Summary]
+    flags: tuple[str, ...]
+    between_process_cv: float | None
+
+    @property
+    def label(self) -> str:
+        spec = self.stored.spec
+        return f"{spec.framework}/{spec.mode}"
+
+
+@dataclass(frozen=True)
+class Group:
+    """Cells that measure the same thing in different frameworks (or modes)."""
+
+    workload: str
+    scenario: str
+    size: str
+    batch_size: int
+    device: str
+    cells: list[CellReport]
+    verdicts: list[Verdict] = field(default_factory=list)
+
+    @property
+    def headline(self) -> str | None:
+        return next((c.headline for c in self.cells if c.headline), None)
+
+    def ratio_to_first(self, cell: CellReport) -> float | None:
+        """Median of `cell` over the first measured cell's, on the headline metric."""
+        metric = self.headline
+        measured = [c for c in self.cells if metric in c.summaries]
+        if metric is None or not measured or metric not in cell.summaries:
+            return None
+        return cell.summaries[metric].median / measured[0].summaries[metric].median
+
+
+@dataclass(frozen=True)
+class Report:
+    run: StoredRun
+    groups: list[Group]
+
+    @property
+    def cells(self) -> list[CellReport]:
+        return [cell for group in self.groups for cell in group.cells]
+
+    @property
+    def failed(self) -> list[CellReport]:
+        return [cell for cell in self.cells if not cell.stored.ok]
+
+
+def _headline(cell: StoredCell) -> str | None:
+    wanted = f"{cell.spec.scenario}_throughput"
+    return wanted if wanted in cell.samples else None
+
+
+def _cell_report(cell: StoredCell) -> CellReport:
+    summaries = {name: stats.summarize(values) for name, values in cell.samples.items() if values}
+    headline = _headline(cell)
+    flags: list[str] = []
+    between = None
+    if headline is not None:
+        flags = instability_flags(
+            summaries[headline], cell.details, cell.spec.measure.min_window_seconds
+        )
+        between = stats.between_process_cv(cell.samples_by_process.get(headline, []))
+    if not cell.ok and cell.samples:
+        flags.append(f"{cell.statuses.count('error')} of {cell.processes} processes failed")
+    return CellReport(cell, headline, summaries, tuple(flags), between)
+
+
+def build_report(store: Store, run_id: int | None = None) -> Report:
+    runs = store.runs()
+    if not runs:
+        raise LookupError(f"{store.path} holds no runs yet: run `dlarena run` first")
+    run = runs[-1] if run_id is None else store.run(run_id)
+    groups: dict[tuple[str, str, str, int, str], list[CellReport]] = {}
+    for cell in store.cells(run.id):
+        spec = cell.spec
+        key = (spec.workload, spec.scenario, spec.size, spec.batch_size, spec.device)
+        groups.setdefault(key, []).append(_cell_report(cell))
+    built = []
+    for (workload, scenario, size, batch, device), cells in groups.items():
+        group = Group(workload, scenario, size, batch, device, cells)
+        metric = group.headline
+        if metric is not None:
+            measured = [c for c in cells if metric in c.summaries]
+            for first, second in itertools.combinations(measured, 2):
+                group.verdicts.append(compare(
+                    metric, first.label, first.stored.samples[metric],
+                    second.label, second.stored.samples[metric],
+                ))
+        built.append(group)
+    return Report(run, built)
+
+
+def unit(metric: str) -> str:
+    return METRICS[metric].unit if metric in METRICS else ""

@@ -1,0 +1,74 @@
+"""The comparison table as strings, shared by the terminal and Markdown reports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dlarena.report import formatting as fmt
+from dlarena.report.model import Report, unit
+
+HEADER = ("workload", "scenario", "framework", "median", "95% CI", "CV", "n",
+          "vs first", "peak RSS", "notes")
+
+
+@dataclass(frozen=True)
+class Row:
+    cells: tuple[str, ...]
+    failed: bool
+    flagged: bool
+
+
+def comparison_rows(report: Report) -> list[Row]:
+    rows = []
+    for group in report.groups:
+        metric = group.headline
+        for cell in group.cells:
+            spec = cell.stored.spec
+            notes = list(cell.flags)
+            if not cell.stored.ok:
+                notes.insert(0, f"FAILED: {cell.stored.error}")
+            rss = cell.summaries.get("peak_rss_bytes")
+            if metric is not None and metric in cell.summaries:
+                summary = cell.summaries[metric]
+                ratio = group.ratio_to_first(cell)
+                figures = (
+                    f"{fmt.number(summary.median)} {unit(metric)}",
+                    fmt.interval(summary.ci),
+                    fmt.percent(summary.cv),
+                    str(summary.n),
+                    "–" if ratio is None else f"{ratio:.2f}x",
+                )
+            else:
+                figures = ("–", "–", "–", "0", "–")
+            rows.append(Row(
+                cells=(
+                    spec.workload, f"{spec.scenario} (batch {spec.batch_size})",
+                    f"{cell.label} {cell.stored.framework_version or ''}".strip(),
+                    *figures,
+                    fmt.mebibytes(rss.median) if rss else "–",
+                    "; ".join(notes),
+                ),
+                failed=not cell.stored.ok,
+                flagged=bool(cell.flags),
+            ))
+    return rows
+
+
+def verdict_lines(report: Report) -> list[str]:
+    return [
+        f"{group.workload} {group.scenario}: {verdict.text}"
+        for group in report.groups
+        for verdict in group.verdicts
+    ]
+
+
+def run_line(report: Report) -> str:
+    env = report.run.environment
+    versions = ", ".join(f"{k} {v}" for k, v in env.get("framework_versions", {}).items())
+    threads = env.get("threads", {})
+    return (
+        f"run {report.run.id} · {report.run.created_utc} · {env.get('cpu_model')} "
+        f"({env.get('cpus_available')} CPUs available) · {versions} · threads "
+        f"intra {threads.get('intra_op')} / inter {threads.get('inter_op')} · "
+        f"dlarena {env.get('dlarena_version')} ({env.get('git_sha') or 'no git'})"
+    )

@@ -1,0 +1,28 @@
+"""The comparison as a rich table in the terminal."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from dlarena.report.model import Report
+from dlarena.report.table import HEADER, comparison_rows, run_line, verdict_lines
+
+
+def render(report: Report, console: Console) -> None:
+    table = Table(title="dlarena comparison", title_justify="left", show_lines=False)
+    for name in HEADER:
+        numeric = name in ("median", "95% CI", "CV", "n", "vs first", "peak RSS")
+        table.add_column(name, justify="right" if numeric else "left",
+                         overflow="fold", max_width=60 if name == "notes" else None)
+    for row in comparison_rows(report):
+        style = "red" if row.failed else "yellow" if row.flagged else None
+        table.add_row(*(escape(text) for text in row.cells), style=style)
+    console.print(escape(run_line(report)), style="dim")
+    console.print(table)
+    lines = verdict_lines(report)
+    if lines:
+        console.print("[bold]Verdicts[/bold] (ratio of medians, 95% bootstrap CI)")
+        for line in lines:
+            console.print(f"  • {escape(line)}")

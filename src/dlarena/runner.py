@@ -1,0 +1,98 @@
+"""Run a plan: skip what the store already has, run the rest, store each as it finishes."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from dlarena import environment, registry
+from dlarena.cell import ThreadSettings
+from dlarena.errors import UsageError
+from dlarena.executors.base import CellOutcome, Executor
+from dlarena.plan import PlannedCell, Request, build_plan, plan_key
+from dlarena.store import Store
+
+
+class Observer(Protocol):
+    """What the run shows while it works (the CLI draws it; tests record it)."""
+
+    def planned(self, run_id: int, total: int, skipped: int, resumed: bool) -> None: ...
+    def started(self, index: int, total: int, planned: PlannedCell) -> None: ...
+    def progress(self, planned: PlannedCell, event: dict[str, Any]) -> None: ...
+    def finished(self, index: int, total: int, outcome: CellOutcome) -> None: ...
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    run_id: int
+    measured: int
+    skipped: int
+    failed: int
+
+
+def default_threads() -> ThreadSettings:
+    cpus = environment.available_cpus()
+    return ThreadSettings(intra_op=cpus, inter_op=cpus)
+
+
+def check_installed(frameworks: Sequence[str], interpreters: dict[str, str]) -> dict[str, str]:
+    """Versions of the frameworks a plan needs; a missing one is the user's to install."""
+    versions: dict[str, str] = {}
+    for name in frameworks:
+        info = registry.frameworks()[name]
+        version = environment.framework_version(info, interpreters.get(name))
+        if version is None:
+            raise UsageError(f"{name} is not installed; install it with: "
+                             f"{environment.install_command(info, interpreters.get(name))}")
+        versions[name] = version
+    return versions
+
+
+def run(
+    request: Request,
+    *,
+    store: Store,
+    executor: Executor,
+    observer: Observer,
+    interpreters: dict[str, str],
+    fresh: bool = False,
+) -> RunSummary:
+    threads = default_threads()
+    planned = build_plan(request, threads)
+    frameworks = sorted({p.cell.framework for p in planned})
+    versions = check_installed(frameworks, interpreters)
+    store.check_writable()
+
+    machine = environment.machine_fingerprint()
+    key = plan_key(planned, {
+        "hostname": machine["hostname"],
+        "cpu_model": machine["cpu_model"],
+        "framework_versions": versions,
+        "interpreters": {name: interpreters.get(name, sys.executable) for name in frameworks},
+    })
+    run_id = None if fresh else store.latest_run_for_plan(key)
+    resumed = run_id is not None
+    if run_id is None:
+        used = planned[0].cell.threads
+        run_id = store.create_run(
+            plan_key=key,
+            command=shlex.join(["dlarena", *sys.argv[1:]]),
+            environment=environment.fingerprint(
+                dict(versions), {"intra_op": used.intra_op, "inter_op": used.inter_op}
+            ),
+        )
+    done = store.finished(run_id)
+    todo = [p for p in planned if (p.cell.key, p.process) not in done]
+    observer.planned(run_id, len(planned), len(planned) - len(todo), resumed)
+
+    failed = 0
+    for index, item in enumerate(todo, start=1):
+        observer.started(index, len(todo), item)
+        outcome = executor.run(item.cell, lambda _cell, event, item=item: observer.progress(item, event))
+        store.save(run_id, outcome, process=item.process)
+        failed += outcome.status != "ok"
+        observer.finished(index, len(todo), outcome)
+    return RunSummary(run_id, len(todo), len(planned) - len(todo), failed)

@@ -1,0 +1,334 @@
+"""SQLite store: runs, cells (one row per worker process), timing windows, metric samples.
+
+WAL mode; one transaction per finished worker process, so a crash or Ctrl-C loses at most
+the cell in flight. The schema carries a version and is migrated forward on open.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dlarena.cell import CellSpec
+from dlarena.errors import UsageError
+from dlarena.executors.base import CellOutcome
+
+APPLICATION = "dlarena"
+SCHEMA_VERSION = 1
+
+# Migration N brings a store from version N-1 to N. Never edit a released step; append.
+_MIGRATIONS: dict[int, str] = {
+    1: """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        plan_key TEXT NOT NULL,
+        created_utc TEXT NOT NULL,
+        command TEXT NOT NULL,
+        environment TEXT NOT NULL
+    );
+    CREATE INDEX runs_plan ON runs(plan_key);
+    CREATE TABLE cells (
+        id INTEGER PRIMARY KEY,
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        cell_key TEXT NOT NULL,
+        process INTEGER NOT NULL,
+        workload TEXT NOT NULL,
+        framework TEXT NOT NULL,
+        mode TEXT NOT NULL,
+        scenario TEXT NOT NULL,
+        size TEXT NOT NULL,
+        device TEXT NOT NULL,
+        batch_size INTEGER NOT NULL,
+        precision TEXT NOT NULL,
+        spec TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('ok', 'error')),
+        error TEXT,
+        framework_version TEXT,
+        device_name TEXT,
+        started_utc TEXT NOT NULL,
+        wall_seconds REAL NOT NULL,
+        interpreter TEXT NOT NULL,
+        stderr_tail TEXT NOT NULL,
+        details TEXT NOT NULL,
+        UNIQUE (run_id, cell_key, process)
+    );
+    CREATE TABLE windows (
+        cell_id INTEGER NOT NULL REFERENCES cells(id) ON DELETE CASCADE,
+        phase TEXT NOT NULL CHECK (phase IN ('warmup', 'measure')),
+        idx INTEGER NOT NULL,
+        steps INTEGER NOT NULL,
+        seconds REAL NOT NULL
+    );
+    CREATE TABLE samples (
+        cell_id INTEGER NOT NULL REFERENCES cells(id) ON DELETE CASCADE,
+        metric TEXT NOT NULL,
+        idx INTEGER NOT NULL,
+        value REAL NOT NULL
+    );
+    CREATE INDEX samples_cell ON samples(cell_id);
+    CREATE INDEX windows_cell ON windows(cell_id);
+    """,
+}
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    id: int
+    plan_key: str
+    created_utc: str
+    command: str
+    environment: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class StoredCell:
+    """One cell of a run, its worker processes pooled."""
+
+    run_id: int
+    spec: CellSpec
+    processes: int
+    statuses: tuple[str, ...]
+    errors: tuple[str, ...]
+    framework_version: str | None
+    device_name: str | None
+    # metric -> every sample, and metric -> per-process lists (between-process variance)
+    samples: dict[str, list[float]]
+    samples_by_process: dict[str, list[list[float]]]
+    details: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    stderr_tails: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.statuses) and all(status == "ok" for status in self.statuses)
+
+    @property
+    def error(self) -> str | None:
+        return "; ".join(self.errors) if self.errors else None
+
+
+class Store:
+    """Open with `Store.open(path)`; every write is its own transaction."""
+
+    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
+        self._db = connection
+        self.path = path
+
+    @classmethod
+    def open(cls, path: str | Path, *, create: bool = True) -> Store:
+        path = Path(path)
+        if not create and not path.exists():
+            raise UsageError(f"no results database at {path}: run `dlarena run` first")
+        if path.is_dir():
+            raise UsageError(f"--db {path} is a directory, not an SQLite file")
+        if create:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise UsageError(f"cannot create the folder for --db {path}: {error}") from None
+        try:
+            connection = sqlite3.connect(path, isolation_level=None, timeout=30)
+            connection.execute("PRAGMA foreign_keys = ON")
+            tables = {row[0] for row in connection.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'"
+            )}
+            if create:
+                connection.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.DatabaseError as error:
+            raise UsageError(f"--db {path} is not a usable SQLite database: {error}") from None
+        store = cls(connection, path)
+        store._check_and_migrate(tables, writable=create)
+        return store
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _check_and_migrate(self, tables: set[str], *, writable: bool) -> None:
+        if tables and "meta" not in tables:
+            raise UsageError(f"--db {self.path} is an SQLite file of another program, not dlarena's")
+        version = 0
+        if tables:
+            meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+            if meta.get("application") != APPLICATION:
+                raise UsageError(f"--db {self.path} is not a dlarena database")
+            version = int(meta.get("schema_version", "0"))
+        if version > SCHEMA_VERSION:
+            raise UsageError(
+                f"--db {self.path} has schema {version}, newer than this dlarena's "
+                f"{SCHEMA_VERSION}: upgrade dlarena"
+            )
+        if version == SCHEMA_VERSION:
+            return
+        if not writable:
+            raise UsageError(f"--db {self.path} needs a schema upgrade: open it with `dlarena run`")
+        try:
+            with self._transaction():
+                for step in range(version + 1, SCHEMA_VERSION + 1):
+                    for statement in _MIGRATIONS[step].split(";"):
+                        if statement.strip():
+                            self._db.execute(statement)
+                self._db.execute(
+                    "INSERT OR REPLACE INTO meta VALUES ('application', ?), ('schema_version', ?)",
+                    (APPLICATION, str(SCHEMA_VERSION)),
+                )
+        except sqlite3.OperationalError as error:
+            raise UsageError(f"cannot write to --db {self.path}: {error}") from None
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._db)
+
+    def check_writable(self) -> None:
+        """Fail now, not after the first cell, when the file cannot be written."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("ROLLBACK")
+        except sqlite3.OperationalError as error:
+            raise UsageError(f"cannot write to --db {self.path}: {error}") from None
+
+    # -- runs -------------------------------------------------------------------------------
+
+    def create_run(self, *, plan_key: str, command: str, environment: dict[str, Any]) -> int:
+        with self._transaction():
+            cursor = self._db.execute(
+                "INSERT INTO runs (plan_key, created_utc, command, environment) VALUES (?,?,?,?)",
+                (plan_key, environment["created_utc"], command, json.dumps(environment)),
+            )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    def latest_run_for_plan(self, plan_key: str) -> int | None:
+        row = self._db.execute(
+            "SELECT id FROM runs WHERE plan_key = ? ORDER BY id DESC LIMIT 1", (plan_key,)
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    def runs(self) -> list[StoredRun]:
+        rows = self._db.execute(
+            "SELECT id, plan_key, created_utc, command, environment FROM runs ORDER BY id"
+        ).fetchall()
+        return [StoredRun(r[0], r[1], r[2], r[3], json.loads(r[4])) for r in rows]
+
+    def run(self, run_id: int) -> StoredRun:
+        for stored in self.runs():
+            if stored.id == run_id:
+                return stored
+        raise UsageError(f"no run {run_id} in {self.path}")
+
+    # -- cells ------------------------------------------------------------------------------
+
+    def finished(self, run_id: int) -> set[tuple[str, int]]:
+        """(cell key, process) pairs measured successfully: a resumed run skips them."""
+        rows = self._db.execute(
+            "SELECT cell_key, process FROM cells WHERE run_id = ? AND status = 'ok'", (run_id,)
+        )
+        return {(key, int(process)) for key, process in rows}
+
+    def save(self, run_id: int, outcome: CellOutcome, *, process: int) -> None:
+        """Store one worker process's outcome; replaces an earlier failed try of it."""
+        cell = outcome.cell
+        payload = outcome.payload
+        details = dict(outcome.details)
+        for name in ("steps_per_window", "warmup_capped", "clock_resolution", "manifest",
+                     "throughput_metric", "pid"):
+            if name in payload:
+                details[name] = payload[name]
+        with self._transaction():
+            self._db.execute(
+                "DELETE FROM cells WHERE run_id = ? AND cell_key = ? AND process = ?",
+                (run_id, cell.key, process),
+            )
+            cursor = self._db.execute(
+                """INSERT INTO cells (run_id, cell_key, process, workload, framework, mode,
+                scenario, size, device, batch_size, precision, spec, status, error,
+                framework_version, device_name, started_utc, wall_seconds, interpreter,
+                stderr_tail, details) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+                (
+                    run_id, cell.key, process, cell.workload, cell.framework, cell.mode,
+                    cell.scenario, cell.size, cell.device, cell.batch_size, cell.precision,
+                    cell.to_json(), outcome.status, outcome.error,
+                    payload.get("framework_version"), payload.get("device_name"),
+                    outcome.started_utc, outcome.wall_seconds, outcome.interpreter,
+                    outcome.stderr_tail, json.dumps(details),
+                ),
+            )
+            cell_id = cursor.lastrowid
+            for phase in ("warmup", "measure"):
+                windows = payload.get("warmup" if phase == "warmup" else "windows", [])
+                self._db.executemany(
+                    "INSERT INTO windows VALUES (?,?,?,?,?)",
+                    [(cell_id, phase, i, int(s), float(t)) for i, (s, t) in enumerate(windows)],
+                )
+            rows = [
+                (cell_id, name, i, value)
+                for name, values in _samples(cell, payload).items()
+                for i, value in enumerate(values)
+            ]
+            self._db.executemany("INSERT INTO samples VALUES (?,?,?,?)", rows)
+
+    def cells(self, run_id: int) -> list[StoredCell]:
+        rows = self._db.execute(
+            """SELECT id, cell_key, process, spec, status, error, framework_version,
+            device_name, details, stderr_tail FROM cells WHERE run_id = ? ORDER BY id""",
+            (run_id,),
+        ).fetchall()
+        samples: dict[int, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+        for cell_id, metric, value in self._db.execute(
+            """SELECT s.cell_id, s.metric, s.value FROM samples s JOIN cells c ON c.id = s.cell_id
+            WHERE c.run_id = ? ORDER BY s.cell_id, s.metric, s.idx""",
+            (run_id,),
+        ):
+            samples[cell_id][metric].append(value)
+
+        grouped: dict[str, list[Any]] = {}
+        for row in rows:
+            grouped.setdefault(row[1], []).append(row)
+        cells = []
+        for processes in grouped.values():
+            pooled: dict[str, list[float]] = defaultdict(list)
+            by_process: dict[str, list[list[float]]] = defaultdict(list)
+            for row in processes:
+                for metric, values in samples[row[0]].items():
+                    pooled[metric].extend(values)
+                    by_process[metric].append(values)
+            cells.append(StoredCell(
+                run_id=run_id,
+                spec=CellSpec.from_json(processes[0][3]),
+                processes=len(processes),
+                statuses=tuple(row[4] for row in processes),
+                errors=tuple(row[5] for row in processes if row[5]),
+                framework_version=next((r[6] for r in processes if r[6]), None),
+                device_name=next((r[7] for r in processes if r[7]), None),
+                samples=dict(pooled),
+                samples_by_process=dict(by_process),
+                details=tuple(json.loads(row[8]) for row in processes),
+                stderr_tails=tuple(row[9] for row in processes),
+            ))
+        return cells
+
+
+def _samples(cell: CellSpec, payload: dict[str, Any]) -> dict[str, list[float]]:
+    """Every value to keep: one throughput per timed window, and the scalar metrics."""
+    values: dict[str, list[float]] = {}
+    throughput_metric = payload.get("throughput_metric")
+    if throughput_metric:
+        values[throughput_metric] = [
+            steps * cell.batch_size / seconds for steps, seconds in payload["windows"]
+        ]
+    for name, value in payload.get("metrics", {}).items():
+        values[name] = [float(value)]
+    return values
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, kind: object, value: object, traceback: object) -> None:
+        self._db.execute("COMMIT" if kind is None else "ROLLBACK")

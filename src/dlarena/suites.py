@@ -1,0 +1,31 @@
+"""Named sets of cells. `default` is what `make run` measures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    description: str
+    workloads: tuple[str, ...]
+    frameworks: tuple[str, ...]
+    scenarios: tuple[str, ...]
+    size: str
+
+
+_ALL = (
+    Suite(
+        "default", "mlp and cnn, train and infer, PyTorch vs TensorFlow, cpu size",
+        workloads=("mlp", "cnn"), frameworks=("torch", "tensorflow"),
+        scenarios=("train", "infer"), size="cpu",
+    ),
+    Suite(
+        "smoke", "the default suite at smoke size: seconds per cell, for CI",
+        workloads=("mlp", "cnn"), frameworks=("torch", "tensorflow"),
+        scenarios=("train", "infer"), size="smoke",
+    ),
+)
+
+SUITES: dict[str, Suite] = {suite.name: suite for suite in _ALL}

@@ -1,0 +1,161 @@
+"""Framework-neutral workload description and the interface every implementation fills.
+
+A workload's `spec.py` subclasses `Workload` and imports NumPy at most. Each
+`<framework>.py` beside it defines `Implementation`, a subclass of that framework's base.
+The canonical parameter layout (names, shapes, orientation) is the workload's, so weights
+move between frameworks as plain dicts of NumPy arrays.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from dlarena.cell import CellSpec
+from dlarena.frameworks.base import Runtime
+
+Shape = tuple[int, ...]
+Weights = dict[str, np.ndarray]
+
+# Canonical names end in one of these; state is carried but not trained.
+STATE_SUFFIXES = (".moving_mean", ".moving_variance")
+
+
+@dataclass(frozen=True)
+class SizeConfig:
+    """One size of a workload: its default batch size and the architecture knobs."""
+
+    batch_size: int
+    description: str
+    knobs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AdamSettings:
+    """Stated explicitly because the defaults differ (Keras eps 1e-7, PyTorch 1e-8)."""
+
+    learning_rate: float = 1e-3
+    beta_1: float = 0.9
+    beta_2: float = 0.999
+    epsilon: float = 1e-8
+
+
+@dataclass(frozen=True)
+class BatchNormSettings:
+    """PyTorch convention: new = (1 - momentum) * old + momentum * batch.
+
+    Keras writes the same rule with momentum' = 1 - momentum, and defaults to 0.99 / 1e-3
+    where PyTorch defaults to 0.1 / 1e-5: each implementation converts from these.
+    """
+
+    epsilon: float = 1e-5
+    momentum: float = 0.1
+
+
+class Workload(ABC):
+    """A model + task, described without any framework."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    sizes: ClassVar[dict[str, SizeConfig]]
+    sample_unit: ClassVar[str] = "samples/s"
+    optimizer: ClassVar[AdamSettings] = AdamSettings()
+    batch_norm: ClassVar[BatchNormSettings] = BatchNormSettings()
+
+    @abstractmethod
+    def parameter_shapes(self, size: str) -> dict[str, Shape]:
+        """Every weight in canonical layout and order, trainable and state."""
+
+    @abstractmethod
+    def synthetic_batch(
+        self, rng: np.random.Generator, batch_size: int, size: str
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Inputs and integer labels, drawn from `rng` (identical for every framework)."""
+
+    def knobs(self, size: str) -> dict[str, Any]:
+        return self.sizes[size].knobs
+
+    def trainable_parameter_count(self, size: str) -> int:
+        return sum(
+            int(np.prod(shape))
+            for name, shape in self.parameter_shapes(size).items()
+            if not name.endswith(STATE_SUFFIXES)
+        )
+
+    def initial_weights(self, size: str, seed: int) -> Weights:
+        """Glorot-uniform kernels, zero biases, BatchNorm at identity: the same in every framework.
+
+        Frameworks initialise differently by default (Keras glorot, PyTorch kaiming), so every
+        implementation loads these instead of keeping its own.
+        """
+        rng = np.random.default_rng(seed)
+        weights: Weights = {}
+        for name, shape in self.parameter_shapes(size).items():
+            if name.endswith(".kernel"):
+                weights[name] = _glorot_uniform(rng, shape)
+            elif name.endswith((".gamma", ".moving_variance")):
+                weights[name] = np.ones(shape, np.float32)
+            else:  # bias, beta, moving_mean
+                weights[name] = np.zeros(shape, np.float32)
+        return weights
+
+
+def _glorot_uniform(rng: np.random.Generator, shape: Shape) -> np.ndarray:
+    """Dense kernels are (in, out); conv kernels are (out, in, kh, kw)."""
+    if len(shape) == 2:
+        fan_in, fan_out = shape
+    else:
+        receptive = int(np.prod(shape[2:]))
+        fan_in, fan_out = shape[1] * receptive, shape[0] * receptive
+    limit = np.sqrt(6.0 / (fan_in + fan_out))
+    return rng.uniform(-limit, limit, size=shape).astype(np.float32)
+
+
+class Implementation(ABC):
+    """One workload written idiomatically in one framework.
+
+    The worker calls `build`, then `to_device` once per batch outside any timed window, then
+    `train_step` / `infer_step` inside timed windows. Steps return a framework value that the
+    framework's `sync` waits for before a clock is read.
+    """
+
+    def __init__(self, workload: Workload, cell: CellSpec, runtime: Runtime) -> None:
+        self.workload = workload
+        self.cell = cell
+        self.runtime = runtime
+        self.knobs = workload.knobs(cell.size)
+
+    @abstractmethod
+    def build(self) -> None:
+        """Create model and optimizer (weights are loaded afterwards with `set_weights`)."""
+
+    @abstractmethod
+    def prepare(self, *, training: bool) -> None:
+        """Switch train/eval behaviour (dropout, BatchNorm) before a scenario's steps."""
+
+    @abstractmethod
+    def to_device(self, inputs: np.ndarray, labels: np.ndarray) -> Any:
+        """Convert one canonical batch to the framework's tensors on the device."""
+
+    @abstractmethod
+    def train_step(self, batch: Any) -> Any:
+        """One full optimizer step; returns the loss (not yet synchronised)."""
+
+    @abstractmethod
+    def infer_step(self, batch: Any) -> Any:
+        """One forward pass in inference mode without gradients; returns the outputs."""
+
+    @abstractmethod
+    def trainable_parameter_count(self) -> int:
+        """Counted by the framework itself, to be checked against the workload's layout."""
+
+    @abstractmethod
+    def get_weights(self) -> Weights:
+        """All weights in the canonical layout."""
+
+    @abstractmethod
+    def set_weights(self, weights: Weights) -> None:
+        """Load weights given in the canonical layout."""

@@ -1,0 +1,69 @@
+"""cnn: a small VGG-style net on 3x32x32 images.
+
+conv-BN-ReLU, conv-BN-ReLU, max-pool, twice; then a ReLU dense layer and the classifier.
+Convolutions are 3x3 with 'same' padding and no bias (BatchNorm follows). The canonical
+flatten order is (channels, height, width); NHWC frameworks permute the first dense
+kernel's rows when they load or export weights.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dlarena.workloads.base import Shape, SizeConfig, Workload
+
+IMAGE = (3, 32, 32)
+CLASSES = 10
+CONVS = ("conv1_1", "conv1_2", "conv2_1", "conv2_2")
+
+
+class Cnn(Workload):
+    name = "cnn"
+    description = "VGG-style CNN (2x conv-conv-pool, BatchNorm) on 3x32x32, Adam lr 1e-3"
+    sizes = {  # noqa: RUF012 - class-level constant table
+        "smoke": SizeConfig(
+            batch_size=16, description="channels 8/16, dense 64, batch 16",
+            knobs={"channels": (8, 16), "hidden": 64},
+        ),
+        "cpu": SizeConfig(
+            batch_size=64, description="channels 32/64, dense 256, batch 64",
+            knobs={"channels": (32, 64), "hidden": 256},
+        ),
+        "full": SizeConfig(
+            batch_size=128, description="channels 64/128, dense 512, batch 128",
+            knobs={"channels": (64, 128), "hidden": 512},
+        ),
+    }
+
+    def conv_channels(self, size: str) -> list[tuple[int, int]]:
+        """(in, out) channels of each convolution, in order."""
+        first, second = self.knobs(size)["channels"]
+        return [(IMAGE[0], first), (first, first), (first, second), (second, second)]
+
+    def flatten_shape(self, size: str) -> tuple[int, int, int]:
+        """(C, H, W) of the feature map that is flattened into the first dense layer."""
+        second = self.knobs(size)["channels"][1]
+        return second, IMAGE[1] // 4, IMAGE[2] // 4
+
+    def parameter_shapes(self, size: str) -> dict[str, Shape]:
+        shapes: dict[str, Shape] = {}
+        for conv, (c_in, c_out) in zip(CONVS, self.conv_channels(size), strict=True):
+            shapes[f"{conv}.kernel"] = (c_out, c_in, 3, 3)
+            for stat in ("gamma", "beta", "moving_mean", "moving_variance"):
+                shapes[f"{conv}_bn.{stat}"] = (c_out,)
+        hidden = self.knobs(size)["hidden"]
+        shapes["fc1.kernel"] = (int(np.prod(self.flatten_shape(size))), hidden)
+        shapes["fc1.bias"] = (hidden,)
+        shapes["out.kernel"] = (hidden, CLASSES)
+        shapes["out.bias"] = (CLASSES,)
+        return shapes
+
+    def synthetic_batch(
+        self, rng: np.random.Generator, batch_size: int, size: str
+    ) -> tuple[np.ndarray, np.ndarray]:
+        inputs = rng.standard_normal((batch_size, *IMAGE), dtype=np.float32)
+        labels = rng.integers(0, CLASSES, size=batch_size, dtype=np.int64)
+        return inputs, labels
+
+
+WORKLOAD = Cnn()

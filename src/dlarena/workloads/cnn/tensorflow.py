@@ -1,0 +1,43 @@
+"""cnn in TensorFlow/Keras (NHWC, TensorFlow's fastest layout on CPU and GPU)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from dlarena.frameworks.tensorflow import KerasClassifier
+from dlarena.workloads.cnn.spec import CLASSES, CONVS, IMAGE, WORKLOAD
+
+
+class Implementation(KerasClassifier):
+    def build_model(self) -> Any:
+        from tensorflow import keras
+
+        bn = WORKLOAD.batch_norm
+        channels, height, width = IMAGE
+        layers: list[Any] = [keras.Input(shape=(height, width, channels))]
+        for index, (conv, (_, c_out)) in enumerate(
+            zip(CONVS, WORKLOAD.conv_channels(self.cell.size), strict=True)
+        ):
+            layers += [
+                keras.layers.Conv2D(c_out, 3, padding="same", use_bias=False, name=conv),
+                keras.layers.BatchNormalization(
+                    epsilon=bn.epsilon, momentum=1.0 - bn.momentum, name=f"{conv}_bn"
+                ),
+                keras.layers.ReLU(),
+            ]
+            if index % 2 == 1:
+                layers.append(keras.layers.MaxPooling2D(2))
+        layers += [
+            keras.layers.Flatten(),
+            keras.layers.Dense(self.knobs["hidden"], activation="relu", name="fc1"),
+            keras.layers.Dense(CLASSES, name="out"),
+        ]
+        return keras.Sequential(layers)
+
+    def native_inputs(self, inputs: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(inputs.transpose(0, 2, 3, 1))  # NCHW -> NHWC
+
+    def flattened_dense_inputs(self) -> dict[str, tuple[int, int, int]]:
+        return {"fc1": WORKLOAD.flatten_shape(self.cell.size)}

@@ -1,0 +1,22 @@
+"""mlp in TensorFlow/Keras."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dlarena.frameworks.tensorflow import KerasClassifier
+from dlarena.workloads.mlp.spec import CLASSES, HIDDEN, INPUTS
+
+
+class Implementation(KerasClassifier):
+    def build_model(self) -> Any:
+        from tensorflow import keras
+
+        return keras.Sequential(
+            [
+                keras.Input(shape=(INPUTS,)),
+                keras.layers.Dense(HIDDEN[0], activation="relu", name="dense1"),
+                keras.layers.Dense(HIDDEN[1], activation="relu", name="dense2"),
+                keras.layers.Dense(CLASSES, name="out"),
+            ]
+        )
