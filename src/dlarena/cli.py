@@ -117,8 +117,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
     from dlarena.cell import ThreadSettings
     from dlarena.executors.local import LocalExecutor
     from dlarena.plan import Request
@@ -140,7 +138,7 @@ def _run(args: argparse.Namespace) -> int:
         min_window_seconds=args.min_window, timeout_seconds=args.timeout, seed=args.seed,
     )
     interpreters = dict(args.python)
-    console = Console(stderr=False, highlight=False)
+    console = _console()
     store = Store.open(args.db)
     try:
         summary = run(request, store=store, executor=LocalExecutor(interpreters),
@@ -180,11 +178,9 @@ def _report(args: argparse.Namespace) -> int:
     finally:
         store.close()
     if args.format == "terminal" and not args.out:
-        from rich.console import Console
-
         from dlarena.report import terminal
 
-        terminal.render(report, Console(highlight=False))
+        terminal.render(report, _console())
         return 0
     text = _render_text(report, args.format)
     if args.out:
@@ -198,6 +194,16 @@ def _report(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     return 0
+
+
+def _console() -> Any:
+    """A console that keeps the table readable when the output is a file or a pipe."""
+    from rich.console import Console
+
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console = Console(highlight=False, width=max(console.width, 160))
+    return console
 
 
 def _render_text(report: Any, format_name: str) -> str:

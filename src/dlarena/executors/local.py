@@ -56,15 +56,22 @@ class LocalExecutor(Executor):
         started = time.monotonic()
         events: queue.Queue[dict[str, Any] | None] = queue.Queue()
         stderr_tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
-        process = subprocess.Popen(
-            [interpreter, "-m", "dlarena.worker"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=worker_environment(cell, os.environ),
-            start_new_session=True,  # the worker and its children are killed as a group
-        )
+        common = {"cell": cell, "started_utc": started_utc, "interpreter": interpreter}
+        try:
+            process = subprocess.Popen(
+                [interpreter, "-m", "dlarena.worker"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=worker_environment(cell, os.environ),
+                start_new_session=True,  # the worker and its children are killed as a group
+            )
+        except OSError as error:
+            return CellOutcome(
+                status="error", error=f"cannot start worker interpreter {interpreter}: {error}",
+                payload={}, stderr_tail="", wall_seconds=time.monotonic() - started, **common,
+            )
         readers = [
             threading.Thread(target=_read_events, args=(process.stdout, events), daemon=True),
             threading.Thread(target=_read_lines, args=(process.stderr, stderr_tail), daemon=True),
@@ -108,15 +115,8 @@ class LocalExecutor(Executor):
             for reader in readers:
                 reader.join(timeout=5)
 
-        wall_seconds = time.monotonic() - started
         tail = "".join(stderr_tail)
-        common = {
-            "cell": cell,
-            "stderr_tail": tail,
-            "started_utc": started_utc,
-            "wall_seconds": wall_seconds,
-            "interpreter": interpreter,
-        }
+        common.update(stderr_tail=tail, wall_seconds=time.monotonic() - started)
         if timed_out:
             error = f"timed out after {cell.timeout_seconds:g} s"
             return CellOutcome(status="error", error=error, payload={}, **common)

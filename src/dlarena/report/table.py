@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from dlarena.report import formatting as fmt
 from dlarena.report.model import Report, unit
 
-HEADER = ("workload", "scenario", "framework", "median", "95% CI", "CV", "n",
-          "vs first", "peak RSS", "notes")
+HEADER = ("workload", "scenario", "batch", "framework", "version", "median", "unit", "95% CI",
+          "CV", "n", "vs first", "peak RSS", "notes")
+NUMERIC = frozenset({"batch", "median", "95% CI", "CV", "n", "vs first", "peak RSS"})
 
 
 @dataclass(frozen=True)
@@ -32,18 +33,19 @@ def comparison_rows(report: Report) -> list[Row]:
                 summary = cell.summaries[metric]
                 ratio = group.ratio_to_first(cell)
                 figures = (
-                    f"{fmt.number(summary.median)} {unit(metric)}",
+                    fmt.number(summary.median),
+                    unit(metric),
                     fmt.interval(summary.ci),
                     fmt.percent(summary.cv),
                     str(summary.n),
                     "–" if ratio is None else f"{ratio:.2f}x",
                 )
             else:
-                figures = ("–", "–", "–", "0", "–")
+                figures = ("–", "", "–", "–", "0", "–")
             rows.append(Row(
                 cells=(
-                    spec.workload, f"{spec.scenario} (batch {spec.batch_size})",
-                    f"{cell.label} {cell.stored.framework_version or ''}".strip(),
+                    spec.workload, spec.scenario, str(spec.batch_size), cell.label,
+                    cell.stored.framework_version or "–",
                     *figures,
                     fmt.mebibytes(rss.median) if rss else "–",
                     "; ".join(notes),

@@ -7,14 +7,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from dlarena.report.model import Report
-from dlarena.report.table import HEADER, comparison_rows, run_line, verdict_lines
+from dlarena.report.table import HEADER, NUMERIC, comparison_rows, run_line, verdict_lines
 
 
 def render(report: Report, console: Console) -> None:
     table = Table(title="dlarena comparison", title_justify="left", show_lines=False)
     for name in HEADER:
-        numeric = name in ("median", "95% CI", "CV", "n", "vs first", "peak RSS")
-        table.add_column(name, justify="right" if numeric else "left",
+        table.add_column(name, justify="right" if name in NUMERIC else "left",
                          overflow="fold", max_width=60 if name == "notes" else None)
     for row in comparison_rows(report):
         style = "red" if row.failed else "yellow" if row.flagged else None

@@ -1,0 +1,30 @@
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.dlarena-installed
+DB ?= results/dlarena.db
+
+.PHONY: run test lint bench clean
+
+$(STAMP): pyproject.toml scripts/install.sh
+	PYTHON=$(PYTHON) bash scripts/install.sh $(VENV)
+	touch $(STAMP)
+
+# The run's exit status survives the report step: 1 means some cells failed (stored, shown).
+run: $(STAMP)
+	@status=0; $(BIN)/dlarena run --suite default --db $(DB) || status=$$?; \
+	if [ $$status -le 1 ]; then \
+	  $(BIN)/dlarena report --db $(DB) --format markdown --out results/report.md && \
+	  $(BIN)/dlarena report --db $(DB) --format json --out results/report.json; \
+	fi; exit $$status
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) results .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Create the virtual environment and install dlarena with PyTorch and TensorFlow.
+# CPU builds where `nvidia-smi` is absent, CUDA builds where it is present. PyTorch goes
+# first, pinned: a bare `torch` requirement would pull a multi-GB CUDA build on a CPU machine.
+set -euo pipefail
+
+venv=${1:-.venv}
+python=${PYTHON:-python3}
+torch_version=${TORCH_VERSION:-2.13.0}
+tensorflow_version=${TENSORFLOW_VERSION:-2.21.0}
+
+if [ ! -x "$venv/bin/python" ]; then
+  echo "creating $venv with $($python --version)"
+  "$python" -m venv "$venv"
+fi
+pip=("$venv/bin/python" -m pip install --quiet --disable-pip-version-check)
+
+if command -v nvidia-smi >/dev/null 2>&1; then
+  echo "nvidia-smi found: installing CUDA builds of torch $torch_version and tensorflow $tensorflow_version"
+  "${pip[@]}" "torch==$torch_version"
+  "${pip[@]}" "tensorflow[and-cuda]==$tensorflow_version"
+else
+  echo "no nvidia-smi: installing CPU builds of torch $torch_version and tensorflow $tensorflow_version"
+  "${pip[@]}" "torch==$torch_version"
+  "${pip[@]}" "tensorflow-cpu==$tensorflow_version"
+fi
+"${pip[@]}" -e ".[dev]"
+"$venv/bin/python" -m pip check

@@ -1,0 +1,51 @@
+"""Shared helpers: cells of the `fake` framework run through the real worker process."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from dlarena.cell import CellSpec, MeasureSettings, ThreadSettings
+from dlarena.executors.base import CellOutcome
+from dlarena.plan import PlannedCell
+
+FAST = MeasureSettings(min_window_seconds=0.01, windows=3, max_warmup_windows=2)
+
+
+def fake_cell(**changes: Any) -> CellSpec:
+    fields: dict[str, Any] = {
+        "workload": "mlp", "framework": "fake", "mode": "eager", "scenario": "train",
+        "size": "smoke", "device": "cpu", "batch_size": 8, "precision": "fp32",
+        "threads": ThreadSettings(1, 1), "measure": FAST, "timeout_seconds": 60.0,
+    }
+    fields.update(changes)
+    return CellSpec(**fields)
+
+
+class RecordingObserver:
+    """Keeps what a run reports, and can interrupt it like Ctrl-C after N cells."""
+
+    def __init__(self, interrupt_after: int | None = None) -> None:
+        self.events: list[tuple[str, Any]] = []
+        self.outcomes: list[CellOutcome] = []
+        self._interrupt_after = interrupt_after
+
+    def planned(self, run_id: int, total: int, skipped: int, resumed: bool) -> None:
+        self.events.append(("planned", (run_id, total, skipped, resumed)))
+
+    def started(self, index: int, total: int, planned: PlannedCell) -> None:
+        self.events.append(("started", planned))
+
+    def progress(self, planned: PlannedCell, event: dict[str, Any]) -> None:
+        self.events.append(("progress", event))
+
+    def finished(self, index: int, total: int, outcome: CellOutcome) -> None:
+        self.outcomes.append(outcome)
+        if self._interrupt_after is not None and len(self.outcomes) >= self._interrupt_after:
+            raise KeyboardInterrupt
+
+
+@pytest.fixture
+def no_fault(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DLARENA_FAKE_FAULT", raising=False)

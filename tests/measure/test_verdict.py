@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from dlarena.measure import stats
+from dlarena.measure.verdict import compare, instability_flags
+
+FAST = [10.0, 10.1, 9.9, 10.05, 9.95]
+SLOW = [5.0, 5.05, 4.95, 5.02, 4.98]
+
+
+def test_faster_framework_is_named_first_with_a_factor_above_one() -> None:
+    verdict = compare("train_throughput", "torch", SLOW, "tensorflow", FAST)
+    assert verdict.significant
+    assert verdict.ratio == 0.5
+    assert verdict.text.startswith("tensorflow is 2.00x faster than torch (95% CI 1.97–2.03)")
+
+
+def test_overlapping_samples_give_no_significant_difference() -> None:
+    verdict = compare("train_throughput", "a", [10, 11, 9, 10.5, 9.5], "b",
+                      [10.2, 9.8, 10.1, 9.9, 10.6])
+    assert not verdict.significant
+    assert verdict.text == "no significant difference between a and b (95% CI 0.89–1.09)"
+
+
+def test_less_is_better_metrics_name_the_lower_one() -> None:
+    verdict = compare("peak_rss_bytes", "torch", SLOW, "tensorflow", FAST)
+    assert verdict.text.startswith("torch needs 2.00x less than tensorflow")
+
+
+def test_single_samples_give_no_interval_and_say_why() -> None:
+    verdict = compare("peak_rss_bytes", "a", [1.0], "b", [2.0])
+    assert verdict.interval is None and not verdict.significant
+    assert "fewer than 2 samples" in verdict.text
+
+
+def test_flags_name_every_reason() -> None:
+    noisy = stats.summarize([1.0, 2.0])
+    flags = instability_flags(noisy, [{"warmup_capped": True, "clock_resolution": 1e-3}], 1.0)
+    assert any(f.startswith("unstable: CV") for f in flags)
+    assert "too few samples (2 < 3)" in flags
+    assert "warm-up hit its cap before windows settled" in flags
+    assert "windows near the timer's resolution" in flags
+
+
+def test_steady_cell_has_no_flags() -> None:
+    steady = stats.summarize(FAST)
+    assert instability_flags(steady, [{"warmup_capped": False, "clock_resolution": 1e-9}], 0.1) == []

@@ -1,0 +1,67 @@
+"""The worker process protocol, with the fake framework through a real subprocess."""
+
+from __future__ import annotations
+
+import pytest
+
+from dlarena.executors.local import LocalExecutor, worker_environment
+from tests.conftest import fake_cell
+
+pytestmark = pytest.mark.usefixtures("no_fault")
+
+
+def run(cell=None):  # type: ignore[no-untyped-def]
+    events = []
+    outcome = LocalExecutor().run(cell or fake_cell(), lambda _cell, event: events.append(event))
+    return outcome, events
+
+
+def test_ok_cell_reports_windows_metrics_and_progress() -> None:
+    outcome, events = run()
+    assert outcome.status == "ok", outcome.error
+    payload = outcome.payload
+    assert len(payload["windows"]) == 3
+    assert all(steps > 0 and seconds >= 0.01 for steps, seconds in payload["windows"])
+    assert payload["metrics"]["peak_rss_bytes"] > 10 * 2**20
+    assert payload["metrics"]["trainable_parameters"] == 109386
+    assert {e["phase"] for e in events} >= {"import", "build", "first_step", "measure"}
+
+
+def test_worker_gets_the_cells_threads_in_its_environment() -> None:
+    env = worker_environment(fake_cell(), {"OMP_NUM_THREADS": "64", "PYTHONPATH": "/x"})
+    assert env["OMP_NUM_THREADS"] == "1"
+    assert env["PYTHONPATH"].endswith("/x")
+
+
+@pytest.mark.parametrize(("fault", "message"), [
+    ("abort", "worker killed by SIGABRT before reporting a result"),
+    ("exit", "worker exited with code 3 before reporting a result"),
+    ("raise", "RuntimeError: injected fault in mlp/train"),
+])
+def test_a_failing_worker_is_an_error_outcome(
+    monkeypatch: pytest.MonkeyPatch, fault: str, message: str
+) -> None:
+    monkeypatch.setenv("DLARENA_FAKE_FAULT", fault)
+    outcome, _ = run()
+    assert outcome.status == "error"
+    assert outcome.error is not None and outcome.error.startswith(message)
+
+
+def test_a_hanging_worker_is_killed_at_its_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DLARENA_FAKE_FAULT", "hang")
+    outcome, _ = run(fake_cell(timeout_seconds=2.0))
+    assert outcome.status == "error"
+    assert outcome.error == "timed out after 2 s"
+    assert outcome.wall_seconds < 10
+
+
+def test_a_missing_interpreter_is_an_error_outcome_not_a_crash() -> None:
+    outcome = LocalExecutor({"fake": "/nonexistent/python"}).run(fake_cell(), lambda *_: None)
+    assert outcome.status == "error"
+    assert "/nonexistent/python" in (outcome.error or "")
+
+
+def test_faults_target_one_workload(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DLARENA_FAKE_FAULT", "raise:cnn")
+    assert run(fake_cell(workload="mlp"))[0].status == "ok"
+    assert run(fake_cell(workload="cnn"))[0].status == "error"

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import pytest
+
+from dlarena.cell import ThreadSettings
+from dlarena.errors import UsageError
+from dlarena.plan import Request, build_plan, plan_key
+
+THREADS = ThreadSettings(2, 2)
+
+
+def test_default_suite_interleaves_frameworks() -> None:
+    planned = build_plan(Request(), THREADS)
+    order = [(p.cell.workload, p.cell.scenario, p.cell.framework) for p in planned]
+    assert order[:4] == [
+        ("mlp", "train", "torch"), ("mlp", "train", "tensorflow"),
+        ("mlp", "infer", "torch"), ("mlp", "infer", "tensorflow"),
+    ]
+    assert len(order) == 8
+    assert {p.cell.size for p in planned} == {"cpu"}
+    assert {p.cell.mode for p in planned if p.cell.framework == "tensorflow"} == {"function"}
+
+
+def test_processes_repeat_the_whole_interleaved_order() -> None:
+    planned = build_plan(Request(frameworks=["torch", "tensorflow"], workloads=["mlp"],
+                                 scenarios=["train"], processes=3), THREADS)
+    assert [(p.cell.framework, p.process) for p in planned] == [
+        ("torch", 0), ("tensorflow", 0), ("torch", 1), ("tensorflow", 1),
+        ("torch", 2), ("tensorflow", 2),
+    ]
+
+
+def test_overrides_reach_every_cell() -> None:
+    planned = build_plan(Request(size="smoke", batch_size=7, threads=ThreadSettings(1, 1),
+                                 windows=4, min_window_seconds=0.5), THREADS)
+    for p in planned:
+        assert p.cell.batch_size == 7 and p.cell.threads == ThreadSettings(1, 1)
+        assert p.cell.measure.windows == 4 and p.cell.measure.min_window_seconds == 0.5
+
+
+@pytest.mark.parametrize(("request_", "message"), [
+    (Request(frameworks=["pytorch"]), "unknown framework 'pytorch'; valid: fake, tensorflow, torch"),
+    (Request(workloads=["resnet"]), "unknown workload 'resnet'; valid: cnn, mlp"),
+    (Request(scenarios=["speed"]), "unknown scenario 'speed'; valid: train, infer"),
+    (Request(suite="nightly"), "unknown suite 'nightly'; valid: default, smoke"),
+    (Request(size="huge"), "unknown size 'huge'; valid: smoke, cpu, full"),
+    (Request(batch_size=0), "batch size must be a positive integer"),
+    (Request(device="tpu"), "unknown device 'tpu'"),
+])
+def test_bad_names_list_the_valid_ones(request_: Request, message: str) -> None:
+    with pytest.raises(UsageError, match=message.replace("(", r"\(")):
+        build_plan(request_, THREADS)
+
+
+def test_plan_key_depends_on_cells_and_context() -> None:
+    planned = build_plan(Request(), THREADS)
+    assert plan_key(planned, {"host": "a"}) == plan_key(list(reversed(planned)), {"host": "a"})
+    assert plan_key(planned, {"host": "a"}) != plan_key(planned, {"host": "b"})
+    assert plan_key(planned, {}) != plan_key(planned[:-1], {})

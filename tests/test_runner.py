@@ -1,0 +1,106 @@
+"""A whole run with the fake framework: store, resume, interruption, failures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dlarena import environment, registry
+from dlarena.errors import UsageError
+from dlarena.executors.local import LocalExecutor
+from dlarena.plan import Request
+from dlarena.runner import run
+from dlarena.store import Store
+from tests.conftest import RecordingObserver
+
+pytestmark = pytest.mark.usefixtures("no_fault")
+
+FAKE = Request(suite="smoke", frameworks=["fake"], min_window_seconds=0.01, windows=3)
+
+
+def go(store: Store, request: Request = FAKE, *, fresh: bool = False,
+       observer: RecordingObserver | None = None):  # type: ignore[no-untyped-def]
+    return run(request, store=store, executor=LocalExecutor(), interpreters={},
+               observer=observer or RecordingObserver(), fresh=fresh)
+
+
+def test_run_stores_every_cell_with_samples(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "r.db")
+    summary = go(store)
+    assert (summary.measured, summary.skipped, summary.failed) == (4, 0, 0)
+    cells = store.cells(summary.run_id)
+    assert len(cells) == 4
+    for cell in cells:
+        metric = f"{cell.spec.scenario}_throughput"
+        assert len(cell.samples[metric]) == 3 and min(cell.samples[metric]) > 0
+    env = store.run(summary.run_id).environment
+    fake_version = environment.framework_version(registry.frameworks()["fake"])
+    assert env["framework_versions"] == {"fake": fake_version}
+    assert env["threads"]["intra_op"] >= 1 and env["cpu_model"]
+
+
+def test_same_command_again_skips_finished_cells(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "r.db")
+    first = go(store)
+    again = go(store)
+    assert again.run_id == first.run_id
+    assert (again.measured, again.skipped) == (0, 4)
+
+
+def test_fresh_starts_a_new_run(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "r.db")
+    first = go(store)
+    fresh = go(store, fresh=True)
+    assert fresh.run_id != first.run_id and fresh.measured == 4
+
+
+def test_interrupted_run_resumes_without_repeating_finished_cells(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "r.db")
+    with pytest.raises(KeyboardInterrupt):
+        go(store, observer=RecordingObserver(interrupt_after=2))
+    [stored_run] = store.runs()
+    before = store.finished(stored_run.id)
+    assert len(before) == 2
+    observer = RecordingObserver()
+    resumed = go(store, observer=observer)
+    assert resumed.run_id == stored_run.id
+    assert (resumed.measured, resumed.skipped) == (2, 2)
+    started = {(e[1].cell.key, e[1].process) for e in observer.events if e[0] == "started"}
+    assert len(started) == 2 and not started & before
+    assert len(store.cells(stored_run.id)) == 4
+
+
+def test_a_crashing_cell_is_recorded_and_the_next_cells_still_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DLARENA_FAKE_FAULT", "abort:mlp:train")
+    store = Store.open(tmp_path / "r.db")
+    summary = go(store)
+    assert (summary.measured, summary.failed) == (4, 1)
+    by_cell = {(c.spec.workload, c.spec.scenario): c for c in store.cells(summary.run_id)}
+    crashed = by_cell[("mlp", "train")]
+    assert not crashed.ok and "SIGABRT" in (crashed.error or "")
+    assert all(c.ok for key, c in by_cell.items() if key != ("mlp", "train"))
+
+
+def test_failed_cells_are_retried_when_the_run_resumes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DLARENA_FAKE_FAULT", "raise:cnn:infer")
+    store = Store.open(tmp_path / "r.db")
+    go(store)
+    monkeypatch.delenv("DLARENA_FAKE_FAULT")
+    again = go(store)
+    assert (again.measured, again.skipped, again.failed) == (1, 3, 0)
+    assert all(cell.ok for cell in store.cells(again.run_id))
+
+
+def test_a_missing_framework_is_a_usage_error_with_the_install_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(environment, "framework_version", lambda info, interpreter=None: None)
+    store = Store.open(tmp_path / "r.db")
+    with pytest.raises(UsageError, match=r"fake is not installed; install it with: .* -m pip install numpy"):
+        go(store)
+    assert store.runs() == []

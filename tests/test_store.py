@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from dlarena.errors import UsageError
+from dlarena.executors.base import CellOutcome
+from dlarena.store import SCHEMA_VERSION, Store
+from tests.conftest import fake_cell
+
+ENV = {"created_utc": "2026-11-23T00:00:00+00:00", "hostname": "h"}
+
+
+def outcome(status: str = "ok", **changes: object) -> CellOutcome:
+    fields: dict[str, object] = {
+        "cell": fake_cell(), "status": status, "error": None if status == "ok" else "boom",
+        "payload": {
+            "throughput_metric": "train_throughput",
+            "windows": [[10, 0.5], [10, 0.25], [20, 1.0]],
+            "warmup": [[1, 0.1]],
+            "metrics": {"peak_rss_bytes": 1024.0, "first_step_seconds": 0.5},
+            "framework_version": "9.9", "manifest": {"data_layout": "NCHW"},
+        } if status == "ok" else {},
+        "stderr_tail": "", "started_utc": ENV["created_utc"], "wall_seconds": 1.0,
+        "interpreter": "python",
+    }
+    fields.update(changes)
+    return CellOutcome(**fields)  # type: ignore[arg-type]
+
+
+def test_new_store_has_schema_version_and_wal(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "sub" / "r.db")
+    store.close()
+    db = sqlite3.connect(tmp_path / "sub" / "r.db")
+    assert dict(db.execute("SELECT key, value FROM meta"))["schema_version"] == str(SCHEMA_VERSION)
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_samples_are_throughputs_per_window_and_scalar_metrics(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "r.db")
+    run_id = store.create_run(plan_key="k", command="dlarena run", environment=ENV)
+    store.save(run_id, outcome(), process=0)
+    [cell] = store.cells(run_id)
+    # batch 8: 10 steps in 0.5 s = 160 samples/s, 10 in 0.25 s = 320, 20 in 1 s = 160
+    assert cell.samples["train_throughput"] == [160.0, 320.0, 160.0]
+    assert cell.samples["peak_rss_bytes"] == [1024.0]
+    assert cell.ok and cell.framework_version == "9.9"
+    assert store.finished(run_id) == {(fake_cell().key, 0)}
+
+
+def test_retry_replaces_the_failed_row(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "r.db")
+    run_id = store.create_run(plan_key="k", command="c", environment=ENV)
+    store.save(run_id, outcome("error"), process=0)
+    assert store.finished(run_id) == set()
+    store.save(run_id, outcome(), process=0)
+    [cell] = store.cells(run_id)
+    assert cell.ok and cell.processes == 1
+
+
+def test_processes_of_one_cell_are_pooled(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "r.db")
+    run_id = store.create_run(plan_key="k", command="c", environment=ENV)
+    store.save(run_id, outcome(), process=0)
+    store.save(run_id, outcome(), process=1)
+    [cell] = store.cells(run_id)
+    assert cell.processes == 2
+    assert len(cell.samples["train_throughput"]) == 6
+    assert len(cell.samples_by_process["train_throughput"]) == 2
+
+
+def test_latest_run_for_plan(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "r.db")
+    first = store.create_run(plan_key="k", command="c", environment=ENV)
+    assert store.latest_run_for_plan("k") == first
+    second = store.create_run(plan_key="k", command="c", environment=ENV)
+    assert store.latest_run_for_plan("k") == second
+    assert store.latest_run_for_plan("other") is None
+
+
+def test_a_file_that_is_not_sqlite_is_refused_and_left_alone(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("my precious notes " * 100)
+    with pytest.raises(UsageError, match="not a usable SQLite database"):
+        Store.open(path)
+    assert path.read_text() == "my precious notes " * 100
+
+
+def test_another_programs_database_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE invoices (id INTEGER)")
+    db.commit()
+    db.close()
+    with pytest.raises(UsageError, match="another program"):
+        Store.open(path)
+
+
+def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "r.db"
+    Store.open(path).close()
+    db = sqlite3.connect(path)
+    db.execute("UPDATE meta SET value = '999' WHERE key = 'schema_version'")
+    db.commit()
+    db.close()
+    with pytest.raises(UsageError, match="newer"):
+        Store.open(path)
+
+
+def test_a_directory_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="directory"):
+        Store.open(tmp_path)
+
+
+def test_reading_a_missing_store_does_not_create_it(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="no results database"):
+        Store.open(tmp_path / "missing.db", create=False)
+    assert not (tmp_path / "missing.db").exists()
