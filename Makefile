@@ -19,7 +19,7 @@ run: $(STAMP)
 	  $(BIN)/dlarena report --db $(DB) --format json --out results/report.json; \
 	fi; exit $$status
 
-test: $(STAMP)
+test: $(STAMP) lint
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)

@@ -129,7 +129,9 @@ def machine_fingerprint() -> dict[str, Any]:
     }
 
 
-def fingerprint(framework_versions: dict[str, str | None], threads: dict[str, int]) -> dict[str, Any]:
+def fingerprint(
+    framework_versions: dict[str, str | None], threads: dict[str, int]
+) -> dict[str, Any]:
     return {
         **machine_fingerprint(),
         "framework_versions": framework_versions,

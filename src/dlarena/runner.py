@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from dlarena import environment, registry
-from dlarena.cell import ThreadSettings
+from dlarena.cell import CellSpec, ThreadSettings
 from dlarena.errors import UsageError
 from dlarena.executors.base import CellOutcome, Executor
 from dlarena.plan import PlannedCell, Request, build_plan, plan_key
@@ -91,7 +91,11 @@ def run(
     failed = 0
     for index, item in enumerate(todo, start=1):
         observer.started(index, len(todo), item)
-        outcome = executor.run(item.cell, lambda _cell, event, item=item: observer.progress(item, event))
+
+        def forward(_cell: CellSpec, event: dict[str, Any], item: PlannedCell = item) -> None:
+            observer.progress(item, event)
+
+        outcome = executor.run(item.cell, forward)
         store.save(run_id, outcome, process=item.process)
         failed += outcome.status != "ok"
         observer.finished(index, len(todo), outcome)

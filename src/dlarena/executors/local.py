@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -56,7 +57,18 @@ class LocalExecutor(Executor):
         started = time.monotonic()
         events: queue.Queue[dict[str, Any] | None] = queue.Queue()
         stderr_tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
-        common = {"cell": cell, "started_utc": started_utc, "interpreter": interpreter}
+
+        def outcome(
+            error: str | None, payload: dict[str, Any] | None = None,
+            details: dict[str, Any] | None = None,
+        ) -> CellOutcome:
+            return CellOutcome(
+                cell=cell, status="ok" if error is None else "error", error=error,
+                payload=payload or {}, stderr_tail="".join(stderr_tail),
+                started_utc=started_utc, wall_seconds=time.monotonic() - started,
+                interpreter=interpreter, details=details or {},
+            )
+
         try:
             process = subprocess.Popen(
                 [interpreter, "-m", "dlarena.worker"],
@@ -68,10 +80,7 @@ class LocalExecutor(Executor):
                 start_new_session=True,  # the worker and its children are killed as a group
             )
         except OSError as error:
-            return CellOutcome(
-                status="error", error=f"cannot start worker interpreter {interpreter}: {error}",
-                payload={}, stderr_tail="", wall_seconds=time.monotonic() - started, **common,
-            )
+            return outcome(f"cannot start worker interpreter {interpreter}: {error}")
         readers = [
             threading.Thread(target=_read_events, args=(process.stdout, events), daemon=True),
             threading.Thread(target=_read_lines, args=(process.stderr, stderr_tail), daemon=True),
@@ -104,7 +113,7 @@ class LocalExecutor(Executor):
                 elif event.get("event") == "progress":
                     on_progress(cell, event)
         finally:
-            if timed_out or process.poll() is None and result is None:
+            if timed_out or (process.poll() is None and result is None):
                 _kill(process)
             try:
                 process.wait(timeout=max(1.0, deadline - time.monotonic()))
@@ -115,33 +124,21 @@ class LocalExecutor(Executor):
             for reader in readers:
                 reader.join(timeout=5)
 
-        tail = "".join(stderr_tail)
-        common.update(stderr_tail=tail, wall_seconds=time.monotonic() - started)
         if timed_out:
-            error = f"timed out after {cell.timeout_seconds:g} s"
-            return CellOutcome(status="error", error=error, payload={}, **common)
+            return outcome(f"timed out after {cell.timeout_seconds:g} s")
         if result is None:
-            error = f"worker {_describe_exit(process.returncode)} before reporting a result"
-            last = _last_line(tail)
-            if last:
-                error += f": {last}"
-            return CellOutcome(status="error", error=error, payload={}, **common)
+            last = _last_line("".join(stderr_tail))
+            reason = f"worker {_describe_exit(process.returncode)} before reporting a result"
+            return outcome(f"{reason}: {last}" if last else reason)
         if result.get("status") != "ok":
-            return CellOutcome(
-                status="error",
-                error=str(result.get("error", "unknown worker error")),
-                payload={},
-                details={"traceback": result.get("traceback", "")},
-                **common,
-            )
-        return CellOutcome(status="ok", error=None, payload=result, **common)
+            return outcome(str(result.get("error", "unknown worker error")),
+                           details={"traceback": result.get("traceback", "")})
+        return outcome(None, payload=result)
 
 
 def _kill(process: subprocess.Popen[str]) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def _read_events(stream: IO[str] | None, events: queue.Queue[dict[str, Any] | None]) -> None:

@@ -85,7 +85,7 @@ def inject_fault(workload: str, scenario: str) -> None:
     if not spec:
         return
     fault, *where = spec.split(":")
-    if where and where[0] != workload or len(where) > 1 and where[1] != scenario:
+    if (where and where[0] != workload) or (len(where) > 1 and where[1] != scenario):
         return
     if fault == "abort":
         os.abort()

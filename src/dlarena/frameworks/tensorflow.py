@@ -18,7 +18,7 @@ INFO = FrameworkInfo(
     description="TensorFlow 2 with Keras layers; tf.function training step by default",
     distributions=("tensorflow", "tensorflow-cpu", "tensorflow-intel", "tensorflow-macos"),
     pip_requirement="tensorflow-cpu",
-    modes=("function",),
+    modes=("function", "eager"),
 )
 
 
@@ -115,6 +115,8 @@ class KerasClassifier(Implementation):
         mode = self.cell.mode
         if mode == "function":
             return tf.function(step, jit_compile=False)  # type: ignore[no-any-return]
+        if mode == "eager":
+            return step
         raise ValueError(f"unknown TensorFlow mode {mode!r}")
 
     def _eager_train_step(self, inputs: Any, labels: Any) -> Any:

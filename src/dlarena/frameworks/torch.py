@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -139,16 +140,24 @@ class TorchClassifier(Implementation):
                     tensor.copy_(torch.from_numpy(np.ascontiguousarray(to_canonical(canonical))))
 
 
+Conversion = Callable[[np.ndarray], np.ndarray]
+
+
 def _identity(array: np.ndarray) -> np.ndarray:
     return array
 
 
-def _torch_tensors(module: Any) -> dict[str, tuple[Any, Any]]:
+def _transpose(array: np.ndarray) -> np.ndarray:
+    return array.T
+
+
+def _torch_tensors(module: Any) -> dict[str, tuple[Any, Conversion]]:
     """Canonical suffix -> (tensor, conversion to canonical) for the layer types we use."""
     from torch import nn
 
+    tensors: dict[str, tuple[Any, Conversion]]
     if isinstance(module, nn.Linear):
-        tensors = {"kernel": (module.weight, np.transpose)}  # torch (out, in) -> (in, out)
+        tensors = {"kernel": (module.weight, _transpose)}  # torch (out, in) -> (in, out)
         if module.bias is not None:
             tensors["bias"] = (module.bias, _identity)
         return tensors

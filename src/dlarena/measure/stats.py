@@ -40,11 +40,11 @@ def coefficient_of_variation(values: Sequence[float]) -> float:
 
 
 def _median_statistic(sample: np.ndarray, axis: int = -1) -> np.ndarray:
-    return np.median(sample, axis=axis)
+    return np.asarray(np.median(sample, axis=axis))
 
 
 def _ratio_statistic(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
-    return np.median(a, axis=axis) / np.median(b, axis=axis)
+    return np.asarray(np.median(a, axis=axis) / np.median(b, axis=axis))
 
 
 def _bootstrap(data: tuple[np.ndarray, ...], statistic: object) -> tuple[float, float] | None:

@@ -49,7 +49,8 @@ def compare(
     # Always state the winner with a factor above 1.
     winner, loser, factor, low, high = first, second, ratio, interval[0], interval[1]
     if ratio < 1:
-        winner, loser, factor, low, high = second, first, 1 / ratio, 1 / interval[1], 1 / interval[0]
+        winner, loser = second, first
+        factor, low, high = 1 / ratio, 1 / interval[1], 1 / interval[0]
     if higher_is_better is True:
         text = f"{winner} is {factor:.2f}x faster than {loser} ({_range((low, high))})"
     elif higher_is_better is False:

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import html
+
 from dlarena.measure.stats import CONFIDENCE
 from dlarena.report.model import Report
 from dlarena.report.table import HEADER, comparison_rows, run_line, verdict_lines
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """Text from users and error messages must not become HTML when the Markdown is rendered."""
+    return html.escape(text, quote=False).replace("|", "\\|").replace("\n", " ")
 
 
 def render(report: Report) -> str:
-    lines = ["# dlarena comparison", "", run_line(report), "", "## Verdicts", ""]
+    lines = ["# dlarena comparison", "", _cell(run_line(report)), "", "## Verdicts", ""]
     verdicts = verdict_lines(report)
     lines += [f"- {_cell(v)}" for v in verdicts] or ["- no pair of measured cells to compare"]
     lines += [

@@ -149,7 +149,9 @@ class Store:
 
     def _check_and_migrate(self, tables: set[str], *, writable: bool) -> None:
         if tables and "meta" not in tables:
-            raise UsageError(f"--db {self.path} is an SQLite file of another program, not dlarena's")
+            raise UsageError(
+                f"--db {self.path} is an SQLite file of another program, not dlarena's"
+            )
         version = 0
         if tables:
             meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())

@@ -1,0 +1,87 @@
+"""Reports from a stored run that has a failed cell, an unstable cell and a hostile string."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from dlarena.executors.base import CellOutcome
+from dlarena.report import json as json_report
+from dlarena.report import markdown, terminal
+from dlarena.report.model import Report, build_report
+from dlarena.store import Store
+from tests.conftest import fake_cell
+
+HOSTILE = "RuntimeError: <script>alert('x')</script> | broken"
+
+
+def _ok(framework_label: str, windows: list[list[float]], **cell: object) -> CellOutcome:
+    return CellOutcome(
+        cell=fake_cell(**cell), status="ok", error=None,
+        payload={"throughput_metric": "train_throughput", "windows": windows, "warmup": [],
+                 "metrics": {"peak_rss_bytes": 2.0**28}, "framework_version": framework_label,
+                 "clock_resolution": 1e-9, "warmup_capped": False},
+        stderr_tail="", started_utc="2026-11-23T00:00:00+00:00", wall_seconds=1.0,
+        interpreter="python",
+    )
+
+
+@pytest.fixture
+def report(tmp_path: Path) -> Report:
+    store = Store.open(tmp_path / "r.db")
+    run_id = store.create_run(plan_key="k", command="dlarena run", environment={
+        "created_utc": "2026-11-23T00:00:00+00:00", "cpu_model": "Test CPU",
+        "framework_versions": {"fake": "1"}, "threads": {"intra_op": 1, "inter_op": 1}})
+    steady = [[100, 1.0], [100, 1.01], [100, 0.99], [100, 1.0]]
+    noisy = [[100, 1.0], [100, 2.0], [100, 0.5], [100, 1.5]]
+    store.save(run_id, _ok("1", steady), process=0)
+    store.save(run_id, _ok("1", noisy, seed=1), process=0)  # another "framework/mode" group
+    store.save(run_id, CellOutcome(
+        cell=fake_cell(workload="cnn"), status="error", error=HOSTILE, payload={},
+        stderr_tail="", started_utc="2026-11-23T00:00:00+00:00", wall_seconds=1.0,
+        interpreter="python"), process=0)
+    built = build_report(store, run_id)
+    store.close()
+    return built
+
+
+def test_unstable_and_failed_cells_are_flagged_not_dropped(report: Report) -> None:
+    flags = [cell.flags for cell in report.cells]
+    assert () in flags
+    assert any(any(f.startswith("unstable: CV") for f in fl) for fl in flags)
+    [failed] = report.failed
+    assert failed.stored.error == HOSTILE
+
+
+def test_markdown_escapes_html_and_pipes(report: Report) -> None:
+    text = markdown.render(report)
+    assert "<script>" not in text
+    assert "&lt;script&gt;" in text
+    assert "\\| broken" in text
+    assert "## Failed cells" in text
+    assert "unstable: CV" in text
+
+
+def test_json_keeps_errors_verbatim_and_flags(report: Report) -> None:
+    document = json.loads(json_report.render(report))
+    by_workload = {(c["workload"], c["status"]) for c in document["cells"]}
+    assert ("cnn", "error") in by_workload
+    errors = [c["error"] for c in document["cells"] if c["status"] == "error"]
+    assert errors == [HOSTILE]
+    steady = document["cells"][0]["metrics"]["train_throughput"]
+    # batch 8 * 100 steps per ~1 s window
+    assert steady["median"] == pytest.approx(800.0, rel=0.01)
+    assert steady["ci_low"] <= steady["median"] <= steady["ci_high"]
+    assert any(cell["flags"] for cell in document["cells"])
+
+
+def test_terminal_shows_failure_and_does_not_interpret_markup(report: Report) -> None:
+    buffer = io.StringIO()
+    terminal.render(report, Console(file=buffer, width=200, color_system=None))
+    text = buffer.getvalue()
+    assert "FAILED: RuntimeError: <script>alert('x')</script>" in text.replace("\n", "")
+    assert "Test CPU" in text

@@ -1,0 +1,92 @@
+"""The registry is the layout: a framework file, a workload folder, an implementation file."""
+
+from __future__ import annotations
+
+import ast
+import pkgutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import dlarena
+from dlarena import registry
+from dlarena.frameworks.base import FrameworkInfo
+
+SOURCE = Path(dlarena.__file__).parent
+
+
+def test_every_framework_module_is_registered_under_its_file_name() -> None:
+    files = {m.name for m in pkgutil.iter_modules([str(SOURCE / "frameworks")])} - {"base"}
+    assert set(registry.frameworks()) == files
+    for name, info in registry.frameworks().items():
+        assert isinstance(info, FrameworkInfo) and info.name == name and info.modes
+
+
+def test_every_implementation_file_names_a_known_framework() -> None:
+    for folder in (SOURCE / "workloads").iterdir():
+        if not (folder / "spec.py").exists():
+            continue
+        for file in folder.glob("*.py"):
+            if file.stem not in ("spec", "__init__"):
+                assert file.stem in registry.frameworks(), file
+                assert registry.implementation_path(folder.name, file.stem) is not None
+
+
+def test_spec_files_import_no_framework() -> None:
+    """Specs are read by the coordinator: NumPy and dlarena only."""
+    allowed = {"numpy", "dlarena", "__future__", "typing", "dataclasses", "collections"}
+    for spec in (SOURCE / "workloads").glob("*/spec.py"):
+        tree = ast.parse(spec.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            else:
+                continue
+            for name in names:
+                assert name.split(".")[0] in allowed, f"{spec} imports {name}"
+
+
+def test_framework_modules_import_their_framework_lazily() -> None:
+    """Top-level imports of a framework module may not name any deep-learning framework."""
+    banned = {"torch", "tensorflow", "jax", "keras"}
+    for module in (SOURCE / "frameworks").glob("*.py"):
+        for node in ast.parse(module.read_text()).body:
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else [
+                    node.module or ""]
+                assert not {n.split(".")[0] for n in names} & banned, module
+
+
+@pytest.mark.parametrize("name", sorted(registry.workloads()))
+def test_workloads_describe_consistent_sizes_and_batches(name: str) -> None:
+    workload = registry.workloads()[name]
+    assert set(workload.sizes) == set(registry.SIZES)
+    for size, config in workload.sizes.items():
+        shapes = workload.parameter_shapes(size)
+        weights = workload.initial_weights(size, seed=0)
+        assert {k: v.shape for k, v in weights.items()} == shapes
+        assert all(v.dtype == np.float32 for v in weights.values())
+        assert workload.trainable_parameter_count(size) > 0
+        inputs, labels = workload.synthetic_batch(np.random.default_rng(0), 4, size)
+        assert inputs.shape[0] == labels.shape[0] == 4 and inputs.dtype == np.float32
+        again, _ = workload.synthetic_batch(np.random.default_rng(0), 4, size)
+        assert np.array_equal(inputs, again)
+        assert config.batch_size > 0
+
+
+def test_initial_weights_are_seeded() -> None:
+    mlp = registry.workloads()["mlp"]
+    first, again, other = (mlp.initial_weights("cpu", s) for s in (0, 0, 1))
+    assert all(np.array_equal(first[k], again[k]) for k in first)
+    assert not np.array_equal(first["dense1.kernel"], other["dense1.kernel"])
+
+
+def test_cnn_parameter_count_by_hand() -> None:
+    cnn = registry.workloads()["cnn"]
+    # smoke: convs 3->8, 8->8, 8->16, 16->16 (3x3, no bias) + BN gamma/beta, dense 1024->64->10
+    convs = 9 * (3 * 8 + 8 * 8 + 8 * 16 + 16 * 16) + 2 * (8 + 8 + 16 + 16)
+    dense = 16 * 8 * 8 * 64 + 64 + 64 * 10 + 10
+    assert cnn.trainable_parameter_count("smoke") == convs + dense
