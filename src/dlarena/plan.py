@@ -16,7 +16,7 @@ from dlarena.suites import SUITES
 # How long each size measures: a window of at least `min_window_seconds`, `windows` of them.
 MEASURE_BY_SIZE = {
     "smoke": MeasureSettings(min_window_seconds=0.1, windows=3, max_warmup_windows=2),
-    "cpu": MeasureSettings(min_window_seconds=0.25, windows=12, max_warmup_windows=8),
+    "cpu": MeasureSettings(min_window_seconds=0.5, windows=20, max_warmup_windows=10),
     "full": MeasureSettings(min_window_seconds=1.0, windows=15, max_warmup_windows=15),
 }
 TIMEOUT_BY_SIZE = {"smoke": 300.0, "cpu": 900.0, "full": 3600.0}

@@ -94,7 +94,7 @@ def measure_cell(cell: CellSpec, channel: Channel) -> dict[str, Any]:
         "warmup_capped": result.timing.warmup_capped,
         "clock_resolution": time.get_clock_info("perf_counter").resolution,
         "metrics": metrics,
-        "manifest": runtime.manifest(),
+        "manifest": {**runtime.manifest(), "data_layout": impl.data_layout()},
         "pid": os.getpid(),
     }
 

@@ -44,3 +44,11 @@ def test_flags_name_every_reason() -> None:
 def test_steady_cell_has_no_flags() -> None:
     steady = stats.summarize(FAST)
     assert instability_flags(steady, [{"warmup_capped": False, "clock_resolution": 1e-9}], 0.1) == []
+
+
+def test_bounds_near_one_get_a_third_decimal() -> None:
+    first = [100.0, 101.0, 102.0, 103.0, 104.0, 105.0]
+    second = [99.0, 99.5, 100.0, 100.5, 101.0, 99.8]
+    verdict = compare("train_throughput", "a", first, "b", second)
+    low, high = verdict.interval or (0.0, 0.0)
+    assert verdict.text.endswith(f"(95% CI {low:.3f}–{high:.3f})")

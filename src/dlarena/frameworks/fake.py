@@ -49,7 +49,7 @@ class FakeRuntime(Runtime):
         return 0 if self._device == "gpu" else None
 
     def manifest(self) -> dict[str, Any]:
-        return {"data_layout": "NCHW", "synchronised_reads": self.synced}
+        return {"synchronised_reads": self.synced}
 
 
 class FakeImplementation(Implementation):
@@ -69,6 +69,9 @@ class FakeImplementation(Implementation):
 
     def infer_step(self, batch: Any) -> Any:
         return float((self.matrix @ self.matrix).sum())
+
+    def data_layout(self) -> str:
+        return "contiguous"
 
     def trainable_parameter_count(self) -> int:
         return self.workload.trainable_parameter_count(self.cell.size)

@@ -71,7 +71,6 @@ class TensorflowRuntime(Runtime):
             "tf32": bool(tf.config.experimental.tensor_float_32_execution_enabled()),
             "deterministic_ops": os.environ.get("TF_DETERMINISTIC_OPS", "0"),
             "keras_version": str(tf.keras.__version__),
-            "data_layout": "NHWC",
         }
 
 

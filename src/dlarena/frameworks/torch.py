@@ -69,7 +69,6 @@ class TorchRuntime(Runtime):
             "tf32_matmul": bool(torch.backends.cuda.matmul.allow_tf32),
             "tf32_cudnn": bool(torch.backends.cudnn.allow_tf32),
             "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
-            "data_layout": "NCHW",
         }
 
 
@@ -82,11 +81,24 @@ class TorchClassifier(Implementation):
     def build_model(self) -> Any:
         """An `nn.Module` whose layer names are the canonical prefixes (e.g. 'dense1')."""
 
+    @abstractmethod
+    def channels_last(self) -> bool:
+        """Image models: keep NCHW tensors in NHWC memory order.
+
+        The fairness rules give each framework its fastest layout; on this kind of CPU,
+        channels_last trained the cnn 1.4x and ran inference 1.6x faster than contiguous NCHW.
+        """
+
+    def data_layout(self) -> str:
+        return "NCHW tensors, channels_last memory" if self.channels_last() else "contiguous"
+
     def build(self) -> None:
         import torch
 
         settings = self.workload.optimizer
         self.model = self.build_model().to(self.runtime.torch_device)
+        if self.channels_last():
+            self.model = self.model.to(memory_format=torch.channels_last)
         self.optimizer = torch.optim.Adam(
             self.model.parameters(),
             lr=settings.learning_rate,
@@ -102,7 +114,10 @@ class TorchClassifier(Implementation):
         import torch
 
         device = self.runtime.torch_device
-        return torch.from_numpy(inputs).to(device), torch.from_numpy(labels).to(device)
+        tensor = torch.from_numpy(inputs).to(device)
+        if self.channels_last():
+            tensor = tensor.contiguous(memory_format=torch.channels_last)
+        return tensor, torch.from_numpy(labels).to(device)
 
     def train_step(self, batch: Any) -> Any:
         inputs, labels = batch

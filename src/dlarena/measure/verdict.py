@@ -27,7 +27,9 @@ class Verdict:
 
 
 def _range(interval: tuple[float, float]) -> str:
-    return f"95% CI {interval[0]:.2f}–{interval[1]:.2f}"
+    # Three decimals where two would print a bound as 1.00 and hide which side of 1 it is.
+    digits = 3 if any(round(bound, 2) == 1.0 for bound in interval) else 2
+    return f"95% CI {interval[0]:.{digits}f}–{interval[1]:.{digits}f}"
 
 
 def compare(

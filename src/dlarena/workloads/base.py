@@ -149,6 +149,10 @@ class Implementation(ABC):
         """One forward pass in inference mode without gradients; returns the outputs."""
 
     @abstractmethod
+    def data_layout(self) -> str:
+        """How inputs and activations are laid out in memory (recorded in the manifest)."""
+
+    @abstractmethod
     def trainable_parameter_count(self) -> int:
         """Counted by the framework itself, to be checked against the workload's layout."""
 

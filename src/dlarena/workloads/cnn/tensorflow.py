@@ -36,6 +36,9 @@ class Implementation(KerasClassifier):
         ]
         return keras.Sequential(layers)
 
+    def data_layout(self) -> str:
+        return "NHWC (Keras channels_last)"
+
     def native_inputs(self, inputs: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(inputs.transpose(0, 2, 3, 1))  # NCHW -> NHWC
 

@@ -10,6 +10,9 @@ from dlarena.workloads.cnn.spec import CLASSES, CONVS, WORKLOAD
 
 
 class Implementation(TorchClassifier):
+    def channels_last(self) -> bool:
+        return True
+
     def build_model(self) -> Any:
         from torch import nn
 

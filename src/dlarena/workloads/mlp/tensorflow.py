@@ -9,6 +9,9 @@ from dlarena.workloads.mlp.spec import CLASSES, HIDDEN, INPUTS
 
 
 class Implementation(KerasClassifier):
+    def data_layout(self) -> str:
+        return "contiguous"
+
     def build_model(self) -> Any:
         from tensorflow import keras
 

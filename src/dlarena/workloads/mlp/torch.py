@@ -10,6 +10,9 @@ from dlarena.workloads.mlp.spec import CLASSES, HIDDEN, INPUTS
 
 
 class Implementation(TorchClassifier):
+    def channels_last(self) -> bool:
+        return False
+
     def build_model(self) -> Any:
         from torch import nn
 
