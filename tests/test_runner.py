@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -104,3 +105,31 @@ def test_a_missing_framework_is_a_usage_error_with_the_install_command(
     with pytest.raises(UsageError, match=r"fake is not installed; install it with: .* -m pip install numpy"):
         go(store)
     assert store.runs() == []
+
+
+def test_several_processes_per_cell_are_pooled_and_their_spread_reported(tmp_path: Path) -> None:
+    from dlarena.report.model import build_report
+
+    store = Store.open(tmp_path / "r.db")
+    request = Request(suite="smoke", frameworks=["fake"], workloads=["mlp"], scenarios=["train"],
+                      min_window_seconds=0.01, windows=3, processes=3)
+    summary = go(store, request)
+    assert summary.measured == 3
+    [cell] = build_report(store, summary.run_id).cells
+    assert cell.stored.processes == 3
+    assert len(cell.stored.samples["train_throughput"]) == 9
+    assert cell.between_process_cv is not None and cell.between_process_cv >= 0
+
+
+def test_gpu_cells_synchronise_every_window_and_record_device_memory(tmp_path: Path) -> None:
+    """The fake's GPU path: a sync before every clock read, and a device-memory figure."""
+    store = Store.open(tmp_path / "r.db")
+    request = Request(suite="smoke", frameworks=["fake"], workloads=["mlp"], scenarios=["train"],
+                      min_window_seconds=0.01, windows=3, device="gpu")
+    summary = go(store, request)
+    [cell] = store.cells(summary.run_id)
+    assert cell.ok and cell.spec.device == "gpu" and cell.device_name == "fake-gpu"
+    assert cell.samples["peak_device_memory_bytes"] == [0.0]
+    [details] = cell.details
+    windows = sqlite3.connect(tmp_path / "r.db").execute("SELECT COUNT(*) FROM windows").fetchone()[0]
+    assert details["manifest"]["synchronised_reads"] == windows + 1  # + the first step

@@ -37,12 +37,18 @@ class Scenario:
     run: Callable[[Implementation, Runtime, Workload, CellSpec, Progress], ScenarioResult]
 
 
-def _device_batches(impl: Implementation, workload: Workload, cell: CellSpec) -> list[Any]:
+def device_batches(impl: Implementation, workload: Workload, cell: CellSpec) -> list[Any]:
     rng = np.random.default_rng(cell.seed + 1)
     return [
         impl.to_device(*workload.synthetic_batch(rng, cell.batch_size, cell.size))
         for _ in range(BATCH_POOL)
     ]
+
+
+def cycling(step: Callable[[Any], Any], batches: list[Any]) -> Callable[[], Any]:
+    """The zero-argument step that the timing loop calls: the next batch, one step."""
+    pool = itertools.cycle(batches)
+    return lambda: step(next(pool))
 
 
 def _timed(
@@ -52,15 +58,14 @@ def _timed(
     cell: CellSpec,
     progress: Progress,
 ) -> TimingResult:
-    pool = itertools.cycle(batches)
-    return measure(lambda: step(next(pool)), runtime.sync, cell.measure, progress=progress)
+    return measure(cycling(step, batches), runtime.sync, cell.measure, progress=progress)
 
 
 def run_train(
     impl: Implementation, runtime: Runtime, workload: Workload, cell: CellSpec, progress: Progress
 ) -> ScenarioResult:
     impl.prepare(training=True)
-    timing = _timed(impl.train_step, _device_batches(impl, workload, cell), runtime, cell, progress)
+    timing = _timed(impl.train_step, device_batches(impl, workload, cell), runtime, cell, progress)
     return ScenarioResult(timing, "train_throughput")
 
 
@@ -68,7 +73,7 @@ def run_infer(
     impl: Implementation, runtime: Runtime, workload: Workload, cell: CellSpec, progress: Progress
 ) -> ScenarioResult:
     impl.prepare(training=False)
-    timing = _timed(impl.infer_step, _device_batches(impl, workload, cell), runtime, cell, progress)
+    timing = _timed(impl.infer_step, device_batches(impl, workload, cell), runtime, cell, progress)
     return ScenarioResult(timing, "infer_throughput")
 
 

@@ -13,15 +13,16 @@ import os
 import sys
 import time
 import traceback
+from dataclasses import dataclass
 from typing import Any, TextIO
 
 from dlarena import registry
 from dlarena.cell import PROTOCOL_VERSION, CellSpec
 from dlarena.frameworks.base import Runtime
 from dlarena.measure.memory import peak_rss_bytes
-from dlarena.measure.timing import Window
+from dlarena.measure.timing import Progress, Window
 from dlarena.scenarios import SCENARIOS
-from dlarena.workloads.base import Implementation
+from dlarena.workloads.base import Implementation, Workload
 
 
 class Channel:
@@ -40,10 +41,19 @@ def _windows(windows: tuple[Window, ...]) -> list[list[float]]:
     return [[w.steps, w.seconds] for w in windows]
 
 
-def measure_cell(cell: CellSpec, channel: Channel) -> dict[str, Any]:
-    def progress(phase: str, done: int, total: int) -> None:
-        channel.emit("progress", phase=phase, done=done, total=total)
+@dataclass(frozen=True)
+class BuiltCell:
+    """A cell ready to measure: framework configured, model built with the canonical weights."""
 
+    workload: Workload
+    runtime: Runtime
+    impl: Implementation
+    import_seconds: float
+    build_seconds: float
+    trainable_parameters: int
+
+
+def build_cell(cell: CellSpec, progress: Progress) -> BuiltCell:
     workload = registry.workloads()[cell.workload]
     implementation_path = registry.implementation_path(cell.workload, cell.framework)
     if implementation_path is None:
@@ -71,14 +81,22 @@ def measure_cell(cell: CellSpec, channel: Channel) -> dict[str, Any]:
             f"not the same model: {cell.framework} counts {counted} trainable parameters, "
             f"the workload's layout has {expected}"
         )
+    return BuiltCell(workload, runtime, impl, import_seconds, build_seconds, counted)
 
+
+def measure_cell(cell: CellSpec, channel: Channel) -> dict[str, Any]:
+    def progress(phase: str, done: int, total: int) -> None:
+        channel.emit("progress", phase=phase, done=done, total=total)
+
+    built = build_cell(cell, progress)
+    workload, runtime, impl = built.workload, built.runtime, built.impl
     result = SCENARIOS[cell.scenario].run(impl, runtime, workload, cell, progress)
     metrics: dict[str, float] = {
         "first_step_seconds": result.timing.first_step_seconds,
-        "import_seconds": import_seconds,
-        "build_seconds": build_seconds,
+        "import_seconds": built.import_seconds,
+        "build_seconds": built.build_seconds,
         "peak_rss_bytes": peak_rss_bytes(),
-        "trainable_parameters": counted,
+        "trainable_parameters": built.trainable_parameters,
         **result.extra_metrics,
     }
     device_peak = runtime.peak_device_memory_bytes()

@@ -66,12 +66,18 @@ def compare(
 
 
 def instability_flags(
-    summary: stats.Summary, details: Sequence[dict[str, Any]], min_window_seconds: float
+    summary: stats.Summary,
+    details: Sequence[dict[str, Any]],
+    min_window_seconds: float,
+    between_process_cv: float | None = None,
 ) -> list[str]:
     """Why a cell's steady-state figure should not be trusted; empty when it can be."""
     flags = []
     if summary.cv > UNSTABLE_CV:
         flags.append(f"unstable: CV {summary.cv:.1%} > {UNSTABLE_CV:.0%}")
+    if between_process_cv is not None and between_process_cv > UNSTABLE_CV:
+        flags.append(f"unstable between processes: CV of their medians "
+                     f"{between_process_cv:.1%} > {UNSTABLE_CV:.0%}")
     if summary.n < MIN_SAMPLES:
         flags.append(f"too few samples ({summary.n} < {MIN_SAMPLES})")
     if any(d.get("warmup_capped") for d in details):

@@ -76,10 +76,10 @@ def _cell_report(cell: StoredCell) -> CellReport:
     flags: list[str] = []
     between = None
     if headline is not None:
-        flags = instability_flags(
-            summaries[headline], cell.details, cell.spec.measure.min_window_seconds
-        )
         between = stats.between_process_cv(cell.samples_by_process.get(headline, []))
+        flags = instability_flags(
+            summaries[headline], cell.details, cell.spec.measure.min_window_seconds, between
+        )
     if not cell.ok and cell.samples:
         flags.append(f"{cell.statuses.count('error')} of {cell.processes} processes failed")
     return CellReport(cell, headline, summaries, tuple(flags), between)

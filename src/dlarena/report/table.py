@@ -26,6 +26,9 @@ def comparison_rows(report: Report) -> list[Row]:
         for cell in group.cells:
             spec = cell.stored.spec
             notes = list(cell.flags)
+            if cell.between_process_cv is not None:
+                notes.insert(0, f"{cell.stored.processes} processes, CV of their medians "
+                                f"{cell.between_process_cv:.1%}")
             if not cell.stored.ok:
                 notes.insert(0, f"FAILED: {cell.stored.error}")
             rss = cell.summaries.get("peak_rss_bytes")
