@@ -40,6 +40,12 @@ class RecordingObserver:
     def progress(self, planned: PlannedCell, event: dict[str, Any]) -> None:
         self.events.append(("progress", event))
 
+    def checking(self, workload: str, frameworks: Any) -> None:
+        self.events.append(("checking", (workload, list(frameworks))))
+
+    def checked(self, results: Any, *, cached: bool) -> None:
+        self.events.append(("checked", (list(results), cached)))
+
     def finished(self, index: int, total: int, outcome: CellOutcome) -> None:
         self.outcomes.append(outcome)
         if self._interrupt_after is not None and len(self.outcomes) >= self._interrupt_after:

@@ -118,3 +118,35 @@ def test_reading_a_missing_store_does_not_create_it(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="no results database"):
         Store.open(tmp_path / "missing.db", create=False)
     assert not (tmp_path / "missing.db").exists()
+
+
+def test_a_version_1_store_is_migrated_and_keeps_its_runs(tmp_path: Path) -> None:
+    from dlarena.store.sqlite import _MIGRATIONS
+
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    db.executescript(_MIGRATIONS[1])
+    db.execute("INSERT INTO meta VALUES ('application', 'dlarena'), ('schema_version', '1')")
+    db.execute("INSERT INTO runs VALUES (1, 'k', 't', 'c', '{}')")
+    db.commit()
+    db.close()
+    store = Store.open(path)
+    assert [run.id for run in store.runs()] == [1]
+    assert store.parity(1) == []  # the table added by migration 2 exists
+    meta = dict(sqlite3.connect(path).execute("SELECT key, value FROM meta"))
+    assert meta["schema_version"] == str(SCHEMA_VERSION)
+
+
+def test_parity_is_cached_by_version_and_recorded_once_per_run(tmp_path: Path) -> None:
+    from dlarena.parity.compare import Check, ParityResult
+
+    store = Store.open(tmp_path / "r.db")
+    run_id = store.create_run(plan_key="k", command="c", environment=ENV)
+    result = ParityResult("mlp", "smoke", "torch", "tensorflow",
+                          (Check("parameters", True, "same"),))
+    assert store.cached_parity("v1") is None
+    store.save_parity(run_id, "v1", result)
+    store.save_parity(run_id, "v1", result)
+    assert store.cached_parity("v1") == result
+    assert store.parity(run_id) == [result]
+    assert sqlite3.connect(tmp_path / "r.db").execute("SELECT COUNT(*) FROM parity").fetchone() == (1,)

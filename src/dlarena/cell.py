@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 PROTOCOL_VERSION = 1
+# What a worker does with a cell: time it, or collect parity evidence into an artifacts file.
+TASKS = ("measure", "check")
 
 
 @dataclass(frozen=True)
@@ -110,3 +112,23 @@ class CellSpec:
                 f"cell protocol {document.get('protocol')!r} != worker's {PROTOCOL_VERSION}"
             )
         return cls.from_dict(document["cell"])
+
+
+def worker_request(cell: CellSpec, *, task: str = "measure", artifacts: str | None = None) -> str:
+    """The JSON document a worker reads on stdin."""
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}")
+    return json.dumps({"protocol": PROTOCOL_VERSION, "task": task, "artifacts": artifacts,
+                       "cell": asdict(cell)})
+
+
+def parse_worker_request(text: str) -> tuple[CellSpec, str, str | None]:
+    document = json.loads(text)
+    if document.get("protocol") != PROTOCOL_VERSION:
+        raise ValueError(
+            f"request protocol {document.get('protocol')!r} != worker's {PROTOCOL_VERSION}"
+        )
+    task = document.get("task", "measure")
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}")
+    return CellSpec.from_dict(document["cell"]), task, document.get("artifacts")

@@ -86,6 +86,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--db", default=DEFAULT_DB, help=f"SQLite results file ({DEFAULT_DB})")
     run.add_argument("--fresh", action="store_true",
                      help="start a new run instead of resuming the stored one")
+    run.add_argument("--no-parity", action="store_true",
+                     help="skip the same-model check (verdicts then say it was not checked)")
+
+    check = commands.add_parser(
+        "check", help="prove implementations compute the same function (parity), in workers")
+    check.add_argument("--frameworks", type=_names, help="default: torch,tensorflow")
+    check.add_argument("--workloads", type=_names, help="default: every workload")
+    check.add_argument("--size", default="smoke", help="smoke | cpu | full (default: smoke)")
+    check.add_argument("--device", default="cpu", help="cpu | gpu")
+    check.add_argument("--threads", type=_positive_int, help="default: CPUs available")
+    check.add_argument("--python", type=_interpreter, action="append", default=[],
+                       metavar="FRAMEWORK=PATH")
 
     listing = commands.add_parser("list", help="frameworks, workloads, scenarios and suites")
     listing.add_argument("--json", action="store_true", help="machine-readable output")
@@ -105,7 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        handler = {"run": _run, "list": _list, "report": _report, "env": _env}[args.command]
+        handlers = {"run": _run, "check": _check, "list": _list, "report": _report, "env": _env}
+        handler = handlers[args.command]
         return handler(args)
     except UsageError as error:
         print(f"dlarena: error: {error}", file=sys.stderr)
@@ -136,6 +149,7 @@ def _run(args: argparse.Namespace) -> int:
         scenarios=args.scenarios, size=args.size, batch_size=args.batch_size,
         device=args.device, threads=threads, processes=args.processes, windows=args.windows,
         min_window_seconds=args.min_window, timeout_seconds=args.timeout, seed=args.seed,
+        check_parity=not args.no_parity,
     )
     interpreters = dict(args.python)
     console = _console()
@@ -152,6 +166,53 @@ def _run(args: argparse.Namespace) -> int:
                       "their errors are stored and shown above[/red]")
         return 1
     return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from rich.markup import escape
+
+    from dlarena import registry
+    from dlarena.cell import ThreadSettings
+    from dlarena.executors.local import LocalExecutor
+    from dlarena.parity.check import check_workload
+    from dlarena.parity.compare import FORWARD_TOLERANCE, LOSS_TOLERANCE
+    from dlarena.plan import Request, build_plan
+    from dlarena.runner import check_installed, default_threads
+
+    threads = ThreadSettings(args.threads, args.threads) if args.threads else default_threads()
+    # Validates every name the way `run` does.
+    planned = build_plan(Request(frameworks=args.frameworks or ["torch", "tensorflow"],
+                                 workloads=args.workloads or list(registry.workloads()),
+                                 scenarios=["train"], size=args.size, device=args.device),
+                         threads)
+    interpreters = dict(args.python)
+    check_installed(sorted({p.cell.framework for p in planned}), interpreters)
+    console = _console()
+    failed = 0
+    workloads = list(dict.fromkeys(p.cell.workload for p in planned))
+    for workload in workloads:
+        frameworks = list(dict.fromkeys(p.cell.framework for p in planned
+                                        if p.cell.workload == workload))
+        if len(frameworks) < 2:
+            console.print(f"{workload}: only {', '.join(frameworks)} implements it; "
+                          "nothing to compare")
+            continue
+        with console.status(f"checking {workload} in {', '.join(frameworks)}…"):
+            results = check_workload(workload, frameworks, size=args.size, device=args.device,
+                                     threads=threads, executor=LocalExecutor(interpreters))
+        for result in results:
+            verdict = "[green]same model[/green]" if result.passed else "[red]DIFFERENT[/red]"
+            console.print(f"[bold]{workload}[/bold] ({args.size}): {result.first} vs "
+                          f"{result.second}: {verdict}")
+            if result.error:
+                console.print(f"  ✗ {escape(result.error)}")
+            for item in result.checks:
+                mark = "[green]✓[/green]" if item.passed else "[red]✗[/red]"
+                console.print(f"  {mark} {escape(item.name)}: {escape(item.detail)}")
+            failed += not result.passed
+    console.print(f"tolerances relative to max(1, max |reference|): outputs and gradients "
+                  f"{FORWARD_TOLERANCE:.0e}, losses and trained weights {LOSS_TOLERANCE:.0e}")
+    return 1 if failed else 0
 
 
 def _list(args: argparse.Namespace) -> int:

@@ -39,6 +39,8 @@ class Request:
     min_window_seconds: float | None = None
     timeout_seconds: float | None = None
     seed: int = 0
+    # Prove each compared pair computes the same function before giving a speed verdict.
+    check_parity: bool = True
 
 
 @dataclass(frozen=True)

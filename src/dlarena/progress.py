@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
@@ -9,6 +10,7 @@ from rich.markup import escape
 from rich.status import Status
 
 from dlarena.executors.base import CellOutcome
+from dlarena.parity.compare import ParityResult
 from dlarena.plan import PlannedCell
 from dlarena.report.formatting import number
 
@@ -68,3 +70,17 @@ class ConsoleObserver:
         else:
             self._console.print(f"{self._prefix}  [red]failed[/red]: "
                                 f"{escape(outcome.error or '')} ({outcome.wall_seconds:.1f} s)")
+
+    def checking(self, workload: str, frameworks: Sequence[str]) -> None:
+        self._console.print(f"checking that {', '.join(frameworks)} compute the same "
+                            f"{workload} (parity)…")
+
+    def checked(self, results: Sequence[ParityResult], *, cached: bool) -> None:
+        source = " (cached: implementations unchanged)" if cached else ""
+        for result in results:
+            pair = f"{result.workload}: {result.first} vs {result.second}"
+            if result.passed:
+                self._console.print(f"  parity {escape(pair)} [green]passed[/green]{source}")
+            else:
+                self._console.print(f"  parity {escape(pair)} [red]FAILED[/red]{source}: "
+                                    f"{escape(result.reason or '')}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import shlex
 import sys
 from collections.abc import Sequence
@@ -12,6 +13,8 @@ from dlarena import environment, registry
 from dlarena.cell import CellSpec, ThreadSettings
 from dlarena.errors import UsageError
 from dlarena.executors.base import CellOutcome, Executor
+from dlarena.parity.check import check_workload, pair_version
+from dlarena.parity.compare import ParityResult
 from dlarena.plan import PlannedCell, Request, build_plan, plan_key
 from dlarena.store import Store
 
@@ -23,6 +26,8 @@ class Observer(Protocol):
     def started(self, index: int, total: int, planned: PlannedCell) -> None: ...
     def progress(self, planned: PlannedCell, event: dict[str, Any]) -> None: ...
     def finished(self, index: int, total: int, outcome: CellOutcome) -> None: ...
+    def checking(self, workload: str, frameworks: Sequence[str]) -> None: ...
+    def checked(self, results: Sequence[ParityResult], *, cached: bool) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -84,6 +89,9 @@ def run(
                 dict(versions), {"intra_op": used.intra_op, "inter_op": used.inter_op}
             ),
         )
+    if request.check_parity:
+        ensure_parity(planned, versions, run_id=run_id, store=store, executor=executor,
+                      observer=observer)
     done = store.finished(run_id)
     todo = [p for p in planned if (p.cell.key, p.process) not in done]
     observer.planned(run_id, len(planned), len(planned) - len(todo), resumed)
@@ -100,3 +108,42 @@ def run(
         failed += outcome.status != "ok"
         observer.finished(index, len(todo), outcome)
     return RunSummary(run_id, len(todo), len(planned) - len(todo), failed)
+
+
+def ensure_parity(
+    planned: Sequence[PlannedCell],
+    versions: dict[str, str],
+    *,
+    run_id: int,
+    store: Store,
+    executor: Executor,
+    observer: Observer,
+) -> None:
+    """Prove every compared pair computes the same function; reuse checks of unchanged code."""
+    groups: dict[tuple[str, str, str, ThreadSettings, int], list[str]] = {}
+    for item in planned:
+        cell = item.cell
+        key = (cell.workload, cell.size, cell.device, cell.threads, cell.seed)
+        frameworks = groups.setdefault(key, [])
+        if cell.framework not in frameworks:
+            frameworks.append(cell.framework)
+    for (workload, size, device, threads, seed), frameworks in groups.items():
+        pairs = list(itertools.combinations(frameworks, 2))
+        if not pairs:
+            continue
+        keys = {
+            pair: pair_version(workload, size, device, (pair[0], versions[pair[0]]),
+                               (pair[1], versions[pair[1]]))
+            for pair in pairs
+        }
+        cached = {pair: store.cached_parity(key) for pair, key in keys.items()}
+        if all(result is not None for result in cached.values()):
+            results = [result for result in cached.values() if result is not None]
+            observer.checked(results, cached=True)
+        else:
+            observer.checking(workload, frameworks)
+            results = check_workload(workload, frameworks, size=size, device=device,
+                                     threads=threads, executor=executor, seed=seed)
+            observer.checked(results, cached=False)
+        for result in results:
+            store.save_parity(run_id, keys[(result.first, result.second)], result)

@@ -1,9 +1,10 @@
-"""`python -m dlarena.worker`: measure one cell in this process, then exit.
+"""`python -m dlarena.worker`: measure (or check) one cell in this process, then exit.
 
-Reads one JSON cell spec on stdin; writes JSON lines on the original stdout: progress
-events, then exactly one result. Whatever the framework prints goes to stderr, so it can
-never corrupt the protocol. Imports the standard library, NumPy and the one framework asked
-for, nothing else: it may run in another interpreter than the coordinator.
+Reads one JSON request on stdin ({"protocol", "task", "cell", "artifacts"}); writes JSON
+lines on the original stdout: progress events, then exactly one result. Whatever the
+framework prints goes to stderr, so it can never corrupt the protocol. Imports the standard
+library, NumPy and the one framework asked for, nothing else: it may run in another
+interpreter than the coordinator.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from dlarena import registry
-from dlarena.cell import PROTOCOL_VERSION, CellSpec
+from dlarena.cell import PROTOCOL_VERSION, CellSpec, parse_worker_request
 from dlarena.frameworks.base import Runtime
 from dlarena.measure.memory import peak_rss_bytes
 from dlarena.measure.timing import Progress, Window
@@ -37,8 +38,23 @@ class Channel:
         self._stream.flush()
 
 
-def _windows(windows: tuple[Window, ...]) -> list[list[float]]:
-    return [[w.steps, w.seconds] for w in windows]
+def setup_runtime(cell: CellSpec) -> Runtime:
+    """Import and configure the cell's framework; once per process."""
+    runtime: Runtime = registry.load(registry.runtime_path(cell.framework))()  # type: ignore[operator]
+    runtime.setup(threads=cell.threads, seed=cell.seed, device=cell.device)
+    return runtime
+
+
+def build_implementation(cell: CellSpec, runtime: Runtime) -> Implementation:
+    """The cell's model and optimizer, holding the workload's canonical initial weights."""
+    workload = registry.workloads()[cell.workload]
+    path = registry.implementation_path(cell.workload, cell.framework)
+    if path is None:
+        raise LookupError(f"{cell.framework} does not implement {cell.workload}")
+    impl: Implementation = registry.load(path)(workload, cell, runtime)  # type: ignore[operator]
+    impl.build()
+    impl.set_weights(workload.initial_weights(cell.size, cell.seed))
+    return impl
 
 
 @dataclass(frozen=True)
@@ -50,53 +66,44 @@ class BuiltCell:
     impl: Implementation
     import_seconds: float
     build_seconds: float
-    trainable_parameters: int
 
 
 def build_cell(cell: CellSpec, progress: Progress) -> BuiltCell:
-    workload = registry.workloads()[cell.workload]
-    implementation_path = registry.implementation_path(cell.workload, cell.framework)
-    if implementation_path is None:
-        raise LookupError(f"{cell.framework} does not implement {cell.workload}")
-
     progress("import", 0, 1)
     started = time.perf_counter()
-    runtime_class = registry.load(registry.runtime_path(cell.framework))
-    runtime: Runtime = runtime_class()  # type: ignore[operator]
-    runtime.setup(threads=cell.threads, seed=cell.seed, device=cell.device)
+    runtime = setup_runtime(cell)
     import_seconds = time.perf_counter() - started
 
     progress("build", 0, 1)
     started = time.perf_counter()
-    implementation_class = registry.load(implementation_path)
-    impl: Implementation = implementation_class(workload, cell, runtime)  # type: ignore[operator]
-    impl.build()
-    impl.set_weights(workload.initial_weights(cell.size, cell.seed))
+    impl = build_implementation(cell, runtime)
     build_seconds = time.perf_counter() - started
 
-    counted = impl.trainable_parameter_count()
-    expected = workload.trainable_parameter_count(cell.size)
+    workload = registry.workloads()[cell.workload]
+    counted, expected = impl.trainable_parameter_count(), workload.trainable_parameter_count(
+        cell.size)
     if counted != expected:
         raise AssertionError(
             f"not the same model: {cell.framework} counts {counted} trainable parameters, "
             f"the workload's layout has {expected}"
         )
-    return BuiltCell(workload, runtime, impl, import_seconds, build_seconds, counted)
+    return BuiltCell(workload, runtime, impl, import_seconds, build_seconds)
 
 
-def measure_cell(cell: CellSpec, channel: Channel) -> dict[str, Any]:
-    def progress(phase: str, done: int, total: int) -> None:
-        channel.emit("progress", phase=phase, done=done, total=total)
+def _windows(windows: tuple[Window, ...]) -> list[list[float]]:
+    return [[w.steps, w.seconds] for w in windows]
 
+
+def measure_cell(cell: CellSpec, progress: Progress) -> dict[str, Any]:
     built = build_cell(cell, progress)
-    workload, runtime, impl = built.workload, built.runtime, built.impl
-    result = SCENARIOS[cell.scenario].run(impl, runtime, workload, cell, progress)
+    runtime, impl = built.runtime, built.impl
+    result = SCENARIOS[cell.scenario].run(impl, runtime, built.workload, cell, progress)
     metrics: dict[str, float] = {
         "first_step_seconds": result.timing.first_step_seconds,
         "import_seconds": built.import_seconds,
         "build_seconds": built.build_seconds,
         "peak_rss_bytes": peak_rss_bytes(),
-        "trainable_parameters": built.trainable_parameters,
+        "trainable_parameters": impl.trainable_parameter_count(),
         **result.extra_metrics,
     }
     device_peak = runtime.peak_device_memory_bytes()
@@ -112,9 +119,25 @@ def measure_cell(cell: CellSpec, channel: Channel) -> dict[str, Any]:
         "warmup_capped": result.timing.warmup_capped,
         "clock_resolution": time.get_clock_info("perf_counter").resolution,
         "metrics": metrics,
-        "manifest": {**runtime.manifest(), "data_layout": impl.data_layout()},
+        "manifest": {
+            **runtime.manifest(),
+            **impl.hyperparameters(),
+            "data_layout": impl.data_layout(),
+        },
         "pid": os.getpid(),
     }
+
+
+def check_cell(cell: CellSpec, artifacts: str | None, progress: Progress) -> dict[str, Any]:
+    from dlarena.parity.probe import probe
+
+    if artifacts is None:
+        raise ValueError("a check needs an artifacts path")
+    progress("import", 0, 1)
+    runtime = setup_runtime(cell)
+    progress("check", 0, 1)
+    probe(cell, runtime, lambda c: build_implementation(c, runtime), artifacts)
+    return {"framework_version": runtime.version(), "device_name": runtime.device_name()}
 
 
 def main() -> int:
@@ -122,9 +145,16 @@ def main() -> int:
     channel = Channel(os.fdopen(os.dup(sys.stdout.fileno()), "w"))
     sys.stdout.flush()
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+
+    def progress(phase: str, done: int, total: int) -> None:
+        channel.emit("progress", phase=phase, done=done, total=total)
+
     try:
-        cell = CellSpec.from_json(sys.stdin.read())
-        payload = measure_cell(cell, channel)
+        cell, task, artifacts = parse_worker_request(sys.stdin.read())
+        if task == "check":
+            payload = check_cell(cell, artifacts, progress)
+        else:
+            payload = measure_cell(cell, progress)
     except Exception as error:  # every failure is data for the store, not a lost run
         channel.emit(
             "result",

@@ -89,3 +89,129 @@ def test_same_weights_give_the_same_predictions(runtimes: dict[str, Any], worklo
         outputs[framework] = np.asarray(impl.infer_step(impl.to_device(inputs, labels)))
     # float32 sums of a few thousand terms in different orders: agree to ~1e-5 relative.
     np.testing.assert_allclose(outputs["torch"], outputs["tensorflow"], rtol=1e-4, atol=1e-5)
+
+
+# -- parity: the real implementations pass, planted differences fail and name the layer ------
+
+
+def _evidence(runtimes: dict[str, Any], workload: str, framework: str, tmp_path: Path,
+              implementation: Any = None) -> dict[str, np.ndarray]:
+    from dlarena.parity.probe import probe
+
+    spec = registry.workloads()[workload]
+    cls = implementation or registry.load(registry.implementation_path(workload, framework) or "")
+
+    def build(cell: Any) -> Any:
+        impl = cls(spec, cell, runtimes[framework])
+        impl.build()
+        impl.set_weights(spec.initial_weights(cell.size, cell.seed))
+        return impl
+
+    mode = registry.frameworks()[framework].default_mode
+    path = tmp_path / f"{framework}.npz"
+    probe(fake_cell(workload=workload, framework=framework, mode=mode), runtimes[framework],
+          build, str(path))
+    with np.load(path) as saved:
+        return {key: saved[key] for key in saved.files}
+
+
+def _compare(workload: str, a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> Any:
+    from dlarena.parity.check import layer_order
+    from dlarena.parity.compare import compare
+
+    return compare(workload=workload, size="smoke", layer_order=layer_order(workload, "smoke"),
+                   first="torch", a=a, second="tensorflow", b=b)
+
+
+def test_check_command_passes_for_mlp_and_cnn() -> None:
+    import subprocess
+    import sys
+
+    for framework in FRAMEWORKS:
+        pytest.importorskip(framework)
+    result = subprocess.run([sys.executable, "-m", "dlarena.cli", "check", "--threads", "1"],
+                            capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("same model") == 2
+    assert "✗" not in result.stdout
+
+
+def test_a_wrong_batchnorm_epsilon_is_caught_at_its_layer(
+    runtimes: dict[str, Any], tmp_path: Path
+) -> None:
+    from dlarena.workloads.cnn.tensorflow import Implementation as KerasCnn
+
+    class WrongEpsilon(KerasCnn):
+        def build_model(self) -> Any:
+            model = super().build_model()
+            model.get_layer("conv1_2_bn").epsilon = 1e-3  # Keras' default, not the agreed 1e-5
+            return model
+
+    reference = _evidence(runtimes, "cnn", "torch", tmp_path)
+    planted = _evidence(runtimes, "cnn", "tensorflow", tmp_path, WrongEpsilon)
+    result = _compare("cnn", reference, planted)
+    assert not result.passed
+    assert result.reason.startswith("forward (inference mode): first difference at conv1_2_bn")
+
+
+def test_a_wrong_batchnorm_momentum_is_caught_at_its_layer(
+    runtimes: dict[str, Any], tmp_path: Path
+) -> None:
+    from dlarena.workloads.cnn.tensorflow import Implementation as KerasCnn
+
+    class WrongMomentum(KerasCnn):
+        def build_model(self) -> Any:
+            model = super().build_model()
+            model.get_layer("conv2_1_bn").momentum = 0.1  # PyTorch's number, Keras' meaning
+            return model
+
+    reference = _evidence(runtimes, "cnn", "torch", tmp_path)
+    planted = _evidence(runtimes, "cnn", "tensorflow", tmp_path, WrongMomentum)
+    result = _compare("cnn", reference, planted)
+    assert not result.passed
+    assert result.reason.startswith("weights after 5 sgd steps: first difference at conv2_1_bn.")
+
+
+def test_a_missing_bias_is_refused_naming_the_weight(
+    runtimes: dict[str, Any], tmp_path: Path
+) -> None:
+    from dlarena.workloads.mlp.tensorflow import Implementation as KerasMlp
+
+    class NoOutputBias(KerasMlp):
+        def build_model(self) -> Any:
+            model = super().build_model()
+            from tensorflow import keras
+
+            layers = [layer for layer in model.layers if layer.name != "out"]
+            return keras.Sequential([keras.Input(shape=(784,)), *layers,
+                                     keras.layers.Dense(10, use_bias=False, name="out")])
+
+    with pytest.raises(ValueError, match=r"the tensorflow model lacks out\.bias"):
+        _evidence(runtimes, "mlp", "tensorflow", tmp_path, NoOutputBias)
+
+
+def test_a_run_checks_parity_once_and_reuses_it(tmp_path: Path) -> None:
+    from dlarena.runner import ensure_parity
+
+    for framework in FRAMEWORKS:
+        pytest.importorskip(framework)
+    store = Store.open(tmp_path / "r.db")
+    request = Request(suite="smoke", workloads=["mlp"], scenarios=["infer"],
+                      threads=ThreadSettings(1, 1), min_window_seconds=0.05)
+    summary = run(request, store=store, executor=LocalExecutor(), interpreters={},
+                  observer=(first := RecordingObserver()))
+    [result] = store.parity(summary.run_id)
+    assert result.passed and (result.first, result.second) == ("torch", "tensorflow")
+    assert ("checked", ([result], False)) in first.events
+
+    from dlarena.plan import build_plan
+    from dlarena.runner import check_installed
+
+    second = RecordingObserver()
+    planned = build_plan(request, ThreadSettings(1, 1))
+    other_run = store.create_run(plan_key="x", command="c", environment={"created_utc": "t"})
+    ensure_parity(planned, check_installed(list(FRAMEWORKS), {}), run_id=other_run,
+                  store=store, executor=LocalExecutor(), observer=second)
+    assert [event[0] for event in second.events] == ["checked"]
+    assert second.events[0][1][1] is True  # cached
+    assert store.parity(other_run) == [result]

@@ -85,3 +85,33 @@ def test_terminal_shows_failure_and_does_not_interpret_markup(report: Report) ->
     text = buffer.getvalue()
     assert "FAILED: RuntimeError: <script>alert('x')</script>" in text.replace("\n", "")
     assert "Test CPU" in text
+
+
+def test_a_failed_parity_check_replaces_the_speed_verdict(tmp_path: Path) -> None:
+    from dlarena.parity.compare import Check, ParityResult
+
+    store = Store.open(tmp_path / "r.db")
+    run_id = store.create_run(plan_key="k", command="dlarena run", environment={
+        "created_utc": "2026-11-23T00:00:00+00:00"})
+    fast = [[100, 0.5], [100, 0.51], [100, 0.49]]
+    slow = [[100, 1.0], [100, 1.01], [100, 0.99]]
+    store.save(run_id, _ok("1", fast, framework="torch", mode="eager"), process=0)
+    store.save(run_id, _ok("1", slow, framework="tensorflow", mode="function"), process=0)
+    report = build_report(store, run_id)
+    [verdict] = report.groups[0].verdicts
+    assert verdict.significant and "2.00x faster" in verdict.text
+    assert report.unchecked_pairs == [("mlp", "torch", "tensorflow")]
+    assert "same-model check not run" in markdown.render(report)
+
+    store.save_parity(run_id, "v", ParityResult(
+        "mlp", "smoke", "torch", "tensorflow",
+        (Check("forward (inference mode)", False, "first difference at dense1"),)))
+    report = build_report(store, run_id)
+    [verdict] = report.groups[0].verdicts
+    assert not verdict.significant
+    assert verdict.text == ("not comparable: forward (inference mode): first difference at "
+                            "dense1")
+    assert "NOT the same model" in markdown.render(report)
+    document = json.loads(json_report.render(report))
+    assert document["parity"][0]["passed"] is False
+    assert document["verdicts"][0]["text"].startswith("not comparable")

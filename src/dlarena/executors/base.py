@@ -35,5 +35,11 @@ class CellOutcome:
 
 class Executor(ABC):
     @abstractmethod
-    def run(self, cell: CellSpec, on_progress: ProgressHandler) -> CellOutcome:
-        """Measure one cell in a fresh worker process; never raises for a failed cell."""
+    def run(
+        self, cell: CellSpec, on_progress: ProgressHandler, *, task: str = "measure",
+        artifacts: str | None = None,
+    ) -> CellOutcome:
+        """Run one cell's task in a fresh worker process; never raises for a failed cell.
+
+        task "measure" times the cell; task "check" writes parity evidence to `artifacts`.
+        """

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from dlarena.cell import CellSpec
+from dlarena.cell import CellSpec, worker_request
 from dlarena.executors.base import CellOutcome, Executor, ProgressHandler
 
 STDERR_TAIL_LINES = 40
@@ -51,7 +51,10 @@ class LocalExecutor(Executor):
     def interpreter(self, framework: str) -> str:
         return self._interpreters.get(framework, sys.executable)
 
-    def run(self, cell: CellSpec, on_progress: ProgressHandler) -> CellOutcome:
+    def run(
+        self, cell: CellSpec, on_progress: ProgressHandler, *, task: str = "measure",
+        artifacts: str | None = None,
+    ) -> CellOutcome:
         interpreter = self.interpreter(cell.framework)
         started_utc = datetime.now(UTC).isoformat(timespec="seconds")
         started = time.monotonic()
@@ -89,7 +92,7 @@ class LocalExecutor(Executor):
             reader.start()
         assert process.stdin is not None
         try:
-            process.stdin.write(cell.to_json())
+            process.stdin.write(worker_request(cell, task=task, artifacts=artifacts))
             process.stdin.close()
         except BrokenPipeError:
             pass  # the worker died at once; its exit code and stderr say why

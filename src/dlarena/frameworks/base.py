@@ -55,6 +55,10 @@ class Runtime(ABC):
         """Block until `value` (a step's result) and all queued device work are done."""
 
     @abstractmethod
+    def scalar(self, value: Any) -> float:
+        """A step's scalar result (a loss) as a Python float, on the host."""
+
+    @abstractmethod
     def peak_device_memory_bytes(self) -> int | None:
         """Peak memory of the framework's device allocator; None on the CPU."""
 

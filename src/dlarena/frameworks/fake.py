@@ -16,7 +16,7 @@ import numpy as np
 
 from dlarena.cell import ThreadSettings
 from dlarena.frameworks.base import FrameworkInfo, Runtime
-from dlarena.workloads.base import Implementation, Weights
+from dlarena.workloads.base import STATE_SUFFIXES, Implementation, Weights
 
 INFO = FrameworkInfo(
     name="fake",
@@ -45,6 +45,9 @@ class FakeRuntime(Runtime):
     def sync(self, value: Any) -> None:
         self.synced += 1
 
+    def scalar(self, value: Any) -> float:
+        return float(value)
+
     def peak_device_memory_bytes(self) -> int | None:
         return 0 if self._device == "gpu" else None
 
@@ -72,6 +75,16 @@ class FakeImplementation(Implementation):
 
     def data_layout(self) -> str:
         return "contiguous"
+
+    def activations(self, batch: Any) -> Weights:
+        return {"out": np.zeros((len(batch[1]), 10), np.float32)}
+
+    def gradients(self, batch: Any) -> tuple[float, Weights]:
+        return 0.0, {name: np.zeros_like(value) for name, value in self.weights.items()
+                     if not name.endswith(STATE_SUFFIXES)}
+
+    def hyperparameters(self) -> dict[str, Any]:
+        return {"optimizer": type(self.optimizer_settings()).__name__}
 
     def trainable_parameter_count(self) -> int:
         return self.workload.trainable_parameter_count(self.cell.size)

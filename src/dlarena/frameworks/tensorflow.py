@@ -11,7 +11,7 @@ import numpy as np
 
 from dlarena.cell import ThreadSettings
 from dlarena.frameworks.base import DeviceUnavailable, FrameworkInfo, Runtime
-from dlarena.workloads.base import Implementation, Weights
+from dlarena.workloads.base import Implementation, SgdSettings, Weights, check_layout
 
 INFO = FrameworkInfo(
     name="tensorflow",
@@ -31,11 +31,11 @@ class TensorflowRuntime(Runtime):
         tf.config.threading.set_intra_op_parallelism_threads(threads.intra_op)
         tf.config.threading.set_inter_op_parallelism_threads(threads.inter_op)
         gpus = tf.config.list_physical_devices("GPU")
+        # TensorFlow allows TF32 on Ampere+ by default; PyTorch does not. float32 it is.
+        tf.config.experimental.enable_tensor_float_32_execution(False)
         if device == "gpu":
             if not gpus:
                 raise DeviceUnavailable("the cell asks for a GPU but TensorFlow sees none")
-            # TensorFlow allows TF32 on Ampere+ by default; PyTorch does not. float32 it is.
-            tf.config.experimental.enable_tensor_float_32_execution(False)
             self._device = "/GPU:0"
         else:
             tf.config.set_visible_devices([], "GPU")
@@ -57,6 +57,9 @@ class TensorflowRuntime(Runtime):
         # Copying the result to the host waits for every op it depends on.
         value.numpy()
 
+    def scalar(self, value: Any) -> float:
+        return float(value.numpy())
+
     def peak_device_memory_bytes(self) -> int | None:
         if self._device == "/CPU:0":
             return None
@@ -67,9 +70,10 @@ class TensorflowRuntime(Runtime):
         return {
             "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
             "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
-            "onednn_opts": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default (on for x86 CPUs)"),
+            "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default (on for x86 CPUs)"),
             "tf32": bool(tf.config.experimental.tensor_float_32_execution_enabled()),
-            "deterministic_ops": os.environ.get("TF_DETERMINISTIC_OPS", "0"),
+            "deterministic_ops": os.environ.get("TF_DETERMINISTIC_OPS", "0").lower()
+            in ("1", "true"),
             "keras_version": str(tf.keras.__version__),
         }
 
@@ -94,15 +98,18 @@ class KerasClassifier(Implementation):
     def build(self) -> None:
         import tensorflow as tf
 
-        settings = self.workload.optimizer
+        settings = self.optimizer_settings()
         with tf.device(self.runtime.tf_device):
             self.model = self.build_model()
-            self.optimizer = tf.keras.optimizers.Adam(
-                learning_rate=settings.learning_rate,
-                beta_1=settings.beta_1,
-                beta_2=settings.beta_2,
-                epsilon=settings.epsilon,
-            )
+            if isinstance(settings, SgdSettings):
+                self.optimizer = tf.keras.optimizers.SGD(learning_rate=settings.learning_rate)
+            else:
+                self.optimizer = tf.keras.optimizers.Adam(
+                    learning_rate=settings.learning_rate,
+                    beta_1=settings.beta_1,
+                    beta_2=settings.beta_2,
+                    epsilon=settings.epsilon,
+                )
             self.optimizer.build(self.model.trainable_variables)
         self.loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         self._train = self._compile(self._eager_train_step)
@@ -131,8 +138,8 @@ class KerasClassifier(Implementation):
         return self.model(inputs, training=False)
 
     def prepare(self, *, training: bool) -> None:
-        # Keras takes `training` per call; nothing to switch.
-        pass
+        # Keras takes `training` per call; `activations` reads it from here.
+        self._training = training
 
     def to_device(self, inputs: np.ndarray, labels: np.ndarray) -> Any:
         import tensorflow as tf
@@ -149,22 +156,78 @@ class KerasClassifier(Implementation):
     def infer_step(self, batch: Any) -> Any:
         return self._infer(batch[0])
 
+    def activations(self, batch: Any) -> Weights:
+        outputs: Weights = {}
+        hidden = batch[0]
+        training = self._training
+        for layer in self.model.layers:
+            hidden = layer(hidden, training=training)
+            if _keras_variables(layer):
+                array = hidden.numpy()
+                if array.ndim == 4:  # NHWC -> canonical NCHW
+                    array = array.transpose(0, 3, 1, 2)
+                outputs[layer.name] = np.ascontiguousarray(array)
+        return outputs
+
+    def gradients(self, batch: Any) -> tuple[float, Weights]:
+        import tensorflow as tf
+
+        inputs, labels = batch
+        with tf.GradientTape() as tape:
+            loss = self.loss_fn(labels, self.model(inputs, training=True))
+        variables = self.model.trainable_variables
+        by_variable = dict(zip(map(id, variables), tape.gradient(loss, variables), strict=True))
+        gradients = {
+            name: np.ascontiguousarray(
+                self._to_canonical(layer, suffix, by_variable[id(variable)].numpy()))
+            for name, (layer, suffix, variable) in self._named_variables().items()
+            if id(variable) in by_variable
+        }
+        return float(loss), gradients
+
+    def hyperparameters(self) -> dict[str, Any]:
+        import tensorflow as tf
+
+        optimizer = self.optimizer
+        settings: dict[str, Any] = {
+            "optimizer": type(optimizer).__name__,
+            # Keras keeps it in a float32 variable: 7 significant digits are all there is.
+            "learning_rate": float(f"{float(np.asarray(optimizer.learning_rate)):.7g}"),
+        }
+        if isinstance(optimizer, tf.keras.optimizers.Adam):
+            settings.update(optimizer_epsilon=optimizer.epsilon,
+                            betas=[optimizer.beta_1, optimizer.beta_2])
+        norms = [layer for layer in self.model.layers
+                 if isinstance(layer, tf.keras.layers.BatchNormalization)]
+        if norms:
+            settings["batchnorm_epsilon"] = norms[0].epsilon
+            # Keras keeps `momentum` of the old statistic; this is the new statistic's weight.
+            settings["batchnorm_new_stat_weight"] = round(1.0 - norms[0].momentum, 10)
+        settings["weight_init"] = "dlarena canonical weights (glorot-uniform), loaded"
+        return settings
+
     def trainable_parameter_count(self) -> int:
         return sum(int(np.prod(v.shape)) for v in self.model.trainable_variables)
 
+    def _named_variables(self) -> dict[str, tuple[Any, str, Any]]:
+        """Canonical name -> (layer, suffix, variable)."""
+        return {
+            f"{layer.name}.{suffix}": (layer, suffix, variable)
+            for layer in self.model.layers
+            for suffix, variable in _keras_variables(layer).items()
+        }
+
     def get_weights(self) -> Weights:
-        weights: Weights = {}
-        for layer in self.model.layers:
-            for suffix, variable in _keras_variables(layer).items():
-                array = self._to_canonical(layer, suffix, variable.numpy())
-                weights[f"{layer.name}.{suffix}"] = np.ascontiguousarray(array)
-        return weights
+        return {
+            name: np.ascontiguousarray(self._to_canonical(layer, suffix, variable.numpy()))
+            for name, (layer, suffix, variable) in self._named_variables().items()
+        }
 
     def set_weights(self, weights: Weights) -> None:
-        for layer in self.model.layers:
-            for suffix, variable in _keras_variables(layer).items():
-                canonical = weights[f"{layer.name}.{suffix}"]
-                variable.assign(self._from_canonical(layer, suffix, canonical))
+        variables = self._named_variables()
+        check_layout("tensorflow", set(variables), set(weights))
+        for name, (layer, suffix, variable) in variables.items():
+            variable.assign(self._from_canonical(layer, suffix, weights[name]))
 
     def _to_canonical(self, layer: Any, suffix: str, array: np.ndarray) -> np.ndarray:
         if suffix != "kernel":

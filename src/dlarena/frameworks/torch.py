@@ -10,7 +10,7 @@ import numpy as np
 
 from dlarena.cell import ThreadSettings
 from dlarena.frameworks.base import DeviceUnavailable, FrameworkInfo, Runtime
-from dlarena.workloads.base import Implementation, Weights
+from dlarena.workloads.base import Implementation, SgdSettings, Weights, check_layout
 
 INFO = FrameworkInfo(
     name="torch",
@@ -55,6 +55,9 @@ class TorchRuntime(Runtime):
         if self._device.type == "cuda":
             self._torch.cuda.synchronize(self._device)
 
+    def scalar(self, value: Any) -> float:
+        return float(value.detach().item())
+
     def peak_device_memory_bytes(self) -> int | None:
         if self._device.type != "cuda":
             return None
@@ -65,10 +68,9 @@ class TorchRuntime(Runtime):
         return {
             "intra_op_threads": torch.get_num_threads(),
             "inter_op_threads": torch.get_num_interop_threads(),
-            "mkldnn_enabled": bool(torch.backends.mkldnn.enabled),
-            "tf32_matmul": bool(torch.backends.cuda.matmul.allow_tf32),
-            "tf32_cudnn": bool(torch.backends.cudnn.allow_tf32),
-            "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
+            "onednn": "on" if torch.backends.mkldnn.enabled else "off",
+            "tf32": bool(torch.backends.cuda.matmul.allow_tf32 or torch.backends.cudnn.allow_tf32),
+            "deterministic_ops": torch.are_deterministic_algorithms_enabled(),
         }
 
 
@@ -95,16 +97,20 @@ class TorchClassifier(Implementation):
     def build(self) -> None:
         import torch
 
-        settings = self.workload.optimizer
+        settings = self.optimizer_settings()
         self.model = self.build_model().to(self.runtime.torch_device)
         if self.channels_last():
             self.model = self.model.to(memory_format=torch.channels_last)
-        self.optimizer = torch.optim.Adam(
-            self.model.parameters(),
-            lr=settings.learning_rate,
-            betas=(settings.beta_1, settings.beta_2),
-            eps=settings.epsilon,
-        )
+        self.optimizer: torch.optim.Optimizer
+        if isinstance(settings, SgdSettings):
+            self.optimizer = torch.optim.SGD(self.model.parameters(), lr=settings.learning_rate)
+        else:
+            self.optimizer = torch.optim.Adam(
+                self.model.parameters(),
+                lr=settings.learning_rate,
+                betas=(settings.beta_1, settings.beta_2),
+                eps=settings.epsilon,
+            )
         self.loss_fn = torch.nn.CrossEntropyLoss()
 
     def prepare(self, *, training: bool) -> None:
@@ -133,26 +139,73 @@ class TorchClassifier(Implementation):
         with torch.inference_mode():
             return self.model(batch[0])
 
+    def activations(self, batch: Any) -> Weights:
+        import torch
+
+        outputs: Weights = {}
+        hidden = batch[0]
+        with torch.no_grad():
+            for name, module in self.model.named_children():
+                hidden = module(hidden)
+                if _torch_tensors(module):
+                    outputs[name] = np.ascontiguousarray(hidden.detach().cpu().numpy())
+        return outputs
+
+    def gradients(self, batch: Any) -> tuple[float, Weights]:
+        inputs, labels = batch
+        self.model.zero_grad(set_to_none=True)
+        loss = self.loss_fn(self.model(inputs), labels)
+        loss.backward()
+        gradients = {
+            name: np.ascontiguousarray(to_canonical(tensor.grad.detach().cpu().numpy()))
+            for name, (tensor, to_canonical) in self._named_tensors().items()
+            if tensor.grad is not None
+        }
+        return float(loss.item()), gradients
+
+    def hyperparameters(self) -> dict[str, Any]:
+        from torch import nn
+
+        defaults = self.optimizer.defaults
+        settings: dict[str, Any] = {
+            "optimizer": type(self.optimizer).__name__,
+            "learning_rate": defaults["lr"],
+        }
+        if "eps" in defaults:
+            settings.update(optimizer_epsilon=defaults["eps"], betas=list(defaults["betas"]))
+        norms = [m for m in self.model.modules() if isinstance(m, nn.BatchNorm2d)]
+        if norms:
+            settings["batchnorm_epsilon"] = norms[0].eps
+            settings["batchnorm_new_stat_weight"] = norms[0].momentum
+        settings["weight_init"] = "dlarena canonical weights (glorot-uniform), loaded"
+        return settings
+
     def trainable_parameter_count(self) -> int:
         return sum(p.numel() for p in self.model.parameters() if p.requires_grad)
 
+    def _named_tensors(self) -> dict[str, tuple[Any, Conversion]]:
+        return {
+            f"{prefix}.{suffix}": entry
+            for prefix, module in self.model.named_modules()
+            for suffix, entry in _torch_tensors(module).items()
+        }
+
     def get_weights(self) -> Weights:
-        weights: Weights = {}
-        for prefix, module in self.model.named_modules():
-            for suffix, (tensor, to_canonical) in _torch_tensors(module).items():
-                array = tensor.detach().cpu().numpy()
-                weights[f"{prefix}.{suffix}"] = np.ascontiguousarray(to_canonical(array))
-        return weights
+        return {
+            name: np.ascontiguousarray(to_canonical(tensor.detach().cpu().numpy()))
+            for name, (tensor, to_canonical) in self._named_tensors().items()
+        }
 
     def set_weights(self, weights: Weights) -> None:
         import torch
 
+        tensors = self._named_tensors()
+        check_layout("torch", set(tensors), set(weights))
         with torch.no_grad():
-            for prefix, module in self.model.named_modules():
-                for suffix, (tensor, to_canonical) in _torch_tensors(module).items():
-                    canonical = weights[f"{prefix}.{suffix}"]
-                    # Both conversions used here are their own inverse (transpose, identity).
-                    tensor.copy_(torch.from_numpy(np.ascontiguousarray(to_canonical(canonical))))
+            for name, (tensor, to_canonical) in tensors.items():
+                # Both conversions used here are their own inverse (transpose, identity).
+                native = np.ascontiguousarray(to_canonical(weights[name]))
+                tensor.copy_(torch.from_numpy(native))
 
 
 Conversion = Callable[[np.ndarray], np.ndarray]

@@ -65,6 +65,15 @@ def compare(
     return Verdict(metric, first, second, ratio, interval, True, text)
 
 
+def not_comparable(
+    metric: str, first: str, first_values: Sequence[float], second: str,
+    second_values: Sequence[float], reason: str,
+) -> Verdict:
+    """A failed same-model check replaces the speed verdict: the numbers are not like for like."""
+    ratio = stats.median(first_values) / stats.median(second_values)
+    return Verdict(metric, first, second, ratio, None, False, f"not comparable: {reason}")
+
+
 def instability_flags(
     summary: stats.Summary,
     details: Sequence[dict[str, Any]],

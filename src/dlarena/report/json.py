@@ -75,5 +75,8 @@ def render(report: Report) -> str:
             for group in report.groups
             for verdict in group.verdicts
         ],
+        "parity": [result.to_dict() | {"passed": result.passed, "reason": result.reason}
+                   for result in report.parity],
+        "manifest": report.manifest(),
     }
     return json.dumps(document, indent=2) + "\n"

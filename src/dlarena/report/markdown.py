@@ -5,8 +5,16 @@ from __future__ import annotations
 import html
 
 from dlarena.measure.stats import CONFIDENCE
+from dlarena.parity.compare import FORWARD_TOLERANCE, GRADIENT_TOLERANCE, LOSS_TOLERANCE
 from dlarena.report.model import Report
-from dlarena.report.table import HEADER, comparison_rows, run_line, verdict_lines
+from dlarena.report.table import (
+    HEADER,
+    comparison_rows,
+    manifest_table,
+    parity_lines,
+    run_line,
+    verdict_lines,
+)
 
 
 def _cell(text: str) -> str:
@@ -30,6 +38,23 @@ def render(report: Report) -> str:
     ]
     lines += ["| " + " | ".join(_cell(text) for text in row.cells) + " |"
               for row in comparison_rows(report)]
+    lines += ["", "## Same model? (parity)", ""]
+    lines += [f"- {_cell(line)}" for line in parity_lines(report)] or [
+        "- no pair of frameworks to check"]
+    lines += [
+        "",
+        "From identical canonical weights and batches: parameter names, shapes and counts; "
+        "every weighted layer's output in inference and training mode; every gradient; the "
+        "losses of 5 Adam and 5 SGD steps. Tolerances, relative to max(1, max |reference|): "
+        f"outputs and gradients {FORWARD_TOLERANCE:.0e} / {GRADIENT_TOLERANCE:.0e}, "
+        f"losses {LOSS_TOLERANCE:.0e} (float32 summation-order noise; see parity/compare.py).",
+    ]
+    header, rows = manifest_table(report)
+    if rows:
+        lines += ["", "## Fairness manifest", "",
+                  "| " + " | ".join(_cell(h) for h in header) + " |",
+                  "|" + "|".join("---" for _ in header) + "|"]
+        lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
     failed = report.failed
     if failed:
         lines += ["", "## Failed cells", ""]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 from dataclasses import dataclass, field
 
 from dlarena.measure import stats
-from dlarena.measure.verdict import Verdict, compare, instability_flags
+from dlarena.measure.verdict import Verdict, compare, instability_flags, not_comparable
 from dlarena.metrics import METRICS
+from dlarena.parity.compare import ParityResult
 from dlarena.store import Store, StoredCell, StoredRun
 
 
@@ -55,6 +57,36 @@ class Group:
 class Report:
     run: StoredRun
     groups: list[Group]
+    parity: list[ParityResult] = field(default_factory=list)
+
+    def parity_of(self, workload: str, first: str, second: str) -> ParityResult | None:
+        for result in self.parity:
+            if result.workload == workload and {result.first, result.second} == {first, second}:
+                return result
+        return None
+
+    @property
+    def unchecked_pairs(self) -> list[tuple[str, str, str]]:
+        """(workload, framework, framework) compared by a verdict without a parity check."""
+        pairs = []
+        for group in self.groups:
+            frameworks = list(dict.fromkeys(c.stored.spec.framework for c in group.cells))
+            for first, second in itertools.combinations(frameworks, 2):
+                if self.parity_of(group.workload, first, second) is None:
+                    pairs.append((group.workload, first, second))
+        return list(dict.fromkeys(pairs))
+
+    def manifest(self) -> dict[str, dict[str, str]]:
+        """framework/mode -> setting -> value(s), from every successful cell."""
+        table: dict[str, dict[str, list[str]]] = {}
+        for cell in self.cells:
+            for details in cell.stored.details:
+                for key, value in details.get("manifest", {}).items():
+                    values = table.setdefault(cell.label, {}).setdefault(key, [])
+                    if str(value) not in values:
+                        values.append(str(value))
+        return {label: {k: " / ".join(v) for k, v in sorted(settings.items())}
+                for label, settings in table.items()}
 
     @property
     def cells(self) -> list[CellReport]:
@@ -95,19 +127,23 @@ def build_report(store: Store, run_id: int | None = None) -> Report:
         spec = cell.spec
         key = (spec.workload, spec.scenario, spec.size, spec.batch_size, spec.device)
         groups.setdefault(key, []).append(_cell_report(cell))
-    built = []
+    report = Report(run, [], store.parity(run.id))
     for (workload, scenario, size, batch, device), cells in groups.items():
         group = Group(workload, scenario, size, batch, device, cells)
         metric = group.headline
         if metric is not None:
             measured = [c for c in cells if metric in c.summaries]
             for first, second in itertools.combinations(measured, 2):
-                group.verdicts.append(compare(
+                parity = report.parity_of(workload, first.stored.spec.framework,
+                                          second.stored.spec.framework)
+                judge = compare if parity is None or parity.passed else functools.partial(
+                    not_comparable, reason=parity.reason or "")
+                group.verdicts.append(judge(
                     metric, first.label, first.stored.samples[metric],
                     second.label, second.stored.samples[metric],
                 ))
-        built.append(group)
-    return Report(run, built)
+        report.groups.append(group)
+    return report
 
 
 def unit(metric: str) -> str:

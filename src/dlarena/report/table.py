@@ -77,3 +77,29 @@ def run_line(report: Report) -> str:
         f"intra {threads.get('intra_op')} / inter {threads.get('inter_op')} · "
         f"dlarena {env.get('dlarena_version')} ({env.get('git_sha') or 'no git'})"
     )
+
+
+def parity_lines(report: Report) -> list[str]:
+    lines = []
+    for result in report.parity:
+        pair = f"{result.workload} ({result.size}): {result.first} vs {result.second}"
+        if result.passed:
+            names = ", ".join(check.name for check in result.checks)
+            lines.append(f"{pair}: same model — {names} agree")
+        else:
+            lines.append(f"{pair}: NOT the same model — {result.reason}")
+    lines += [f"{workload}: {first} vs {second}: same-model check not run"
+              for workload, first, second in report.unchecked_pairs]
+    return lines
+
+
+def manifest_table(report: Report) -> tuple[list[str], list[list[str]]]:
+    """Header (setting, frameworks…, differs) and one row per setting."""
+    manifest = report.manifest()
+    labels = list(manifest)
+    keys = sorted({key for settings in manifest.values() for key in settings})
+    rows = []
+    for key in keys:
+        values = [manifest[label].get(key, "–") for label in labels]
+        rows.append([key, *values, "≠" if len(set(values)) > 1 else ""])
+    return ["setting", *labels, "differs"], rows

@@ -7,7 +7,15 @@ from rich.markup import escape
 from rich.table import Table
 
 from dlarena.report.model import Report
-from dlarena.report.table import HEADER, NUMERIC, comparison_rows, run_line, verdict_lines
+from dlarena.report.table import (
+    HEADER,
+    NUMERIC,
+    comparison_rows,
+    manifest_table,
+    parity_lines,
+    run_line,
+    verdict_lines,
+)
 
 
 def render(report: Report, console: Console) -> None:
@@ -25,3 +33,18 @@ def render(report: Report, console: Console) -> None:
         console.print("[bold]Verdicts[/bold] (ratio of medians, 95% bootstrap CI)")
         for line in lines:
             console.print(f"  • {escape(line)}")
+    checks = parity_lines(report)
+    if checks:
+        console.print("[bold]Same model?[/bold] (parity: parameters, outputs, gradients, "
+                      "5 training steps from identical weights)")
+        for line in checks:
+            console.print(f"  • {escape(line)}")
+    header, settings = manifest_table(report)
+    if settings:
+        manifest = Table(title="Fairness manifest (read back from each framework)",
+                         title_justify="left")
+        for name in header:
+            manifest.add_column(name, overflow="fold")
+        for values in settings:
+            manifest.add_row(*(escape(value) for value in values))
+        console.print(manifest)

@@ -10,15 +10,17 @@ import json
 import sqlite3
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from dlarena.cell import CellSpec
 from dlarena.errors import UsageError
 from dlarena.executors.base import CellOutcome
+from dlarena.parity.compare import ParityResult
 
 APPLICATION = "dlarena"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Migration N brings a store from version N-1 to N. Never edit a released step; append.
 _MIGRATIONS: dict[int, str] = {
@@ -72,6 +74,20 @@ _MIGRATIONS: dict[int, str] = {
     );
     CREATE INDEX samples_cell ON samples(cell_id);
     CREATE INDEX windows_cell ON windows(cell_id);
+    """,
+    2: """
+    CREATE TABLE parity (
+        id INTEGER PRIMARY KEY,
+        run_id INTEGER REFERENCES runs(id),
+        version_key TEXT NOT NULL,
+        workload TEXT NOT NULL,
+        first TEXT NOT NULL,
+        second TEXT NOT NULL,
+        passed INTEGER NOT NULL,
+        result TEXT NOT NULL,
+        created_utc TEXT NOT NULL
+    );
+    CREATE INDEX parity_version ON parity(version_key);
     """,
 }
 
@@ -271,6 +287,36 @@ class Store:
             ]
             self._db.executemany("INSERT INTO samples VALUES (?,?,?,?)", rows)
 
+    # -- parity ------------------------------------------------------------------------------
+
+    def cached_parity(self, version_key: str) -> ParityResult | None:
+        """The latest check of exactly these implementations, from any run."""
+        row = self._db.execute(
+            "SELECT result FROM parity WHERE version_key = ? ORDER BY id DESC LIMIT 1",
+            (version_key,),
+        ).fetchone()
+        return None if row is None else ParityResult.from_dict(json.loads(row[0]))
+
+    def save_parity(self, run_id: int, version_key: str, result: ParityResult) -> None:
+        """Record that a run relies on this check; once per run and version."""
+        with self._transaction():
+            self._db.execute(
+                """INSERT INTO parity (run_id, version_key, workload, first, second, passed,
+                result, created_utc) SELECT ?,?,?,?,?,?,?,? WHERE NOT EXISTS
+                (SELECT 1 FROM parity WHERE run_id = ? AND version_key = ?)""",
+                (run_id, version_key, result.workload, result.first, result.second,
+                 int(result.passed), json.dumps(result.to_dict()), _now(), run_id, version_key),
+            )
+
+    def parity(self, run_id: int) -> list[ParityResult]:
+        """The checks a run relied on, latest per (workload, pair)."""
+        rows = self._db.execute(
+            "SELECT workload, first, second, result FROM parity WHERE run_id = ? ORDER BY id",
+            (run_id,),
+        ).fetchall()
+        latest = {(w, a, b): ParityResult.from_dict(json.loads(r)) for w, a, b, r in rows}
+        return list(latest.values())
+
     def cells(self, run_id: int) -> list[StoredCell]:
         rows = self._db.execute(
             """SELECT id, cell_key, process, spec, status, error, framework_version,
@@ -310,6 +356,10 @@ class Store:
                 stderr_tails=tuple(row[9] for row in processes),
             ))
         return cells
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _samples(cell: CellSpec, payload: dict[str, Any]) -> dict[str, list[float]]:

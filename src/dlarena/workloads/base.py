@@ -44,6 +44,19 @@ class AdamSettings:
 
 
 @dataclass(frozen=True)
+class SgdSettings:
+    """Plain SGD; parity checks use it because its updates follow gradients linearly."""
+
+    learning_rate: float
+
+
+OptimizerSettings = AdamSettings | SgdSettings
+
+# A cell option: train with plain SGD at this learning rate instead of the workload's optimizer.
+SGD_OPTION = "sgd_learning_rate"
+
+
+@dataclass(frozen=True)
 class BatchNormSettings:
     """PyTorch convention: new = (1 - momentum) * old + momentum * batch.
 
@@ -103,6 +116,18 @@ class Workload(ABC):
         return weights
 
 
+def check_layout(framework: str, model_names: set[str], canonical_names: set[str]) -> None:
+    """Refuse a model whose weights are not exactly the workload's canonical ones."""
+    missing, extra = sorted(canonical_names - model_names), sorted(model_names - canonical_names)
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"the {framework} model lacks {', '.join(missing)}")
+        if extra:
+            parts.append(f"the {framework} model has {', '.join(extra)} beyond the layout")
+        raise ValueError("not the same model: " + "; ".join(parts))
+
+
 def _glorot_uniform(rng: np.random.Generator, shape: Shape) -> np.ndarray:
     """Dense kernels are (in, out); conv kernels are (out, in, kh, kw)."""
     if len(shape) == 2:
@@ -128,6 +153,11 @@ class Implementation(ABC):
         self.runtime = runtime
         self.knobs = workload.knobs(cell.size)
 
+    def optimizer_settings(self) -> OptimizerSettings:
+        """The workload's optimizer, unless the cell asks for plain SGD (parity checks do)."""
+        sgd = self.cell.options.get(SGD_OPTION)
+        return SgdSettings(float(sgd)) if sgd is not None else self.workload.optimizer
+
     @abstractmethod
     def build(self) -> None:
         """Create model and optimizer (weights are loaded afterwards with `set_weights`)."""
@@ -147,6 +177,21 @@ class Implementation(ABC):
     @abstractmethod
     def infer_step(self, batch: Any) -> Any:
         """One forward pass in inference mode without gradients; returns the outputs."""
+
+    @abstractmethod
+    def activations(self, batch: Any) -> Weights:
+        """Forward pass in the current mode; output of every layer that owns weights.
+
+        Keyed by the canonical layer prefix, in canonical layout (NCHW for feature maps).
+        """
+
+    @abstractmethod
+    def gradients(self, batch: Any) -> tuple[float, Weights]:
+        """Loss and the gradient of every trainable weight (canonical layout); no update."""
+
+    @abstractmethod
+    def hyperparameters(self) -> dict[str, Any]:
+        """Settings read back from the built model and optimizer, for the fairness manifest."""
 
     @abstractmethod
     def data_layout(self) -> str:

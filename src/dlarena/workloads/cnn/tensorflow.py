@@ -25,13 +25,14 @@ class Implementation(KerasClassifier):
                 keras.layers.BatchNormalization(
                     epsilon=bn.epsilon, momentum=1.0 - bn.momentum, name=f"{conv}_bn"
                 ),
-                keras.layers.ReLU(),
+                keras.layers.ReLU(name=f"{conv}_relu"),
             ]
             if index % 2 == 1:
-                layers.append(keras.layers.MaxPooling2D(2))
+                layers.append(keras.layers.MaxPooling2D(2, name=f"pool{index // 2 + 1}"))
         layers += [
-            keras.layers.Flatten(),
-            keras.layers.Dense(self.knobs["hidden"], activation="relu", name="fc1"),
+            keras.layers.Flatten(name="flatten"),
+            keras.layers.Dense(self.knobs["hidden"], name="fc1"),
+            keras.layers.ReLU(name="fc1_relu"),
             keras.layers.Dense(CLASSES, name="out"),
         ]
         return keras.Sequential(layers)

@@ -18,8 +18,10 @@ class Implementation(KerasClassifier):
         return keras.Sequential(
             [
                 keras.Input(shape=(INPUTS,)),
-                keras.layers.Dense(HIDDEN[0], activation="relu", name="dense1"),
-                keras.layers.Dense(HIDDEN[1], activation="relu", name="dense2"),
+                keras.layers.Dense(HIDDEN[0], name="dense1"),
+                keras.layers.ReLU(name="relu1"),
+                keras.layers.Dense(HIDDEN[1], name="dense2"),
+                keras.layers.ReLU(name="relu2"),
                 keras.layers.Dense(CLASSES, name="out"),
             ]
         )

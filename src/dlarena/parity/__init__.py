@@ -1,0 +1,1 @@
+"""Proof that two implementations compute the same function (worker-side probe, comparison)."""

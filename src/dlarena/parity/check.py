@@ -1,0 +1,97 @@
+"""Run parity checks: one worker per (workload, framework) collects evidence, then compare.
+
+Used by `dlarena check`, and by `dlarena run` before it gives a speed verdict (results are
+cached in the store per implementation version, so a run pays for a check once).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+import dlarena
+from dlarena import registry
+from dlarena.cell import CellSpec, MeasureSettings, ThreadSettings
+from dlarena.executors.base import Executor
+from dlarena.parity.compare import Evidence, ParityResult, compare
+from dlarena.parity.probe import PROBE_BATCH
+
+_SOURCE = Path(dlarena.__file__).resolve().parent
+# The probe times nothing; a cell still needs measurement settings to be a cell.
+_UNTIMED = MeasureSettings(min_window_seconds=1.0, windows=1, max_warmup_windows=0)
+
+
+def implementation_version(workload: str, framework: str, framework_version: str) -> str:
+    """Changes whenever the code that defines the model or the check changes."""
+    files = [
+        "workloads/base.py", f"workloads/{workload}/spec.py",
+        f"workloads/{workload}/{framework}.py", "frameworks/base.py", f"frameworks/{framework}.py",
+        "parity/probe.py", "parity/compare.py",
+    ]
+    digest = hashlib.sha256(f"{workload}/{framework}/{framework_version}".encode())
+    for name in files:
+        path = _SOURCE / name
+        if path.exists():
+            digest.update(name.encode() + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def pair_version(workload: str, size: str, device: str, first: tuple[str, str],
+                 second: tuple[str, str]) -> str:
+    """Cache key of one pair's check: (framework, version) of each side."""
+    parts = [workload, size, device,
+             implementation_version(workload, *first), implementation_version(workload, *second)]
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:16]
+
+
+def layer_order(workload: str, size: str) -> list[str]:
+    shapes = registry.workloads()[workload].parameter_shapes(size)
+    return list(dict.fromkeys(name.rsplit(".", 1)[0] for name in shapes))
+
+
+def check_workload(
+    workload: str,
+    frameworks: Sequence[str],
+    *,
+    size: str,
+    device: str,
+    threads: ThreadSettings,
+    executor: Executor,
+    seed: int = 0,
+    on_framework: Callable[[str], None] | None = None,
+) -> list[ParityResult]:
+    """Every pair of `frameworks` on `workload`; a worker that fails fails its pairs."""
+    evidence: dict[str, Evidence] = {}
+    errors: dict[str, str] = {}
+    with tempfile.TemporaryDirectory(prefix="dlarena-parity-") as folder:
+        for framework in frameworks:
+            if on_framework is not None:
+                on_framework(framework)
+            cell = CellSpec(
+                workload=workload, framework=framework,
+                mode=registry.frameworks()[framework].default_mode, scenario="check",
+                size=size, device=device, batch_size=PROBE_BATCH, precision="fp32",
+                threads=threads, measure=_UNTIMED, seed=seed,
+            )
+            artifacts = str(Path(folder) / f"{framework}.npz")
+            outcome = executor.run(cell, lambda *_: None, task="check", artifacts=artifacts)
+            if outcome.status == "ok":
+                with np.load(artifacts) as saved:
+                    evidence[framework] = {key: saved[key] for key in saved.files}
+            else:
+                errors[framework] = f"{framework}: {outcome.error}"
+    order = layer_order(workload, size)
+    results = []
+    for first, second in itertools.combinations(frameworks, 2):
+        failed = [errors[name] for name in (first, second) if name in errors]
+        if failed:
+            results.append(ParityResult(workload, size, first, second, (), "; ".join(failed)))
+        else:
+            results.append(compare(workload=workload, size=size, layer_order=order, first=first,
+                                   a=evidence[first], second=second, b=evidence[second]))
+    return results

@@ -1,0 +1,150 @@
+"""Coordinator side of a parity check: compare two implementations' evidence, name what differs.
+
+Tolerances are relative to the reference array's scale, max(1, max |reference|), in float32:
+- forward activations and gradients: 1e-4. Two frameworks sum the same products in different
+  orders (oneDNN vs Eigen blocking); with up to ~10^4 terms the rounding error is of order
+  sqrt(n) * 2^-24 ~ 1e-5 of the scale. Observed on mlp and cnn: <= 3e-6.
+- losses over 5 optimizer steps, and weights (BatchNorm statistics included) after the SGD
+  steps: 1e-3. Adam divides by sqrt(v) + eps, which magnifies the differences of near-zero
+  gradients; observed: <= 1e-4 (Adam), <= 4e-6 (SGD). PyTorch updates the running variance
+  with the unbiased batch variance, Keras with the biased one: n/(n-1) ~ 1 + 1e-4 here.
+A wrong BatchNorm epsilon (1e-3 for 1e-5) moves normalised outputs by ~5e-4: caught.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+FORWARD_TOLERANCE = 1e-4
+GRADIENT_TOLERANCE = 1e-4
+LOSS_TOLERANCE = 1e-3
+
+Evidence = dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    passed: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class ParityResult:
+    workload: str
+    size: str
+    first: str
+    second: str
+    checks: tuple[Check, ...]
+    # A worker that could not even produce evidence (e.g. the layout check refused the model).
+    error: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.error is None and all(check.passed for check in self.checks)
+
+    @property
+    def reason(self) -> str | None:
+        if self.error is not None:
+            return self.error
+        failed = [check for check in self.checks if not check.passed]
+        return f"{failed[0].name}: {failed[0].detail}" if failed else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ParityResult:
+        checks = tuple(Check(**check) for check in data["checks"])
+        return cls(data["workload"], data["size"], data["first"], data["second"], checks,
+                   data.get("error"))
+
+
+def relative_error(reference: np.ndarray, candidate: np.ndarray) -> float:
+    if reference.shape != candidate.shape:
+        return float("inf")
+    if reference.size == 0:
+        return 0.0
+    scale = max(1.0, float(np.max(np.abs(reference))))
+    return float(np.max(np.abs(reference.astype(np.float64) - candidate))) / scale
+
+
+def _group(evidence: Evidence, prefix: str) -> dict[str, np.ndarray]:
+    return {key[len(prefix) + 1:]: value for key, value in evidence.items()
+            if key.startswith(prefix + "/")}
+
+
+def _parameters(first: str, a: Evidence, second: str, b: Evidence) -> Check:
+    wa, wb = _group(a, "weights"), _group(b, "weights")
+    problems = [f"{name} only in {first}" for name in sorted(set(wa) - set(wb))]
+    problems += [f"{name} only in {second}" for name in sorted(set(wb) - set(wa))]
+    problems += [f"{name} is {wa[name].shape} in {first}, {wb[name].shape} in {second}"
+                 for name in sorted(set(wa) & set(wb)) if wa[name].shape != wb[name].shape]
+    count_a, count_b = int(a["trainable_parameters"]), int(b["trainable_parameters"])
+    if count_a != count_b:
+        problems.insert(0, f"{first} counts {count_a:,} trainable parameters, {second} {count_b:,}")
+    if problems:
+        return Check("parameters", False, "; ".join(problems))
+    return Check("parameters", True, f"{count_a:,} trainable parameters in {len(wa)} tensors, "
+                                     "same names and shapes")
+
+
+def _arrays(name: str, what: str, order: list[str], a: dict[str, np.ndarray],
+            b: dict[str, np.ndarray], tolerance: float) -> Check:
+    """Compare in forward order, so the first failure names where the models part ways."""
+    keys = [key for key in order if key in a and key in b]
+    keys += sorted((set(a) & set(b)) - set(keys))
+    missing = sorted(set(a) ^ set(b))
+    if missing:
+        return Check(name, False, f"{what} present on one side only: {', '.join(missing)}")
+    worst = 0.0
+    for key in keys:
+        error = relative_error(a[key], b[key])
+        if not error <= tolerance:
+            shapes = f" (shapes {a[key].shape} vs {b[key].shape})" if error == float("inf") else ""
+            return Check(name, False, f"first difference at {key}: relative error "
+                                      f"{error:.2e} > {tolerance:.0e}{shapes}")
+        worst = max(worst, error)
+    return Check(name, True, f"{len(keys)} {what} agree; worst relative error {worst:.1e} "
+                             f"(tolerance {tolerance:.0e})")
+
+
+def _losses(optimizer: str, a: Evidence, b: Evidence) -> Check:
+    name = f"5 {optimizer} steps"
+    la, lb = a[f"losses/{optimizer}"], b[f"losses/{optimizer}"]
+    worst = 0.0
+    for step, (x, y) in enumerate(zip(la, lb, strict=True), start=1):
+        error = abs(float(x) - float(y)) / max(1.0, abs(float(x)))
+        if not error <= LOSS_TOLERANCE:
+            return Check(name, False, f"losses part at step {step}: {x:.6g} vs {y:.6g} "
+                                      f"(relative {error:.1e} > {LOSS_TOLERANCE:.0e})")
+        worst = max(worst, error)
+    return Check(name, True, f"losses {' '.join(f'{v:.4g}' for v in la)} agree; worst "
+                             f"relative error {worst:.1e} (tolerance {LOSS_TOLERANCE:.0e})")
+
+
+def compare(
+    *, workload: str, size: str, layer_order: list[str], first: str, a: Evidence,
+    second: str, b: Evidence,
+) -> ParityResult:
+    """`layer_order`: canonical layer prefixes in forward order."""
+    weight_order = [key for layer in layer_order for key in sorted(_group(a, "weights"))
+                    if key.startswith(layer + ".")]
+    checks = [_parameters(first, a, second, b)]
+    if checks[0].passed:
+        checks += [
+            _arrays("forward (inference mode)", "layer outputs", layer_order,
+                    _group(a, "eval"), _group(b, "eval"), FORWARD_TOLERANCE),
+            _arrays("forward (training mode)", "layer outputs", layer_order,
+                    _group(a, "train"), _group(b, "train"), FORWARD_TOLERANCE),
+            _arrays("gradients", "gradients", weight_order,
+                    _group(a, "grad"), _group(b, "grad"), GRADIENT_TOLERANCE),
+            _losses("adam", a, b),
+            _losses("sgd", a, b),
+            _arrays("weights after 5 sgd steps", "weights", weight_order,
+                    _group(a, "after_sgd"), _group(b, "after_sgd"), LOSS_TOLERANCE),
+        ]
+    return ParityResult(workload, size, first, second, tuple(checks))

@@ -1,0 +1,62 @@
+"""Worker side of a parity check: the evidence one implementation gives, saved as .npz.
+
+Everything starts from the workload's canonical initial weights and the same seeded batches,
+so two frameworks' files can be compared array by array.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import numpy as np
+
+from dlarena import registry
+from dlarena.cell import CellSpec
+from dlarena.frameworks.base import Runtime
+from dlarena.workloads.base import SGD_OPTION, Implementation
+
+PROBE_BATCH = 8
+TRAIN_STEPS = 5
+# Moves the loss well beyond float32 noise in five steps without diverging (0.1 did, on cnn).
+SGD_LEARNING_RATE = 0.01
+
+
+def probe(
+    cell: CellSpec,
+    runtime: Runtime,
+    build: Callable[[CellSpec], Implementation],
+    artifacts: str,
+) -> None:
+    workload = registry.workloads()[cell.workload]
+    initial = workload.initial_weights(cell.size, cell.seed)
+    rng = np.random.default_rng(cell.seed + 11)
+    batches = [workload.synthetic_batch(rng, PROBE_BATCH, cell.size) for _ in range(TRAIN_STEPS)]
+    arrays: dict[str, np.ndarray] = {}
+
+    impl = build(cell)
+    arrays["trainable_parameters"] = np.array(impl.trainable_parameter_count())
+    for name, value in impl.get_weights().items():
+        arrays[f"weights/{name}"] = value
+    first = impl.to_device(*batches[0])
+    for mode, training in (("eval", False), ("train", True)):
+        impl.prepare(training=training)
+        for layer, value in impl.activations(first).items():
+            arrays[f"{mode}/{layer}"] = value
+        impl.set_weights(initial)  # a training-mode forward moves BatchNorm statistics
+    loss, gradients = impl.gradients(first)
+    arrays["loss"] = np.array(loss)
+    for name, value in gradients.items():
+        arrays[f"grad/{name}"] = value
+
+    sgd_cell = dataclasses.replace(cell, options={**cell.options, SGD_OPTION: SGD_LEARNING_RATE})
+    for optimizer, trainer in (("adam", build(cell)), ("sgd", build(sgd_cell))):
+        trainer.prepare(training=True)
+        arrays[f"losses/{optimizer}"] = np.array([
+            runtime.scalar(trainer.train_step(trainer.to_device(*batch))) for batch in batches
+        ])
+    # Weights and BatchNorm statistics after the SGD steps: catches a wrong momentum too.
+    for name, value in trainer.get_weights().items():
+        arrays[f"after_sgd/{name}"] = value
+    with open(artifacts, "wb") as file:
+        np.savez(file, **arrays)  # type: ignore[arg-type]

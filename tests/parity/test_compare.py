@@ -1,0 +1,84 @@
+"""The comparison names what differs, using literal evidence (no framework needed)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dlarena.parity.compare import ParityResult, compare
+
+LAYERS = ["dense1", "out"]
+
+
+def evidence(**changes: np.ndarray) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(0)
+    arrays = {
+        "trainable_parameters": np.array(4 * 3 + 3 + 3 * 2 + 2),
+        "weights/dense1.kernel": rng.random((4, 3)), "weights/dense1.bias": rng.random(3),
+        "weights/out.kernel": rng.random((3, 2)), "weights/out.bias": rng.random(2),
+        "eval/dense1": rng.random((8, 3)), "eval/out": rng.random((8, 2)),
+        "train/dense1": rng.random((8, 3)), "train/out": rng.random((8, 2)),
+        "grad/dense1.kernel": rng.random((4, 3)), "grad/out.kernel": rng.random((3, 2)),
+        "losses/adam": np.array([2.3, 2.2, 2.1, 2.0, 1.9]),
+        "losses/sgd": np.array([2.3, 2.25, 2.2, 2.15, 2.1]),
+        "after_sgd/dense1.kernel": rng.random((4, 3)), "after_sgd/out.kernel": rng.random((3, 2)),
+    }
+    arrays.update(changes)
+    return arrays
+
+
+def run(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> ParityResult:
+    return compare(workload="w", size="smoke", layer_order=LAYERS, first="torch", a=a,
+                   second="tensorflow", b=b)
+
+
+def test_identical_evidence_passes_every_check() -> None:
+    result = run(evidence(), evidence())
+    assert result.passed and result.reason is None
+    assert [c.name for c in result.checks] == [
+        "parameters", "forward (inference mode)", "forward (training mode)", "gradients",
+        "5 adam steps", "5 sgd steps", "weights after 5 sgd steps"]
+
+
+def test_float32_noise_within_tolerance_passes() -> None:
+    base = evidence()
+    noisy = {k: (v + 5e-6 if k.startswith(("eval/", "grad/")) else v) for k, v in base.items()}
+    assert run(base, noisy).passed
+
+
+def test_the_first_differing_layer_is_named() -> None:
+    base = evidence()
+    changed = dict(base)
+    changed["eval/dense1"] = base["eval/dense1"] * 1.001  # e.g. a wrong BatchNorm epsilon
+    changed["eval/out"] = base["eval/out"] * 1.001
+    result = run(base, changed)
+    assert not result.passed
+    assert result.reason is not None
+    assert result.reason.startswith("forward (inference mode): first difference at dense1")
+
+
+def test_a_missing_bias_is_named_with_the_side_that_lacks_it() -> None:
+    base = evidence()
+    lacking = {k: v for k, v in base.items() if k != "weights/out.bias"}
+    lacking["trainable_parameters"] = np.array(int(base["trainable_parameters"]) - 2)
+    result = run(base, lacking)
+    assert not result.passed
+    assert result.reason == ("parameters: torch counts 23 trainable parameters, tensorflow 21; "
+                             "out.bias only in torch")
+    assert len(result.checks) == 1  # nothing else is comparable
+
+
+def test_a_different_gradient_is_named() -> None:
+    base = evidence()
+    result = run(base, evidence(**{"grad/out.kernel": base["grad/out.kernel"] + 0.01}))
+    assert result.reason is not None and "gradients: first difference at out.kernel" in result.reason
+
+
+def test_diverging_losses_name_the_step() -> None:
+    result = run(evidence(), evidence(**{"losses/sgd": np.array([2.3, 2.25, 2.2, 2.3, 2.4])}))
+    assert result.reason == ("5 sgd steps: losses part at step 4: 2.15 vs 2.3 "
+                             "(relative 7.0e-02 > 1e-03)")
+
+
+def test_round_trip_through_dict() -> None:
+    result = run(evidence(), evidence(**{"losses/adam": np.array([9.0] * 5)}))
+    assert ParityResult.from_dict(result.to_dict()) == result
