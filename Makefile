@@ -16,7 +16,8 @@ run: $(STAMP)
 	@status=0; $(BIN)/dlarena run --suite default --db $(DB) || status=$$?; \
 	if [ $$status -le 1 ]; then \
 	  $(BIN)/dlarena report --db $(DB) --format markdown --out results/report.md && \
-	  $(BIN)/dlarena report --db $(DB) --format json --out results/report.json; \
+	  $(BIN)/dlarena report --db $(DB) --format json --out results/report.json && \
+	  $(BIN)/dlarena report --db $(DB) --format html --out results/report.html; \
 	fi; exit $$status
 
 test: $(STAMP) lint

@@ -16,7 +16,9 @@ def test_default_suite_interleaves_frameworks() -> None:
         ("mlp", "train", "torch"), ("mlp", "train", "tensorflow"),
         ("mlp", "infer", "torch"), ("mlp", "infer", "tensorflow"),
     ]
-    assert len(order) == 8
+    assert len(order) == 16  # two worker processes per cell
+    assert order[8:] == order[:8]
+    assert [p.process for p in planned] == [0] * 8 + [1] * 8
     assert {p.cell.size for p in planned} == {"cpu"}
     assert {p.cell.mode for p in planned if p.cell.framework == "tensorflow"} == {"function"}
 

@@ -74,8 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="intra-op threads for every framework (default: CPUs available)")
     run.add_argument("--interop-threads", type=_positive_int,
                      help="inter-op threads for every framework (default: CPUs available)")
-    run.add_argument("--processes", type=_positive_int, default=1,
-                     help="worker processes per cell, interleaved across frameworks")
+    run.add_argument("--processes", type=_positive_int,
+                     help="worker processes per cell, interleaved across frameworks "
+                          "(default: the suite's)")
     run.add_argument("--windows", type=_positive_int, help="timed windows per process")
     run.add_argument("--min-window", type=_positive_float,
                      help="seconds of work per timed window (default: by size)")
@@ -107,8 +108,15 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="show a stored run")
     report.add_argument("--db", default=DEFAULT_DB)
     report.add_argument("--run", type=_positive_int, help="run id (default: the latest)")
-    report.add_argument("--format", default="terminal", choices=("terminal", "markdown", "json"))
+    report.add_argument("--format", default="terminal",
+                        choices=("terminal", "markdown", "json", "csv", "html"))
     report.add_argument("--out", help="write to this file instead of standard output")
+
+    compare = commands.add_parser("compare", help="what changed between two stored runs")
+    compare.add_argument("first", type=_positive_int, metavar="RUN_A")
+    compare.add_argument("second", type=_positive_int, metavar="RUN_B")
+    compare.add_argument("--db", default=DEFAULT_DB)
+    compare.add_argument("--format", default="terminal", choices=("terminal", "json"))
 
     commands.add_parser("env", help="this machine's fingerprint, as stored with every run")
     return parser
@@ -117,7 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        handlers = {"run": _run, "check": _check, "list": _list, "report": _report, "env": _env}
+        handlers = {"run": _run, "check": _check, "list": _list, "report": _report,
+                    "compare": _compare, "env": _env}
         handler = handlers[args.command]
         return handler(args)
     except UsageError as error:
@@ -251,7 +260,7 @@ def _report(args: argparse.Namespace) -> int:
             out.write_text(text)
         except OSError as error:
             raise UsageError(f"cannot write --out {out}: {error}") from None
-        print(f"report written to {out}")
+        print(f"report written to {out.resolve()}")
     else:
         sys.stdout.write(text)
     return 0
@@ -268,6 +277,14 @@ def _console() -> Any:
 
 
 def _render_text(report: Any, format_name: str) -> str:
+    if format_name == "html":
+        from dlarena.report import html
+
+        return html.render(report)
+    if format_name == "csv":
+        from dlarena.report.records import render_csv
+
+        return render_csv(report)
     if format_name == "json":
         from dlarena.report import json as json_report
 
@@ -285,6 +302,57 @@ def _render_text(report: Any, format_name: str) -> str:
     buffer = StringIO()
     terminal.render(report, Console(file=buffer, width=160, highlight=False, color_system=None))
     return buffer.getvalue()
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from dlarena.report import formatting as fmt
+    from dlarena.report.compare import compare_runs
+    from dlarena.store import Store
+
+    store = Store.open(args.db, create=False)
+    try:
+        result = compare_runs(store, args.first, args.second)
+    finally:
+        store.close()
+    if args.format == "json":
+        print(json.dumps({
+            "first": result.first.id, "second": result.second.id,
+            "environment_differences": result.environment_differences,
+            "only_first": result.only_first, "only_second": result.only_second,
+            "changes": [{"cell": c.label, "metric": c.metric, "before": c.before,
+                         "after": c.after, "ratio": c.verdict.ratio,
+                         "ci_low": c.verdict.interval[0] if c.verdict.interval else None,
+                         "ci_high": c.verdict.interval[1] if c.verdict.interval else None,
+                         "significant": c.verdict.significant, "text": c.verdict.text}
+                        for c in result.changes],
+        }, indent=2))
+        return 0
+    console = _console()
+    if result.environment_differences:
+        console.print("[yellow bold]warning: the environments differ; a change may be the "
+                      "machine's, not the code's:[/yellow bold]")
+        for line in result.environment_differences:
+            console.print(f"  [yellow]{escape(line)}[/yellow]")
+    table = Table(title=f"run {result.first.id} → run {result.second.id}", title_justify="left")
+    for name in ("cell", "metric", f"run {result.first.id}", f"run {result.second.id}",
+                 "ratio", "95% CI", "verdict"):
+        table.add_column(name, overflow="fold")
+    for change in result.changes:
+        verdict = change.verdict
+        table.add_row(escape(change.label), change.metric, fmt.number(change.before),
+                      fmt.number(change.after), f"{verdict.ratio:.3f}",
+                      fmt.interval(verdict.interval) if verdict.interval else "–",
+                      escape(verdict.text), style="bold" if verdict.significant else None)
+    console.print(table)
+    for name, labels in ((f"only in run {result.first.id}", result.only_first),
+                         (f"only in run {result.second.id}", result.only_second)):
+        if labels:
+            console.print(f"{name}: {escape(', '.join(labels))}")
+    console.print(f"{len(result.significant)} significant change(s) of {len(result.changes)}")
+    return 0
 
 
 def _env(args: argparse.Namespace) -> int:

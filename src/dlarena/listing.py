@@ -47,7 +47,8 @@ def listing(interpreters: dict[str, str]) -> dict[str, Any]:
         },
         "suites": [
             {"name": s.name, "description": s.description, "workloads": list(s.workloads),
-             "frameworks": list(s.frameworks), "scenarios": list(s.scenarios), "size": s.size}
+             "frameworks": list(s.frameworks), "scenarios": list(s.scenarios), "size": s.size,
+             "processes": s.processes}
             for s in SUITES.values()
         ],
     }

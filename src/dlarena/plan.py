@@ -34,7 +34,7 @@ class Request:
     batch_size: int | None = None
     device: str = "cpu"
     threads: ThreadSettings | None = None
-    processes: int = 1
+    processes: int | None = None
     windows: int | None = None
     min_window_seconds: float | None = None
     timeout_seconds: float | None = None
@@ -79,8 +79,9 @@ def build_plan(request: Request, default_threads: ThreadSettings) -> list[Planne
         raise UsageError(f"unknown size {size!r}; valid: {', '.join(registry.SIZES)}")
     if request.batch_size is not None and request.batch_size <= 0:
         raise UsageError(f"batch size must be a positive integer, got {request.batch_size}")
-    if request.processes < 1:
-        raise UsageError(f"--processes must be >= 1, got {request.processes}")
+    processes = request.processes or suite.processes
+    if processes < 1:
+        raise UsageError(f"--processes must be >= 1, got {processes}")
     if request.device not in ("cpu", "gpu"):
         raise UsageError(f"unknown device {request.device!r}; valid: cpu, gpu")
 
@@ -118,7 +119,7 @@ def build_plan(request: Request, default_threads: ThreadSettings) -> list[Planne
                 ))
     if not cells:
         raise UsageError("nothing to run: no chosen framework implements the chosen workloads")
-    return [PlannedCell(cell, process) for process in range(request.processes) for cell in cells]
+    return [PlannedCell(cell, process) for process in range(processes) for cell in cells]
 
 
 def plan_key(planned: Sequence[PlannedCell], context: dict[str, object]) -> str:

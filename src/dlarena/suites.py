@@ -13,13 +13,16 @@ class Suite:
     frameworks: tuple[str, ...]
     scenarios: tuple[str, ...]
     size: str
+    # Worker processes per cell: two give memory figures a confidence interval and show
+    # the spread between processes.
+    processes: int = 1
 
 
 _ALL = (
     Suite(
         "default", "mlp and cnn, train and infer, PyTorch vs TensorFlow, cpu size",
         workloads=("mlp", "cnn"), frameworks=("torch", "tensorflow"),
-        scenarios=("train", "infer"), size="cpu",
+        scenarios=("train", "infer"), size="cpu", processes=2,
     ),
     Suite(
         "smoke", "the default suite at smoke size: seconds per cell, for CI",

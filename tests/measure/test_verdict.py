@@ -59,3 +59,10 @@ def test_disagreeing_processes_are_flagged() -> None:
     flags = instability_flags(steady, [], 0.1, between_process_cv=0.2)
     assert flags == ["unstable between processes: CV of their medians 20.0% > 5%"]
     assert instability_flags(steady, [], 0.1, between_process_cv=0.01) == []
+
+
+def test_the_better_side_is_recorded() -> None:
+    assert compare("train_throughput", "torch", SLOW, "tensorflow", FAST).better == "tensorflow"
+    assert compare("peak_rss_bytes", "torch", SLOW, "tensorflow", FAST).better == "torch"
+    assert compare("train_throughput", "a", [10, 11, 9, 10.5, 9.5], "b",
+                   [10.2, 9.8, 10.1, 9.9, 10.6]).better is None

@@ -24,6 +24,9 @@ class Verdict:
     interval: tuple[float, float] | None
     significant: bool
     text: str
+    # The better of the two when the difference is significant (faster, or lower for costs).
+    better: str | None = None
+    comparable: bool = True
 
 
 def _range(interval: tuple[float, float]) -> str:
@@ -40,8 +43,8 @@ def compare(
     interval = stats.ratio_of_medians_ci(first_values, second_values)
     significant = stats.is_significant(interval)
     if interval is None:
-        text = (f"{first}/{second} = {ratio:.2f}x, no confidence interval: "
-                f"fewer than 2 samples each (use --processes)")
+        text = (f"{first} vs {second}: ratio {ratio:.2f}, no confidence interval with fewer "
+                f"than 2 samples each (use --processes)")
         return Verdict(metric, first, second, ratio, None, False, text)
     if not significant:
         text = f"no significant difference between {first} and {second} ({_range(interval)})"
@@ -62,7 +65,8 @@ def compare(
         text = f"{winner} needs {factor:.2f}x less than {loser} ({noun}; {_range((low, high))})"
     else:
         text = f"{winner}/{loser} = {factor:.2f}x ({_range((low, high))})"
-    return Verdict(metric, first, second, ratio, interval, True, text)
+    better = winner if higher_is_better is not None else None
+    return Verdict(metric, first, second, ratio, interval, True, text, better=better)
 
 
 def not_comparable(
@@ -71,7 +75,8 @@ def not_comparable(
 ) -> Verdict:
     """A failed same-model check replaces the speed verdict: the numbers are not like for like."""
     ratio = stats.median(first_values) / stats.median(second_values)
-    return Verdict(metric, first, second, ratio, None, False, f"not comparable: {reason}")
+    return Verdict(metric, first, second, ratio, None, False, f"not comparable: {reason}",
+                   comparable=False)
 
 
 def instability_flags(

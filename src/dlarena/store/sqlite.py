@@ -157,13 +157,13 @@ class Store:
         except sqlite3.DatabaseError as error:
             raise UsageError(f"--db {path} is not a usable SQLite database: {error}") from None
         store = cls(connection, path)
-        store._check_and_migrate(tables, writable=create)
+        store._check_and_migrate(tables)
         return store
 
     def close(self) -> None:
         self._db.close()
 
-    def _check_and_migrate(self, tables: set[str], *, writable: bool) -> None:
+    def _check_and_migrate(self, tables: set[str]) -> None:
         if tables and "meta" not in tables:
             raise UsageError(
                 f"--db {self.path} is an SQLite file of another program, not dlarena's"
@@ -181,8 +181,6 @@ class Store:
             )
         if version == SCHEMA_VERSION:
             return
-        if not writable:
-            raise UsageError(f"--db {self.path} needs a schema upgrade: open it with `dlarena run`")
         try:
             with self._transaction():
                 for step in range(version + 1, SCHEMA_VERSION + 1):

@@ -1,0 +1,151 @@
+"""The self-contained HTML report: Jinja2 templates, inline SVG figures, no network.
+
+The page is a list of sections; each builder below returns one (or None when the run has
+nothing for it). Adding a section = one builder + one template in templates/sections/.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from dlarena import __version__
+from dlarena.claims import ClaimResult, judge_all
+from dlarena.measure.stats import CONFIDENCE
+from dlarena.parity.compare import FORWARD_TOLERANCE, LOSS_TOLERANCE
+from dlarena.report import formatting as fmt
+from dlarena.report import plots
+from dlarena.report.model import Group, Report
+from dlarena.report.table import comparison_rows, manifest_table, run_line
+
+
+@dataclass(frozen=True)
+class Section:
+    id: str
+    title: str
+    template: str
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Page:
+    report: Report
+    claims: list[ClaimResult]
+
+
+SectionBuilder = Callable[[Page], Section | None]
+
+
+def _verdicts(page: Page) -> Section:
+    groups = [g for g in page.report.groups if g.verdicts]
+    return Section("verdicts", "Verdicts", "sections/verdicts.html.j2",
+                   {"groups": groups, "confidence": f"{CONFIDENCE:.0%}"})
+
+
+def _claims(page: Page) -> Section:
+    return Section("claims", "The articles' claims, measured", "sections/claims.html.j2",
+                   {"claims": page.claims})
+
+
+def _workloads(page: Page) -> Section | None:
+    by_workload: dict[str, list[Group]] = {}
+    for group in page.report.groups:
+        by_workload.setdefault(group.workload, []).append(group)
+    if not by_workload:
+        return None
+    rows = comparison_rows(page.report)
+    workloads = [
+        {
+            "name": name,
+            "figure": plots.throughput_figure(name, groups),
+            "rows": [row for row in rows if row.cells[0] == name],
+        }
+        for name, groups in by_workload.items()
+    ]
+    return Section("throughput", "Throughput per workload", "sections/workloads.html.j2",
+                   {"workloads": workloads})
+
+
+def _memory(page: Page) -> Section | None:
+    figure = plots.memory_figure(page.report.groups)
+    if figure is None:
+        return None
+    return Section("memory", "Memory", "sections/memory.html.j2", {"figure": figure})
+
+
+def _not_measured(page: Page) -> Section:
+    missing = [
+        ("Batch-size sweeps", "throughput against batch size per framework and mode"),
+        ("Latency distributions", "batch-1 request latency percentiles"),
+        ("Learning curves", "loss and accuracy per epoch on real data"),
+        ("Memory by phase", "peak RSS while loading data, building and training"),
+    ]
+    return Section("not-measured", "Not measured by this run", "sections/not_measured.html.j2",
+                   {"missing": missing})
+
+
+def _parity(page: Page) -> Section:
+    return Section("parity", "Same model? (parity)", "sections/parity.html.j2", {
+        "results": page.report.parity,
+        "unchecked": page.report.unchecked_pairs,
+        "forward_tolerance": f"{FORWARD_TOLERANCE:.0e}",
+        "loss_tolerance": f"{LOSS_TOLERANCE:.0e}",
+    })
+
+
+def _manifest(page: Page) -> Section | None:
+    header, rows = manifest_table(page.report)
+    if not rows:
+        return None
+    return Section("manifest", "Fairness manifest", "sections/table.html.j2",
+                   {"header": header, "rows": rows,
+                    "note": "Settings read back from each framework inside its workers."})
+
+
+def _environment(page: Page) -> Section:
+    env = page.report.run.environment
+    rows = [[key, str(value)] for key, value in env.items()]
+    return Section("environment", "Environment", "sections/table.html.j2",
+                   {"header": ["", "value"], "rows": rows, "note": page.report.run.command})
+
+
+def _problems(page: Page) -> Section:
+    failed = [
+        {"label": cell.stored.spec.label, "error": cell.stored.error or "",
+         "stderr": "\n".join(tail for tail in cell.stored.stderr_tails if tail)}
+        for cell in page.report.failed
+    ]
+    unstable = [{"label": cell.stored.spec.label, "flags": list(cell.flags)}
+                for cell in page.report.cells if cell.flags]
+    return Section("problems", "Failed and unstable cells", "sections/problems.html.j2",
+                   {"failed": failed, "unstable": unstable})
+
+
+SECTIONS: list[SectionBuilder] = [
+    _verdicts, _claims, _workloads, _memory, _not_measured, _parity, _manifest, _environment,
+    _problems,
+]
+
+
+def render(report: Report) -> str:
+    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+    templates = Environment(
+        loader=PackageLoader("dlarena.report", "templates"),
+        autoescape=select_autoescape(["html", "j2"], default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    templates.filters["number"] = fmt.number
+    page = Page(report, judge_all(report))
+    sections = [section for build in SECTIONS if (section := build(page)) is not None]
+    return templates.get_template("report.html.j2").render(
+        title=f"dlarena report · run {report.run.id}",
+        run_line=run_line(report),
+        sections=sections,
+        generated=datetime.now(UTC).isoformat(timespec="seconds"),
+        version=__version__,
+    )

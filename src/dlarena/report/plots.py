@@ -1,0 +1,105 @@
+"""Figures as inline SVG (matplotlib, Agg backend): no JavaScript, no network, any browser.
+
+Every figure shows what the stats module computed; nothing is recomputed here.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from dlarena.report.formatting import number
+from dlarena.report.model import CellReport, Group, unit
+
+# Colour per framework, stable across figures; unknown frameworks cycle through the rest.
+_COLOURS = {"torch": "#ee4c2c", "tensorflow": "#ff8f00", "fake": "#7f7f7f"}
+_SPARE = ("#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#17becf")
+
+
+def colour(framework: str) -> str:
+    if framework not in _COLOURS:
+        _COLOURS[framework] = _SPARE[len(_COLOURS) % len(_SPARE)]
+    return _COLOURS[framework]
+
+
+def _svg(figure: Any) -> str:
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg", bbox_inches="tight")
+    import matplotlib.pyplot as plt
+
+    plt.close(figure)
+    text = buffer.getvalue()
+    text = text[text.index("<svg"):]  # drop the XML prolog and DOCTYPE: the SVG is inline
+    return re.sub(r"<metadata>.*?</metadata>\s*", "", text, flags=re.DOTALL)
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    matplotlib.rcParams.update({"svg.fonttype": "none", "font.size": 9})
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _bars(axes: Any, cells: Sequence[CellReport], metric: str, scale: float = 1.0) -> None:
+    labels, medians, lows, highs, colours = [], [], [], [], []
+    for cell in cells:
+        summary = cell.summaries.get(metric)
+        if summary is None:
+            continue
+        labels.append(cell.label)
+        medians.append(summary.median / scale)
+        low, high = summary.ci or (summary.median, summary.median)
+        lows.append((summary.median - low) / scale)
+        highs.append((high - summary.median) / scale)
+        colours.append(colour(cell.stored.spec.framework))
+    positions = range(len(labels))
+    axes.bar(positions, medians, color=colours, yerr=[lows, highs], capsize=4,
+             error_kw={"elinewidth": 1})
+    axes.set_xticks(list(positions), labels, rotation=15, ha="right")
+    for position, value in zip(positions, medians, strict=True):
+        axes.annotate(number(value), (position, value), textcoords="offset points",
+                      xytext=(0, 3), ha="center", fontsize=8)
+    axes.spines[["top", "right"]].set_visible(False)
+    from matplotlib.ticker import FuncFormatter
+
+    axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _position: number(value)))
+
+
+def throughput_figure(workload: str, groups: Sequence[Group]) -> str | None:
+    """One panel per scenario: median throughput per framework, 95% CI as error bars."""
+    measured = [g for g in groups if g.headline and any(g.headline in c.summaries
+                                                        for c in g.cells)]
+    if not measured:
+        return None
+    plt = _pyplot()
+    figure, axes = plt.subplots(1, len(measured), figsize=(3.4 * len(measured), 2.9),
+                                squeeze=False)
+    for panel, group in zip(axes[0], measured, strict=True):
+        metric = group.headline
+        assert metric is not None
+        _bars(panel, group.cells, metric)
+        panel.set_title(f"{workload} · {group.scenario} (batch {group.batch_size})")
+        panel.set_ylabel(unit(metric))
+    figure.tight_layout()
+    return _svg(figure)
+
+
+def memory_figure(groups: Sequence[Group]) -> str | None:
+    """Peak RSS of the worker, per workload and scenario, per framework."""
+    with_memory = [g for g in groups if any("peak_rss_bytes" in c.summaries for c in g.cells)]
+    if not with_memory:
+        return None
+    plt = _pyplot()
+    figure, axes = plt.subplots(1, len(with_memory), figsize=(2.6 * len(with_memory), 2.8),
+                                squeeze=False, sharey=True)
+    for panel, group in zip(axes[0], with_memory, strict=True):
+        _bars(panel, group.cells, "peak_rss_bytes", scale=2**20)
+        panel.set_title(f"{group.workload} · {group.scenario}")
+    axes[0][0].set_ylabel("peak RSS (MiB)")
+    figure.tight_layout()
+    return _svg(figure)
