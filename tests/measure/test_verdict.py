@@ -57,7 +57,7 @@ def test_bounds_near_one_get_a_third_decimal() -> None:
 def test_disagreeing_processes_are_flagged() -> None:
     steady = stats.summarize(FAST)
     flags = instability_flags(steady, [], 0.1, between_process_cv=0.2)
-    assert flags == ["unstable between processes: CV of their medians 20.0% > 5%"]
+    assert flags == ["processes disagree: CV of their medians 20.0% > 5%"]
     assert instability_flags(steady, [], 0.1, between_process_cv=0.01) == []
 
 

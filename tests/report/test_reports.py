@@ -115,3 +115,17 @@ def test_a_failed_parity_check_replaces_the_speed_verdict(tmp_path: Path) -> Non
     document = json.loads(json_report.render(report))
     assert document["parity"][0]["passed"] is False
     assert document["verdicts"][0]["text"].startswith("not comparable")
+
+
+def test_verdicts_on_unstable_cells_say_so(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "r.db")
+    run_id = store.create_run(plan_key="k", command="c", environment={"created_utc": "t"})
+    store.save(run_id, _ok("1", [[100, 0.5], [100, 0.9], [100, 0.4]], framework="torch",
+                           mode="eager"), process=0)
+    store.save(run_id, _ok("1", [[100, 1.0], [100, 1.01], [100, 0.99]],
+                           framework="tensorflow", mode="function"), process=0)
+    report = build_report(store, run_id)
+    text = markdown.render(report)
+    assert "[flagged: torch/eager unstable]" in text
+    assert json.loads(json_report.render(report))["verdicts"][0]["flagged_cells"] == [
+        "torch/eager"]

@@ -90,7 +90,7 @@ def instability_flags(
     if summary.cv > UNSTABLE_CV:
         flags.append(f"unstable: CV {summary.cv:.1%} > {UNSTABLE_CV:.0%}")
     if between_process_cv is not None and between_process_cv > UNSTABLE_CV:
-        flags.append(f"unstable between processes: CV of their medians "
+        flags.append(f"processes disagree: CV of their medians "
                      f"{between_process_cv:.1%} > {UNSTABLE_CV:.0%}")
     if summary.n < MIN_SAMPLES:
         flags.append(f"too few samples ({summary.n} < {MIN_SAMPLES})")

@@ -71,6 +71,7 @@ def render(report: Report) -> str:
                 "ci_high": verdict.interval[1] if verdict.interval else None,
                 "significant": verdict.significant,
                 "text": verdict.text,
+                "flagged_cells": group.flagged(verdict),
             }
             for group in report.groups
             for verdict in group.verdicts

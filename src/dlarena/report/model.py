@@ -44,6 +44,11 @@ class Group:
     def headline(self) -> str | None:
         return next((c.headline for c in self.cells if c.headline), None)
 
+    def flagged(self, verdict: Verdict) -> list[str]:
+        """Labels of the verdict's cells whose figures are flagged as unstable."""
+        return [c.label for c in self.cells
+                if c.flags and c.label in (verdict.first, verdict.second)]
+
     def ratio_to_first(self, cell: CellReport) -> float | None:
         """Median of `cell` over the first measured cell's, on the headline metric."""
         metric = self.headline

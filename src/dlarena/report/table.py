@@ -8,8 +8,8 @@ from dlarena.report import formatting as fmt
 from dlarena.report.model import Report, unit
 
 HEADER = ("workload", "scenario", "batch", "framework", "version", "median", "unit", "95% CI",
-          "CV", "n", "vs first", "peak RSS", "notes")
-NUMERIC = frozenset({"batch", "median", "95% CI", "CV", "n", "vs first", "peak RSS"})
+          "CV", "CV procs", "n", "vs first", "peak RSS", "notes")
+NUMERIC = frozenset({"batch", "median", "95% CI", "CV", "CV procs", "n", "vs first", "peak RSS"})
 
 
 @dataclass(frozen=True)
@@ -26,9 +26,6 @@ def comparison_rows(report: Report) -> list[Row]:
         for cell in group.cells:
             spec = cell.stored.spec
             notes = list(cell.flags)
-            if cell.between_process_cv is not None:
-                notes.insert(0, f"{cell.stored.processes} processes, CV of their medians "
-                                f"{cell.between_process_cv:.1%}")
             if not cell.stored.ok:
                 notes.insert(0, f"FAILED: {cell.stored.error}")
             rss = cell.summaries.get("peak_rss_bytes")
@@ -40,11 +37,12 @@ def comparison_rows(report: Report) -> list[Row]:
                     unit(metric),
                     fmt.interval(summary.ci),
                     fmt.percent(summary.cv),
+                    fmt.percent(cell.between_process_cv),
                     str(summary.n),
                     "–" if ratio is None else f"{ratio:.2f}x",
                 )
             else:
-                figures = ("–", "", "–", "–", "0", "–")
+                figures = ("–", "", "–", "–", "–", "0", "–")
             rows.append(Row(
                 cells=(
                     spec.workload, spec.scenario, str(spec.batch_size), cell.label,
@@ -59,9 +57,13 @@ def comparison_rows(report: Report) -> list[Row]:
     return rows
 
 
+def flag_note(labels: list[str]) -> str:
+    return f" [flagged: {', '.join(labels)} unstable]" if labels else ""
+
+
 def verdict_lines(report: Report) -> list[str]:
     return [
-        f"{group.workload} {group.scenario}: {verdict.text}"
+        f"{group.workload} {group.scenario}: {verdict.text}{flag_note(group.flagged(verdict))}"
         for group in report.groups
         for verdict in group.verdicts
     ]
