@@ -33,7 +33,7 @@ def test_processes_repeat_the_whole_interleaved_order() -> None:
 
 
 def test_overrides_reach_every_cell() -> None:
-    planned = build_plan(Request(size="smoke", batch_size=7, threads=ThreadSettings(1, 1),
+    planned = build_plan(Request(size="smoke", batch_sizes=[7], threads=ThreadSettings(1, 1),
                                  windows=4, min_window_seconds=0.5), THREADS)
     for p in planned:
         assert p.cell.batch_size == 7 and p.cell.threads == ThreadSettings(1, 1)
@@ -46,7 +46,8 @@ def test_overrides_reach_every_cell() -> None:
     (Request(scenarios=["speed"]), "unknown scenario 'speed'; valid: train, infer"),
     (Request(suite="nightly"), "unknown suite 'nightly'; valid: default, smoke"),
     (Request(size="huge"), "unknown size 'huge'; valid: smoke, cpu, full"),
-    (Request(batch_size=0), "batch size must be a positive integer"),
+    (Request(batch_sizes=[8, 0]), "batch size must be a positive integer"),
+    (Request(modes=["jit"]), "unknown mode 'jit' for torch, tensorflow; valid: default, eager, compiled, all, compile, compile-max-autotune, function, xla"),
     (Request(device="tpu"), "unknown device 'tpu'"),
 ])
 def test_bad_names_list_the_valid_ones(request_: Request, message: str) -> None:
@@ -59,3 +60,29 @@ def test_plan_key_depends_on_cells_and_context() -> None:
     assert plan_key(planned, {"host": "a"}) == plan_key(list(reversed(planned)), {"host": "a"})
     assert plan_key(planned, {"host": "a"}) != plan_key(planned, {"host": "b"})
     assert plan_key(planned, {}) != plan_key(planned[:-1], {})
+
+
+def test_modes_expand_per_framework_and_alternate() -> None:
+    planned = build_plan(Request(workloads=["mlp"], scenarios=["train"], modes=["all"],
+                                 processes=1), THREADS)
+    assert [(p.cell.framework, p.cell.mode) for p in planned] == [
+        ("torch", "eager"), ("tensorflow", "function"),
+        ("torch", "compile"), ("tensorflow", "eager"),
+        ("torch", "compile-max-autotune"), ("tensorflow", "xla"),
+    ]
+    eager = build_plan(Request(workloads=["mlp"], scenarios=["train"], modes=["eager"],
+                               processes=1), THREADS)
+    assert {p.cell.mode for p in eager} == {"eager"}
+    compiled = build_plan(Request(workloads=["mlp"], scenarios=["train"], modes=["compiled"],
+                                  processes=1), THREADS)
+    assert [p.cell.mode for p in compiled] == ["compile", "function",
+                                               "compile-max-autotune", "xla"]
+
+
+def test_batch_size_sweep_and_latency_default_to_one_request() -> None:
+    sweep = build_plan(Request(workloads=["mlp"], scenarios=["infer"], batch_sizes=[1, 8, 32],
+                               processes=1), THREADS)
+    assert [p.cell.batch_size for p in sweep] == [1, 1, 8, 8, 32, 32]
+    latency = build_plan(Request(workloads=["cnn"], scenarios=["latency"], processes=1),
+                         THREADS)
+    assert {p.cell.batch_size for p in latency} == {1}

@@ -31,6 +31,10 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _positive_ints(text: str) -> list[int]:
+    return [_positive_int(part.strip()) for part in _names(text)]
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -69,6 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--scenarios", type=_names, help="comma-separated, e.g. train,infer")
     run.add_argument("--size", help="smoke | cpu | full (default: the suite's)")
     run.add_argument("--batch-size", type=_positive_int, help="override each workload's default")
+    run.add_argument("--batch-sizes", type=_positive_ints,
+                     help="comma-separated: a batch-size sweep, e.g. 1,8,32,128")
+    run.add_argument("--modes", type=_names,
+                     help="framework modes, or default|eager|compiled|all (default: the suite's)")
     run.add_argument("--device", default="cpu", help="cpu | gpu (no silent fallback)")
     run.add_argument("--threads", type=_positive_int,
                      help="intra-op threads for every framework (default: CPUs available)")
@@ -155,7 +163,8 @@ def _run(args: argparse.Namespace) -> int:
                                  args.interop_threads or default.inter_op)
     request = Request(
         suite=args.suite, frameworks=args.frameworks, workloads=args.workloads,
-        scenarios=args.scenarios, size=args.size, batch_size=args.batch_size,
+        scenarios=args.scenarios, size=args.size, modes=args.modes,
+        batch_sizes=args.batch_sizes or ([args.batch_size] if args.batch_size else None),
         device=args.device, threads=threads, processes=args.processes, windows=args.windows,
         min_window_seconds=args.min_window, timeout_seconds=args.timeout, seed=args.seed,
         check_parity=not args.no_parity,

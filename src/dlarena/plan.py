@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,7 +32,10 @@ class Request:
     workloads: Sequence[str] | None = None
     scenarios: Sequence[str] | None = None
     size: str | None = None
-    batch_size: int | None = None
+    # Several sizes make a batch-size sweep; None: the scenario's or the workload's default.
+    batch_sizes: Sequence[int] | None = None
+    # Framework mode names, or "default", "eager", "compiled", "all" (see `modes_for`).
+    modes: Sequence[str] | None = None
     device: str = "cpu"
     threads: ThreadSettings | None = None
     processes: int | None = None
@@ -61,6 +65,44 @@ def _choose(kind: str, asked: Sequence[str] | None, default: Sequence[str],
     return list(dict.fromkeys(chosen))
 
 
+MODE_GROUPS = ("default", "eager", "compiled", "all")
+
+
+def modes_for(framework: str, asked: Sequence[str]) -> list[str]:
+    """The framework's modes that `asked` selects: its names, or a group of MODE_GROUPS."""
+    info = registry.frameworks()[framework]
+    chosen: list[str] = []
+    for name in asked:
+        if name == "all":
+            chosen += info.modes
+        elif name == "default":
+            chosen.append(info.default_mode)
+        elif name == "compiled":
+            chosen += [mode for mode in info.modes if mode != "eager"]
+        elif name in info.modes:
+            chosen.append(name)
+    return list(dict.fromkeys(chosen))
+
+
+def _check_modes(asked: Sequence[str], frameworks: Sequence[str]) -> None:
+    known = {mode for framework in frameworks for mode in registry.frameworks()[framework].modes}
+    unknown = [name for name in asked if name not in known and name not in MODE_GROUPS]
+    if unknown:
+        valid = [*MODE_GROUPS, *sorted(known - set(MODE_GROUPS))]
+        raise UsageError(f"unknown mode {', '.join(map(repr, unknown))} for "
+                         f"{', '.join(frameworks)}; valid: {', '.join(valid)}")
+
+
+def _interleaved(variants: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """A's first mode, B's first mode, A's second, B's second…: frameworks alternate."""
+    by_framework: dict[str, list[str]] = {}
+    for framework, mode in variants:
+        by_framework.setdefault(framework, []).append(mode)
+    rounds = itertools.zip_longest(*by_framework.values())
+    names = list(by_framework)
+    return [(names[i], mode) for modes in rounds for i, mode in enumerate(modes) if mode]
+
+
 def build_plan(request: Request, default_threads: ThreadSettings) -> list[PlannedCell]:
     """Cells in run order: process-major, then workload and scenario, frameworks alternating.
 
@@ -77,8 +119,11 @@ def build_plan(request: Request, default_threads: ThreadSettings) -> list[Planne
     size = request.size or suite.size
     if size not in registry.SIZES:
         raise UsageError(f"unknown size {size!r}; valid: {', '.join(registry.SIZES)}")
-    if request.batch_size is not None and request.batch_size <= 0:
-        raise UsageError(f"batch size must be a positive integer, got {request.batch_size}")
+    for batch_size in request.batch_sizes or ():
+        if batch_size <= 0:
+            raise UsageError(f"batch size must be a positive integer, got {batch_size}")
+    asked_modes = list(request.modes or suite.modes)
+    _check_modes(asked_modes, frameworks)
     processes = request.processes or suite.processes
     if processes < 1:
         raise UsageError(f"--processes must be >= 1, got {processes}")
@@ -98,25 +143,27 @@ def build_plan(request: Request, default_threads: ThreadSettings) -> list[Planne
     cells: list[CellSpec] = []
     for workload in workloads:
         implemented = registry.implementing_frameworks(workload)
+        variants = [(framework, mode) for framework in frameworks if framework in implemented
+                    for mode in modes_for(framework, asked_modes)]
         for scenario in scenarios:
-            for framework in frameworks:
-                if framework not in implemented:
-                    continue
-                cells.append(CellSpec(
-                    workload=workload,
-                    framework=framework,
-                    mode=registry.frameworks()[framework].default_mode,
-                    scenario=scenario,
-                    size=size,
-                    device=request.device,
-                    batch_size=request.batch_size or registry.workloads()[workload]
-                    .sizes[size].batch_size,
-                    precision="fp32",
-                    threads=request.threads or default_threads,
-                    measure=measure,
-                    seed=request.seed,
-                    timeout_seconds=request.timeout_seconds or TIMEOUT_BY_SIZE[size],
-                ))
+            default_batch = (SCENARIOS[scenario].batch_size
+                             or registry.workloads()[workload].sizes[size].batch_size)
+            for batch_size in request.batch_sizes or [default_batch]:
+                for framework, mode in _interleaved(variants):
+                    cells.append(CellSpec(
+                        workload=workload,
+                        framework=framework,
+                        mode=mode,
+                        scenario=scenario,
+                        size=size,
+                        device=request.device,
+                        batch_size=batch_size,
+                        precision="fp32",
+                        threads=request.threads or default_threads,
+                        measure=measure,
+                        seed=request.seed,
+                        timeout_seconds=request.timeout_seconds or TIMEOUT_BY_SIZE[size],
+                    ))
     if not cells:
         raise UsageError("nothing to run: no chosen framework implements the chosen workloads")
     return [PlannedCell(cell, process) for process in range(processes) for cell in cells]

@@ -16,6 +16,7 @@ class Suite:
     # Worker processes per cell: two give memory figures a confidence interval and show
     # the spread between processes.
     processes: int = 1
+    modes: tuple[str, ...] = ("default",)
 
 
 _ALL = (
@@ -28,6 +29,11 @@ _ALL = (
         "smoke", "the default suite at smoke size: seconds per cell, for CI",
         workloads=("mlp", "cnn"), frameworks=("torch", "tensorflow"),
         scenarios=("train", "infer"), size="smoke",
+    ),
+    Suite(
+        "graphs", "eager vs compiled: every mode, start-up, train, infer, batch-1 latency",
+        workloads=("mlp", "cnn", "lstm"), frameworks=("torch", "tensorflow"),
+        scenarios=("startup", "train", "infer", "latency"), size="cpu", modes=("all",),
     ),
 )
 

@@ -97,11 +97,14 @@ def _windows(windows: tuple[Window, ...]) -> list[list[float]]:
 def measure_cell(cell: CellSpec, progress: Progress) -> dict[str, Any]:
     built = build_cell(cell, progress)
     runtime, impl = built.runtime, built.impl
-    result = SCENARIOS[cell.scenario].run(impl, runtime, built.workload, cell, progress)
+    scenario = SCENARIOS[cell.scenario]
+    result = scenario.run(impl, runtime, built.workload, cell, progress)
     metrics: dict[str, float] = {
-        "first_step_seconds": result.timing.first_step_seconds,
+        "first_step_seconds": result.first_step_seconds,
         "import_seconds": built.import_seconds,
         "build_seconds": built.build_seconds,
+        "time_to_first_result_seconds": (
+            built.import_seconds + built.build_seconds + result.first_step_seconds),
         "peak_rss_bytes": peak_rss_bytes(),
         "trainable_parameters": impl.trainable_parameter_count(),
         **result.extra_metrics,
@@ -109,16 +112,12 @@ def measure_cell(cell: CellSpec, progress: Progress) -> dict[str, Any]:
     device_peak = runtime.peak_device_memory_bytes()
     if device_peak is not None:
         metrics["peak_device_memory_bytes"] = device_peak
-    return {
+    payload: dict[str, Any] = {
         "framework_version": runtime.version(),
         "device_name": runtime.device_name(),
-        "throughput_metric": result.throughput_metric,
-        "windows": _windows(result.timing.windows),
-        "warmup": _windows(result.timing.warmup),
-        "steps_per_window": result.timing.steps_per_window,
-        "warmup_capped": result.timing.warmup_capped,
         "clock_resolution": time.get_clock_info("perf_counter").resolution,
         "metrics": metrics,
+        "samples": result.samples,
         "manifest": {
             **runtime.manifest(),
             **impl.hyperparameters(),
@@ -126,6 +125,15 @@ def measure_cell(cell: CellSpec, progress: Progress) -> dict[str, Any]:
         },
         "pid": os.getpid(),
     }
+    if result.timing is not None:
+        payload.update(
+            throughput_metric=scenario.headline,
+            windows=_windows(result.timing.windows),
+            warmup=_windows(result.timing.warmup),
+            steps_per_window=result.timing.steps_per_window,
+            warmup_capped=result.timing.warmup_capped,
+        )
+    return payload
 
 
 def check_cell(cell: CellSpec, artifacts: str | None, progress: Progress) -> dict[str, Any]:

@@ -23,7 +23,7 @@ def test_overlapping_samples_give_no_significant_difference() -> None:
 
 def test_less_is_better_metrics_name_the_lower_one() -> None:
     verdict = compare("peak_rss_bytes", "torch", SLOW, "tensorflow", FAST)
-    assert verdict.text.startswith("torch needs 2.00x less than tensorflow")
+    assert verdict.text.startswith("torch uses 2.00x less memory than tensorflow (95% CI")
 
 
 def test_single_samples_give_no_interval_and_say_why() -> None:

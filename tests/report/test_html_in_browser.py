@@ -97,7 +97,7 @@ def test_report_renders_in_chromium_without_errors(report_file: Path, tmp_path: 
         body = browser.find_element("tag name", "body").text
         assert "<script>alert(1)</script>" in body  # shown as text, not run
         assert "unstable: CV" in body
-        for title in ("Verdicts", "The articles' claims, measured", "Throughput per workload",
+        for title in ("Verdicts", "The articles' claims, measured", "Per workload",
                       "Fairness manifest", "Environment", "Failed and unstable cells"):
             assert title in body
     finally:

@@ -6,13 +6,15 @@ import contextlib
 import json
 import os
 import queue
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -26,9 +28,16 @@ STDERR_TAIL_LINES = 40
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 
 
-def worker_environment(cell: CellSpec, base: Mapping[str, str]) -> dict[str, str]:
+def worker_environment(
+    cell: CellSpec, base: Mapping[str, str], scratch: str | None = None
+) -> dict[str, str]:
+    """The worker's variables: the cell's threads, dlarena on the path, and, given `scratch`,
+    compiler caches there, so every worker compiles from nothing, as a first run does."""
     env = dict(base)
     env.update(cell.threads.environment())
+    if scratch is not None:
+        env["TORCHINDUCTOR_CACHE_DIR"] = os.path.join(scratch, "torchinductor")
+        env["TRITON_CACHE_DIR"] = os.path.join(scratch, "triton")
     env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, base.get("PYTHONPATH")) if p)
     env["PYTHONUNBUFFERED"] = "1"
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -72,6 +81,21 @@ class LocalExecutor(Executor):
                 interpreter=interpreter, details=details or {},
             )
 
+        scratch = tempfile.mkdtemp(prefix="dlarena-worker-")
+        try:
+            return self._supervise(cell, on_progress, task, artifacts, scratch, outcome,
+                                   stderr_tail, events)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    def _supervise(
+        self, cell: CellSpec, on_progress: ProgressHandler, task: str, artifacts: str | None,
+        scratch: str, outcome: Callable[..., CellOutcome], stderr_tail: deque[str],
+        events: queue.Queue[dict[str, Any] | None],
+    ) -> CellOutcome:
+        """Start the worker, relay its progress, enforce the timeout, read its result."""
+        interpreter = self.interpreter(cell.framework)
+        started = time.monotonic()
         try:
             process = subprocess.Popen(
                 [interpreter, "-m", "dlarena.worker"],
@@ -79,7 +103,7 @@ class LocalExecutor(Executor):
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
-                env=worker_environment(cell, os.environ),
+                env=worker_environment(cell, os.environ, scratch),
                 start_new_session=True,  # the worker and its children are killed as a group
             )
         except OSError as error:

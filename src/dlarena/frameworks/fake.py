@@ -23,7 +23,7 @@ INFO = FrameworkInfo(
     description="NumPy test double: fixed work per step, injectable faults",
     distributions=("numpy",),
     pip_requirement="numpy",
-    modes=("eager",),
+    modes=("eager", "compiled"),
     test_double=True,
     generic_implementation="dlarena.frameworks.fake:FakeImplementation",
 )
@@ -75,6 +75,9 @@ class FakeImplementation(Implementation):
 
     def data_layout(self) -> str:
         return "contiguous"
+
+    def compilation_stats(self) -> dict[str, float]:
+        return {}
 
     def activations(self, batch: Any) -> Weights:
         return {"out": np.zeros((len(batch[1]), 10), np.float32)}

@@ -18,7 +18,7 @@ INFO = FrameworkInfo(
     description="TensorFlow 2 with Keras layers; tf.function training step by default",
     distributions=("tensorflow", "tensorflow-cpu", "tensorflow-intel", "tensorflow-macos"),
     pip_requirement="tensorflow-cpu",
-    modes=("function", "eager"),
+    modes=("function", "eager", "xla"),
 )
 
 
@@ -119,11 +119,18 @@ class KerasClassifier(Implementation):
         import tensorflow as tf
 
         mode = self.cell.mode
-        if mode == "function":
-            return tf.function(step, jit_compile=False)  # type: ignore[no-any-return]
+        if mode in ("function", "xla"):
+            return tf.function(step, jit_compile=mode == "xla")  # type: ignore[no-any-return]
         if mode == "eager":
             return step
         raise ValueError(f"unknown TensorFlow mode {mode!r}")
+
+    def compilation_stats(self) -> dict[str, float]:
+        if self.cell.mode == "eager":
+            return {}
+        # One trace per input signature is expected; more means retracing.
+        functions: list[Any] = [self._train, self._infer]
+        return {"traces": float(sum(f.experimental_get_tracing_count() for f in functions))}
 
     def _eager_train_step(self, inputs: Any, labels: Any) -> Any:
         import tensorflow as tf
@@ -177,9 +184,10 @@ class KerasClassifier(Implementation):
             loss = self.loss_fn(labels, self.model(inputs, training=True))
         variables = self.model.trainable_variables
         by_variable = dict(zip(map(id, variables), tape.gradient(loss, variables), strict=True))
+        # Embedding gradients come as IndexedSlices; made dense here, outside any timing.
         gradients = {
-            name: np.ascontiguousarray(
-                self._to_canonical(layer, suffix, by_variable[id(variable)].numpy()))
+            name: np.ascontiguousarray(self._to_canonical(
+                layer, suffix, tf.convert_to_tensor(by_variable[id(variable)]).numpy()))
             for name, (layer, suffix, variable) in self._named_variables().items()
             if id(variable) in by_variable
         }
@@ -264,6 +272,12 @@ def _keras_variables(layer: Any) -> dict[str, Any]:
         if layer.use_bias:
             variables["bias"] = layer.bias
         return variables
+    if isinstance(layer, keras.layers.LSTM):
+        cell = layer.cell
+        return {"kernel": cell.kernel, "recurrent_kernel": cell.recurrent_kernel,
+                "bias": cell.bias}
+    if isinstance(layer, keras.layers.Embedding):
+        return {"embeddings": layer.embeddings}
     if isinstance(layer, keras.layers.BatchNormalization):
         return {
             "gamma": layer.gamma,

@@ -17,8 +17,11 @@ INFO = FrameworkInfo(
     description="PyTorch, eager by default",
     distributions=("torch",),
     pip_requirement="torch",
-    modes=("eager",),
+    modes=("eager", "compile", "compile-max-autotune"),
 )
+
+# torch.compile's mode argument for each compiled mode.
+_COMPILE_MODES = {"compile": "default", "compile-max-autotune": "max-autotune-no-cudagraphs"}
 
 
 class TorchRuntime(Runtime):
@@ -112,6 +115,24 @@ class TorchClassifier(Implementation):
                 eps=settings.epsilon,
             )
         self.loss_fn = torch.nn.CrossEntropyLoss()
+        # Steps call `forward`: the module itself in eager mode, its compiled form otherwise.
+        mode = self.cell.mode
+        if mode == "eager":
+            self.forward = self.model
+        elif mode in _COMPILE_MODES:
+            self.forward = torch.compile(self.model, mode=_COMPILE_MODES[mode])
+        else:
+            raise ValueError(f"unknown PyTorch mode {mode!r}")
+
+    def compilation_stats(self) -> dict[str, float]:
+        if self.cell.mode == "eager":
+            return {}
+        from torch._dynamo.utils import counters
+
+        return {
+            "compiled_graphs": float(counters["stats"]["unique_graphs"]),
+            "graph_breaks": float(sum(counters["graph_break"].values())),
+        }
 
     def prepare(self, *, training: bool) -> None:
         self.model.train(training)
@@ -128,7 +149,7 @@ class TorchClassifier(Implementation):
     def train_step(self, batch: Any) -> Any:
         inputs, labels = batch
         self.optimizer.zero_grad(set_to_none=True)
-        loss = self.loss_fn(self.model(inputs), labels)
+        loss = self.loss_fn(self.forward(inputs), labels)
         loss.backward()
         self.optimizer.step()
         return loss
@@ -137,7 +158,7 @@ class TorchClassifier(Implementation):
         import torch
 
         with torch.inference_mode():
-            return self.model(batch[0])
+            return self.forward(batch[0])
 
     def activations(self, batch: Any) -> Weights:
         import torch
@@ -234,6 +255,15 @@ def _torch_tensors(module: Any) -> dict[str, tuple[Any, Conversion]]:
         if module.bias is not None:
             tensors["bias"] = (module.bias, _identity)
         return tensors
+    if isinstance(module, nn.LSTM):
+        # torch (4u, in) / (4u, u) -> canonical (in, 4u) / (u, 4u); same gate order i, f, g, o.
+        return {
+            "kernel": (module.weight_ih_l0, _transpose),
+            "recurrent_kernel": (module.weight_hh_l0, _transpose),
+            "bias": (module.bias_ih_l0, _identity),
+        }
+    if isinstance(module, nn.Embedding):
+        return {"embeddings": (module.weight, _identity)}
     if isinstance(module, nn.BatchNorm2d):
         return {
             "gamma": (module.weight, _identity),

@@ -50,21 +50,23 @@ def compare(
         text = f"no significant difference between {first} and {second} ({_range(interval)})"
         return Verdict(metric, first, second, ratio, interval, False, text)
 
-    higher_is_better = METRICS[metric].higher_is_better
+    described = METRICS[metric]
+    higher_is_better = described.higher_is_better
     # Always state the winner with a factor above 1.
     winner, loser, factor, low, high = first, second, ratio, interval[0], interval[1]
     if ratio < 1:
         winner, loser = second, first
         factor, low, high = 1 / ratio, 1 / interval[1], 1 / interval[0]
-    if higher_is_better is True:
-        text = f"{winner} is {factor:.2f}x faster than {loser} ({_range((low, high))})"
-    elif higher_is_better is False:
-        # For "less is better" the winner is the one with the lower value.
+    if higher_is_better is False:  # the lower value wins
         winner, loser = loser, winner
-        noun = METRICS[metric].description
-        text = f"{winner} needs {factor:.2f}x less than {loser} ({noun}; {_range((low, high))})"
-    else:
+    if higher_is_better is None:
         text = f"{winner}/{loser} = {factor:.2f}x ({_range((low, high))})"
+    else:
+        phrase = described.comparison or "needs {factor}x less than"
+        if not described.comparison and higher_is_better:
+            phrase = "is {factor}x better than"
+        text = (f"{winner} {phrase.format(factor=f'{factor:.2f}')} {loser} "
+                f"({_range((low, high))})")
     better = winner if higher_is_better is not None else None
     return Verdict(metric, first, second, ratio, interval, True, text, better=better)
 
@@ -84,10 +86,16 @@ def instability_flags(
     details: Sequence[dict[str, Any]],
     min_window_seconds: float,
     between_process_cv: float | None = None,
+    *,
+    windowed: bool = True,
 ) -> list[str]:
-    """Why a cell's steady-state figure should not be trusted; empty when it can be."""
+    """Why a cell's headline figure should not be trusted; empty when it can be.
+
+    `windowed`: the samples are timed windows of steady state, so their spread, warm-up and
+    length say something; latencies of single requests spread by nature.
+    """
     flags = []
-    if summary.cv > UNSTABLE_CV:
+    if windowed and summary.cv > UNSTABLE_CV:
         flags.append(f"unstable: CV {summary.cv:.1%} > {UNSTABLE_CV:.0%}")
     if between_process_cv is not None and between_process_cv > UNSTABLE_CV:
         flags.append(f"processes disagree: CV of their medians "
@@ -97,6 +105,6 @@ def instability_flags(
     if any(d.get("warmup_capped") for d in details):
         flags.append("warm-up hit its cap before windows settled")
     resolution = max((float(d.get("clock_resolution", 0.0)) for d in details), default=0.0)
-    if resolution and min_window_seconds < MIN_TICKS_PER_WINDOW * resolution:
+    if windowed and resolution and min_window_seconds < MIN_TICKS_PER_WINDOW * resolution:
         flags.append("windows near the timer's resolution")
     return flags

@@ -17,8 +17,18 @@ from dlarena.measure.stats import CONFIDENCE
 from dlarena.parity.compare import FORWARD_TOLERANCE, LOSS_TOLERANCE
 from dlarena.report import formatting as fmt
 from dlarena.report import plots
-from dlarena.report.model import Group, Report
-from dlarena.report.table import comparison_rows, manifest_table, run_line
+from dlarena.report.model import Group, Report, sweeps
+from dlarena.report.table import (
+    LATENCY_HEADER,
+    STARTUP_HEADER,
+    break_even_lines,
+    comparison_rows,
+    latency_rows,
+    manifest_table,
+    run_line,
+    startup_rows,
+    sweep_lines,
+)
 
 
 @dataclass(frozen=True)
@@ -64,7 +74,7 @@ def _workloads(page: Page) -> Section | None:
         }
         for name, groups in by_workload.items()
     ]
-    return Section("throughput", "Throughput per workload", "sections/workloads.html.j2",
+    return Section("throughput", "Per workload", "sections/workloads.html.j2",
                    {"workloads": workloads})
 
 
@@ -75,13 +85,55 @@ def _memory(page: Page) -> Section | None:
     return Section("memory", "Memory", "sections/memory.html.j2", {"figure": figure})
 
 
-def _not_measured(page: Page) -> Section:
-    missing = [
-        ("Batch-size sweeps", "throughput against batch size per framework and mode"),
-        ("Latency distributions", "batch-1 request latency percentiles"),
-        ("Learning curves", "loss and accuracy per epoch on real data"),
-        ("Memory by phase", "peak RSS while loading data, building and training"),
-    ]
+def _startup(page: Page) -> Section | None:
+    rows = startup_rows(page.report)
+    if not rows:
+        return None
+    return Section("startup", "Start-up", "sections/panel.html.j2", {
+        "figure": None, "lines": break_even_lines(page.report),
+        "header": STARTUP_HEADER, "rows": rows,
+        "note": "Medians over worker processes. First result = framework import + model "
+                "build + first training step (tracing, compilation). Compiler caches start "
+                "empty in every worker. Lines: after how many training steps a mode's extra "
+                "start-up is repaid by faster steps.",
+    })
+
+
+def _latency(page: Page) -> Section | None:
+    rows = latency_rows(page.report)
+    if not rows:
+        return None
+    return Section("latency", "Batch-1 latency", "sections/panel.html.j2", {
+        "figure": plots.latency_figure(page.report.cells), "lines": [],
+        "header": LATENCY_HEADER, "rows": rows,
+        "note": "One request at a time, each synchronised, after warm-up.",
+    })
+
+
+def _sweeps(page: Page) -> Section | None:
+    found = sweeps(page.report)
+    if not found:
+        return None
+    return Section("sweeps", "Batch-size sweeps", "sections/sweeps.html.j2", {
+        "figures": [plots.sweep_figure(sweep) for sweep in found],
+        "lines": sweep_lines(page.report),
+    })
+
+
+_MEASURED_ELSEWHERE = (
+    ("sweeps", "Batch-size sweeps", "throughput against batch size (--batch-sizes)"),
+    ("latency", "Latency distributions", "batch-1 request latency (scenario latency)"),
+    ("startup", "Start-up and break-even", "import, build, first step (scenario startup)"),
+    ("learning-curves", "Learning curves", "loss and accuracy per epoch on real data"),
+    ("memory-phases", "Memory by phase", "peak RSS while loading data, building, training"),
+)
+
+
+def _not_measured(page: Page, present: set[str]) -> Section | None:
+    missing = [(name, what) for anchor, name, what in _MEASURED_ELSEWHERE
+               if anchor not in present]
+    if not missing:
+        return None
     return Section("not-measured", "Not measured by this run", "sections/not_measured.html.j2",
                    {"missing": missing})
 
@@ -124,8 +176,8 @@ def _problems(page: Page) -> Section:
 
 
 SECTIONS: list[SectionBuilder] = [
-    _verdicts, _claims, _workloads, _memory, _not_measured, _parity, _manifest, _environment,
-    _problems,
+    _verdicts, _claims, _workloads, _sweeps, _latency, _startup, _memory, _parity, _manifest,
+    _environment, _problems,
 ]
 
 
@@ -142,6 +194,9 @@ def render(report: Report) -> str:
     templates.filters["number"] = fmt.number
     page = Page(report, judge_all(report))
     sections = [section for build in SECTIONS if (section := build(page)) is not None]
+    missing = _not_measured(page, {section.id for section in sections})
+    if missing is not None:
+        sections.insert(-4, missing)
     return templates.get_template("report.html.j2").render(
         title=f"dlarena report · run {report.run.id}",
         run_line=run_line(report),

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 
 from dlarena.measure.stats import CONFIDENCE
 from dlarena.parity.compare import FORWARD_TOLERANCE, GRADIENT_TOLERANCE, LOSS_TOLERANCE
 from dlarena.report.model import Report
 from dlarena.report.table import (
     HEADER,
+    LATENCY_HEADER,
+    STARTUP_HEADER,
+    break_even_lines,
     comparison_rows,
+    latency_rows,
     manifest_table,
     parity_lines,
     run_line,
+    startup_rows,
+    sweep_lines,
     verdict_lines,
 )
 
@@ -20,6 +27,14 @@ from dlarena.report.table import (
 def _cell(text: str) -> str:
     """Text from users and error messages must not become HTML when the Markdown is rendered."""
     return html.escape(text, quote=False).replace("|", "\\|").replace("\n", " ")
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    return [
+        "| " + " | ".join(_cell(name) for name in header) + " |",
+        "|" + "|".join("---" for _ in header) + "|",
+        *("| " + " | ".join(_cell(value) for value in row) + " |" for row in rows),
+    ]
 
 
 def render(report: Report) -> str:
@@ -33,11 +48,16 @@ def render(report: Report) -> str:
         "",
         "## Cells",
         "",
-        "| " + " | ".join(HEADER) + " |",
-        "|" + "|".join("---" for _ in HEADER) + "|",
+        *_table(HEADER, [row.cells for row in comparison_rows(report)]),
     ]
-    lines += ["| " + " | ".join(_cell(text) for text in row.cells) + " |"
-              for row in comparison_rows(report)]
+    for title, columns, body in (("Start-up (medians)", STARTUP_HEADER, startup_rows(report)),
+                                 ("Batch-1 latency", LATENCY_HEADER, latency_rows(report))):
+        if body:
+            lines += ["", f"## {title}", "", *_table(columns, body)]
+    for title, items in (("Batch-size sweeps", sweep_lines(report)),
+                         ("Break-even of compiled modes", break_even_lines(report))):
+        if items:
+            lines += ["", f"## {title}", ""] + [f"- {_cell(item)}" for item in items]
     lines += ["", "## Same model? (parity)", ""]
     lines += [f"- {_cell(line)}" for line in parity_lines(report)] or [
         "- no pair of frameworks to check"]
@@ -51,10 +71,7 @@ def render(report: Report) -> str:
     ]
     header, rows = manifest_table(report)
     if rows:
-        lines += ["", "## Fairness manifest", "",
-                  "| " + " | ".join(_cell(h) for h in header) + " |",
-                  "|" + "|".join("---" for _ in header) + "|"]
-        lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
+        lines += ["", "## Fairness manifest", "", *_table(header, rows)]
     failed = report.failed
     if failed:
         lines += ["", "## Failed cells", ""]

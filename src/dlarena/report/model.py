@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import functools
 import itertools
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from dlarena.measure import stats
+from dlarena.measure import derived, stats
 from dlarena.measure.verdict import Verdict, compare, instability_flags, not_comparable
 from dlarena.metrics import METRICS
 from dlarena.parity.compare import ParityResult
+from dlarena.scenarios import SCENARIOS
 from dlarena.store import Store, StoredCell, StoredRun
 
 
@@ -103,8 +105,8 @@ class Report:
 
 
 def _headline(cell: StoredCell) -> str | None:
-    wanted = f"{cell.spec.scenario}_throughput"
-    return wanted if wanted in cell.samples else None
+    scenario = SCENARIOS.get(cell.spec.scenario)
+    return scenario.headline if scenario and scenario.headline in cell.samples else None
 
 
 def _cell_report(cell: StoredCell) -> CellReport:
@@ -115,7 +117,8 @@ def _cell_report(cell: StoredCell) -> CellReport:
     if headline is not None:
         between = stats.between_process_cv(cell.samples_by_process.get(headline, []))
         flags = instability_flags(
-            summaries[headline], cell.details, cell.spec.measure.min_window_seconds, between
+            summaries[headline], cell.details, cell.spec.measure.min_window_seconds, between,
+            windowed=SCENARIOS[cell.spec.scenario].windowed,
         )
     if not cell.ok and cell.samples:
         flags.append(f"{cell.statuses.count('error')} of {cell.processes} processes failed")
@@ -138,7 +141,13 @@ def build_report(store: Store, run_id: int | None = None) -> Report:
         metric = group.headline
         if metric is not None:
             measured = [c for c in cells if metric in c.summaries]
-            for first, second in itertools.combinations(measured, 2):
+            pairs: Iterable[tuple[CellReport, CellReport]] = itertools.combinations(measured, 2)
+            if len(measured) > 2:
+                # Many variants (modes): rank them, and compare each with the next one down.
+                ranked = sorted(measured, key=lambda c: c.summaries[metric].median,
+                                reverse=METRICS[metric].higher_is_better is True)
+                pairs = itertools.pairwise(ranked)
+            for first, second in pairs:
                 parity = report.parity_of(workload, first.stored.spec.framework,
                                           second.stored.spec.framework)
                 judge = compare if parity is None or parity.passed else functools.partial(
@@ -149,6 +158,94 @@ def build_report(store: Store, run_id: int | None = None) -> Report:
                 ))
         report.groups.append(group)
     return report
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """Headline medians against batch size, per framework/mode, and where the lead changes."""
+
+    workload: str
+    scenario: str
+    metric: str
+    series: dict[str, dict[int, stats.Summary]]
+    crossovers: list[derived.Crossover]
+
+
+def sweeps(report: Report) -> list[Sweep]:
+    found: dict[tuple[str, str, str], dict[str, dict[int, stats.Summary]]] = {}
+    for group in report.groups:
+        metric = group.headline
+        for cell in group.cells:
+            if metric is not None and metric in cell.summaries:
+                key = (group.workload, group.scenario, metric)
+                found.setdefault(key, {}).setdefault(cell.label, {})[group.batch_size] = (
+                    cell.summaries[metric])
+    result = []
+    for (workload, scenario, metric), series in found.items():
+        sizes = {size for values in series.values() for size in values}
+        if len(sizes) < 2:
+            continue
+        medians = {label: {size: s.median for size, s in values.items()}
+                   for label, values in series.items()}
+        result.append(Sweep(workload, scenario, metric, series, derived.crossovers(
+            medians, higher_is_better=METRICS[metric].higher_is_better is True)))
+    return result
+
+
+@dataclass(frozen=True)
+class BreakEven:
+    workload: str
+    candidate: str  # framework/mode that starts slower
+    baseline: str
+    extra_start_seconds: float
+    batch_size: int
+    baseline_step_seconds: float
+    candidate_step_seconds: float
+    steps: float | None  # None: never repaid
+
+    @property
+    def text(self) -> str:
+        gap = (f"{self.candidate} needs {self.extra_start_seconds:+.2f} s to a first result vs "
+               f"{self.baseline}, and {1e3 * self.candidate_step_seconds:.3g} ms vs "
+               f"{1e3 * self.baseline_step_seconds:.3g} ms per training step "
+               f"(batch {self.batch_size})")
+        if self.steps is None:
+            return f"{gap}: never repaid, it is not faster per step"
+        if self.steps == 0:
+            return f"{gap}: nothing to repay"
+        return f"{gap}: repaid after {self.steps:,.0f} steps"
+
+
+def break_evens(report: Report) -> list[BreakEven]:
+    """For each compiled mode: after how many training steps its start-up cost is repaid."""
+    startup: dict[tuple[str, str, str], float] = {}
+    train: dict[tuple[str, str, str], tuple[int, float]] = {}
+    for cell in report.cells:
+        spec = cell.stored.spec
+        key = (spec.workload, spec.framework, spec.mode)
+        first_result = cell.summaries.get("time_to_first_result_seconds")
+        if spec.scenario == "startup" and first_result:
+            startup[key] = first_result.median
+        throughput = cell.summaries.get("train_throughput")
+        if spec.scenario == "train" and throughput:
+            train[key] = (spec.batch_size, spec.batch_size / throughput.median)
+    results = []
+    for (workload, framework, mode), start in startup.items():
+        baseline_mode = "eager"
+        base = (workload, framework, baseline_mode)
+        if mode == baseline_mode or base not in startup or base not in train:
+            continue
+        candidate = (workload, framework, mode)
+        if candidate not in train or train[candidate][0] != train[base][0]:
+            continue
+        batch, candidate_step = train[candidate]
+        base_step = train[base][1]
+        extra = start - startup[base]
+        results.append(BreakEven(
+            workload, f"{framework}/{mode}", f"{framework}/{baseline_mode}", extra, batch,
+            base_step, candidate_step, derived.break_even_steps(extra, base_step, candidate_step),
+        ))
+    return results
 
 
 def unit(metric: str) -> str:

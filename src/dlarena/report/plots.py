@@ -72,8 +72,8 @@ def _bars(axes: Any, cells: Sequence[CellReport], metric: str, scale: float = 1.
 
 def throughput_figure(workload: str, groups: Sequence[Group]) -> str | None:
     """One panel per scenario: median throughput per framework, 95% CI as error bars."""
-    measured = [g for g in groups if g.headline and any(g.headline in c.summaries
-                                                        for c in g.cells)]
+    measured = [g for g in groups if g.headline and g.headline.endswith("_throughput")
+                and any(g.headline in c.summaries for c in g.cells)]
     if not measured:
         return None
     plt = _pyplot()
@@ -91,7 +91,8 @@ def throughput_figure(workload: str, groups: Sequence[Group]) -> str | None:
 
 def memory_figure(groups: Sequence[Group]) -> str | None:
     """Peak RSS of the worker, per workload and scenario, per framework."""
-    with_memory = [g for g in groups if any("peak_rss_bytes" in c.summaries for c in g.cells)]
+    with_memory = [g for g in groups if g.scenario in ("train", "infer")
+                   and any("peak_rss_bytes" in c.summaries for c in g.cells)]
     if not with_memory:
         return None
     plt = _pyplot()
@@ -101,5 +102,51 @@ def memory_figure(groups: Sequence[Group]) -> str | None:
         _bars(panel, group.cells, "peak_rss_bytes", scale=2**20)
         panel.set_title(f"{group.workload} · {group.scenario}")
     axes[0][0].set_ylabel("peak RSS (MiB)")
+    figure.tight_layout()
+    return _svg(figure)
+
+
+def latency_figure(cells: Sequence[CellReport]) -> str | None:
+    """Per-request latency per framework/mode: box = quartiles, whiskers = 1st-99th pct."""
+    measured = [(cell, cell.stored.samples["latency_seconds"]) for cell in cells
+                if cell.stored.samples.get("latency_seconds")]
+    if not measured:
+        return None
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(max(4.0, 1.2 * len(measured)), 3.0))
+    boxes = axes.boxplot([[1e3 * value for value in values] for _, values in measured],
+                         whis=(1, 99), showfliers=False, patch_artist=True)
+    for box, (cell, _) in zip(boxes["boxes"], measured, strict=True):
+        box.set_facecolor(colour(cell.stored.spec.framework))
+    axes.set_xticks(range(1, len(measured) + 1), [f"{c.stored.spec.workload}\n{c.label}"
+                                                  for c, _ in measured], rotation=15, ha="right")
+    axes.set_yscale("log")
+    axes.set_ylabel("latency (ms, log scale)")
+    axes.spines[["top", "right"]].set_visible(False)
+    figure.tight_layout()
+    return _svg(figure)
+
+
+def sweep_figure(sweep: Any) -> str:
+    """Headline median against batch size (log scale), one line per framework/mode."""
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(4.6, 3.0))
+    for label, points in sweep.series.items():
+        sizes = sorted(points)
+        medians = [points[size].median for size in sizes]
+        low = [points[s].median - (points[s].ci or (points[s].median,) * 2)[0] for s in sizes]
+        high = [(points[s].ci or (points[s].median,) * 2)[1] - points[s].median for s in sizes]
+        axes.errorbar(sizes, medians, yerr=[low, high], marker="o", capsize=3, label=label,
+                      color=colour(label.split("/")[0]),
+                      linestyle="-" if label.endswith(("eager", "function")) else "--")
+    axes.set_xscale("log", base=2)
+    axes.set_xlabel("batch size")
+    axes.set_ylabel(unit(sweep.metric))
+    axes.set_title(f"{sweep.workload} · {sweep.scenario}")
+    from matplotlib.ticker import FuncFormatter
+
+    axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _position: number(value)))
+    axes.legend(fontsize=7, frameon=False)
+    axes.spines[["top", "right"]].set_visible(False)
     figure.tight_layout()
     return _svg(figure)

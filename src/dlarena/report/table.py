@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dlarena.measure import stats
 from dlarena.report import formatting as fmt
-from dlarena.report.model import Report, unit
+from dlarena.report.model import Report, break_evens, sweeps, unit
 
 HEADER = ("workload", "scenario", "batch", "framework", "version", "median", "unit", "95% CI",
           "CV", "CV procs", "n", "vs first", "peak RSS", "notes")
@@ -105,3 +106,59 @@ def manifest_table(report: Report) -> tuple[list[str], list[list[str]]]:
         values = [manifest[label].get(key, "–") for label in labels]
         rows.append([key, *values, "≠" if len(set(values)) > 1 else ""])
     return ["setting", *labels, "differs"], rows
+
+
+STARTUP_HEADER = ("workload", "framework", "import", "build", "first step", "first result",
+                  "compiler")
+
+
+def startup_rows(report: Report) -> list[list[str]]:
+    """Start-up breakdown (medians over processes, seconds) of every startup cell."""
+    rows = []
+    for cell in report.cells:
+        if cell.stored.spec.scenario != "startup" or not cell.summaries:
+            continue
+        seconds = [
+            f"{cell.summaries[name].median:.2f} s" if name in cell.summaries else "–"
+            for name in ("import_seconds", "build_seconds", "first_step_seconds",
+                         "time_to_first_result_seconds")
+        ]
+        compiler = ", ".join(f"{name.replace('_', ' ')} {cell.summaries[name].median:.0f}"
+                             for name in ("compiled_graphs", "graph_breaks", "traces")
+                             if name in cell.summaries)
+        rows.append([cell.stored.spec.workload, cell.label, *seconds, compiler or "–"])
+    return rows
+
+
+LATENCY_HEADER = ("workload", "framework", "p50", "p90", "p99", "max", "requests")
+
+
+def latency_rows(report: Report) -> list[list[str]]:
+    rows = []
+    for cell in report.cells:
+        values = cell.stored.samples.get("latency_seconds")
+        if cell.stored.spec.scenario != "latency" or not values:
+            continue
+        rows.append([
+            cell.stored.spec.workload, cell.label,
+            *(f"{1e3 * stats.percentile(values, q):.3g} ms" for q in (50, 90, 99, 100)),
+            str(len(values)),
+        ])
+    return rows
+
+
+def sweep_lines(report: Report) -> list[str]:
+    lines = []
+    for sweep in sweeps(report):
+        where = f"{sweep.workload} {sweep.scenario} ({unit(sweep.metric)})"
+        if not sweep.crossovers:
+            sizes = sorted({size for values in sweep.series.values() for size in values})
+            lines.append(f"{where}: no crossover between batch {sizes[0]} and {sizes[-1]}")
+        for crossing in sweep.crossovers:
+            lines.append(f"{where}: {crossing.before} leads up to batch {crossing.below}, "
+                         f"{crossing.after} from batch {crossing.above}")
+    return lines
+
+
+def break_even_lines(report: Report) -> list[str]:
+    return [f"{item.workload}: {item.text}" for item in break_evens(report)]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -9,11 +11,17 @@ from rich.table import Table
 from dlarena.report.model import Report
 from dlarena.report.table import (
     HEADER,
+    LATENCY_HEADER,
     NUMERIC,
+    STARTUP_HEADER,
+    break_even_lines,
     comparison_rows,
+    latency_rows,
     manifest_table,
     parity_lines,
     run_line,
+    startup_rows,
+    sweep_lines,
     verdict_lines,
 )
 
@@ -33,6 +41,10 @@ def render(report: Report, console: Console) -> None:
         console.print("[bold]Verdicts[/bold] (ratio of medians, 95% bootstrap CI)")
         for line in lines:
             console.print(f"  • {escape(line)}")
+    _table(console, "Start-up (medians; seconds)", STARTUP_HEADER, startup_rows(report))
+    _table(console, "Batch-1 latency", LATENCY_HEADER, latency_rows(report))
+    _lines(console, "Batch-size sweeps", sweep_lines(report))
+    _lines(console, "Break-even of compiled modes", break_even_lines(report))
     checks = parity_lines(report)
     if checks:
         console.print("[bold]Same model?[/bold] (parity: parameters, outputs, gradients, "
@@ -48,3 +60,21 @@ def render(report: Report, console: Console) -> None:
         for values in settings:
             manifest.add_row(*(escape(value) for value in values))
         console.print(manifest)
+
+
+def _table(console: Console, title: str, header: Sequence[str], rows: list[list[str]]) -> None:
+    if not rows:
+        return
+    table = Table(title=title, title_justify="left")
+    for name in header:
+        table.add_column(name, overflow="fold")
+    for row in rows:
+        table.add_row(*(escape(value) for value in row))
+    console.print(table)
+
+
+def _lines(console: Console, title: str, lines: list[str]) -> None:
+    if lines:
+        console.print(f"[bold]{title}[/bold]")
+        for line in lines:
+            console.print(f"  • {escape(line)}")

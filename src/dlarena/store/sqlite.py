@@ -368,6 +368,8 @@ def _samples(cell: CellSpec, payload: dict[str, Any]) -> dict[str, list[float]]:
         values[throughput_metric] = [
             steps * cell.batch_size / seconds for steps, seconds in payload["windows"]
         ]
+    for name, samples in payload.get("samples", {}).items():
+        values[name] = [float(value) for value in samples]
     for name, value in payload.get("metrics", {}).items():
         values[name] = [float(value)]
     return values

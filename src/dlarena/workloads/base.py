@@ -99,7 +99,7 @@ class Workload(ABC):
         )
 
     def initial_weights(self, size: str, seed: int) -> Weights:
-        """Glorot-uniform kernels, zero biases, BatchNorm at identity: the same in every framework.
+        """Glorot-uniform kernels, small uniform embeddings, zero biases, BatchNorm at identity.
 
         Frameworks initialise differently by default (Keras glorot, PyTorch kaiming), so every
         implementation loads these instead of keeping its own.
@@ -107,8 +107,10 @@ class Workload(ABC):
         rng = np.random.default_rng(seed)
         weights: Weights = {}
         for name, shape in self.parameter_shapes(size).items():
-            if name.endswith(".kernel"):
+            if name.endswith("kernel"):  # dense, conv and recurrent kernels
                 weights[name] = _glorot_uniform(rng, shape)
+            elif name.endswith(".embeddings"):  # Keras' default embedding initialiser
+                weights[name] = rng.uniform(-0.05, 0.05, size=shape).astype(np.float32)
             elif name.endswith((".gamma", ".moving_variance")):
                 weights[name] = np.ones(shape, np.float32)
             else:  # bias, beta, moving_mean
@@ -188,6 +190,10 @@ class Implementation(ABC):
     @abstractmethod
     def gradients(self, batch: Any) -> tuple[float, Weights]:
         """Loss and the gradient of every trainable weight (canonical layout); no update."""
+
+    @abstractmethod
+    def compilation_stats(self) -> dict[str, float]:
+        """Graphs compiled, graph breaks, retraces: whatever the mode's compiler reports."""
 
     @abstractmethod
     def hyperparameters(self) -> dict[str, Any]:

@@ -1,0 +1,24 @@
+"""lstm in TensorFlow/Keras."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dlarena.frameworks.tensorflow import KerasClassifier
+from dlarena.workloads.lstm.spec import CLASSES
+
+
+class Implementation(KerasClassifier):
+    def data_layout(self) -> str:
+        return "batch-major sequences"
+
+    def build_model(self) -> Any:
+        from tensorflow import keras
+
+        knobs = self.knobs
+        return keras.Sequential([
+            keras.Input(shape=(knobs["steps"],), dtype="int64"),
+            keras.layers.Embedding(knobs["vocabulary"], knobs["embedding"], name="embedding"),
+            keras.layers.LSTM(knobs["units"], name="lstm"),
+            keras.layers.Dense(CLASSES, name="out"),
+        ])
