@@ -133,3 +133,27 @@ def test_gpu_cells_synchronise_every_window_and_record_device_memory(tmp_path: P
     [details] = cell.details
     windows = sqlite3.connect(tmp_path / "r.db").execute("SELECT COUNT(*) FROM windows").fetchone()[0]
     assert details["manifest"]["synchronised_reads"] == windows + 1  # + the first step
+
+
+def test_latency_startup_and_modes_with_the_fake(tmp_path: Path) -> None:
+    from dlarena.report.model import build_report
+    from dlarena.report.table import latency_rows, startup_rows
+
+    store = Store.open(tmp_path / "r.db")
+    request = Request(suite="smoke", frameworks=["fake"], workloads=["mlp"],
+                      scenarios=["startup", "latency"], modes=["all"], min_window_seconds=0.01)
+    summary = go(store, request)
+    assert summary.failed == 0
+    cells = {(c.spec.scenario, c.spec.mode): c for c in store.cells(summary.run_id)}
+    assert set(cells) == {(s, m) for s in ("startup", "latency") for m in ("eager", "compiled")}
+    latency = cells[("latency", "eager")]
+    assert latency.spec.batch_size == 1
+    assert len(latency.samples["latency_seconds"]) >= 50
+    startup = cells[("startup", "eager")]
+    first = startup.samples["time_to_first_result_seconds"][0]
+    parts = sum(startup.samples[name][0] for name in
+                ("import_seconds", "build_seconds", "first_step_seconds"))
+    assert first == pytest.approx(parts)
+    assert "train_throughput" not in startup.samples
+    report = build_report(store, summary.run_id)
+    assert len(latency_rows(report)) == 2 and len(startup_rows(report)) == 2

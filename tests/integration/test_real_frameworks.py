@@ -215,3 +215,60 @@ def test_a_run_checks_parity_once_and_reuses_it(tmp_path: Path) -> None:
     assert [event[0] for event in second.events] == ["checked"]
     assert second.events[0][1][1] is True  # cached
     assert store.parity(other_run) == [result]
+
+
+def test_a_swapped_lstm_gate_order_is_caught_at_the_lstm(
+    runtimes: dict[str, Any], tmp_path: Path
+) -> None:
+    from dlarena.workloads.lstm.tensorflow import Implementation as KerasLstm
+
+    class SwappedGates(KerasLstm):
+        """Loads the canonical (i, f, c, o) blocks as (i, c, f, o)."""
+
+        def _from_canonical(self, layer: Any, suffix: str, array: np.ndarray) -> np.ndarray:
+            array = super()._from_canonical(layer, suffix, array)
+            if layer.name != "lstm":
+                return array
+            i, f, c, o = np.split(array, 4, axis=-1)
+            return np.concatenate([i, c, f, o], axis=-1)
+
+    reference = _evidence(runtimes, "lstm", "torch", tmp_path)
+    planted = _evidence(runtimes, "lstm", "tensorflow", tmp_path, SwappedGates)
+    result = _compare("lstm", reference, planted)
+    assert not result.passed
+    assert result.reason.startswith("forward (inference mode): first difference at lstm")
+
+
+def test_graphs_suite_runs_every_mode_and_reports_startup_latency_break_even(
+    tmp_path: Path,
+) -> None:
+    """`dlarena run --suite graphs --size smoke`: every framework x mode, four scenarios."""
+    import json
+    import subprocess
+    import sys
+
+    for framework in FRAMEWORKS:
+        pytest.importorskip(framework)
+    db = str(tmp_path / "graphs.db")
+    ran = subprocess.run([sys.executable, "-m", "dlarena.cli", "run", "--suite", "graphs",
+                          "--size", "smoke", "--db", db], capture_output=True, text=True,
+                         timeout=1500, check=False)
+    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
+    document = json.loads(subprocess.run(
+        [sys.executable, "-m", "dlarena.cli", "report", "--db", db, "--format", "json"],
+        capture_output=True, text=True, check=True).stdout)
+    cells = document["cells"]
+    assert {(c["framework"], c["mode"]) for c in cells} == {
+        ("torch", "eager"), ("torch", "compile"), ("torch", "compile-max-autotune"),
+        ("tensorflow", "function"), ("tensorflow", "eager"), ("tensorflow", "xla")}
+    assert {c["scenario"] for c in cells} == {"startup", "train", "infer", "latency"}
+    assert {c["workload"] for c in cells} == {"mlp", "cnn", "lstm"}
+    assert all(c["status"] == "ok" for c in cells)
+    compiled = [c for c in cells if c["mode"] == "compile" and c["scenario"] == "startup"]
+    assert all(c["metrics"]["compiled_graphs"]["median"] >= 1 for c in compiled)
+    markdown = subprocess.run(
+        [sys.executable, "-m", "dlarena.cli", "report", "--db", db, "--format", "markdown"],
+        capture_output=True, text=True, check=True).stdout
+    for heading in ("## Start-up (medians)", "## Batch-1 latency",
+                    "## Break-even of compiled modes"):
+        assert heading in markdown

@@ -111,3 +111,41 @@ def test_compare_runs_finds_the_change_and_warns_about_the_environment(store: St
                  and c.metric == "train_throughput"]
     assert not unchanged[0].verdict.significant
     assert len(result.only_first) == 2  # the infer cells
+
+
+def _cell_outcome(framework: str, mode: str, scenario: str, batch: int, *, seconds: float = 1.0,
+                  first_result: float | None = None) -> CellOutcome:
+    payload: dict[str, object] = {"metrics": {"peak_rss_bytes": 1.0}, "warmup": []}
+    if scenario == "startup":
+        payload["metrics"] = {"time_to_first_result_seconds": first_result}
+    else:
+        payload.update(throughput_metric=f"{scenario}_throughput",
+                       windows=[[10, seconds * f] for f in (1.0, 1.01, 0.99)])
+    return CellOutcome(cell=fake_cell(framework=framework, mode=mode, scenario=scenario,
+                                      batch_size=batch), status="ok", error=None,
+                       payload=payload, stderr_tail="", started_utc="t", wall_seconds=1.0,
+                       interpreter="python")
+
+
+def test_sweeps_name_crossovers_and_break_even_counts_steps(tmp_path: Path) -> None:
+    from dlarena.report.table import break_even_lines, sweep_lines
+
+    store = Store.open(tmp_path / "r.db")
+    run_id = store.create_run(plan_key="k", command="c", environment=ENV)
+    # torch leads at batch 1, tensorflow from batch 32 (windows of 10 steps)
+    for framework, mode, batch, seconds in (("torch", "eager", 1, 0.01),
+                                            ("tensorflow", "function", 1, 0.02),
+                                            ("torch", "eager", 32, 0.4),
+                                            ("tensorflow", "function", 32, 0.2)):
+        store.save(run_id, _cell_outcome(framework, mode, "infer", batch, seconds=seconds), process=0)
+    # compiled: 20 s more to start, 0.05 s instead of 0.1 s per step -> repaid after 400 steps
+    store.save(run_id, _cell_outcome("torch", "eager", "startup", 64, first_result=2.0), process=0)
+    store.save(run_id, _cell_outcome("torch", "compile", "startup", 64, first_result=22.0), process=0)
+    store.save(run_id, _cell_outcome("torch", "eager", "train", 64, seconds=1.0), process=0)
+    store.save(run_id, _cell_outcome("torch", "compile", "train", 64, seconds=0.5), process=0)
+    report = build_report(store, run_id)
+    assert sweep_lines(report) == [
+        "mlp infer (samples/s): torch/eager leads up to batch 1, tensorflow/function from batch 32"]
+    [line] = break_even_lines(report)
+    assert line.endswith("repaid after 400 steps")
+    assert line.startswith("mlp: torch/compile needs +20.00 s to a first result vs torch/eager")
