@@ -7,7 +7,7 @@ DB ?= results/dlarena.db
 
 .PHONY: run test lint bench clean
 
-$(STAMP): pyproject.toml scripts/install.sh
+$(STAMP): pyproject.toml scripts/install.sh scripts/install-data.sh
 	PYTHON=$(PYTHON) bash scripts/install.sh $(VENV)
 	touch $(STAMP)
 

@@ -26,3 +26,4 @@ else
 fi
 "${pip[@]}" -e ".[dev]"
 "$venv/bin/python" -m pip check
+bash scripts/install-data.sh "$venv"

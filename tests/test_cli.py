@@ -26,7 +26,7 @@ def assert_usage_error(result: subprocess.CompletedProcess[str], needle: str) ->
 
 @pytest.mark.parametrize(("args", "needle"), [
     (["run", "--frameworks", "pytorch"], "unknown framework 'pytorch'; valid: fake, tensorflow, torch"),
-    (["run", "--workloads", "resnet"], "unknown workload 'resnet'; valid: cnn, mlp"),
+    (["run", "--workloads", "resnet"], "unknown workload 'resnet'; valid: cnn, lstm, mlp"),
     (["run", "--scenarios", "speed"], "unknown scenario 'speed'; valid: train, infer"),
     (["run", "--suite", "nightly"], "unknown suite 'nightly'"),
     (["run", "--size", "huge"], "unknown size 'huge'; valid: smoke, cpu, full"),
@@ -104,7 +104,7 @@ def test_list_json_describes_frameworks_workloads_scenarios_suites(
     workloads = {wl["name"]: wl for wl in data["workloads"]}
     assert set(workloads["mlp"]["frameworks"]) >= {"torch", "tensorflow"}
     assert workloads["mlp"]["trainable_parameters"]["cpu"] == 784 * 128 + 128 + 128 * 64 + 64 + 650
-    assert {s["name"] for s in data["scenarios"]} == {"train", "infer"}
+    assert {s["name"] for s in data["scenarios"]} == {"train", "infer", "latency", "startup", "convergence"}
     assert {s["name"] for s in data["suites"]} >= {"default", "smoke"}
 
 

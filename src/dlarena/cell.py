@@ -114,15 +114,16 @@ class CellSpec:
         return cls.from_dict(document["cell"])
 
 
-def worker_request(cell: CellSpec, *, task: str = "measure", artifacts: str | None = None) -> str:
-    """The JSON document a worker reads on stdin."""
+def worker_request(cell: CellSpec, *, task: str = "measure", artifacts: str | None = None,
+                   process: int = 0) -> str:
+    """The JSON document a worker reads on stdin; `process` offsets the seed (a replicate)."""
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}")
     return json.dumps({"protocol": PROTOCOL_VERSION, "task": task, "artifacts": artifacts,
-                       "cell": asdict(cell)})
+                       "process": process, "cell": asdict(cell)})
 
 
-def parse_worker_request(text: str) -> tuple[CellSpec, str, str | None]:
+def parse_worker_request(text: str) -> tuple[CellSpec, str, str | None, int]:
     document = json.loads(text)
     if document.get("protocol") != PROTOCOL_VERSION:
         raise ValueError(
@@ -131,4 +132,5 @@ def parse_worker_request(text: str) -> tuple[CellSpec, str, str | None]:
     task = document.get("task", "measure")
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}")
-    return CellSpec.from_dict(document["cell"]), task, document.get("artifacts")
+    return (CellSpec.from_dict(document["cell"]), task, document.get("artifacts"),
+            int(document.get("process", 0)))

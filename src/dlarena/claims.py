@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dlarena import registry
 from dlarena.measure.verdict import Verdict, compare, not_comparable
-from dlarena.report.model import Report
+from dlarena.report.model import CellReport, Report
 
 HOLDS = "holds"
 DOES_NOT_HOLD = "does not hold"
@@ -27,12 +28,13 @@ class Claim:
     source: str  # seed file and place
     quote: str  # the words of the article, in its language
     english: str
-    # What would have to be measured; None for claims this release cannot measure yet.
-    favours: str | None = None
+    favours: str | None = None  # the framework the claim says is better (or the first of two)
     over: str | None = None
-    metric: str | None = None
-    scenario: str | None = None
-    needs: str = ""  # what a run must include to measure it, when it cannot
+    # (metric, scenario) pairs that measure it, in order of preference; empty: not yet.
+    measures: tuple[tuple[str, str], ...] = ()
+    # "better": `favours` beats `over`; "same": no significant difference is claimed.
+    expects: str = "better"
+    needs: str = ""  # what a run must include to measure it
 
 
 @dataclass(frozen=True)
@@ -57,48 +59,60 @@ CLAIMS = (
         "En general, PyTorch es más eficiente que TensorFlow",
         "In general, PyTorch is more efficient (processes more samples per second) than "
         "TensorFlow.",
-        favours="torch", over="tensorflow", metric="train_throughput", scenario="train",
+        favours="torch", over="tensorflow", measures=(("train_throughput", "train"),),
     ),
     Claim(
         "tensorflow-trains-slower", "seed 000, “tiempo de entrenamiento”",
         "los tiempos de entrenamiento de TensorFlow son significativamente mayores a los que "
         "require el mismo modelo desarrollado en PyTorch (11.19 s vs 7.67 s)",
         "TensorFlow takes significantly longer than PyTorch to train the same model "
-        "(11.19 s vs 7.67 s). Measured here as steady-state training time per sample.",
-        favours="torch", over="tensorflow", metric="train_throughput", scenario="train",
+        "(11.19 s vs 7.67 s). Measured here as the training time of a convergence run, or "
+        "else as steady-state training throughput.",
+        favours="torch", over="tensorflow",
+        measures=(("training_seconds", "convergence"), ("train_throughput", "train")),
     ),
     Claim(
         "tensorflow-less-ram-training", "seed 000, “uso de memoria”",
         "Uso de memoria RAM durante el entrenamiento: Tensorflow require significativamente "
         "menos memoria que PyTorch (1.7 GB vs 3.5 GB)",
         "TensorFlow needs significantly less RAM than PyTorch while training (1.7 vs 3.5 GB). "
-        "Measured here as the training worker's peak RSS.",
-        favours="tensorflow", over="torch", metric="peak_rss_bytes", scenario="train",
+        "Measured here as peak RSS while training (convergence), or else the training worker's "
+        "peak RSS.",
+        favours="tensorflow", over="torch",
+        measures=(("peak_rss_train_bytes", "convergence"), ("peak_rss_bytes", "train")),
     ),
     Claim(
         "tensorflow-production-performance", "seed 001, §1.5 “Rendimiento y Escalabilidad”",
         "TensorFlow: Optimizado para rendimiento en producción.",
         "TensorFlow is optimised for production performance. Measured here as inference "
         "throughput.",
-        favours="tensorflow", over="torch", metric="infer_throughput", scenario="infer",
+        favours="tensorflow", over="torch", measures=(("infer_throughput", "infer"),),
     ),
     Claim(
         "same-accuracy", "seed 000, “precisión”",
         "ambos frameworks tienen una media de precision del 78% en 20 épocas",
-        "Both frameworks reach about 78% accuracy after 20 epochs.",
+        "Both frameworks reach the same accuracy (about 78% after 20 epochs in the article).",
+        favours="torch", over="tensorflow", expects="same",
+        measures=(("final_val_accuracy", "convergence"),),
         needs="a convergence run on real data (the accuracy suite)",
     ),
     Claim(
         "ram-while-loading-data", "seed 000, “uso de memoria”",
         "ambos modelos tienen mayores demandas de RAM durante la etapa de carga de los datos "
         "(4.8 GB para TensorFlow vs. 5 GB para PyTorch)",
-        "Both need more RAM while loading data (4.8 GB TensorFlow vs 5 GB PyTorch).",
+        "While loading data TensorFlow needs less RAM than PyTorch (4.8 GB vs 5 GB). Measured "
+        "here as peak RSS while loading the dataset, with the framework and model resident.",
+        favours="tensorflow", over="torch",
+        measures=(("peak_rss_load_bytes", "convergence"),),
         needs="memory by phase on a real dataset (the accuracy suite)",
     ),
     Claim(
         "static-graphs-faster", "seed 003, “TensorFlow vs PyTorch”",
         "Статические вычислительные графы … позволяют получить высокую производительность",
-        "Static computation graphs need recompiling but run faster.",
+        "Static computation graphs need recompiling but run faster. Measured here as "
+        "TensorFlow's tf.function against its eager mode, training throughput.",
+        favours="tensorflow/function", over="tensorflow/eager",
+        measures=(("train_throughput", "train"),),
         needs="eager and compiled modes of each framework (the graphs suite)",
     ),
     Claim(
@@ -112,27 +126,36 @@ CLAIMS = (
 )
 
 
-def _verdicts(report: Report, claim: Claim) -> list[Evidence]:
-    """One verdict per workload where both frameworks were measured in the claim's scenario."""
-    assert claim.metric and claim.favours and claim.over and claim.scenario
+def _side(cell: CellReport, side: str) -> bool:
+    """`side` is a framework (its default mode) or a framework/mode label."""
+    spec = cell.stored.spec
+    if "/" in side:
+        return cell.label == side
+    return spec.framework == side and spec.mode == registry.frameworks()[side].default_mode
+
+
+def _verdicts(report: Report, claim: Claim, metric: str, scenario: str) -> list[Evidence]:
+    """One verdict per workload where both sides were measured in `scenario`."""
+    assert claim.favours and claim.over
     evidence = []
     for group in report.groups:
-        if group.scenario != claim.scenario:
+        if group.scenario != scenario:
             continue
         sides: dict[str, tuple[str, list[float]]] = {}
         for cell in group.cells:
-            values = cell.stored.samples.get(claim.metric, [])
-            if cell.stored.ok and values and cell.stored.spec.framework in (claim.favours,
-                                                                           claim.over):
-                sides.setdefault(cell.stored.spec.framework, (cell.label, values))
+            values = cell.stored.samples.get(metric, [])
+            for side in (claim.favours, claim.over):
+                if cell.stored.ok and values and _side(cell, side):
+                    sides.setdefault(side, (cell.label, values))
         if len(sides) < 2:
             continue
         (label_a, a), (label_b, b) = sides[claim.favours], sides[claim.over]
-        parity = report.parity_of(group.workload, claim.favours, claim.over)
+        frameworks = (label_a.split("/")[0], label_b.split("/")[0])
+        parity = report.parity_of(group.workload, *frameworks)
         if parity is not None and not parity.passed:
-            verdict = not_comparable(claim.metric, label_a, a, label_b, b, parity.reason or "")
+            verdict = not_comparable(metric, label_a, a, label_b, b, parity.reason or "")
         else:
-            verdict = compare(claim.metric, label_a, a, label_b, b)
+            verdict = compare(metric, label_a, a, label_b, b)
         evidence.append(Evidence(group.workload, group.scenario, verdict,
                                  f"workload-{group.workload}"))
     return evidence
@@ -143,25 +166,27 @@ def _outcome(claim: Claim, verdict: Verdict) -> str:
         return NOT_MEASURED
     if verdict.interval is None:
         return TOO_FEW
+    if claim.expects == "same":
+        return DOES_NOT_HOLD if verdict.significant else HOLDS
     if not verdict.significant:
         return NO_DIFFERENCE
-    favoured = verdict.better is not None and verdict.better.split("/")[0] == claim.favours
-    return HOLDS if favoured else DOES_NOT_HOLD
+    return HOLDS if verdict.better == verdict.first else DOES_NOT_HOLD
 
 
 def judge(claim: Claim, report: Report) -> ClaimResult:
-    if claim.metric is None:
-        return ClaimResult(claim, NOT_MEASURED, f"needs {claim.needs}", ())
-    evidence = _verdicts(report, claim)
-    if not evidence:
-        return ClaimResult(claim, NOT_MEASURED,
-                           f"this run has no {claim.scenario} cells of both {claim.favours} "
-                           f"and {claim.over}", ())
+    for metric, scenario in claim.measures:
+        evidence = _verdicts(report, claim, metric, scenario)
+        if evidence:
+            break
+    else:
+        reason = f"needs {claim.needs}" if claim.needs else (
+            f"this run has no comparable cells of {claim.favours} and {claim.over}")
+        return ClaimResult(claim, NOT_MEASURED, reason, ())
     outcomes = {item.workload: _outcome(claim, item.verdict) for item in evidence}
     distinct = set(outcomes.values())
     if len(distinct) == 1:
         status = distinct.pop()
-        summary = f"{status} on {', '.join(outcomes)}"
+        summary = f"{status} on {', '.join(outcomes)} ({metric})"
     else:
         status = MIXED
         summary = "; ".join(f"{outcome} on {workload}" for workload, outcome in outcomes.items())

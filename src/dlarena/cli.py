@@ -86,6 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="worker processes per cell, interleaved across frameworks "
                           "(default: the suite's)")
     run.add_argument("--windows", type=_positive_int, help="timed windows per process")
+    run.add_argument("--epochs", type=_positive_int, help="convergence: epochs per cell")
+    run.add_argument("--seeds", type=_positive_int,
+                     help="convergence: seeds, one worker process each (same as --processes)")
+    run.add_argument("--dataset", help="convergence: dataset (default: the suite's)")
     run.add_argument("--min-window", type=_positive_float,
                      help="seconds of work per timed window (default: by size)")
     run.add_argument("--timeout", type=_positive_float, help="seconds per worker process")
@@ -165,7 +169,8 @@ def _run(args: argparse.Namespace) -> int:
         suite=args.suite, frameworks=args.frameworks, workloads=args.workloads,
         scenarios=args.scenarios, size=args.size, modes=args.modes,
         batch_sizes=args.batch_sizes or ([args.batch_size] if args.batch_size else None),
-        device=args.device, threads=threads, processes=args.processes, windows=args.windows,
+        device=args.device, threads=threads, processes=args.processes or args.seeds,
+        windows=args.windows, epochs=args.epochs, dataset=args.dataset,
         min_window_seconds=args.min_window, timeout_seconds=args.timeout, seed=args.seed,
         check_parity=not args.no_parity,
     )

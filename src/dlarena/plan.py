@@ -7,6 +7,7 @@ import itertools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from dlarena import registry
 from dlarena.cell import CellSpec, MeasureSettings, ThreadSettings
@@ -43,6 +44,9 @@ class Request:
     min_window_seconds: float | None = None
     timeout_seconds: float | None = None
     seed: int = 0
+    # Convergence: epochs and dataset override the suite's options.
+    epochs: int | None = None
+    dataset: str | None = None
     # Prove each compared pair computes the same function before giving a speed verdict.
     check_parity: bool = True
 
@@ -103,6 +107,22 @@ def _interleaved(variants: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return [(names[i], mode) for modes in rounds for i, mode in enumerate(modes) if mode]
 
 
+def _convergence_options(request: Request, suite_options: dict[str, Any],
+                         workload: str) -> dict[str, Any]:
+    options = dict(suite_options)
+    supported = registry.workloads()[workload].datasets
+    if request.dataset is not None:
+        options["dataset"] = request.dataset
+    options.setdefault("dataset", supported[0] if supported else None)
+    if options["dataset"] not in supported:
+        raise UsageError(f"{workload} does not train on dataset {options['dataset']!r}; "
+                         f"valid: {', '.join(supported) or 'none'}")
+    if request.epochs is not None:
+        options["epochs"] = request.epochs
+    options.setdefault("epochs", 20)
+    return options
+
+
 def build_plan(request: Request, default_threads: ThreadSettings) -> list[PlannedCell]:
     """Cells in run order: process-major, then workload and scenario, frameworks alternating.
 
@@ -148,6 +168,10 @@ def build_plan(request: Request, default_threads: ThreadSettings) -> list[Planne
         for scenario in scenarios:
             default_batch = (SCENARIOS[scenario].batch_size
                              or registry.workloads()[workload].sizes[size].batch_size)
+            options = (_convergence_options(request, suite.options.get(workload, {}), workload)
+                       if scenario == "convergence" else {})
+            timeout = request.timeout_seconds or TIMEOUT_BY_SIZE[size] * (
+                1 + int(options.get("epochs", 0)))
             for batch_size in request.batch_sizes or [default_batch]:
                 for framework, mode in _interleaved(variants):
                     cells.append(CellSpec(
@@ -162,7 +186,8 @@ def build_plan(request: Request, default_threads: ThreadSettings) -> list[Planne
                         threads=request.threads or default_threads,
                         measure=measure,
                         seed=request.seed,
-                        timeout_seconds=request.timeout_seconds or TIMEOUT_BY_SIZE[size],
+                        timeout_seconds=timeout,
+                        options=options,
                     ))
     if not cells:
         raise UsageError("nothing to run: no chosen framework implements the chosen workloads")

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from dlarena import environment, registry
 from dlarena.cell import CellSpec, ThreadSettings
+from dlarena.curves import write_curves
 from dlarena.errors import UsageError
 from dlarena.executors.base import CellOutcome, Executor
 from dlarena.parity.check import check_workload, pair_version
@@ -103,8 +104,11 @@ def run(
         def forward(_cell: CellSpec, event: dict[str, Any], item: PlannedCell = item) -> None:
             observer.progress(item, event)
 
-        outcome = executor.run(item.cell, forward)
+        outcome = executor.run(item.cell, forward, replicate=item.process)
         store.save(run_id, outcome, process=item.process)
+        if outcome.status == "ok":
+            write_curves(store.path.parent / "tensorboard", run_id, item.cell, item.process,
+                         outcome.payload.get("samples", {}))
         failed += outcome.status != "ok"
         observer.finished(index, len(todo), outcome)
     return RunSummary(run_id, len(todo), len(planned) - len(todo), failed)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -17,6 +18,8 @@ class Suite:
     # the spread between processes.
     processes: int = 1
     modes: tuple[str, ...] = ("default",)
+    # Per-workload cell options of the convergence scenario (dataset, target accuracy).
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 _ALL = (
@@ -34,6 +37,16 @@ _ALL = (
         "graphs", "eager vs compiled: every mode, start-up, train, infer, batch-1 latency",
         workloads=("mlp", "cnn", "lstm"), frameworks=("torch", "tensorflow"),
         scenarios=("startup", "train", "infer", "latency"), size="cpu", modes=("all",),
+    ),
+    Suite(
+        "accuracy", "seed 000's study on real data: mlp on MNIST, cnn on Fashion-MNIST, "
+        "20 epochs, 3 seeds: accuracy, training time, memory by phase",
+        workloads=("mlp", "cnn"), frameworks=("torch", "tensorflow"),
+        scenarios=("convergence",), size="smoke", processes=3,
+        options={
+            "mlp": {"dataset": "mnist", "epochs": 20, "target_accuracy": 0.97},
+            "cnn": {"dataset": "fashion-mnist", "epochs": 20, "target_accuracy": 0.88},
+        },
     ),
 )
 

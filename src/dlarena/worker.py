@@ -9,6 +9,7 @@ interpreter than the coordinator.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -158,7 +159,9 @@ def main() -> int:
         channel.emit("progress", phase=phase, done=done, total=total)
 
     try:
-        cell, task, artifacts = parse_worker_request(sys.stdin.read())
+        cell, task, artifacts, process = parse_worker_request(sys.stdin.read())
+        # Each worker process of a cell is an independent replicate: its own seed.
+        cell = dataclasses.replace(cell, seed=cell.seed + process)
         if task == "check":
             payload = check_cell(cell, artifacts, progress)
         else:

@@ -37,9 +37,10 @@ class Executor(ABC):
     @abstractmethod
     def run(
         self, cell: CellSpec, on_progress: ProgressHandler, *, task: str = "measure",
-        artifacts: str | None = None,
+        artifacts: str | None = None, replicate: int = 0,
     ) -> CellOutcome:
         """Run one cell's task in a fresh worker process; never raises for a failed cell.
 
         task "measure" times the cell; task "check" writes parity evidence to `artifacts`.
+        `replicate` numbers the cell's worker processes; the worker adds it to the seed.
         """

@@ -62,7 +62,7 @@ class LocalExecutor(Executor):
 
     def run(
         self, cell: CellSpec, on_progress: ProgressHandler, *, task: str = "measure",
-        artifacts: str | None = None,
+        artifacts: str | None = None, replicate: int = 0,
     ) -> CellOutcome:
         interpreter = self.interpreter(cell.framework)
         started_utc = datetime.now(UTC).isoformat(timespec="seconds")
@@ -83,14 +83,15 @@ class LocalExecutor(Executor):
 
         scratch = tempfile.mkdtemp(prefix="dlarena-worker-")
         try:
-            return self._supervise(cell, on_progress, task, artifacts, scratch, outcome,
-                                   stderr_tail, events)
+            return self._supervise(cell, on_progress, task, artifacts, replicate, scratch,
+                                   outcome, stderr_tail, events)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 
     def _supervise(
         self, cell: CellSpec, on_progress: ProgressHandler, task: str, artifacts: str | None,
-        scratch: str, outcome: Callable[..., CellOutcome], stderr_tail: deque[str],
+        replicate: int, scratch: str, outcome: Callable[..., CellOutcome],
+        stderr_tail: deque[str],
         events: queue.Queue[dict[str, Any] | None],
     ) -> CellOutcome:
         """Start the worker, relay its progress, enforce the timeout, read its result."""
@@ -116,7 +117,8 @@ class LocalExecutor(Executor):
             reader.start()
         assert process.stdin is not None
         try:
-            process.stdin.write(worker_request(cell, task=task, artifacts=artifacts))
+            process.stdin.write(worker_request(cell, task=task, artifacts=artifacts,
+                                               process=replicate))
             process.stdin.close()
         except BrokenPipeError:
             pass  # the worker died at once; its exit code and stderr say why

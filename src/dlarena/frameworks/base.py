@@ -59,6 +59,10 @@ class Runtime(ABC):
         """A step's scalar result (a loss) as a Python float, on the host."""
 
     @abstractmethod
+    def to_numpy(self, value: Any) -> Any:
+        """A step's tensor result (e.g. logits) as a NumPy array on the host."""
+
+    @abstractmethod
     def peak_device_memory_bytes(self) -> int | None:
         """Peak memory of the framework's device allocator; None on the CPU."""
 

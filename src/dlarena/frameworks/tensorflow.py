@@ -60,6 +60,9 @@ class TensorflowRuntime(Runtime):
     def scalar(self, value: Any) -> float:
         return float(value.numpy())
 
+    def to_numpy(self, value: Any) -> Any:
+        return value.numpy()
+
     def peak_device_memory_bytes(self) -> int | None:
         if self._device == "/CPU:0":
             return None

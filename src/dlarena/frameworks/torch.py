@@ -61,6 +61,9 @@ class TorchRuntime(Runtime):
     def scalar(self, value: Any) -> float:
         return float(value.detach().item())
 
+    def to_numpy(self, value: Any) -> Any:
+        return value.detach().cpu().numpy()
+
     def peak_device_memory_bytes(self) -> int | None:
         if self._device.type != "cuda":
             return None

@@ -18,3 +18,18 @@ def peak_rss_bytes() -> int:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     # ru_maxrss is in kibibytes on Linux and in bytes on macOS.
     return int(peak) if sys.platform == "darwin" else int(peak) * 1024
+
+
+_CLEAR_REFS = Path("/proc/self/clear_refs")
+
+
+def reset_peak_rss() -> bool:
+    """Start a new peak (Linux: writing 5 to clear_refs resets VmHWM to the current RSS).
+
+    Returns False where the kernel offers no way to, and peaks then include earlier phases.
+    """
+    try:
+        _CLEAR_REFS.write_text("5")
+    except OSError:
+        return False
+    return True

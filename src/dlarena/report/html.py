@@ -19,10 +19,12 @@ from dlarena.report import formatting as fmt
 from dlarena.report import plots
 from dlarena.report.model import Group, Report, sweeps
 from dlarena.report.table import (
+    CONVERGENCE_HEADER,
     LATENCY_HEADER,
     STARTUP_HEADER,
     break_even_lines,
     comparison_rows,
+    convergence_rows,
     latency_rows,
     manifest_table,
     run_line,
@@ -85,6 +87,24 @@ def _memory(page: Page) -> Section | None:
     return Section("memory", "Memory", "sections/memory.html.j2", {"figure": figure})
 
 
+def _convergence(page: Page) -> Section | None:
+    rows = convergence_rows(page.report)
+    if not rows:
+        return None
+    by_workload: dict[str, list[Any]] = {}
+    for cell in page.report.cells:
+        if cell.stored.spec.scenario == "convergence":
+            by_workload.setdefault(cell.stored.spec.workload, []).append(cell)
+    figures = [figure for workload, cells in by_workload.items()
+               if (figure := plots.learning_curves_figure(workload, cells)) is not None]
+    memory = plots.memory_phases_figure(page.report.cells)
+    return Section("learning-curves", "Accuracy, training time and memory on real data",
+                   "sections/convergence.html.j2", {
+                       "figures": [*figures, *([memory] if memory else [])],
+                       "header": CONVERGENCE_HEADER, "rows": rows,
+                   })
+
+
 def _startup(page: Page) -> Section | None:
     rows = startup_rows(page.report)
     if not rows:
@@ -124,8 +144,8 @@ _MEASURED_ELSEWHERE = (
     ("sweeps", "Batch-size sweeps", "throughput against batch size (--batch-sizes)"),
     ("latency", "Latency distributions", "batch-1 request latency (scenario latency)"),
     ("startup", "Start-up and break-even", "import, build, first step (scenario startup)"),
-    ("learning-curves", "Learning curves", "loss and accuracy per epoch on real data"),
-    ("memory-phases", "Memory by phase", "peak RSS while loading data, building, training"),
+    ("learning-curves", "Learning curves and memory by phase",
+     "accuracy, loss and peak RSS per phase on real data (scenario convergence)"),
 )
 
 
@@ -176,7 +196,8 @@ def _problems(page: Page) -> Section:
 
 
 SECTIONS: list[SectionBuilder] = [
-    _verdicts, _claims, _workloads, _sweeps, _latency, _startup, _memory, _parity, _manifest,
+    _verdicts, _claims, _workloads, _convergence, _sweeps, _latency, _startup, _memory,
+    _parity, _manifest,
     _environment, _problems,
 ]
 

@@ -9,11 +9,13 @@ from dlarena.measure.stats import CONFIDENCE
 from dlarena.parity.compare import FORWARD_TOLERANCE, GRADIENT_TOLERANCE, LOSS_TOLERANCE
 from dlarena.report.model import Report
 from dlarena.report.table import (
+    CONVERGENCE_HEADER,
     HEADER,
     LATENCY_HEADER,
     STARTUP_HEADER,
     break_even_lines,
     comparison_rows,
+    convergence_rows,
     latency_rows,
     manifest_table,
     parity_lines,
@@ -50,7 +52,9 @@ def render(report: Report) -> str:
         "",
         *_table(HEADER, [row.cells for row in comparison_rows(report)]),
     ]
-    for title, columns, body in (("Start-up (medians)", STARTUP_HEADER, startup_rows(report)),
+    for title, columns, body in (("Convergence on real data (medians over seeds)",
+                                  CONVERGENCE_HEADER, convergence_rows(report)),
+                                 ("Start-up (medians)", STARTUP_HEADER, startup_rows(report)),
                                  ("Batch-1 latency", LATENCY_HEADER, latency_rows(report))):
         if body:
             lines += ["", f"## {title}", "", *_table(columns, body)]

@@ -14,8 +14,8 @@ from dlarena.report.formatting import number
 from dlarena.report.model import CellReport, Group, unit
 
 # Colour per framework, stable across figures; unknown frameworks cycle through the rest.
-_COLOURS = {"torch": "#ee4c2c", "tensorflow": "#ff8f00", "fake": "#7f7f7f"}
-_SPARE = ("#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#17becf")
+_COLOURS = {"torch": "#ee4c2c", "tensorflow": "#1f77b4", "fake": "#7f7f7f"}
+_SPARE = ("#2ca02c", "#9467bd", "#8c564b", "#17becf", "#ff8f00")
 
 
 def colour(framework: str) -> str:
@@ -146,6 +146,58 @@ def sweep_figure(sweep: Any) -> str:
     from matplotlib.ticker import FuncFormatter
 
     axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _position: number(value)))
+    axes.legend(fontsize=7, frameon=False)
+    axes.spines[["top", "right"]].set_visible(False)
+    figure.tight_layout()
+    return _svg(figure)
+
+
+def learning_curves_figure(workload: str, cells: Sequence[CellReport]) -> str | None:
+    """Validation accuracy and training loss per epoch; one thin line per seed."""
+    curves = [cell for cell in cells if cell.stored.samples_by_process.get("val_accuracy")]
+    if not curves:
+        return None
+    plt = _pyplot()
+    figure, (accuracy, loss) = plt.subplots(1, 2, figsize=(7.6, 2.9))
+    for cell in curves:
+        colour_ = colour(cell.stored.spec.framework)
+        for seed, (val, train) in enumerate(zip(cell.stored.samples_by_process["val_accuracy"],
+                                                cell.stored.samples_by_process["train_loss"],
+                                                strict=True)):
+            epochs = range(1, len(val) + 1)
+            label = cell.label if seed == 0 else None
+            accuracy.plot(epochs, [100 * v for v in val], color=colour_, alpha=0.8,
+                          linewidth=1, label=label)
+            loss.plot(epochs, train, color=colour_, alpha=0.8, linewidth=1, label=label)
+    dataset = curves[0].stored.spec.options.get("dataset", "")
+    accuracy.set_title(f"{workload} on {dataset}: validation accuracy")
+    accuracy.set_ylabel("%")
+    loss.set_title("training loss")
+    for axes in (accuracy, loss):
+        axes.set_xlabel("epoch")
+        axes.spines[["top", "right"]].set_visible(False)
+    accuracy.legend(fontsize=7, frameon=False)
+    figure.tight_layout()
+    return _svg(figure)
+
+
+def memory_phases_figure(cells: Sequence[CellReport]) -> str | None:
+    """Peak RSS while loading data, up to a built model, and while training."""
+    phases = ("peak_rss_load_bytes", "peak_rss_build_bytes", "peak_rss_train_bytes")
+    measured = [cell for cell in cells if all(p in cell.summaries for p in phases)]
+    if not measured:
+        return None
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(max(4.0, 1.6 * len(measured)), 2.9))
+    width = 0.8 / len(phases)
+    for index, (phase, name) in enumerate(zip(phases, ("loading data", "import + build",
+                                                       "training"), strict=True)):
+        positions = [i + (index - 1) * width for i in range(len(measured))]
+        axes.bar(positions, [c.summaries[phase].median / 2**20 for c in measured], width,
+                 label=name, color=("#6baed6", "#9e9ac8", "#fd8d3c")[index])
+    axes.set_xticks(range(len(measured)),
+                    [f"{c.stored.spec.workload}\n{c.label}" for c in measured], fontsize=7)
+    axes.set_ylabel("peak RSS (MiB)")
     axes.legend(fontsize=7, frameon=False)
     axes.spines[["top", "right"]].set_visible(False)
     figure.tight_layout()

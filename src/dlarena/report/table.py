@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from dlarena.measure import stats
 from dlarena.report import formatting as fmt
-from dlarena.report.model import Report, break_evens, sweeps, unit
+from dlarena.report.model import CellReport, Report, break_evens, sweeps, unit
 
 HEADER = ("workload", "scenario", "batch", "framework", "version", "median", "unit", "95% CI",
           "CV", "CV procs", "n", "vs first", "peak RSS", "notes")
@@ -162,3 +163,39 @@ def sweep_lines(report: Report) -> list[str]:
 
 def break_even_lines(report: Report) -> list[str]:
     return [f"{item.workload}: {item.text}" for item in break_evens(report)]
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.1f} s"
+
+
+def _median(cell: CellReport, metric: str, render: Callable[[float], str]) -> str:
+    found = cell.summaries.get(metric)
+    return render(found.median) if found else "–"
+
+
+CONVERGENCE_HEADER = ("workload", "dataset", "framework", "epochs", "seeds", "val accuracy",
+                      "training time", "to target", "RSS load", "RSS build", "RSS train")
+
+
+def convergence_rows(report: Report) -> list[list[str]]:
+    """Medians over seeds, with the range across seeds for accuracy."""
+    rows = []
+    for cell in report.cells:
+        spec = cell.stored.spec
+        accuracy = cell.summaries.get("final_val_accuracy")
+        if spec.scenario != "convergence" or accuracy is None:
+            continue
+
+        target = spec.options.get("target_accuracy")
+        rows.append([
+            spec.workload, str(spec.options.get("dataset")), cell.label,
+            str(spec.options.get("epochs")), str(accuracy.n),
+            f"{accuracy.median:.2%} ({accuracy.minimum:.2%}–{accuracy.maximum:.2%})",
+            _median(cell, "training_seconds", _seconds),
+            _median(cell, "time_to_target_seconds", _seconds) + (
+                f" (≥ {target:.0%})" if target else ""),
+            *(_median(cell, name, fmt.mebibytes) for name in
+              ("peak_rss_load_bytes", "peak_rss_build_bytes", "peak_rss_train_bytes")),
+        ])
+    return rows

@@ -10,12 +10,14 @@ from rich.table import Table
 
 from dlarena.report.model import Report
 from dlarena.report.table import (
+    CONVERGENCE_HEADER,
     HEADER,
     LATENCY_HEADER,
     NUMERIC,
     STARTUP_HEADER,
     break_even_lines,
     comparison_rows,
+    convergence_rows,
     latency_rows,
     manifest_table,
     parity_lines,
@@ -41,6 +43,8 @@ def render(report: Report, console: Console) -> None:
         console.print("[bold]Verdicts[/bold] (ratio of medians, 95% bootstrap CI)")
         for line in lines:
             console.print(f"  • {escape(line)}")
+    _table(console, "Convergence on real data (medians over seeds)", CONVERGENCE_HEADER,
+           convergence_rows(report))
     _table(console, "Start-up (medians; seconds)", STARTUP_HEADER, startup_rows(report))
     _table(console, "Batch-1 latency", LATENCY_HEADER, latency_rows(report))
     _lines(console, "Batch-size sweeps", sweep_lines(report))

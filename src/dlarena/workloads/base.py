@@ -75,6 +75,8 @@ class Workload(ABC):
     description: ClassVar[str]
     sizes: ClassVar[dict[str, SizeConfig]]
     sample_unit: ClassVar[str] = "samples/s"
+    # Real datasets this workload trains on in the convergence scenario (see datasets.py).
+    datasets: ClassVar[tuple[str, ...]] = ()
     optimizer: ClassVar[AdamSettings] = AdamSettings()
     batch_norm: ClassVar[BatchNormSettings] = BatchNormSettings()
 
@@ -87,6 +89,10 @@ class Workload(ABC):
         self, rng: np.random.Generator, batch_size: int, size: str
     ) -> tuple[np.ndarray, np.ndarray]:
         """Inputs and integer labels, drawn from `rng` (identical for every framework)."""
+
+    def from_dataset(self, dataset: str, inputs: np.ndarray) -> np.ndarray:
+        """A dataset's inputs in this workload's canonical input layout (default: as they are)."""
+        return inputs
 
     def knobs(self, size: str) -> dict[str, Any]:
         return self.sizes[size].knobs

@@ -14,6 +14,7 @@ CLASSES = 10
 class Mlp(Workload):
     name = "mlp"
     description = "784-128-64-10 ReLU MLP, softmax cross-entropy, Adam lr 1e-3"
+    datasets = ("mnist", "fashion-mnist")
     sizes = {  # noqa: RUF012 - class-level constant table
         "smoke": SizeConfig(batch_size=64, description="batch 64, a few short windows"),
         "cpu": SizeConfig(batch_size=64, description="batch 64"),
