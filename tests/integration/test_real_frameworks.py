@@ -272,3 +272,42 @@ def test_graphs_suite_runs_every_mode_and_reports_startup_latency_break_even(
     for heading in ("## Start-up (medians)", "## Batch-1 latency",
                     "## Break-even of compiled modes"):
         assert heading in markdown
+
+
+def test_accuracy_suite_on_real_data_writes_curves_and_judges_the_claims(
+    tmp_path: Path,
+) -> None:
+    """`dlarena run --suite accuracy --epochs 2 --seeds 1`, as CI runs it."""
+    import json
+    import subprocess
+    import sys
+
+    from dlarena.tensorboard import read_scalars
+
+    for framework in FRAMEWORKS:
+        pytest.importorskip(framework)
+    db = tmp_path / "accuracy.db"
+    ran = subprocess.run([sys.executable, "-m", "dlarena.cli", "run", "--suite", "accuracy",
+                          "--epochs", "2", "--seeds", "1", "--db", str(db)],
+                         capture_output=True, text=True, timeout=1200, check=False)
+    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
+    document = json.loads(subprocess.run(
+        [sys.executable, "-m", "dlarena.cli", "report", "--db", str(db), "--format", "json"],
+        capture_output=True, text=True, check=True).stdout)
+    for cell in document["cells"]:
+        accuracy = cell["metrics"]["final_val_accuracy"]["median"]
+        assert accuracy > (0.9 if cell["workload"] == "mlp" else 0.8), cell
+        assert cell["metrics"]["val_accuracy"]["n"] == 2  # one point per epoch
+    for workload, dataset in (("mlp", "mnist"), ("cnn", "fashion-mnist")):
+        for label in ("torch-eager", "tensorflow-function"):
+            [events] = (tmp_path / "tensorboard" / "run-1" / f"{workload}-{dataset}"
+                        / f"{label}-seed0").glob("events.out.tfevents.*")
+            tags = {tag for tag, _, _ in read_scalars(events)}
+            assert {"val/accuracy", "train/loss"} <= tags
+    from dlarena.claims import NOT_MEASURED, judge_all
+    from dlarena.report.model import build_report
+
+    store = Store.open(db, create=False)
+    claims = {result.claim.id: result.status for result in judge_all(build_report(store))}
+    assert claims["same-accuracy"] != NOT_MEASURED
+    assert claims["ram-while-loading-data"] != NOT_MEASURED
