@@ -123,7 +123,7 @@ def _compare(workload: str, a: dict[str, np.ndarray], b: dict[str, np.ndarray]) 
                    first="torch", a=a, second="tensorflow", b=b)
 
 
-def test_check_command_passes_for_mlp_and_cnn() -> None:
+def test_check_command_passes_for_every_workload() -> None:
     import subprocess
     import sys
 
@@ -132,7 +132,7 @@ def test_check_command_passes_for_mlp_and_cnn() -> None:
     result = subprocess.run([sys.executable, "-m", "dlarena.cli", "check", "--threads", "1"],
                             capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.count("same model") == 2
+    assert result.stdout.count("same model") == 3  # mlp, cnn, lstm
     assert "✗" not in result.stdout
 
 
