@@ -71,7 +71,8 @@ def test_workloads_describe_consistent_sizes_and_batches(name: str) -> None:
         assert all(v.dtype == np.float32 for v in weights.values())
         assert workload.trainable_parameter_count(size) > 0
         inputs, labels = workload.synthetic_batch(np.random.default_rng(0), 4, size)
-        assert inputs.shape[0] == labels.shape[0] == 4 and inputs.dtype == np.float32
+        assert inputs.shape[0] == labels.shape[0] == 4
+        assert inputs.dtype in (np.float32, np.int64)  # images and features, or tokens
         again, _ = workload.synthetic_batch(np.random.default_rng(0), 4, size)
         assert np.array_equal(inputs, again)
         assert config.batch_size > 0

@@ -264,8 +264,12 @@ def test_graphs_suite_runs_every_mode_and_reports_startup_latency_break_even(
     assert {c["scenario"] for c in cells} == {"startup", "train", "infer", "latency"}
     assert {c["workload"] for c in cells} == {"mlp", "cnn", "lstm"}
     assert all(c["status"] == "ok" for c in cells)
-    compiled = [c for c in cells if c["mode"] == "compile" and c["scenario"] == "startup"]
-    assert all(c["metrics"]["compiled_graphs"]["median"] >= 1 for c in compiled)
+    compiled = {c["workload"]: c["metrics"] for c in cells
+                if c["mode"] == "compile" and c["scenario"] == "startup"}
+    assert compiled["mlp"]["compiled_graphs"]["median"] >= 1
+    assert compiled["cnn"]["compiled_graphs"]["median"] >= 1
+    # dynamo cannot trace nn.LSTM on the CPU: it falls back to eager, and says so
+    assert compiled["lstm"]["graph_breaks"]["median"] >= 1
     markdown = subprocess.run(
         [sys.executable, "-m", "dlarena.cli", "report", "--db", db, "--format", "markdown"],
         capture_output=True, text=True, check=True).stdout
