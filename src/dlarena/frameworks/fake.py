@@ -74,9 +74,9 @@ class FakeImplementation(Implementation):
         return float(np.tanh(self.matrix @ self.matrix).sum())
 
     def infer_step(self, batch: Any) -> Any:
-        # Logits that ignore the inputs: a convergence run of the fake stays at chance.
-        scale = float((self.matrix @ self.matrix).sum()) * 0.0
-        return np.full((len(batch[1]), 10), scale, dtype=np.float32)
+        self.matrix @ self.matrix  # the fixed amount of work a step costs
+        # Equal logits, whatever the inputs: a convergence run of the fake stays at chance.
+        return np.zeros((len(batch[1]), 10), dtype=np.float32)
 
     def data_layout(self) -> str:
         return "contiguous"

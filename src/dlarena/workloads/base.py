@@ -74,7 +74,6 @@ class Workload(ABC):
     name: ClassVar[str]
     description: ClassVar[str]
     sizes: ClassVar[dict[str, SizeConfig]]
-    sample_unit: ClassVar[str] = "samples/s"
     # Real datasets this workload trains on in the convergence scenario (see datasets.py).
     datasets: ClassVar[tuple[str, ...]] = ()
     optimizer: ClassVar[AdamSettings] = AdamSettings()

@@ -18,7 +18,6 @@ CLASSES = 10
 class Lstm(Workload):
     name = "lstm"
     description = "embedding + LSTM + dense sequence classifier, Adam lr 1e-3"
-    sample_unit = "sequences/s"
     sizes = {  # noqa: RUF012 - class-level constant table
         "smoke": SizeConfig(
             batch_size=16, description="vocabulary 500, embedding 32, 64 units, 16 steps",
