@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.dlarena-installed
 DB ?= results/dlarena.db
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint clean
 
 $(STAMP): pyproject.toml scripts/install.sh scripts/install-data.sh
 	PYTHON=$(PYTHON) bash scripts/install.sh $(VENV)
