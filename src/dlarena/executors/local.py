@@ -6,7 +6,6 @@ import contextlib
 import json
 import os
 import queue
-import shutil
 import signal
 import subprocess
 import sys
@@ -14,7 +13,7 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -64,6 +63,15 @@ class LocalExecutor(Executor):
         self, cell: CellSpec, on_progress: ProgressHandler, *, task: str = "measure",
         artifacts: str | None = None, replicate: int = 0,
     ) -> CellOutcome:
+        # Compiler caches live here for the worker's lifetime and go with it.
+        with tempfile.TemporaryDirectory(prefix="dlarena-worker-") as scratch:
+            return self._supervise(cell, on_progress, task, artifacts, replicate, scratch)
+
+    def _supervise(
+        self, cell: CellSpec, on_progress: ProgressHandler, task: str, artifacts: str | None,
+        replicate: int, scratch: str,
+    ) -> CellOutcome:
+        """Start the worker, relay its progress, enforce the timeout, read its result."""
         interpreter = self.interpreter(cell.framework)
         started_utc = datetime.now(UTC).isoformat(timespec="seconds")
         started = time.monotonic()
@@ -81,22 +89,6 @@ class LocalExecutor(Executor):
                 interpreter=interpreter, details=details or {},
             )
 
-        scratch = tempfile.mkdtemp(prefix="dlarena-worker-")
-        try:
-            return self._supervise(cell, on_progress, task, artifacts, replicate, scratch,
-                                   outcome, stderr_tail, events)
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
-
-    def _supervise(
-        self, cell: CellSpec, on_progress: ProgressHandler, task: str, artifacts: str | None,
-        replicate: int, scratch: str, outcome: Callable[..., CellOutcome],
-        stderr_tail: deque[str],
-        events: queue.Queue[dict[str, Any] | None],
-    ) -> CellOutcome:
-        """Start the worker, relay its progress, enforce the timeout, read its result."""
-        interpreter = self.interpreter(cell.framework)
-        started = time.monotonic()
         try:
             process = subprocess.Popen(
                 [interpreter, "-m", "dlarena.worker"],
