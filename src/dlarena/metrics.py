@@ -13,6 +13,7 @@ class Metric:
     higher_is_better: bool | None
     description: str
     # How a verdict says the better side wins, with {factor}: "is {factor}x faster than".
+    # Required when higher_is_better is not None (a test enforces it).
     comparison: str = ""
 
 
@@ -28,15 +29,18 @@ _ALL = (
            "gets a first result {factor}x sooner than"),
     Metric("first_step_seconds", "s", False, "first step: tracing, compilation, allocation",
            "takes a {factor}x shorter first step than"),
-    Metric("import_seconds", "s", False, "framework import and configuration"),
-    Metric("build_seconds", "s", False, "model and optimizer construction, weight loading"),
+    Metric("import_seconds", "s", False, "framework import and configuration",
+           "imports {factor}x faster than"),
+    Metric("build_seconds", "s", False, "model and optimizer construction, weight loading",
+           "builds {factor}x faster than"),
     Metric("final_val_accuracy", "fraction", True, "validation accuracy after the last epoch",
            "reaches {factor}x the accuracy of"),
     Metric("training_seconds", "s", False, "all epochs' training loops (evaluation excluded)",
            "trains {factor}x faster than"),
     Metric("time_to_target_seconds", "s", False, "training time until the target accuracy",
            "reaches the target {factor}x sooner than"),
-    Metric("epoch_seconds", "s", False, "one epoch's training loop"),
+    Metric("epoch_seconds", "s", False, "one epoch's training loop",
+           "runs an epoch {factor}x faster than"),
     Metric("train_loss", "nats", None, "mean training loss of an epoch"),
     Metric("train_accuracy", "fraction", None, "accuracy on 10,000 training samples"),
     Metric("val_loss", "nats", None, "validation loss after an epoch"),
@@ -50,7 +54,8 @@ _ALL = (
     Metric("peak_rss_phases_separated", "bool", None, "1 when the kernel let peaks be reset"),
     Metric("peak_rss_bytes", "bytes", False, "worker's peak resident memory (OS accounting)",
            "uses {factor}x less memory than"),
-    Metric("peak_device_memory_bytes", "bytes", False, "framework allocator's peak on the device"),
+    Metric("peak_device_memory_bytes", "bytes", False, "framework allocator's peak on the device",
+           "uses {factor}x less device memory than"),
     Metric("trainable_parameters", "count", None, "trainable parameters, counted by the framework"),
     Metric("compiled_graphs", "count", None, "graphs torch.compile produced"),
     Metric("graph_breaks", "count", None, "torch.compile graph breaks"),

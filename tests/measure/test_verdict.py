@@ -66,3 +66,11 @@ def test_the_better_side_is_recorded() -> None:
     assert compare("peak_rss_bytes", "torch", SLOW, "tensorflow", FAST).better == "torch"
     assert compare("train_throughput", "a", [10, 11, 9, 10.5, 9.5], "b",
                    [10.2, 9.8, 10.1, 9.9, 10.6]).better is None
+
+
+def test_every_directed_metric_says_how_its_winner_wins() -> None:
+    from dlarena.metrics import METRICS
+
+    for metric in METRICS.values():
+        if metric.higher_is_better is not None:
+            assert "{factor}" in metric.comparison, metric.name

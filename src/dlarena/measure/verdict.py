@@ -62,10 +62,7 @@ def compare(
     if higher_is_better is None:
         text = f"{winner}/{loser} = {factor:.2f}x ({_range((low, high))})"
     else:
-        phrase = described.comparison or "needs {factor}x less than"
-        if not described.comparison and higher_is_better:
-            phrase = "is {factor}x better than"
-        text = (f"{winner} {phrase.format(factor=f'{factor:.2f}')} {loser} "
+        text = (f"{winner} {described.comparison.format(factor=f'{factor:.2f}')} {loser} "
                 f"({_range((low, high))})")
     better = winner if higher_is_better is not None else None
     return Verdict(metric, first, second, ratio, interval, True, text, better=better)
