@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dlarena import registry
-from dlarena.measure.verdict import Verdict, compare, not_comparable
+from dlarena.measure.verdict import Verdict
 from dlarena.report.model import CellReport, Report
 
 HOLDS = "holds"
@@ -141,21 +141,14 @@ def _verdicts(report: Report, claim: Claim, metric: str, scenario: str) -> list[
     for group in report.groups:
         if group.scenario != scenario:
             continue
-        sides: dict[str, tuple[str, list[float]]] = {}
+        sides: dict[str, CellReport] = {}
         for cell in group.cells:
-            values = cell.stored.samples.get(metric, [])
             for side in (claim.favours, claim.over):
-                if cell.stored.ok and values and _side(cell, side):
-                    sides.setdefault(side, (cell.label, values))
+                if cell.stored.ok and cell.stored.samples.get(metric) and _side(cell, side):
+                    sides.setdefault(side, cell)
         if len(sides) < 2:
             continue
-        (label_a, a), (label_b, b) = sides[claim.favours], sides[claim.over]
-        frameworks = (label_a.split("/")[0], label_b.split("/")[0])
-        parity = report.parity_of(group.workload, *frameworks)
-        if parity is not None and not parity.passed:
-            verdict = not_comparable(metric, label_a, a, label_b, b, parity.reason or "")
-        else:
-            verdict = compare(metric, label_a, a, label_b, b)
+        verdict = report.verdict(group.workload, metric, sides[claim.favours], sides[claim.over])
         evidence.append(Evidence(group.workload, group.scenario, verdict,
                                  f"workload-{group.workload}"))
     return evidence

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -65,6 +64,16 @@ class Report:
     run: StoredRun
     groups: list[Group]
     parity: list[ParityResult] = field(default_factory=list)
+
+    def verdict(self, workload: str, metric: str, first: CellReport,
+                second: CellReport) -> Verdict:
+        """first vs second on `metric`; "not comparable" when their frameworks failed parity."""
+        parity = self.parity_of(workload, first.stored.spec.framework,
+                                second.stored.spec.framework)
+        a, b = first.stored.samples[metric], second.stored.samples[metric]
+        if parity is not None and not parity.passed:
+            return not_comparable(metric, first.label, a, second.label, b, parity.reason or "")
+        return compare(metric, first.label, a, second.label, b)
 
     def parity_of(self, workload: str, first: str, second: str) -> ParityResult | None:
         for result in self.parity:
@@ -147,15 +156,8 @@ def build_report(store: Store, run_id: int | None = None) -> Report:
                 ranked = sorted(measured, key=lambda c: c.summaries[metric].median,
                                 reverse=METRICS[metric].higher_is_better is True)
                 pairs = itertools.pairwise(ranked)
-            for first, second in pairs:
-                parity = report.parity_of(workload, first.stored.spec.framework,
-                                          second.stored.spec.framework)
-                judge = compare if parity is None or parity.passed else functools.partial(
-                    not_comparable, reason=parity.reason or "")
-                group.verdicts.append(judge(
-                    metric, first.label, first.stored.samples[metric],
-                    second.label, second.stored.samples[metric],
-                ))
+            group.verdicts.extend(report.verdict(workload, metric, first, second)
+                                  for first, second in pairs)
         report.groups.append(group)
     return report
 
