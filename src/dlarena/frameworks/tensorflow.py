@@ -11,6 +11,7 @@ import numpy as np
 
 from dlarena.cell import ThreadSettings
 from dlarena.frameworks.base import DeviceUnavailable, FrameworkInfo, Runtime
+from dlarena.frameworks.layouts import keras_layers
 from dlarena.workloads.base import Implementation, SgdSettings, Weights, check_layout
 
 INFO = FrameworkInfo(
@@ -81,7 +82,7 @@ class TensorflowRuntime(Runtime):
         }
 
 
-class KerasClassifier(Implementation):
+class KerasModel(Implementation):
     """Keras layers named after the canonical prefixes, trained with a GradientTape step."""
 
     runtime: TensorflowRuntime
@@ -114,7 +115,7 @@ class KerasClassifier(Implementation):
                     epsilon=settings.epsilon,
                 )
             self.optimizer.build(self.model.trainable_variables)
-        self.loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        self.loss_fn = _loss(self.workload.loss)
         self._train = self._compile(self._eager_train_step)
         self._infer = self._compile(self._eager_infer_step)
 
@@ -167,17 +168,8 @@ class KerasClassifier(Implementation):
         return self._infer(batch[0])
 
     def activations(self, batch: Any) -> Weights:
-        outputs: Weights = {}
-        hidden = batch[0]
-        training = self._training
-        for layer in self.model.layers:
-            hidden = layer(hidden, training=training)
-            if _keras_variables(layer):
-                array = hidden.numpy()
-                if array.ndim == 4:  # NHWC -> canonical NCHW
-                    array = array.transpose(0, 3, 1, 2)
-                outputs[layer.name] = np.ascontiguousarray(array)
-        return outputs
+        return keras_layers.layer_outputs(self.model, batch[0], training=self._training,
+                                          flattened=self.flattened_dense_inputs())
 
     def gradients(self, batch: Any) -> tuple[float, Weights]:
         import tensorflow as tf
@@ -189,10 +181,9 @@ class KerasClassifier(Implementation):
         by_variable = dict(zip(map(id, variables), tape.gradient(loss, variables), strict=True))
         # Embedding gradients come as IndexedSlices; made dense here, outside any timing.
         gradients = {
-            name: np.ascontiguousarray(self._to_canonical(
-                layer, suffix, tf.convert_to_tensor(by_variable[id(variable)]).numpy()))
-            for name, (layer, suffix, variable) in self._named_variables().items()
-            if id(variable) in by_variable
+            name: slot.convert(tf.convert_to_tensor(by_variable[id(slot.variable)]).numpy())
+            for name, slot in self._slots().items()
+            if by_variable.get(id(slot.variable)) is not None
         }
         return float(loss), gradients
 
@@ -214,81 +205,42 @@ class KerasClassifier(Implementation):
             settings["batchnorm_epsilon"] = norms[0].epsilon
             # Keras keeps `momentum` of the old statistic; this is the new statistic's weight.
             settings["batchnorm_new_stat_weight"] = round(1.0 - norms[0].momentum, 10)
+        layer_norms = [layer for layer in self.model.layers
+                       if isinstance(layer, tf.keras.layers.LayerNormalization)]
+        if layer_norms:
+            settings["layernorm_epsilon"] = layer_norms[0].epsilon
+        settings["loss"] = self.workload.loss
         settings["weight_init"] = "dlarena canonical weights (glorot-uniform), loaded"
         return settings
 
     def trainable_parameter_count(self) -> int:
         return sum(int(np.prod(v.shape)) for v in self.model.trainable_variables)
 
-    def _named_variables(self) -> dict[str, tuple[Any, str, Any]]:
-        """Canonical name -> (layer, suffix, variable)."""
-        return {
-            f"{layer.name}.{suffix}": (layer, suffix, variable)
-            for layer in self.model.layers
-            for suffix, variable in _keras_variables(layer).items()
-        }
+    def _slots(self) -> dict[str, keras_layers.Slot]:
+        return keras_layers.named_slots(self.model, self.flattened_dense_inputs())
 
     def get_weights(self) -> Weights:
-        return {
-            name: np.ascontiguousarray(self._to_canonical(layer, suffix, variable.numpy()))
-            for name, (layer, suffix, variable) in self._named_variables().items()
-        }
+        return {name: slot.read() for name, slot in self._slots().items()}
 
     def set_weights(self, weights: Weights) -> None:
-        variables = self._named_variables()
-        check_layout("tensorflow", set(variables), set(weights))
-        for name, (layer, suffix, variable) in variables.items():
-            variable.assign(self._from_canonical(layer, suffix, weights[name]))
-
-    def _to_canonical(self, layer: Any, suffix: str, array: np.ndarray) -> np.ndarray:
-        if suffix != "kernel":
-            return array
-        if array.ndim == 4:  # HWIO -> OIHW
-            return array.transpose(3, 2, 0, 1)
-        flattened = self.flattened_dense_inputs().get(layer.name)
-        if flattened is not None:
-            channels, height, width = flattened
-            rows = array.reshape(height, width, channels, -1).transpose(2, 0, 1, 3)
-            return rows.reshape(channels * height * width, -1)
-        return array
-
-    def _from_canonical(self, layer: Any, suffix: str, array: np.ndarray) -> np.ndarray:
-        if suffix != "kernel":
-            return array
-        if array.ndim == 4:  # OIHW -> HWIO
-            return array.transpose(2, 3, 1, 0)
-        flattened = self.flattened_dense_inputs().get(layer.name)
-        if flattened is not None:
-            channels, height, width = flattened
-            rows = array.reshape(channels, height, width, -1).transpose(1, 2, 0, 3)
-            return rows.reshape(channels * height * width, -1)
-        return array
+        slots = self._slots()
+        check_layout("tensorflow", set(slots), set(weights))
+        for name, slot in slots.items():
+            slot.write(weights[name])
 
 
-def _keras_variables(layer: Any) -> dict[str, Any]:
-    """Canonical suffix -> variable for the layer types we use."""
+def _loss(kind: str) -> Callable[[Any, Any], Any]:
+    """The workload's loss, averaged over every label (tokens included)."""
     import tensorflow as tf
 
-    keras = tf.keras
-    if isinstance(layer, keras.layers.Dense | keras.layers.Conv2D):
-        variables = {"kernel": layer.kernel}
-        if layer.use_bias:
-            variables["bias"] = layer.bias
-        return variables
-    if isinstance(layer, keras.layers.LSTM):
-        cell = layer.cell
-        return {"kernel": cell.kernel, "recurrent_kernel": cell.recurrent_kernel,
-                "bias": cell.bias}
-    if isinstance(layer, keras.layers.Embedding):
-        return {"embeddings": layer.embeddings}
-    if isinstance(layer, keras.layers.BatchNormalization):
-        return {
-            "gamma": layer.gamma,
-            "beta": layer.beta,
-            "moving_mean": layer.moving_mean,
-            "moving_variance": layer.moving_variance,
-        }
-    return {}
+    if kind == "softmax_cross_entropy":
+        return tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)  # type: ignore[no-any-return]
+    if kind == "sigmoid_cross_entropy":
+        def sigmoid(labels: Any, logits: Any) -> Any:
+            return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(
+                labels=labels, logits=tf.reshape(logits, tf.shape(labels))))
+        return sigmoid
+    raise ValueError(f"unknown loss {kind!r}")
 
 
 RUNTIME = TensorflowRuntime

@@ -10,6 +10,7 @@ import numpy as np
 
 from dlarena.cell import ThreadSettings
 from dlarena.frameworks.base import DeviceUnavailable, FrameworkInfo, Runtime
+from dlarena.frameworks.layouts import torch_layers
 from dlarena.workloads.base import Implementation, SgdSettings, Weights, check_layout
 
 INFO = FrameworkInfo(
@@ -80,14 +81,18 @@ class TorchRuntime(Runtime):
         }
 
 
-class TorchClassifier(Implementation):
-    """Build with `build_model`; modules are named after the canonical weight prefixes."""
+class TorchModel(Implementation):
+    """Build with `build_model`; modules are named after the canonical weight prefixes.
+
+    The model takes the canonical input batch as one tensor and returns logits: class
+    scores on the last axis (softmax cross-entropy) or one score per label (sigmoid).
+    """
 
     runtime: TorchRuntime
 
     @abstractmethod
     def build_model(self) -> Any:
-        """An `nn.Module` whose layer names are the canonical prefixes (e.g. 'dense1')."""
+        """An `nn.Module` whose layer paths are the canonical prefixes (layouts.torch_layers)."""
 
     @abstractmethod
     def channels_last(self) -> bool:
@@ -107,17 +112,18 @@ class TorchClassifier(Implementation):
         self.model = self.build_model().to(self.runtime.torch_device)
         if self.channels_last():
             self.model = self.model.to(memory_format=torch.channels_last)
+        trainable = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer: torch.optim.Optimizer
         if isinstance(settings, SgdSettings):
-            self.optimizer = torch.optim.SGD(self.model.parameters(), lr=settings.learning_rate)
+            self.optimizer = torch.optim.SGD(trainable, lr=settings.learning_rate)
         else:
             self.optimizer = torch.optim.Adam(
-                self.model.parameters(),
+                trainable,
                 lr=settings.learning_rate,
                 betas=(settings.beta_1, settings.beta_2),
                 eps=settings.epsilon,
             )
-        self.loss_fn = torch.nn.CrossEntropyLoss()
+        self.loss_fn = _loss(self.workload.loss)
         # Steps call `forward`: the module itself in eager mode, its compiled form otherwise.
         mode = self.cell.mode
         if mode == "eager":
@@ -166,25 +172,19 @@ class TorchClassifier(Implementation):
     def activations(self, batch: Any) -> Weights:
         import torch
 
-        outputs: Weights = {}
-        hidden = batch[0]
         with torch.no_grad():
-            for name, module in self.model.named_children():
-                hidden = module(hidden)
-                if _torch_tensors(module):
-                    outputs[name] = np.ascontiguousarray(hidden.detach().cpu().numpy())
-        return outputs
+            return torch_layers.layer_outputs(self.model, lambda: self.model(batch[0]))
 
     def gradients(self, batch: Any) -> tuple[float, Weights]:
         inputs, labels = batch
         self.model.zero_grad(set_to_none=True)
         loss = self.loss_fn(self.model(inputs), labels)
         loss.backward()
-        gradients = {
-            name: np.ascontiguousarray(to_canonical(tensor.grad.detach().cpu().numpy()))
-            for name, (tensor, to_canonical) in self._named_tensors().items()
-            if tensor.grad is not None
-        }
+        gradients = {}
+        for name, slot in torch_layers.named_slots(self.model).items():
+            gradient = slot.read_gradient()
+            if gradient is not None:
+                gradients[name] = gradient
         return float(loss.item()), gradients
 
     def hyperparameters(self) -> dict[str, Any]:
@@ -197,84 +197,45 @@ class TorchClassifier(Implementation):
         }
         if "eps" in defaults:
             settings.update(optimizer_epsilon=defaults["eps"], betas=list(defaults["betas"]))
-        norms = [m for m in self.model.modules() if isinstance(m, nn.BatchNorm2d)]
+        norms = [m for m in self.model.modules() if isinstance(m, nn.BatchNorm1d | nn.BatchNorm2d)]
         if norms:
             settings["batchnorm_epsilon"] = norms[0].eps
             settings["batchnorm_new_stat_weight"] = norms[0].momentum
+        layer_norms = [m for m in self.model.modules() if isinstance(m, nn.LayerNorm)]
+        if layer_norms:
+            settings["layernorm_epsilon"] = layer_norms[0].eps
+        settings["loss"] = self.workload.loss
         settings["weight_init"] = "dlarena canonical weights (glorot-uniform), loaded"
         return settings
 
     def trainable_parameter_count(self) -> int:
         return sum(p.numel() for p in self.model.parameters() if p.requires_grad)
 
-    def _named_tensors(self) -> dict[str, tuple[Any, Conversion]]:
-        return {
-            f"{prefix}.{suffix}": entry
-            for prefix, module in self.model.named_modules()
-            for suffix, entry in _torch_tensors(module).items()
-        }
-
     def get_weights(self) -> Weights:
-        return {
-            name: np.ascontiguousarray(to_canonical(tensor.detach().cpu().numpy()))
-            for name, (tensor, to_canonical) in self._named_tensors().items()
-        }
+        return {name: slot.read() for name, slot in torch_layers.named_slots(self.model).items()}
 
     def set_weights(self, weights: Weights) -> None:
-        import torch
-
-        tensors = self._named_tensors()
-        check_layout("torch", set(tensors), set(weights))
-        with torch.no_grad():
-            for name, (tensor, to_canonical) in tensors.items():
-                # Both conversions used here are their own inverse (transpose, identity).
-                native = np.ascontiguousarray(to_canonical(weights[name]))
-                tensor.copy_(torch.from_numpy(native))
+        slots = torch_layers.named_slots(self.model)
+        check_layout("torch", set(slots), set(weights))
+        for name, slot in slots.items():
+            slot.write(weights[name])
 
 
-Conversion = Callable[[np.ndarray], np.ndarray]
+def _loss(kind: str) -> Callable[[Any, Any], Any]:
+    """The workload's loss, averaged over every label (tokens included)."""
+    from torch.nn import functional
 
-
-def _identity(array: np.ndarray) -> np.ndarray:
-    return array
-
-
-def _transpose(array: np.ndarray) -> np.ndarray:
-    return array.T
-
-
-def _torch_tensors(module: Any) -> dict[str, tuple[Any, Conversion]]:
-    """Canonical suffix -> (tensor, conversion to canonical) for the layer types we use."""
-    from torch import nn
-
-    tensors: dict[str, tuple[Any, Conversion]]
-    if isinstance(module, nn.Linear):
-        tensors = {"kernel": (module.weight, _transpose)}  # torch (out, in) -> (in, out)
-        if module.bias is not None:
-            tensors["bias"] = (module.bias, _identity)
-        return tensors
-    if isinstance(module, nn.Conv2d):
-        tensors = {"kernel": (module.weight, _identity)}  # OIHW is canonical
-        if module.bias is not None:
-            tensors["bias"] = (module.bias, _identity)
-        return tensors
-    if isinstance(module, nn.LSTM):
-        # torch (4u, in) / (4u, u) -> canonical (in, 4u) / (u, 4u); same gate order i, f, g, o.
-        return {
-            "kernel": (module.weight_ih_l0, _transpose),
-            "recurrent_kernel": (module.weight_hh_l0, _transpose),
-            "bias": (module.bias_ih_l0, _identity),
-        }
-    if isinstance(module, nn.Embedding):
-        return {"embeddings": (module.weight, _identity)}
-    if isinstance(module, nn.BatchNorm2d):
-        return {
-            "gamma": (module.weight, _identity),
-            "beta": (module.bias, _identity),
-            "moving_mean": (module.running_mean, _identity),
-            "moving_variance": (module.running_var, _identity),
-        }
-    return {}
+    if kind == "softmax_cross_entropy":
+        def softmax(logits: Any, labels: Any) -> Any:
+            return functional.cross_entropy(logits.reshape(-1, logits.shape[-1]),
+                                            labels.reshape(-1))
+        return softmax
+    if kind == "sigmoid_cross_entropy":
+        def sigmoid(logits: Any, labels: Any) -> Any:
+            return functional.binary_cross_entropy_with_logits(logits.reshape(labels.shape),
+                                                              labels)
+        return sigmoid
+    raise ValueError(f"unknown loss {kind!r}")
 
 
 RUNTIME = TorchRuntime

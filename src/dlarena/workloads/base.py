@@ -78,6 +78,28 @@ class Workload(ABC):
     datasets: ClassVar[tuple[str, ...]] = ()
     optimizer: ClassVar[AdamSettings] = AdamSettings()
     batch_norm: ClassVar[BatchNormSettings] = BatchNormSettings()
+    # "softmax_cross_entropy": integer labels, class scores on the logits' last axis (one
+    # label per sample or per token); "sigmoid_cross_entropy": float 0/1 labels, one score each.
+    loss: ClassVar[str] = "softmax_cross_entropy"
+    # What throughput counts: "images", "tokens" or "samples" (per second).
+    unit: ClassVar[str] = "samples"
+
+    def items_per_sample(self, size: str) -> int:
+        """Units of `unit` in one sample (a sequence pair holds many tokens); 1 by default."""
+        return 1
+
+    @abstractmethod
+    def forward_flops(self, size: str) -> int:
+        """Floating-point operations of one sample's forward pass, counted analytically.
+
+        The convention of the papers and of torch.utils.flop_counter: a multiply-add is two
+        FLOPs, and only matrix products and convolutions (attention's included) count;
+        element-wise work, normalisation and pooling are left out. A training step is
+        taken as three forward passes (backward = two), see `train_flops`.
+        """
+
+    def train_flops(self, size: str) -> int:
+        return 3 * self.forward_flops(size)
 
     @abstractmethod
     def parameter_shapes(self, size: str) -> dict[str, Shape]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from dlarena.workloads import flops
 from dlarena.workloads.base import Shape, SizeConfig, Workload
 
 IMAGE = (3, 32, 32)
@@ -65,6 +66,16 @@ class Cnn(Workload):
         shapes["out.kernel"] = (hidden, CLASSES)
         shapes["out.bias"] = (CLASSES,)
         return shapes
+
+    def forward_flops(self, size: str) -> int:
+        total, side = 0, IMAGE[1]
+        for index, (c_in, c_out) in enumerate(self.conv_channels(size)):
+            total += flops.conv2d(c_in, c_out, 3, side, side)
+            if index % 2 == 1:
+                side //= 2  # max-pool
+        hidden = self.knobs(size)["hidden"]
+        flat = int(np.prod(self.flatten_shape(size)))
+        return total + flops.dense(flat, hidden) + flops.dense(hidden, CLASSES)
 
     def synthetic_batch(
         self, rng: np.random.Generator, batch_size: int, size: str

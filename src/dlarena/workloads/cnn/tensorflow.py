@@ -6,11 +6,11 @@ from typing import Any
 
 import numpy as np
 
-from dlarena.frameworks.tensorflow import KerasClassifier
+from dlarena.frameworks.tensorflow import KerasModel
 from dlarena.workloads.cnn.spec import CLASSES, CONVS, IMAGE, WORKLOAD
 
 
-class Implementation(KerasClassifier):
+class Implementation(KerasModel):
     def build_model(self) -> Any:
         from tensorflow import keras
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any
 
-from dlarena.frameworks.torch import TorchClassifier
+from dlarena.frameworks.torch import TorchModel
 from dlarena.workloads.cnn.spec import CLASSES, CONVS, WORKLOAD
 
 
-class Implementation(TorchClassifier):
+class Implementation(TorchModel):
     def channels_last(self) -> bool:
         return True
 

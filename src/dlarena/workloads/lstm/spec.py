@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from dlarena.workloads import flops
 from dlarena.workloads.base import Shape, SizeConfig, Workload
 
 CLASSES = 10
@@ -44,6 +45,11 @@ class Lstm(Workload):
             "out.kernel": (units, CLASSES),
             "out.bias": (CLASSES,),
         }
+
+    def forward_flops(self, size: str) -> int:
+        knobs = self.knobs(size)
+        return (flops.lstm(knobs["embedding"], knobs["units"], knobs["steps"])
+                + flops.dense(knobs["units"], CLASSES))
 
     def synthetic_batch(
         self, rng: np.random.Generator, batch_size: int, size: str

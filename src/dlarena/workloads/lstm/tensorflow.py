@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from dlarena.frameworks.tensorflow import KerasClassifier
+from dlarena.frameworks.tensorflow import KerasModel
 from dlarena.workloads.lstm.spec import CLASSES
 
 
-class Implementation(KerasClassifier):
+class Implementation(KerasModel):
     def data_layout(self) -> str:
         return "batch-major sequences"
 

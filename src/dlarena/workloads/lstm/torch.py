@@ -7,7 +7,8 @@ from typing import Any
 
 from torch import nn
 
-from dlarena.frameworks.torch import TorchClassifier
+from dlarena.frameworks.layouts.torch_layers import single_bias_lstm
+from dlarena.frameworks.torch import TorchModel
 from dlarena.workloads.lstm.spec import CLASSES
 
 
@@ -19,16 +20,14 @@ class LastStepLstm(nn.LSTM):
 
     def __init__(self, inputs: int, units: int) -> None:
         super().__init__(inputs, units, batch_first=True)
-        second_bias: Any = self.bias_hh_l0
-        nn.init.zeros_(second_bias)
-        second_bias.requires_grad = False
+        single_bias_lstm(self)
 
     def forward(self, inputs: Any) -> Any:  # type: ignore[override]
         outputs, _ = super().forward(inputs)
         return outputs[:, -1]
 
 
-class Implementation(TorchClassifier):
+class Implementation(TorchModel):
     def channels_last(self) -> bool:
         return False
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
+from dlarena.workloads import flops
 from dlarena.workloads.base import Shape, SizeConfig, Workload
 
 INPUTS = 784
@@ -29,6 +32,10 @@ class Mlp(Workload):
             shapes[f"{name}.kernel"] = (fan_in, fan_out)
             shapes[f"{name}.bias"] = (fan_out,)
         return shapes
+
+    def forward_flops(self, size: str) -> int:
+        widths = (INPUTS, *HIDDEN, CLASSES)
+        return sum(flops.dense(a, b) for a, b in itertools.pairwise(widths))
 
     def synthetic_batch(
         self, rng: np.random.Generator, batch_size: int, size: str

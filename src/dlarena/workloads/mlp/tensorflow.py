@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from dlarena.frameworks.tensorflow import KerasClassifier
+from dlarena.frameworks.tensorflow import KerasModel
 from dlarena.workloads.mlp.spec import CLASSES, HIDDEN, INPUTS
 
 
-class Implementation(KerasClassifier):
+class Implementation(KerasModel):
     def data_layout(self) -> str:
         return "contiguous"
 

@@ -1,0 +1,1 @@
+"""Canonical weight layouts inside each framework's models (not frameworks themselves)."""
