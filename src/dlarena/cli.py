@@ -372,7 +372,9 @@ def _compare(args: argparse.Namespace) -> int:
 def _env(args: argparse.Namespace) -> int:
     from dlarena import environment
 
-    print(json.dumps(environment.machine_fingerprint(), indent=2))
+    print(json.dumps({**environment.machine_fingerprint(),
+                      "matmul_peak_gflops": round(environment.matmul_peak_gflops(), 1)},
+                     indent=2))
     return 0
 
 

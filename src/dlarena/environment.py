@@ -129,11 +129,35 @@ def machine_fingerprint() -> dict[str, Any]:
     }
 
 
+def matmul_peak_gflops(*, size: int = 2048, seconds: float = 1.0) -> float:
+    """The machine's float32 matrix-product ceiling, as NumPy's BLAS reaches it (GFLOP/s).
+
+    The best of repeated size x size products over `seconds` (after one warm-up): the
+    ceiling that achieved GFLOP/s of a workload is compared with. Framework-neutral, and
+    measured afresh for every run because a shared machine's ceiling moves.
+    """
+    import time
+
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal((size, size), dtype=np.float32) for _ in range(2))
+    a @ b
+    best = float("inf")
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline or best == float("inf"):
+        start = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best / 1e9
+
+
 def fingerprint(
     framework_versions: dict[str, str | None], threads: dict[str, int]
 ) -> dict[str, Any]:
     return {
         **machine_fingerprint(),
+        "matmul_peak_gflops": round(matmul_peak_gflops(), 1),
         "framework_versions": framework_versions,
         "threads": threads,
         "dlarena_version": dlarena.__version__,

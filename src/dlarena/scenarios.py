@@ -118,26 +118,23 @@ def run_startup(
     return ScenarioResult(time.perf_counter() - start, extra_metrics=impl.compilation_stats())
 
 
-# Evaluation runs in batches of this size; 10,000-sample splits divide evenly (one shape, one
-# trace in graph modes).
+# Evaluation runs in batches of this size, the last one padded (one shape: one trace).
 EVAL_BATCH = 500
-TRAIN_EVAL_SAMPLES = 10_000
 
 
-def _evaluate(impl: Implementation, runtime: Runtime, inputs: np.ndarray,
-              labels: np.ndarray) -> tuple[float, float]:
-    """Mean softmax cross-entropy and accuracy, computed in NumPy: the same code for all."""
-    total_loss, correct = 0.0, 0
-    usable = len(labels) - len(labels) % EVAL_BATCH
-    for start in range(0, usable, EVAL_BATCH):
-        batch_labels = labels[start:start + EVAL_BATCH]
-        logits = np.asarray(runtime.to_numpy(impl.infer_step(
-            impl.to_device(inputs[start:start + EVAL_BATCH], batch_labels))), dtype=np.float64)
-        shifted = logits - logits.max(axis=1, keepdims=True)
-        log_probabilities = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-        total_loss -= float(log_probabilities[np.arange(len(batch_labels)), batch_labels].sum())
-        correct += int((logits.argmax(axis=1) == batch_labels).sum())
-    return total_loss / usable, correct / usable
+def _predictor(impl: Implementation, runtime: Runtime,
+               label_like: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """inputs -> logits as float64 NumPy, batch by batch in inference mode."""
+    def predict(inputs: np.ndarray) -> np.ndarray:
+        outputs = []
+        for start in range(0, len(inputs), EVAL_BATCH):
+            chunk = inputs[start:start + EVAL_BATCH]
+            padded = np.concatenate([chunk, np.repeat(chunk[-1:], EVAL_BATCH - len(chunk), 0)])
+            labels = np.zeros((EVAL_BATCH, *label_like.shape[1:]), label_like.dtype)
+            logits = runtime.to_numpy(impl.infer_step(impl.to_device(padded, labels)))
+            outputs.append(np.asarray(logits, dtype=np.float64)[:len(chunk)])
+        return np.concatenate(outputs)
+    return predict
 
 
 def run_convergence(
@@ -159,41 +156,36 @@ def run_convergence(
     peak_build = peak_rss_bytes()
     resets = reset_peak_rss()
     progress("load data", 0, 1)
-    data = load(name)
-    train_x = workload.from_dataset(name, data.train_inputs)
-    test_x = workload.from_dataset(name, data.test_inputs)
-    train_y, test_y = data.train_labels, data.test_labels
+    task = workload.convergence_task(load(name), cell.size)
     peak_load = peak_rss_bytes()
     reset_peak_rss()
 
     rng = np.random.default_rng(cell.seed)
-    batch, steps = cell.batch_size, len(train_y) // cell.batch_size
+    batch = cell.batch_size
     curves: dict[str, list[float]] = {name: [] for name in (
         "epoch_seconds", "train_loss", "train_accuracy", "val_loss", "val_accuracy")}
     training_seconds, time_to_target, first_step = 0.0, None, 0.0
     for epoch in range(epochs):
         progress("epoch", epoch, epochs)
         impl.prepare(training=True)
-        order = rng.permutation(len(train_y))
+        inputs, labels = task.epoch(rng)
         losses = []
         start = time.perf_counter()
-        for step in range(steps):
-            chosen = order[step * batch:(step + 1) * batch]
-            losses.append(runtime.scalar(impl.train_step(impl.to_device(train_x[chosen],
-                                                                        train_y[chosen]))))
+        for step in range(len(labels) // batch):
+            chosen = slice(step * batch, (step + 1) * batch)
+            losses.append(runtime.scalar(impl.train_step(impl.to_device(inputs[chosen],
+                                                                        labels[chosen]))))
             if epoch == 0 and step == 0:
                 first_step = time.perf_counter() - start
         seconds = time.perf_counter() - start
         training_seconds += seconds
         impl.prepare(training=False)
-        _, train_accuracy = _evaluate(impl, runtime, train_x[:TRAIN_EVAL_SAMPLES],
-                                      train_y[:TRAIN_EVAL_SAMPLES])
-        val_loss, val_accuracy = _evaluate(impl, runtime, test_x, test_y)
-        for key, value in (("epoch_seconds", seconds), ("train_loss", float(np.mean(losses))),
-                           ("train_accuracy", train_accuracy), ("val_loss", val_loss),
-                           ("val_accuracy", val_accuracy)):
-            curves[key].append(value)
-        if time_to_target is None and val_accuracy >= target:
+        scores = task.evaluate(_predictor(impl, runtime, labels), (inputs, labels))
+        curves["epoch_seconds"].append(seconds)
+        curves["train_loss"].append(float(np.mean(losses)))
+        for key in ("train_accuracy", "val_loss", "val_accuracy"):
+            curves[key].append(scores[key])
+        if time_to_target is None and scores["val_accuracy"] >= target:
             time_to_target = training_seconds
     progress("epoch", epochs, epochs)
     metrics = {

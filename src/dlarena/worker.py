@@ -129,6 +129,8 @@ def measure_cell(cell: CellSpec, progress: Progress) -> dict[str, Any]:
     if result.timing is not None:
         payload.update(
             throughput_metric=scenario.headline,
+            # Throughput counts the workload's unit: images, samples, or tokens of a sequence.
+            items_per_step=cell.batch_size * built.workload.items_per_sample(cell.size),
             windows=_windows(result.timing.windows),
             warmup=_windows(result.timing.warmup),
             steps_per_window=result.timing.steps_per_window,

@@ -6,15 +6,15 @@ import json
 from typing import Any
 
 from dlarena.measure.stats import Summary
-from dlarena.report.model import CellReport, Report, unit
+from dlarena.report.model import CellReport, Report, achieved_gflops, unit
 
 JSON_SCHEMA_VERSION = 1
 
 
-def _metric(name: str, summary: Summary) -> dict[str, Any]:
+def _metric(name: str, summary: Summary, workload: str) -> dict[str, Any]:
     return {
         "median": summary.median,
-        "unit": unit(name),
+        "unit": unit(name, workload),
         "n": summary.n,
         "ci_low": summary.ci[0] if summary.ci else None,
         "ci_high": summary.ci[1] if summary.ci else None,
@@ -44,7 +44,9 @@ def _cell(cell: CellReport) -> dict[str, Any]:
         "error": cell.stored.error,
         "flags": list(cell.flags),
         "between_process_cv": cell.between_process_cv,
-        "metrics": {name: _metric(name, s) for name, s in sorted(cell.summaries.items())},
+        "metrics": {name: _metric(name, s, spec.workload)
+                    for name, s in sorted(cell.summaries.items())},
+        "achieved_gflops": achieved_gflops(cell),
         "manifest": next((d["manifest"] for d in cell.stored.details if "manifest" in d), None),
     }
 

@@ -6,6 +6,8 @@ import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from dlarena import registry
+from dlarena.cell import CellSpec
 from dlarena.measure import derived, stats
 from dlarena.measure.verdict import Verdict, compare, instability_flags, not_comparable
 from dlarena.metrics import METRICS
@@ -230,7 +232,7 @@ def break_evens(report: Report) -> list[BreakEven]:
             startup[key] = first_result.median
         throughput = cell.summaries.get("train_throughput")
         if spec.scenario == "train" and throughput:
-            train[key] = (spec.batch_size, spec.batch_size / throughput.median)
+            train[key] = (spec.batch_size, items_per_step(spec) / throughput.median)
     results = []
     for (workload, framework, mode), start in startup.items():
         baseline_mode = "eager"
@@ -250,5 +252,40 @@ def break_evens(report: Report) -> list[BreakEven]:
     return results
 
 
-def unit(metric: str) -> str:
+THROUGHPUTS = ("train_throughput", "infer_throughput")
+
+
+def unit(metric: str, workload: str | None = None) -> str:
+    """The metric's unit; a throughput counts the workload's own (images/s, tokens/s, …)."""
+    workloads = registry.workloads()
+    if metric in THROUGHPUTS and workload in workloads:
+        return f"{workloads[workload].unit}/s"
     return METRICS[metric].unit if metric in METRICS else ""
+
+
+def quality(workload: str) -> str:
+    """What a convergence cell's val_accuracy measures for this workload (hit rate@10, …)."""
+    workloads = registry.workloads()
+    return workloads[workload].quality if workload in workloads else "accuracy"
+
+
+def items_per_step(spec: CellSpec) -> int:
+    """Units of throughput in one step of the cell (a batch of images, or of its tokens)."""
+    workloads = registry.workloads()
+    per_sample = (workloads[spec.workload].items_per_sample(spec.size)
+                  if spec.workload in workloads else 1)
+    return spec.batch_size * per_sample
+
+
+def achieved_gflops(cell: CellReport) -> float | None:
+    """FLOP rate of a throughput cell: analytic FLOPs per sample x samples per second."""
+    spec = cell.stored.spec
+    workloads = registry.workloads()
+    metric = {"train": "train_throughput", "infer": "infer_throughput"}.get(spec.scenario)
+    if metric not in cell.summaries or spec.workload not in workloads:
+        return None
+    workload = workloads[spec.workload]
+    per_sample = (workload.train_flops(spec.size) if spec.scenario == "train"
+                  else workload.forward_flops(spec.size))
+    samples_per_second = cell.summaries[metric].median / workload.items_per_sample(spec.size)
+    return per_sample * samples_per_second / 1e9

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from dlarena.report.formatting import number
-from dlarena.report.model import CellReport, Group, unit
+from dlarena.report.model import CellReport, Group, quality, unit
 
 # Colour per framework, stable across figures; unknown frameworks cycle through the rest.
 _COLOURS = {"torch": "#ee4c2c", "tensorflow": "#1f77b4", "fake": "#7f7f7f"}
@@ -84,7 +84,7 @@ def throughput_figure(workload: str, groups: Sequence[Group]) -> str | None:
         assert metric is not None
         _bars(panel, group.cells, metric)
         panel.set_title(f"{workload} · {group.scenario} (batch {group.batch_size})")
-        panel.set_ylabel(unit(metric))
+        panel.set_ylabel(unit(metric, workload))
     figure.tight_layout()
     return _svg(figure)
 
@@ -141,7 +141,7 @@ def sweep_figure(sweep: Any) -> str:
                       linestyle="-" if label.endswith(("eager", "function")) else "--")
     axes.set_xscale("log", base=2)
     axes.set_xlabel("batch size")
-    axes.set_ylabel(unit(sweep.metric))
+    axes.set_ylabel(unit(sweep.metric, sweep.workload))
     axes.set_title(f"{sweep.workload} · {sweep.scenario}")
     from matplotlib.ticker import FuncFormatter
 
@@ -170,7 +170,7 @@ def learning_curves_figure(workload: str, cells: Sequence[CellReport]) -> str | 
                           linewidth=1, label=label)
             loss.plot(epochs, train, color=colour_, alpha=0.8, linewidth=1, label=label)
     dataset = curves[0].stored.spec.options.get("dataset", "")
-    accuracy.set_title(f"{workload} on {dataset}: validation accuracy")
+    accuracy.set_title(f"{workload} on {dataset}: validation {quality(workload)}")
     accuracy.set_ylabel("%")
     loss.set_title("training loss")
     for axes in (accuracy, loss):

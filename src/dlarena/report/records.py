@@ -33,7 +33,8 @@ def records(report: Report) -> list[dict[str, Any]]:
             rows.append({**common, **dict.fromkeys(COLUMNS[-10:])})
         for metric, summary in sorted(cell.summaries.items()):
             rows.append({
-                **common, "metric": metric, "unit": unit(metric), "median": summary.median,
+                **common, "metric": metric, "unit": unit(metric, spec.workload),
+                "median": summary.median,
                 "ci_low": summary.ci[0] if summary.ci else None,
                 "ci_high": summary.ci[1] if summary.ci else None,
                 "cv": summary.cv, "mad": summary.mad, "n": summary.n,

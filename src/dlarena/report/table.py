@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from dlarena.measure import stats
 from dlarena.report import formatting as fmt
-from dlarena.report.model import CellReport, Report, break_evens, sweeps, unit
+from dlarena.report.model import CellReport, Report, break_evens, quality, sweeps, unit
 
 HEADER = ("workload", "scenario", "batch", "framework", "version", "median", "unit", "95% CI",
           "CV", "CV procs", "n", "vs first", "peak RSS", "notes")
@@ -36,7 +36,7 @@ def comparison_rows(report: Report) -> list[Row]:
                 ratio = group.ratio_to_first(cell)
                 figures = (
                     fmt.number(summary.median),
-                    unit(metric),
+                    unit(metric, spec.workload),
                     fmt.interval(summary.ci),
                     fmt.percent(summary.cv),
                     fmt.percent(cell.between_process_cv),
@@ -151,7 +151,7 @@ def latency_rows(report: Report) -> list[list[str]]:
 def sweep_lines(report: Report) -> list[str]:
     lines = []
     for sweep in sweeps(report):
-        where = f"{sweep.workload} {sweep.scenario} ({unit(sweep.metric)})"
+        where = f"{sweep.workload} {sweep.scenario} ({unit(sweep.metric, sweep.workload)})"
         if not sweep.crossovers:
             sizes = sorted({size for values in sweep.series.values() for size in values})
             lines.append(f"{where}: no crossover between batch {sizes[0]} and {sizes[-1]}")
@@ -174,7 +174,7 @@ def _median(cell: CellReport, metric: str, render: Callable[[float], str]) -> st
     return render(found.median) if found else "–"
 
 
-CONVERGENCE_HEADER = ("workload", "dataset", "framework", "epochs", "seeds", "val accuracy",
+CONVERGENCE_HEADER = ("workload", "dataset", "framework", "epochs", "seeds", "val quality",
                       "training time", "to target", "RSS load", "RSS build", "RSS train")
 
 
@@ -191,7 +191,8 @@ def convergence_rows(report: Report) -> list[list[str]]:
         rows.append([
             spec.workload, str(spec.options.get("dataset")), cell.label,
             str(spec.options.get("epochs")), str(accuracy.n),
-            f"{accuracy.median:.2%} ({accuracy.minimum:.2%}–{accuracy.maximum:.2%})",
+            f"{quality(spec.workload)} {accuracy.median:.2%} "
+            f"({accuracy.minimum:.2%}–{accuracy.maximum:.2%})",
             _median(cell, "training_seconds", _seconds),
             _median(cell, "time_to_target_seconds", _seconds) + (
                 f" (≥ {target:.0%})" if target else ""),

@@ -365,8 +365,9 @@ def _samples(cell: CellSpec, payload: dict[str, Any]) -> dict[str, list[float]]:
     values: dict[str, list[float]] = {}
     throughput_metric = payload.get("throughput_metric")
     if throughput_metric:
+        items = payload.get("items_per_step", cell.batch_size)
         values[throughput_metric] = [
-            steps * cell.batch_size / seconds for steps, seconds in payload["windows"]
+            steps * items / seconds for steps, seconds in payload["windows"]
         ]
     for name, samples in payload.get("samples", {}).items():
         values[name] = [float(value) for value in samples]

@@ -15,7 +15,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from dlarena.cell import CellSpec
+from dlarena.datasets import Dataset
 from dlarena.frameworks.base import Runtime
+from dlarena.tasks import Classification, Task
 
 Shape = tuple[int, ...]
 Weights = dict[str, np.ndarray]
@@ -83,6 +85,8 @@ class Workload(ABC):
     loss: ClassVar[str] = "softmax_cross_entropy"
     # What throughput counts: "images", "tokens" or "samples" (per second).
     unit: ClassVar[str] = "samples"
+    # What a convergence run's val_accuracy measures (see `convergence_task`).
+    quality: ClassVar[str] = "accuracy"
 
     def items_per_sample(self, size: str) -> int:
         """Units of `unit` in one sample (a sequence pair holds many tokens); 1 by default."""
@@ -114,6 +118,11 @@ class Workload(ABC):
     def from_dataset(self, dataset: str, inputs: np.ndarray) -> np.ndarray:
         """A dataset's inputs in this workload's canonical input layout (default: as they are)."""
         return inputs
+
+    def convergence_task(self, data: Dataset, size: str) -> Task:
+        """How the convergence scenario trains and scores on `data` (default: classification)."""
+        return Classification((self.from_dataset(data.name, data.train_inputs), data.train_labels),
+                              (self.from_dataset(data.name, data.test_inputs), data.test_labels))
 
     def knobs(self, size: str) -> dict[str, Any]:
         return self.sizes[size].knobs

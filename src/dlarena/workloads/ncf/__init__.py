@@ -1,0 +1,1 @@
+"""ncf: Neural Collaborative Filtering (NeuMF)."""
