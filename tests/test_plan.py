@@ -44,7 +44,7 @@ def test_overrides_reach_every_cell() -> None:
     (Request(frameworks=["pytorch"]), "unknown framework 'pytorch'; valid: fake, tensorflow, torch"),
     (Request(workloads=["resnet"]), "unknown workload 'resnet'; valid: cnn, lstm, mlp"),
     (Request(scenarios=["speed"]), "unknown scenario 'speed'; valid: train, infer"),
-    (Request(suite="nightly"), "unknown suite 'nightly'; valid: default, smoke, graphs, accuracy"),
+    (Request(suite="nightly"), "unknown suite 'nightly'; valid: default, smoke, graphs, paper, accuracy"),
     (Request(size="huge"), "unknown size 'huge'; valid: smoke, cpu, full"),
     (Request(batch_sizes=[8, 0]), "batch size must be a positive integer"),
     (Request(modes=["jit"]), "unknown mode 'jit' for torch, tensorflow; valid: default, eager, compiled, all, compile, compile-max-autotune, function, xla"),

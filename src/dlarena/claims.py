@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from dlarena import registry
 from dlarena.measure.verdict import Verdict
+from dlarena.published import PASZKE_2019
 from dlarena.report.model import CellReport, Report
 
 HOLDS = "holds"
@@ -35,6 +36,8 @@ class Claim:
     # "better": `favours` beats `over`; "same": no significant difference is claimed.
     expects: str = "better"
     needs: str = ""  # what a run must include to measure it
+    # Only these workloads' verdicts count (None: every workload measured).
+    workloads: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -121,7 +124,9 @@ CLAIMS = (
         "15512 / 5.4e6",
         "PyTorch trains AlexNet, VGG-19, ResNet-50, MobileNet, GNMTv2 and NCF faster than "
         "TensorFlow.",
+        favours="torch", over="tensorflow", measures=(("train_throughput", "train"),),
         needs="the paper's six models (the paper suite)",
+        workloads=tuple(PASZKE_2019.columns),
     ),
 )
 
@@ -139,7 +144,8 @@ def _verdicts(report: Report, claim: Claim, metric: str, scenario: str) -> list[
     assert claim.favours and claim.over
     evidence = []
     for group in report.groups:
-        if group.scenario != scenario:
+        if group.scenario != scenario or (
+                claim.workloads is not None and group.workload not in claim.workloads):
             continue
         sides: dict[str, CellReport] = {}
         for cell in group.cells:

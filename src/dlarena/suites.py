@@ -39,6 +39,13 @@ _ALL = (
         scenarios=("startup", "train", "infer", "latency"), size="cpu", modes=("all",),
     ),
     Suite(
+        "paper", "Paszke et al. 2019, Table 1: training throughput of AlexNet, VGG-19, "
+        "ResNet-50, MobileNetV2, GNMTv2 and NCF, fp32, beside the published figures "
+        "(--size cpu on a machine without a GPU)",
+        workloads=("alexnet", "vgg19", "resnet50", "mobilenet_v2", "gnmt", "ncf"),
+        frameworks=("torch", "tensorflow"), scenarios=("train",), size="full",
+    ),
+    Suite(
         "accuracy", "seed 000's study on real data: mlp on MNIST, cnn on Fashion-MNIST, "
         "ncf on MovieLens-100K (hit rate@10), 20 epochs, 3 seeds: accuracy, training time, "
         "memory by phase",

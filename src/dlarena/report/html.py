@@ -18,6 +18,7 @@ from dlarena.parity.compare import FORWARD_TOLERANCE, LOSS_TOLERANCE
 from dlarena.report import formatting as fmt
 from dlarena.report import plots
 from dlarena.report.model import Group, Report, sweeps
+from dlarena.report.paper import PAPER_HEADER, paper_note, paper_table
 from dlarena.report.table import (
     CONVERGENCE_HEADER,
     LATENCY_HEADER,
@@ -78,6 +79,14 @@ def _workloads(page: Page) -> Section | None:
     ]
     return Section("throughput", "Per workload", "sections/workloads.html.j2",
                    {"workloads": workloads})
+
+
+def _paper(page: Page) -> Section | None:
+    rows = paper_table(page.report)
+    if not rows:
+        return None
+    return Section("paper", "Beside the published table", "sections/table.html.j2",
+                   {"header": PAPER_HEADER, "rows": rows, "note": paper_note(page.report)})
 
 
 def _memory(page: Page) -> Section | None:
@@ -196,7 +205,7 @@ def _problems(page: Page) -> Section:
 
 
 SECTIONS: list[SectionBuilder] = [
-    _verdicts, _claims, _workloads, _convergence, _sweeps, _latency, _startup, _memory,
+    _verdicts, _claims, _paper, _workloads, _convergence, _sweeps, _latency, _startup, _memory,
     _parity, _manifest,
     _environment, _problems,
 ]

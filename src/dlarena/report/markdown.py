@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dlarena.measure.stats import CONFIDENCE
 from dlarena.parity.compare import FORWARD_TOLERANCE, GRADIENT_TOLERANCE, LOSS_TOLERANCE
 from dlarena.report.model import Report
+from dlarena.report.paper import PAPER_HEADER, paper_note, paper_table
 from dlarena.report.table import (
     CONVERGENCE_HEADER,
     HEADER,
@@ -52,6 +53,10 @@ def render(report: Report) -> str:
         "",
         *_table(HEADER, [row.cells for row in comparison_rows(report)]),
     ]
+    paper = paper_table(report)
+    if paper:
+        lines += ["", "## Beside the published table (training throughput)", "",
+                  *_table(PAPER_HEADER, paper), "", _cell(paper_note(report))]
     for title, columns, body in (("Convergence on real data (medians over seeds)",
                                   CONVERGENCE_HEADER, convergence_rows(report)),
                                  ("Start-up (medians)", STARTUP_HEADER, startup_rows(report)),

@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from dlarena.report.model import Report
+from dlarena.report.paper import PAPER_HEADER, paper_note, paper_table
 from dlarena.report.table import (
     CONVERGENCE_HEADER,
     HEADER,
@@ -43,6 +44,10 @@ def render(report: Report, console: Console) -> None:
         console.print("[bold]Verdicts[/bold] (ratio of medians, 95% bootstrap CI)")
         for line in lines:
             console.print(f"  • {escape(line)}")
+    paper = paper_table(report)
+    _table(console, "Beside the published table (training throughput)", PAPER_HEADER, paper)
+    if paper:
+        console.print(escape(paper_note(report)), style="dim")
     _table(console, "Convergence on real data (medians over seeds)", CONVERGENCE_HEADER,
            convergence_rows(report))
     _table(console, "Start-up (medians; seconds)", STARTUP_HEADER, startup_rows(report))
