@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from dlarena import registry
 from dlarena.cell import ThreadSettings
 from dlarena.errors import UsageError
 from dlarena.plan import Request, build_plan, plan_key
@@ -42,7 +43,8 @@ def test_overrides_reach_every_cell() -> None:
 
 @pytest.mark.parametrize(("request_", "message"), [
     (Request(frameworks=["pytorch"]), "unknown framework 'pytorch'; valid: fake, tensorflow, torch"),
-    (Request(workloads=["resnet"]), "unknown workload 'resnet'; valid: cnn, lstm, mlp"),
+    (Request(workloads=["resnet"]),
+     f"unknown workload 'resnet'; valid: {', '.join(registry.workloads())}"),
     (Request(scenarios=["speed"]), "unknown scenario 'speed'; valid: train, infer"),
     (Request(suite="nightly"), "unknown suite 'nightly'; valid: default, smoke, graphs, paper, accuracy"),
     (Request(size="huge"), "unknown size 'huge'; valid: smoke, cpu, full"),

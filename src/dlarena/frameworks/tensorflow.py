@@ -142,7 +142,12 @@ class KerasModel(Implementation):
         with tf.GradientTape() as tape:
             loss = self.loss_fn(labels, self.model(inputs, training=True))
         variables = self.model.trainable_variables
-        self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
+        # Embedding gradients come as IndexedSlices that repeat a row for every repeated token;
+        # Keras 3's Adam squares the repeats one by one (sum of squares, not the square of the
+        # sum). Summed into a dense gradient first, as PyTorch's nn.Embedding gives it.
+        gradients = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g
+                     for g in tape.gradient(loss, variables)]
+        self.optimizer.apply_gradients(zip(gradients, variables, strict=True))
         return loss
 
     def _eager_infer_step(self, inputs: Any) -> Any:
