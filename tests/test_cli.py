@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from dlarena import registry
 from dlarena.cli import main
 
 
@@ -26,7 +27,8 @@ def assert_usage_error(result: subprocess.CompletedProcess[str], needle: str) ->
 
 @pytest.mark.parametrize(("args", "needle"), [
     (["run", "--frameworks", "pytorch"], "unknown framework 'pytorch'; valid: fake, tensorflow, torch"),
-    (["run", "--workloads", "resnet"], "unknown workload 'resnet'; valid: cnn, lstm, mlp"),
+    (["run", "--workloads", "resnet"],
+     f"unknown workload 'resnet'; valid: {', '.join(registry.workloads())}"),
     (["run", "--scenarios", "speed"], "unknown scenario 'speed'; valid: train, infer"),
     (["run", "--suite", "nightly"], "unknown suite 'nightly'"),
     (["run", "--size", "huge"], "unknown size 'huge'; valid: smoke, cpu, full"),

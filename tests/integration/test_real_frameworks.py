@@ -336,9 +336,16 @@ def test_analytic_flops_match_pytorchs_counter(runtimes: dict[str, Any], workloa
     impl.prepare(training=False)
     inputs, labels = spec.synthetic_batch(np.random.default_rng(0), 2, "smoke")
     batch = impl.to_device(inputs, labels)
-    # oneDNN's fused CPU LSTM kernel is invisible to the counter; without oneDNN the same LSTM
-    # runs as the matrix products the counter sees (and the analytic count describes).
-    with (torch.backends.mkldnn.flags(enabled=False), torch.no_grad(),
-          FlopCounterMode(display=False) as counter):
-        impl.model(batch[0])
+    # Fused CPU kernels have no counter formula: oneDNN's LSTM, flash attention and the
+    # transformer's inference fast path. Without them the same layers run as the matrix
+    # products the counter sees and the analytic count describes.
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        with (torch.backends.mkldnn.flags(enabled=False), sdpa_kernel(SDPBackend.MATH),
+              torch.no_grad(), FlopCounterMode(display=False) as counter):
+            impl.model(batch[0])
+    finally:
+        torch.backends.mha.set_fastpath_enabled(True)
     assert counter.get_total_flops() == 2 * spec.forward_flops("smoke")

@@ -1,0 +1,1 @@
+"""gnmt: GNMT v2 sequence-to-sequence translation model (NVIDIA / MLPerf layout)."""

@@ -1,0 +1,1 @@
+"""transformer: a BERT-style post-LN encoder with a per-token vocabulary head (MLM-style)."""

@@ -1,0 +1,47 @@
+"""transformer in TensorFlow/Keras: a functional model of MultiHeadAttention and LayerNormalization.
+
+Layers are named after PyTorch's module paths (`encoder_layers_0_self_attn`, `…_linear1`), the
+canonical prefixes; GELU is a separate layer so `linear1`'s output is the pre-activation, as
+in PyTorch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dlarena.frameworks.tensorflow import KerasModel
+from dlarena.workloads.transformer.spec import LAYER_NORM_EPSILON
+
+
+class Implementation(KerasModel):
+    def data_layout(self) -> str:
+        return "batch-major sequences"
+
+    def build_model(self) -> Any:
+        import keras
+
+        knobs = self.knobs
+        hidden, heads, sequence = knobs["hidden"], knobs["heads"], knobs["sequence"]
+        layers = keras.layers
+
+        def norm(name: str) -> Any:
+            return layers.LayerNormalization(epsilon=LAYER_NORM_EPSILON, name=name)
+
+        tokens = keras.Input(shape=(sequence,), dtype="int64")
+        positions = keras.ops.zeros_like(tokens) + keras.ops.arange(sequence, dtype="int64")
+        x = layers.Add()([
+            layers.Embedding(knobs["vocabulary"], hidden, name="token_embedding")(tokens),
+            layers.Embedding(sequence, hidden, name="position_embedding")(positions),
+        ])
+        x = norm("embedding_norm")(x)
+        for index in range(knobs["layers"]):
+            name = f"encoder_layers_{index}"
+            attended = layers.MultiHeadAttention(heads, hidden // heads,
+                                                 name=f"{name}_self_attn")(x, x)
+            x = norm(f"{name}_norm1")(layers.Add()([x, attended]))
+            h = layers.Dense(knobs["ffn"], name=f"{name}_linear1")(x)
+            h = layers.Activation("gelu", name=f"{name}_gelu")(h)  # exact (erf) GELU
+            h = layers.Dense(hidden, name=f"{name}_linear2")(h)
+            x = norm(f"{name}_norm2")(layers.Add()([x, h]))
+        logits = layers.Dense(knobs["vocabulary"], name="head")(x)
+        return keras.Model(tokens, logits, name="transformer")
