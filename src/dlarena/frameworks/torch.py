@@ -196,7 +196,8 @@ class TorchModel(Implementation):
             "learning_rate": defaults["lr"],
         }
         if "eps" in defaults:
-            settings.update(optimizer_epsilon=defaults["eps"], betas=list(defaults["betas"]))
+            settings.update(optimizer_epsilon=defaults["eps"], betas=list(defaults["betas"]),
+                            adam_epsilon_on="bias-corrected sqrt(v) (PyTorch's placement)")
         norms = [m for m in self.model.modules() if isinstance(m, nn.BatchNorm1d | nn.BatchNorm2d)]
         if norms:
             settings["batchnorm_epsilon"] = norms[0].eps

@@ -1,0 +1,1 @@
+"""alexnet: torchvision's single-tower AlexNet, in PyTorch and TensorFlow."""

@@ -1,0 +1,46 @@
+"""alexnet in TensorFlow/Keras (NHWC, TensorFlow's fastest layout on CPU and GPU)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from dlarena.frameworks.tensorflow import KerasModel
+from dlarena.workloads.alexnet.spec import CONVS, HIDDEN, WORKLOAD
+
+
+class Implementation(KerasModel):
+    def build_model(self) -> Any:
+        from tensorflow import keras
+
+        size = self.cell.size
+        side = self.knobs["image"]
+        layers: list[Any] = [keras.Input(shape=(side, side, 3))]
+        for (conv, kernel, stride, padding, pooled), (_, c_out) in zip(
+                CONVS, WORKLOAD.conv_channels(size), strict=True):
+            if stride == 1:  # symmetric (k - 1) / 2 padding is what 'same' does at stride 1
+                layers.append(keras.layers.Conv2D(c_out, kernel, padding="same", name=conv))
+            else:  # 'same' would pad asymmetrically here; PyTorch pads every side alike
+                layers += [
+                    keras.layers.ZeroPadding2D(padding, name=f"{conv}_pad"),
+                    keras.layers.Conv2D(c_out, kernel, strides=stride, name=conv),
+                ]
+            layers.append(keras.layers.ReLU(name=f"{conv}_relu"))
+            if pooled:
+                layers.append(keras.layers.MaxPooling2D(3, strides=2, name=f"{conv}_pool"))
+        layers.append(keras.layers.Flatten(name="flatten"))
+        for dense, _, n_out in WORKLOAD.dense_features(size):
+            layers.append(keras.layers.Dense(n_out, name=dense))
+            if dense in HIDDEN:
+                layers.append(keras.layers.ReLU(name=f"{dense}_relu"))
+        return keras.Sequential(layers)
+
+    def data_layout(self) -> str:
+        return "NHWC (Keras channels_last)"
+
+    def native_inputs(self, inputs: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(inputs.transpose(0, 2, 3, 1))  # NCHW -> NHWC
+
+    def flattened_dense_inputs(self) -> dict[str, tuple[int, int, int]]:
+        return {HIDDEN[0]: WORKLOAD.flatten_shape(self.cell.size)}

@@ -1,0 +1,1 @@
+"""mobilenet_v2: MobileNetV2 (torchvision's), in PyTorch and TensorFlow."""

@@ -1,0 +1,1 @@
+"""vgg19: VGG-19 (configuration E), in PyTorch and TensorFlow."""

@@ -1,0 +1,40 @@
+"""vgg19 in TensorFlow/Keras (NHWC, TensorFlow's fastest layout on CPU and GPU)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from dlarena.frameworks.tensorflow import KerasModel
+from dlarena.workloads.vgg19.spec import HIDDEN, WORKLOAD
+
+
+class Implementation(KerasModel):
+    def build_model(self) -> Any:
+        from tensorflow import keras
+
+        size = self.cell.size
+        side = self.knobs["image"]
+        layers: list[Any] = [keras.Input(shape=(side, side, 3))]
+        for conv, _, c_out, _, pooled in WORKLOAD.convs(size):
+            # Stride 1: 'same' pads one pixel on every side, as PyTorch's padding=1 does.
+            layers += [keras.layers.Conv2D(c_out, 3, padding="same", name=conv),
+                       keras.layers.ReLU(name=f"{conv}_relu")]
+            if pooled:
+                layers.append(keras.layers.MaxPooling2D(2, name=f"{conv}_pool"))
+        layers.append(keras.layers.Flatten(name="flatten"))
+        for dense, _, n_out in WORKLOAD.dense_features(size):
+            layers.append(keras.layers.Dense(n_out, name=dense))
+            if dense in HIDDEN:
+                layers.append(keras.layers.ReLU(name=f"{dense}_relu"))
+        return keras.Sequential(layers)
+
+    def data_layout(self) -> str:
+        return "NHWC (Keras channels_last)"
+
+    def native_inputs(self, inputs: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(inputs.transpose(0, 2, 3, 1))  # NCHW -> NHWC
+
+    def flattened_dense_inputs(self) -> dict[str, tuple[int, int, int]]:
+        return {HIDDEN[0]: WORKLOAD.flatten_shape(self.cell.size)}
