@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from abc import abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -103,7 +104,8 @@ class KerasModel(Implementation):
         import tensorflow as tf
 
         settings = self.optimizer_settings()
-        with tf.device(self.runtime.tf_device):
+        self.dtype = {"fp32": "float32", "fp64": "float64"}[self.cell.precision]
+        with tf.device(self.runtime.tf_device), _floatx(self.dtype):
             self.model = self.build_model()
             if isinstance(settings, SgdSettings):
                 self.optimizer = tf.keras.optimizers.SGD(learning_rate=settings.learning_rate)
@@ -115,7 +117,8 @@ class KerasModel(Implementation):
                     epsilon=settings.epsilon,
                 )
             self.optimizer.build(self.model.trainable_variables)
-        self.loss_fn = _loss(self.workload.loss)
+            # Keras losses compute in the float type current at their construction.
+            self.loss_fn = _loss(self.workload.loss)
         self._train = self._compile(self._eager_train_step)
         self._infer = self._compile(self._eager_infer_step)
 
@@ -160,11 +163,13 @@ class KerasModel(Implementation):
     def to_device(self, inputs: np.ndarray, labels: np.ndarray) -> Any:
         import tensorflow as tf
 
+        def place(array: np.ndarray) -> Any:
+            if np.issubdtype(array.dtype, np.floating):
+                array = array.astype(self.dtype)
+            return tf.identity(tf.constant(array))
+
         with tf.device(self.runtime.tf_device):
-            return (
-                tf.identity(tf.constant(self.native_inputs(inputs))),
-                tf.identity(tf.constant(labels)),
-            )
+            return place(self.native_inputs(inputs)), place(labels)
 
     def train_step(self, batch: Any) -> Any:
         return self._train(*batch)
@@ -233,6 +238,21 @@ class KerasModel(Implementation):
         check_layout("tensorflow", set(slots), set(weights))
         for name, slot in slots.items():
             slot.write(weights[name])
+
+
+@contextlib.contextmanager
+def _floatx(dtype: str) -> Iterator[None]:
+    """Build Keras layers with `dtype` weights and compute (float64 for same-model checks)."""
+    import keras
+
+    saved = keras.config.floatx(), keras.config.dtype_policy()
+    keras.config.set_floatx(dtype)
+    keras.config.set_dtype_policy(dtype)
+    try:
+        yield
+    finally:
+        keras.config.set_floatx(saved[0])
+        keras.config.set_dtype_policy(saved[1])
 
 
 def _adam_with_pytorch_epsilon() -> type:

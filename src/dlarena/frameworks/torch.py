@@ -21,6 +21,9 @@ INFO = FrameworkInfo(
     modes=("eager", "compile", "compile-max-autotune"),
 )
 
+# Cell precision -> the dtype of weights and floating inputs. fp64 is for same-model checks.
+_DTYPES = {"fp32": "float32", "fp64": "float64"}
+
 # torch.compile's mode argument for each compiled mode.
 _COMPILE_MODES = {"compile": "default", "compile-max-autotune": "max-autotune-no-cudagraphs"}
 
@@ -109,7 +112,8 @@ class TorchModel(Implementation):
         import torch
 
         settings = self.optimizer_settings()
-        self.model = self.build_model().to(self.runtime.torch_device)
+        self.dtype = getattr(torch, _DTYPES[self.cell.precision])
+        self.model = self.build_model().to(self.runtime.torch_device, dtype=self.dtype)
         if self.channels_last():
             self.model = self.model.to(memory_format=torch.channels_last)
         trainable = [p for p in self.model.parameters() if p.requires_grad]
@@ -150,10 +154,15 @@ class TorchModel(Implementation):
         import torch
 
         device = self.runtime.torch_device
-        tensor = torch.from_numpy(inputs).to(device)
+
+        def place(array: np.ndarray) -> Any:
+            tensor = torch.from_numpy(array).to(device)
+            return tensor.to(self.dtype) if tensor.is_floating_point() else tensor
+
+        tensor = place(inputs)
         if self.channels_last():
             tensor = tensor.contiguous(memory_format=torch.channels_last)
-        return tensor, torch.from_numpy(labels).to(device)
+        return tensor, place(labels)
 
     def train_step(self, batch: Any) -> Any:
         inputs, labels = batch

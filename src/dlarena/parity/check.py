@@ -19,7 +19,7 @@ from dlarena import registry
 from dlarena.cell import CellSpec, MeasureSettings, ThreadSettings
 from dlarena.executors.base import Executor
 from dlarena.parity.compare import Evidence, ParityResult, compare
-from dlarena.parity.probe import PROBE_BATCH
+from dlarena.parity.probe import PROBE_BATCH, PROBE_PRECISION
 
 _SOURCE = Path(dlarena.__file__).resolve().parent
 # The probe times nothing; a cell still needs measurement settings to be a cell.
@@ -75,7 +75,7 @@ def check_workload(
             cell = CellSpec(
                 workload=workload, framework=framework,
                 mode=registry.frameworks()[framework].default_mode, scenario="check",
-                size=size, device=device, batch_size=PROBE_BATCH, precision="fp32",
+                size=size, device=device, batch_size=PROBE_BATCH, precision=PROBE_PRECISION,
                 threads=threads, measure=_UNTIMED, seed=seed,
             )
             artifacts = str(Path(folder) / f"{framework}.npz")

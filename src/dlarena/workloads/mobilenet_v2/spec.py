@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dlarena.workloads import flops
-from dlarena.workloads.base import Shape, SizeConfig, Workload
+from dlarena.workloads.base import Shape, SizeConfig, Weights, Workload
 
 # (expansion t, channels c, blocks n, stride of the first s) of the paper's Table 2
 INVERTED_RESIDUALS = (
@@ -99,6 +99,20 @@ class MobilenetV2(Workload):
                 found.append(block)
                 c_in, side = c_out, block.out_side
         return found
+
+    def initial_weights(self, size: str, seed: int) -> Weights:
+        """The canonical init, with each residual block's projection BatchNorm scale at zero.
+
+        Goyal et al.'s zero-init of the last BatchNorm of a residual branch (as ResNet-50
+        here): residual blocks start as the identity. Without it, glorot weights give
+        gradients up to ~80 and five SGD steps part PyTorch from Keras, both in float64.
+        """
+        weights = super().initial_weights(size, seed)
+        for block in self.blocks(size):
+            if block.residual:
+                name = f"{block.name}_project_bn.gamma"
+                weights[name] = np.zeros_like(weights[name])
+        return weights
 
     def parameter_shapes(self, size: str) -> dict[str, Shape]:
         stem, _ = self.stem(size)
