@@ -10,18 +10,29 @@ from dlarena.plan import Request, build_plan, plan_key
 THREADS = ThreadSettings(2, 2)
 
 
-def test_default_suite_interleaves_frameworks() -> None:
+def test_default_suite_interleaves_frameworks_and_covers_every_paper_model() -> None:
+    from dlarena.published import PASZKE_2019
+
     planned = build_plan(Request(), THREADS)
     order = [(p.cell.workload, p.cell.scenario, p.cell.framework) for p in planned]
     assert order[:4] == [
         ("mlp", "train", "torch"), ("mlp", "train", "tensorflow"),
         ("mlp", "infer", "torch"), ("mlp", "infer", "tensorflow"),
     ]
-    assert len(order) == 16  # two worker processes per cell
-    assert order[8:] == order[:8]
-    assert [p.process for p in planned] == [0] * 8 + [1] * 8
+    trained = {workload for workload, scenario, _ in order if scenario == "train"}
+    assert set(PASZKE_2019.columns) | {"transformer"} <= trained
+    # infer only where the suite asks for it; one process; 10 windows of the cpu size
+    assert {w for w, s, _ in order if s == "infer"} == {"mlp", "cnn"}
+    assert {p.process for p in planned} == {0}
+    assert {p.cell.measure.windows for p in planned} == {10}
     assert {p.cell.size for p in planned} == {"cpu"}
     assert {p.cell.mode for p in planned if p.cell.framework == "tensorflow"} == {"function"}
+
+
+def test_asked_scenarios_replace_the_suites_per_workload_choice() -> None:
+    planned = build_plan(Request(scenarios=["infer"], windows=3), THREADS)
+    assert {p.cell.scenario for p in planned} == {"infer"}
+    assert {p.cell.measure.windows for p in planned} == {3}
 
 
 def test_processes_repeat_the_whole_interleaved_order() -> None:

@@ -135,7 +135,9 @@ def build_plan(request: Request, default_threads: ThreadSettings) -> list[Planne
                          list(registry.frameworks()))
     workloads = _choose("workload", request.workloads, suite.workloads,
                         list(registry.workloads()))
-    scenarios = _choose("scenario", request.scenarios, suite.scenarios, list(SCENARIOS))
+    scenarios = {workload: _choose("scenario", request.scenarios,
+                                   suite.scenarios_for(workload), list(SCENARIOS))
+                 for workload in workloads}
     size = request.size or suite.size
     if size not in registry.SIZES:
         raise UsageError(f"unknown size {size!r}; valid: {', '.join(registry.SIZES)}")
@@ -154,7 +156,7 @@ def build_plan(request: Request, default_threads: ThreadSettings) -> list[Planne
     try:
         measure = MeasureSettings(
             min_window_seconds=request.min_window_seconds or base.min_window_seconds,
-            windows=request.windows or base.windows,
+            windows=request.windows or suite.windows or base.windows,
             max_warmup_windows=base.max_warmup_windows,
         )
     except ValueError as error:
@@ -165,7 +167,7 @@ def build_plan(request: Request, default_threads: ThreadSettings) -> list[Planne
         implemented = registry.implementing_frameworks(workload)
         variants = [(framework, mode) for framework in frameworks if framework in implemented
                     for mode in modes_for(framework, asked_modes)]
-        for scenario in scenarios:
+        for scenario in scenarios[workload]:
             default_batch = (SCENARIOS[scenario].batch_size
                              or registry.workloads()[workload].sizes[size].batch_size)
             options = (_convergence_options(request, suite.options.get(workload, {}), workload)

@@ -20,13 +20,24 @@ class Suite:
     modes: tuple[str, ...] = ("default",)
     # Per-workload cell options of the convergence scenario (dataset, target accuracy).
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Workloads measured in other scenarios than `scenarios` (unless --scenarios is given).
+    scenarios_by_workload: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Timed windows per cell when not the size's default (unless --windows is given).
+    windows: int | None = None
+
+    def scenarios_for(self, workload: str) -> tuple[str, ...]:
+        return self.scenarios_by_workload.get(workload, self.scenarios)
 
 
 _ALL = (
     Suite(
-        "default", "mlp and cnn, train and infer, PyTorch vs TensorFlow, cpu size",
-        workloads=("mlp", "cnn"), frameworks=("torch", "tensorflow"),
-        scenarios=("train", "infer"), size="cpu", processes=2,
+        "default", "every model at cpu size, PyTorch vs TensorFlow: training throughput of "
+        "the paper's six models and a BERT-style transformer, train and infer for mlp and cnn",
+        workloads=("mlp", "cnn", "alexnet", "vgg19", "resnet50", "mobilenet_v2", "gnmt",
+                   "ncf", "transformer"),
+        frameworks=("torch", "tensorflow"), scenarios=("train",), size="cpu",
+        scenarios_by_workload={"mlp": ("train", "infer"), "cnn": ("train", "infer")},
+        windows=10,
     ),
     Suite(
         "smoke", "the default suite at smoke size: seconds per cell, for CI",

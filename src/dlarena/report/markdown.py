@@ -6,7 +6,12 @@ import html
 from collections.abc import Sequence
 
 from dlarena.measure.stats import CONFIDENCE
-from dlarena.parity.compare import FORWARD_TOLERANCE, GRADIENT_TOLERANCE, LOSS_TOLERANCE
+from dlarena.parity.compare import (
+    FORWARD_TOLERANCE,
+    GRADIENT_TOLERANCE,
+    LOSS_TOLERANCE,
+    RUNNING_VARIANCE_TOLERANCE,
+)
 from dlarena.report.model import Report
 from dlarena.report.paper import PAPER_HEADER, paper_note, paper_table
 from dlarena.report.table import (
@@ -72,11 +77,14 @@ def render(report: Report) -> str:
         "- no pair of frameworks to check"]
     lines += [
         "",
-        "From identical canonical weights and batches: parameter names, shapes and counts; "
+        "In float64, from identical canonical weights and batches: parameter names, shapes "
+        "and counts; "
         "every weighted layer's output in inference and training mode; every gradient; the "
         "losses of 5 Adam and 5 SGD steps. Tolerances, relative to max(1, max |reference|): "
         f"outputs and gradients {FORWARD_TOLERANCE:.0e} / {GRADIENT_TOLERANCE:.0e}, "
-        f"losses {LOSS_TOLERANCE:.0e} (float32 summation-order noise; see parity/compare.py).",
+        f"losses {LOSS_TOLERANCE:.0e}, BatchNorm running variances "
+        f"{RUNNING_VARIANCE_TOLERANCE:.2f} "
+        "(PyTorch's unbiased vs Keras' biased batch variance; see parity/compare.py).",
     ]
     header, rows = manifest_table(report)
     if rows:

@@ -22,6 +22,7 @@ class Cnn(Workload):
     name = "cnn"
     description = "VGG-style CNN (2x conv-conv-pool, BatchNorm) on 3x32x32, Adam lr 1e-3"
     datasets = ("fashion-mnist", "mnist")
+    unit = "images"
     sizes = {  # noqa: RUF012 - class-level constant table
         "smoke": SizeConfig(
             batch_size=16, description="channels 8/16, dense 64, batch 16",
