@@ -349,3 +349,27 @@ def test_analytic_flops_match_pytorchs_counter(runtimes: dict[str, Any], workloa
     finally:
         torch.backends.mha.set_fastpath_enabled(True)
     assert counter.get_total_flops() == 2 * spec.forward_flops("smoke")
+
+
+def test_paper_suite_prints_the_measured_table_beside_the_published_one(tmp_path: Path) -> None:
+    """`dlarena run --suite paper` (at smoke size here): six models, both frameworks."""
+    import os
+    import subprocess
+    import sys
+
+    from dlarena.published import PASZKE_2019
+
+    for framework in FRAMEWORKS:
+        pytest.importorskip(framework)
+    ran = subprocess.run(
+        [sys.executable, "-m", "dlarena.cli", "run", "--suite", "paper", "--size", "smoke",
+         "--windows", "3", "--min-window", "0.05", "--db", str(tmp_path / "paper.db")],
+        capture_output=True, text=True, timeout=1200, check=False,
+        env={**os.environ, "COLUMNS": "250"})
+    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
+    out = ran.stdout
+    assert "Beside the published table" in out and "Quadro GP100" in out
+    for column in PASZKE_2019.columns.values():
+        assert f"│ {column} " in out, column
+    assert "images/s" in out and "tokens/s" in out and "samples/s" in out
+    assert out.count("same model") >= len(PASZKE_2019.columns)

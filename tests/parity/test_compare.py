@@ -82,3 +82,25 @@ def test_diverging_losses_name_the_step() -> None:
 def test_round_trip_through_dict() -> None:
     result = run(evidence(), evidence(**{"losses/adam": np.array([9.0] * 5)}))
     assert ParityResult.from_dict(result.to_dict()) == result
+
+
+def _with_batchnorm(variance: float, mean: float) -> dict[str, np.ndarray]:
+    return evidence(**{"after_sgd/dense1_bn.moving_variance": np.full(3, variance),
+                       "after_sgd/dense1_bn.moving_mean": np.full(3, mean)})
+
+
+def test_running_variances_get_the_unbiased_vs_biased_bound_and_means_do_not() -> None:
+    from dlarena.parity.compare import RUNNING_VARIANCE_TOLERANCE
+
+    reference = _with_batchnorm(1.0, 0.5)
+    # PyTorch's n/(n-1) with n = 8 after a few updates: within 1/7
+    convention = run(reference, _with_batchnorm(1.0 - 0.9 * RUNNING_VARIANCE_TOLERANCE, 0.5))
+    assert convention.passed, convention.reason
+    assert convention.checks[-1].name == "running variances after 5 sgd steps"
+    too_far = run(reference, _with_batchnorm(1.0 - 1.5 * RUNNING_VARIANCE_TOLERANCE, 0.5))
+    assert too_far.reason == ("running variances after 5 sgd steps: first difference at "
+                              "dense1_bn.moving_variance: relative error 2.14e-01 > 0.14")
+    wrong_momentum = run(reference, _with_batchnorm(1.0, 0.45))
+    assert wrong_momentum.reason is not None
+    assert wrong_momentum.reason.startswith(
+        "weights after 5 sgd steps: first difference at dense1_bn.moving_mean")

@@ -116,10 +116,16 @@ def _arrays(name: str, what: str, order: list[str], a: dict[str, np.ndarray],
         if not error <= tolerance:
             shapes = f" (shapes {a[key].shape} vs {b[key].shape})" if error == float("inf") else ""
             return Check(name, False, f"first difference at {key}: relative error "
-                                      f"{error:.2e} > {tolerance:.0e}{shapes}")
+                                      f"{error:.2e} > {_shown(tolerance)}{shapes}")
         worst = max(worst, error)
     return Check(name, True, f"{len(keys)} {what} agree; worst relative error {worst:.1e} "
-                             f"(tolerance {tolerance:.0e})")
+                             f"(tolerance {_shown(tolerance)})")
+
+
+def _shown(tolerance: float) -> str:
+    """1e-04 for a power of ten, 0.14 otherwise (1/7 must not print as 1e-01)."""
+    exponent = round(float(np.log10(tolerance)))
+    return f"{tolerance:.0e}" if np.isclose(tolerance, 10.0**exponent) else f"{tolerance:.2f}"
 
 
 def _trained(evidence: Evidence, *, variances: bool = False) -> dict[str, np.ndarray]:
