@@ -34,6 +34,10 @@ def listing(interpreters: dict[str, str]) -> dict[str, Any]:
             "trainable_parameters": {
                 size: workload.trainable_parameter_count(size) for size in workload.sizes
             },
+            "unit": workload.unit,
+            "forward_flops_per_sample": {
+                size: workload.forward_flops(size) for size in workload.sizes
+            },
         }
         for name, workload in registry.workloads().items()
     ]
@@ -65,10 +69,13 @@ def render_listing(data: dict[str, Any]) -> str:
     for wl in data["workloads"]:
         real = [f for f in wl["frameworks"] if f != "fake"]
         lines.append(f"  {wl['name']:<12} {wl['description']}")
-        lines.append(f"  {'':<12} implemented in: {', '.join(real)}")
+        lines.append(f"  {'':<12} implemented in: {', '.join(real)}; throughput in "
+                     f"{wl['unit']}/s")
         for size, text in wl["sizes"].items():
             params = wl["trainable_parameters"][size]
-            lines.append(f"  {'':<12} {size:<6} {text}; {params:,} trainable parameters")
+            gflops = wl["forward_flops_per_sample"][size] / 1e9
+            lines.append(f"  {'':<12} {size:<6} {text}; {params:,} trainable parameters; "
+                         f"{gflops:.3g} GFLOP forward per sample")
     lines.append("\nScenarios")
     lines += [f"  {s['name']:<12} {s['description']}" for s in data["scenarios"]]
     lines.append("\nSizes (measurement)")
