@@ -129,35 +129,50 @@ def machine_fingerprint() -> dict[str, Any]:
     }
 
 
-def matmul_peak_gflops(*, size: int = 2048, seconds: float = 1.0) -> float:
-    """The machine's float32 matrix-product ceiling, as NumPy's BLAS reaches it (GFLOP/s).
+def matmul_peaks(frameworks: dict[str, str], *, threads: int, device: str = "cpu"
+                 ) -> dict[str, float | str]:
+    """GFLOP/s of a float32 matrix product per library: NumPy and each framework given
+    (name -> interpreter), each in its own process; a failure is recorded as its reason."""
+    peaks: dict[str, float | str] = {}
+    for name, interpreter in {"numpy": sys.executable, **frameworks}.items():
+        try:
+            done = subprocess.run(
+                [interpreter, "-m", "dlarena.peak", name, str(threads), device],
+                capture_output=True, text=True, timeout=180, check=False,
+                env={**os.environ, "PYTHONPATH": _source_path()},
+            )
+        except (OSError, subprocess.TimeoutExpired) as error:
+            peaks[name] = f"failed: {error}"
+            continue
+        lines = done.stdout.strip().splitlines()
+        if done.returncode == 0 and lines:
+            peaks[name] = float(lines[-1])
+        else:
+            peaks[name] = "failed: " + (done.stderr.strip().splitlines() or ["no output"])[-1]
+    return peaks
 
-    The best of repeated size x size products over `seconds` (after one warm-up): the
-    ceiling that achieved GFLOP/s of a workload is compared with. Framework-neutral, and
-    measured afresh for every run because a shared machine's ceiling moves.
-    """
-    import time
 
-    import numpy as np
+def ceiling(peaks: dict[str, float | str]) -> float | None:
+    """The best measured product: the ceiling achieved GFLOP/s are compared with."""
+    values = [value for value in peaks.values() if isinstance(value, float)]
+    return max(values) if values else None
 
-    rng = np.random.default_rng(0)
-    a, b = (rng.standard_normal((size, size), dtype=np.float32) for _ in range(2))
-    a @ b
-    best = float("inf")
-    deadline = time.perf_counter() + seconds
-    while time.perf_counter() < deadline or best == float("inf"):
-        start = time.perf_counter()
-        a @ b
-        best = min(best, time.perf_counter() - start)
-    return 2 * size**3 / best / 1e9
+
+def _source_path() -> str:
+    source = str(Path(dlarena.__file__).resolve().parent.parent)
+    existing = os.environ.get("PYTHONPATH")
+    return f"{source}{os.pathsep}{existing}" if existing else source
 
 
 def fingerprint(
-    framework_versions: dict[str, str | None], threads: dict[str, int]
+    framework_versions: dict[str, str | None], threads: dict[str, int],
+    peaks: dict[str, float | str] | None = None,
 ) -> dict[str, Any]:
+    measured = peaks or {}
     return {
         **machine_fingerprint(),
-        "matmul_peak_gflops": round(matmul_peak_gflops(), 1),
+        "matmul_peak_gflops": ceiling(measured),
+        "matmul_peaks_gflops": measured,
         "framework_versions": framework_versions,
         "threads": threads,
         "dlarena_version": dlarena.__version__,

@@ -13,6 +13,7 @@ from dlarena.executors.base import CellOutcome
 from dlarena.parity.compare import ParityResult
 from dlarena.plan import PlannedCell
 from dlarena.report.formatting import number
+from dlarena.report.model import unit
 
 _PHASES = {
     "import": "importing the framework",
@@ -63,8 +64,10 @@ class ConsoleObserver:
         if outcome.status == "ok":
             metric = outcome.payload.get("throughput_metric")
             windows = outcome.payload.get("windows", [])
-            rates = sorted(s * outcome.cell.batch_size / t for s, t in windows)
-            figure = f"{number(rates[len(rates) // 2])} samples/s" if metric and rates else ""
+            items = outcome.payload.get("items_per_step", outcome.cell.batch_size)
+            rates = sorted(s * items / t for s, t in windows)
+            figure = (f"{number(rates[len(rates) // 2])} {unit(metric, outcome.cell.workload)}"
+                      if metric and rates else "")
             self._console.print(f"{self._prefix}  [green]ok[/green] {figure} "
                                 f"({outcome.wall_seconds:.1f} s)")
         else:

@@ -87,7 +87,10 @@ def run(
             plan_key=key,
             command=shlex.join(["dlarena", *sys.argv[1:]]),
             environment=environment.fingerprint(
-                dict(versions), {"intra_op": used.intra_op, "inter_op": used.inter_op}
+                dict(versions), {"intra_op": used.intra_op, "inter_op": used.inter_op},
+                peaks=environment.matmul_peaks(
+                    {name: interpreters.get(name, sys.executable) for name in frameworks},
+                    threads=used.intra_op, device=request.device),
             ),
         )
     if request.check_parity:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,6 +66,14 @@ class Runtime(ABC):
     @abstractmethod
     def peak_device_memory_bytes(self) -> int | None:
         """Peak memory of the framework's device allocator; None on the CPU."""
+
+    @abstractmethod
+    def matrix_product(self, size: int) -> Callable[[], Any]:
+        """A step computing one size x size float32 product on the device, for the peak.
+
+        Returns a small value that depends on the product, so `sync` waits for it without
+        copying the whole result to the host.
+        """
 
     @abstractmethod
     def manifest(self) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -53,6 +54,10 @@ class FakeRuntime(Runtime):
 
     def peak_device_memory_bytes(self) -> int | None:
         return 0 if self._device == "gpu" else None
+
+    def matrix_product(self, size: int) -> Callable[[], Any]:
+        a = np.ones((size, size), np.float32)
+        return lambda: (a @ a)[0, 0]
 
     def manifest(self) -> dict[str, Any]:
         return {"synchronised_reads": self.synced}

@@ -70,6 +70,16 @@ class TensorflowRuntime(Runtime):
             return None
         return int(self._tf.config.experimental.get_memory_info("GPU:0")["peak"])
 
+    def matrix_product(self, size: int) -> Callable[[], Any]:
+        tf = self._tf
+        with tf.device(self._device):
+            a, b = (tf.random.uniform((size, size)) for _ in range(2))
+
+        def product() -> Any:
+            with tf.device(self._device):
+                return tf.linalg.matmul(a, b)[0, 0]
+        return product
+
     def manifest(self) -> dict[str, Any]:
         tf = self._tf
         return {

@@ -73,6 +73,11 @@ class TorchRuntime(Runtime):
             return None
         return int(self._torch.cuda.max_memory_allocated(self._device))
 
+    def matrix_product(self, size: int) -> Callable[[], Any]:
+        torch = self._torch
+        a, b = (torch.rand(size, size, device=self._device) for _ in range(2))
+        return lambda: torch.mm(a, b)[0, 0]
+
     def manifest(self) -> dict[str, Any]:
         torch = self._torch
         return {

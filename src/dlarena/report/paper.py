@@ -92,9 +92,15 @@ def paper_table(report: Report, table: PublishedTable = PASZKE_2019) -> list[lis
 
 
 def paper_note(report: Report, table: PublishedTable = PASZKE_2019) -> str:
-    peak = report.run.environment.get("matmul_peak_gflops")
-    ceiling = (f"Peak = this machine's float32 matrix-product ceiling measured at the start of "
-               f"the run: {fmt.number(peak)} GFLOP/s. " if peak else "")
+    env = report.run.environment
+    peak = env.get("matmul_peak_gflops")
+    sources = ", ".join(f"{name} {fmt.number(value)}" if isinstance(value, float)
+                        else f"{name} {value}"
+                        for name, value in env.get("matmul_peaks_gflops", {}).items())
+    ceiling = (f"Peak = the fastest float32 2048x2048 matrix product measured at the start of "
+               f"the run, {fmt.number(peak)} GFLOP/s ({sources}). Above 100%: the framework "
+               "does fewer multiply-adds than the direct count (e.g. Winograd convolutions). "
+               if peak else "")
     return (f"Published: {table.citation}, on {table.hardware}; {table.conditions}. "
             "Absolute figures do not travel between machines; the torch/TF ratio is what to "
             "compare. GFLOP/s = analytic FLOPs per sample (training = 3 x forward) x samples/s. "
