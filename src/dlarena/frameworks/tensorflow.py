@@ -265,6 +265,16 @@ def _floatx(dtype: str) -> Iterator[None]:
         keras.config.set_dtype_policy(saved[1])
 
 
+class KerasImageModel(KerasModel):
+    """Image models: canonical NCHW batches become NHWC, TensorFlow's fastest layout on CPU."""
+
+    def data_layout(self) -> str:
+        return "NHWC (Keras channels_last)"
+
+    def native_inputs(self, inputs: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(inputs.transpose(0, 2, 3, 1))  # NCHW -> NHWC
+
+
 def _adam_with_pytorch_epsilon() -> type:
     """Keras' Adam with epsilon added where PyTorch (and the Adam paper's Algorithm 1) adds it.
 

@@ -28,10 +28,12 @@ _UNTIMED = MeasureSettings(min_window_seconds=1.0, windows=1, max_warmup_windows
 
 def implementation_version(workload: str, framework: str, framework_version: str) -> str:
     """Changes whenever the code that defines the model or the check changes."""
+    shared = sorted(str(path.relative_to(_SOURCE)) for pattern in (
+        "workloads/*.py", "frameworks/layouts/*.py") for path in _SOURCE.glob(pattern))
     files = [
-        "workloads/base.py", f"workloads/{workload}/spec.py",
-        f"workloads/{workload}/{framework}.py", "frameworks/base.py", f"frameworks/{framework}.py",
-        "parity/probe.py", "parity/compare.py",
+        *shared, f"workloads/{workload}/spec.py", f"workloads/{workload}/{framework}.py",
+        "frameworks/base.py", f"frameworks/{framework}.py", "parity/probe.py",
+        "parity/compare.py",
     ]
     digest = hashlib.sha256(f"{workload}/{framework}/{framework_version}".encode())
     for name in files:

@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from dlarena.workloads import flops
-from dlarena.workloads.base import Shape, SizeConfig, Workload
+from dlarena.workloads.base import Shape, SizeConfig
+from dlarena.workloads.images import ImageClassifier
 
 # name, kernel, stride, padding, followed by a 3x3/2 max-pool
 CONVS = (
@@ -27,11 +28,10 @@ HIDDEN = ("fc6", "fc7")
 CLASSIFIER = "fc8"
 
 
-class Alexnet(Workload):
+class Alexnet(ImageClassifier):
     name = "alexnet"
     description = ("AlexNet (torchvision single-tower, 5 conv + 3 dense, no dropout) on "
                    "ImageNet-shaped images, Adam lr 1e-3")
-    unit = "images"
     sizes = {  # noqa: RUF012 - class-level constant table
         # 64x64 is about the least the 11x11/4 stem and three 3x3/2 pools fit (63): the last
         # pool sees 3x3 and leaves 1x1, so the depth is kept at every size.
@@ -101,14 +101,6 @@ class Alexnet(Workload):
         )
         return total + sum(flops.dense(n_in, n_out) for _, n_in, n_out
                            in self.dense_features(size))
-
-    def synthetic_batch(
-        self, rng: np.random.Generator, batch_size: int, size: str
-    ) -> tuple[np.ndarray, np.ndarray]:
-        side = self.knobs(size)["image"]
-        inputs = rng.standard_normal((batch_size, 3, side, side), dtype=np.float32)
-        labels = rng.integers(0, self.knobs(size)["classes"], size=batch_size, dtype=np.int64)
-        return inputs, labels
 
 
 WORKLOAD = Alexnet()

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
-from dlarena.frameworks.tensorflow import KerasModel
+from dlarena.frameworks.tensorflow import KerasImageModel
 from dlarena.workloads.cnn.spec import CLASSES, CONVS, IMAGE, WORKLOAD
 
 
-class Implementation(KerasModel):
+class Implementation(KerasImageModel):
     def build_model(self) -> Any:
         from tensorflow import keras
 
@@ -37,11 +35,6 @@ class Implementation(KerasModel):
         ]
         return keras.Sequential(layers)
 
-    def data_layout(self) -> str:
-        return "NHWC (Keras channels_last)"
-
-    def native_inputs(self, inputs: np.ndarray) -> np.ndarray:
-        return np.ascontiguousarray(inputs.transpose(0, 2, 3, 1))  # NCHW -> NHWC
 
     def flattened_dense_inputs(self) -> dict[str, tuple[int, int, int]]:
         return {"fc1": WORKLOAD.flatten_shape(self.cell.size)}

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from dlarena.workloads import flops
-from dlarena.workloads.base import Shape, SizeConfig, Weights, Workload
+from dlarena.workloads.base import Shape, SizeConfig, Weights
+from dlarena.workloads.images import ImageClassifier
 
 # (expansion t, channels c, blocks n, stride of the first s) of the paper's Table 2
 INVERTED_RESIDUALS = (
@@ -58,11 +59,10 @@ class InvertedResidual:
         return self.stride == 1 and self.c_in == self.c_out
 
 
-class MobilenetV2(Workload):
+class MobilenetV2(ImageClassifier):
     name = "mobilenet_v2"
     description = ("MobileNetV2 (torchvision: 17 inverted residuals, ReLU6, BatchNorm, "
                    "no dropout) on ImageNet-shaped images, Adam lr 1e-3")
-    unit = "images"
     sizes = {  # noqa: RUF012 - class-level constant table
         "smoke": SizeConfig(
             batch_size=16,
@@ -148,14 +148,6 @@ class MobilenetV2(Workload):
         total += flops.conv2d(last.c_out, knobs["last_channels"], 1, last.out_side,
                               last.out_side)
         return total + flops.dense(knobs["last_channels"], knobs["classes"])
-
-    def synthetic_batch(
-        self, rng: np.random.Generator, batch_size: int, size: str
-    ) -> tuple[np.ndarray, np.ndarray]:
-        side = self.knobs(size)["image"]
-        inputs = rng.standard_normal((batch_size, 3, side, side), dtype=np.float32)
-        labels = rng.integers(0, self.knobs(size)["classes"], size=batch_size, dtype=np.int64)
-        return inputs, labels
 
 
 WORKLOAD = MobilenetV2()

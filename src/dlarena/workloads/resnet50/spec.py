@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from dlarena.workloads import flops
-from dlarena.workloads.base import Shape, SizeConfig, Weights, Workload
+from dlarena.workloads.base import Shape, SizeConfig, Weights
+from dlarena.workloads.images import ImageClassifier
 
 BLOCKS_PER_STAGE = (3, 4, 6, 3)
 EXPANSION = 4
@@ -43,11 +44,10 @@ class Bottleneck:
         return self.stride != 1 or self.c_in != self.c_out
 
 
-class Resnet50(Workload):
+class Resnet50(ImageClassifier):
     name = "resnet50"
     description = ("ResNet-50 v1.5 (torchvision: bottlenecks 3-4-6-3, stride on the 3x3, "
                    "BatchNorm) on ImageNet-shaped images, Adam lr 1e-3")
-    unit = "images"
     sizes = {  # noqa: RUF012 - class-level constant table
         "smoke": SizeConfig(
             batch_size=16, description="3x32x32, base width 4 (stage outputs 16-32-64-128), "
@@ -134,14 +134,6 @@ class Resnet50(Workload):
             if block.downsample:
                 total += flops.conv2d(block.c_in, block.c_out, 1, out, out)
         return total + flops.dense(self.features(size), self.knobs(size)["classes"])
-
-    def synthetic_batch(
-        self, rng: np.random.Generator, batch_size: int, size: str
-    ) -> tuple[np.ndarray, np.ndarray]:
-        side = self.knobs(size)["image"]
-        inputs = rng.standard_normal((batch_size, 3, side, side), dtype=np.float32)
-        labels = rng.integers(0, self.knobs(size)["classes"], size=batch_size, dtype=np.int64)
-        return inputs, labels
 
 
 WORKLOAD = Resnet50()

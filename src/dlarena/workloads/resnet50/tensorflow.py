@@ -9,14 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
-from dlarena.frameworks.tensorflow import KerasModel
+from dlarena.frameworks.tensorflow import KerasImageModel
 from dlarena.workloads.resnet50 import spec
 from dlarena.workloads.resnet50.spec import WORKLOAD
 
 
-class Implementation(KerasModel):
+class Implementation(KerasImageModel):
     def build_model(self) -> Any:
         from tensorflow import keras
 
@@ -59,8 +57,3 @@ class Implementation(KerasModel):
         outputs = layers.Dense(self.knobs["classes"], name="fc")(x)
         return keras.Model(inputs, outputs, name="resnet50")
 
-    def data_layout(self) -> str:
-        return "NHWC (Keras channels_last)"
-
-    def native_inputs(self, inputs: np.ndarray) -> np.ndarray:
-        return np.ascontiguousarray(inputs.transpose(0, 2, 3, 1))  # NCHW -> NHWC

@@ -13,18 +13,18 @@ from __future__ import annotations
 import numpy as np
 
 from dlarena.workloads import flops
-from dlarena.workloads.base import Shape, SizeConfig, Workload
+from dlarena.workloads.base import Shape, SizeConfig
+from dlarena.workloads.images import ImageClassifier
 
 CONVS_PER_STAGE = (2, 2, 4, 4, 4)
 HIDDEN = ("fc6", "fc7")
 CLASSIFIER = "fc8"
 
 
-class Vgg19(Workload):
+class Vgg19(ImageClassifier):
     name = "vgg19"
     description = ("VGG-19 (configuration E, 16 conv + 3 dense, no BatchNorm, no dropout) on "
                    "ImageNet-shaped images, Adam lr 1e-3")
-    unit = "images"
     sizes = {  # noqa: RUF012 - class-level constant table
         "smoke": SizeConfig(
             batch_size=16,
@@ -84,14 +84,6 @@ class Vgg19(Workload):
                     for _, c_in, c_out, side, _ in self.convs(size))
         return total + sum(flops.dense(n_in, n_out) for _, n_in, n_out
                            in self.dense_features(size))
-
-    def synthetic_batch(
-        self, rng: np.random.Generator, batch_size: int, size: str
-    ) -> tuple[np.ndarray, np.ndarray]:
-        side = self.knobs(size)["image"]
-        inputs = rng.standard_normal((batch_size, 3, side, side), dtype=np.float32)
-        labels = rng.integers(0, self.knobs(size)["classes"], size=batch_size, dtype=np.int64)
-        return inputs, labels
 
 
 WORKLOAD = Vgg19()
