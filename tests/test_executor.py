@@ -28,7 +28,7 @@ def test_ok_cell_reports_windows_metrics_and_progress() -> None:
 
 
 def test_worker_gets_the_cells_threads_in_its_environment() -> None:
-    env = worker_environment(fake_cell(), {"OMP_NUM_THREADS": "64", "PYTHONPATH": "/x"})
+    env = worker_environment(fake_cell().threads, {"OMP_NUM_THREADS": "64", "PYTHONPATH": "/x"})
     assert env["OMP_NUM_THREADS"] == "1"
     assert env["PYTHONPATH"].endswith("/x")
 

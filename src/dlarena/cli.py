@@ -370,14 +370,15 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _env(args: argparse.Namespace) -> int:
-    from dlarena import environment, registry
+    from dlarena import environment, peak, registry
+    from dlarena.runner import default_threads
 
     installed = [name for name, info in registry.frameworks().items()
                  if not info.test_double and environment.framework_version(info) is not None]
-    peaks = environment.matmul_peaks({name: sys.executable for name in installed},
-                                     threads=environment.available_cpus())
+    peaks = peak.matmul_peaks({name: sys.executable for name in installed},
+                              threads=default_threads())
     print(json.dumps({**environment.machine_fingerprint(),
-                      "matmul_peak_gflops": environment.ceiling(peaks),
+                      "matmul_peak_gflops": peak.ceiling(peaks),
                       "matmul_peaks_gflops": peaks}, indent=2))
     return 0
 

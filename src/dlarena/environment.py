@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import dlarena
+from dlarena import peak
 from dlarena.frameworks.base import FrameworkInfo
 
 _PROBE = (
@@ -129,41 +130,6 @@ def machine_fingerprint() -> dict[str, Any]:
     }
 
 
-def matmul_peaks(frameworks: dict[str, str], *, threads: int, device: str = "cpu"
-                 ) -> dict[str, float | str]:
-    """GFLOP/s of a float32 matrix product per library: NumPy and each framework given
-    (name -> interpreter), each in its own process; a failure is recorded as its reason."""
-    peaks: dict[str, float | str] = {}
-    for name, interpreter in {"numpy": sys.executable, **frameworks}.items():
-        try:
-            done = subprocess.run(
-                [interpreter, "-m", "dlarena.peak", name, str(threads), device],
-                capture_output=True, text=True, timeout=180, check=False,
-                env={**os.environ, "PYTHONPATH": _source_path()},
-            )
-        except (OSError, subprocess.TimeoutExpired) as error:
-            peaks[name] = f"failed: {error}"
-            continue
-        lines = done.stdout.strip().splitlines()
-        if done.returncode == 0 and lines:
-            peaks[name] = float(lines[-1])
-        else:
-            peaks[name] = "failed: " + (done.stderr.strip().splitlines() or ["no output"])[-1]
-    return peaks
-
-
-def ceiling(peaks: dict[str, float | str]) -> float | None:
-    """The best measured product: the ceiling achieved GFLOP/s are compared with."""
-    values = [value for value in peaks.values() if isinstance(value, float)]
-    return max(values) if values else None
-
-
-def _source_path() -> str:
-    source = str(Path(dlarena.__file__).resolve().parent.parent)
-    existing = os.environ.get("PYTHONPATH")
-    return f"{source}{os.pathsep}{existing}" if existing else source
-
-
 def fingerprint(
     framework_versions: dict[str, str | None], threads: dict[str, int],
     peaks: dict[str, float | str] | None = None,
@@ -171,7 +137,7 @@ def fingerprint(
     measured = peaks or {}
     return {
         **machine_fingerprint(),
-        "matmul_peak_gflops": ceiling(measured),
+        "matmul_peak_gflops": peak.ceiling(measured),
         "matmul_peaks_gflops": measured,
         "framework_versions": framework_versions,
         "threads": threads,

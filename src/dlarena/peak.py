@@ -1,9 +1,10 @@
 """The machine's float32 matrix-product ceiling, as each library on it reaches it.
 
-`python -m dlarena.peak FRAMEWORK THREADS DEVICE` prints one JSON number: the best GFLOP/s of
-repeated 2048 x 2048 products in that framework (`numpy` for NumPy's BLAS). Each framework
-runs in its own process, configured as its cells are (threads, device), so the coordinator
-never imports one. The ceiling a run reports is the best of them: on a 2-core AMD EPYC,
+`matmul_peaks` (coordinator) runs `python -m dlarena.peak LIBRARY INTRA INTER DEVICE` once
+per library, with a worker's environment: it prints one JSON number, the best GFLOP/s of
+repeated 2048 x 2048 products in that framework (`numpy` for NumPy's BLAS). Each library runs
+in its own process, configured as its cells are (threads, device), so the coordinator never
+imports a framework. The ceiling a run reports is the best of them: on a 2-core AMD EPYC,
 TensorFlow's product reached 490 GFLOP/s where NumPy reached 250 and PyTorch 215, so one
 library's figure would not be a ceiling at all.
 """
@@ -12,10 +13,13 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Callable
 from typing import Any
+
+from dlarena.cell import ThreadSettings
 
 SIZE = 2048
 # How long to repeat products; the test suite shortens it (the best of a second is the figure).
@@ -35,23 +39,52 @@ def best_gflops(step: Callable[[], Any], sync: Callable[[Any], None], *, size: i
     return 2 * size**3 / best / 1e9
 
 
-def measure(framework: str, threads: int, device: str) -> float:
+def measure(framework: str, threads: ThreadSettings, device: str) -> float:
     if framework == "numpy":
         import numpy as np
 
         a, b = (np.random.default_rng(0).random((SIZE, SIZE), dtype=np.float32) for _ in "ab")
         return best_gflops(lambda: a @ b, lambda _: None)
     from dlarena import registry
-    from dlarena.cell import ThreadSettings
 
     runtime = registry.load(registry.runtime_path(framework))()  # type: ignore[operator]
-    runtime.setup(threads=ThreadSettings(threads, threads), seed=0, device=device)
+    runtime.setup(threads=threads, seed=0, device=device)
     return best_gflops(runtime.matrix_product(SIZE), runtime.sync)
 
 
+def matmul_peaks(frameworks: dict[str, str], *, threads: ThreadSettings, device: str = "cpu"
+                 ) -> dict[str, float | str]:
+    """GFLOP/s per library: NumPy and each framework given (name -> interpreter), each in its
+    own process with a worker's environment; a failure is recorded as its reason."""
+    from dlarena.executors.local import worker_environment
+
+    peaks: dict[str, float | str] = {}
+    for name, interpreter in {"numpy": sys.executable, **frameworks}.items():
+        command = [interpreter, "-m", "dlarena.peak", name, str(threads.intra_op),
+                   str(threads.inter_op), device]
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=180,
+                                  check=False, env=worker_environment(threads, os.environ))
+        except (OSError, subprocess.TimeoutExpired) as error:
+            peaks[name] = f"failed: {error}"
+            continue
+        lines = done.stdout.strip().splitlines()
+        if done.returncode == 0 and lines:
+            peaks[name] = float(lines[-1])
+        else:
+            peaks[name] = "failed: " + (done.stderr.strip().splitlines() or ["no output"])[-1]
+    return peaks
+
+
+def ceiling(peaks: dict[str, float | str]) -> float | None:
+    """The best measured product: the ceiling achieved GFLOP/s are compared with."""
+    values = [value for value in peaks.values() if isinstance(value, float)]
+    return max(values) if values else None
+
+
 def main(argv: list[str]) -> int:
-    framework, threads, device = argv[1], int(argv[2]), argv[3]
-    print(json.dumps(round(measure(framework, threads, device), 1)))
+    framework, intra, inter, device = argv[1], int(argv[2]), int(argv[3]), argv[4]
+    print(json.dumps(round(measure(framework, ThreadSettings(intra, inter), device), 1)))
     return 0
 
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from dlarena import environment, registry
+from dlarena import environment, peak, registry
 from dlarena.cell import CellSpec, ThreadSettings
 from dlarena.curves import write_curves
 from dlarena.errors import UsageError
@@ -88,9 +88,9 @@ def run(
             command=shlex.join(["dlarena", *sys.argv[1:]]),
             environment=environment.fingerprint(
                 dict(versions), {"intra_op": used.intra_op, "inter_op": used.inter_op},
-                peaks=environment.matmul_peaks(
+                peaks=peak.matmul_peaks(
                     {name: interpreters.get(name, sys.executable) for name in frameworks},
-                    threads=used.intra_op, device=request.device),
+                    threads=used, device=request.device),
             ),
         )
     if request.check_parity:

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from dlarena.cell import CellSpec, worker_request
+from dlarena.cell import CellSpec, ThreadSettings, worker_request
 from dlarena.executors.base import CellOutcome, Executor, ProgressHandler
 
 STDERR_TAIL_LINES = 40
@@ -28,12 +28,12 @@ _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 
 
 def worker_environment(
-    cell: CellSpec, base: Mapping[str, str], scratch: str | None = None
+    threads: ThreadSettings, base: Mapping[str, str], scratch: str | None = None
 ) -> dict[str, str]:
-    """The worker's variables: the cell's threads, dlarena on the path, and, given `scratch`,
-    compiler caches there, so every worker compiles from nothing, as a first run does."""
+    """A worker's variables: its threads, dlarena on the path, and, given `scratch`, compiler
+    caches there, so every worker compiles from nothing, as a first run does."""
     env = dict(base)
-    env.update(cell.threads.environment())
+    env.update(threads.environment())
     if scratch is not None:
         env["TORCHINDUCTOR_CACHE_DIR"] = os.path.join(scratch, "torchinductor")
         env["TRITON_CACHE_DIR"] = os.path.join(scratch, "triton")
@@ -96,7 +96,7 @@ class LocalExecutor(Executor):
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
-                env=worker_environment(cell, os.environ, scratch),
+                env=worker_environment(cell.threads, os.environ, scratch),
                 start_new_session=True,  # the worker and its children are killed as a group
             )
         except OSError as error:
