@@ -59,6 +59,11 @@ class MeasureSettings:
             raise ValueError("max_warmup_windows must be >= 0")
 
 
+# Cell precision -> the floating dtype of weights and inputs, by the name PyTorch, TensorFlow
+# and NumPy all use. Cells are timed in fp32; same-model checks run in fp64.
+DTYPES = {"fp32": "float32", "fp64": "float64"}
+
+
 @dataclass(frozen=True)
 class CellSpec:
     """Everything a worker needs to measure one cell; its identity is `key`."""
@@ -81,6 +86,13 @@ class CellSpec:
     def __post_init__(self) -> None:
         if self.batch_size < 1:
             raise ValueError(f"batch size must be >= 1, got {self.batch_size}")
+        if self.precision not in DTYPES:
+            raise ValueError(f"unknown precision {self.precision!r}; valid: {', '.join(DTYPES)}")
+
+    @property
+    def dtype(self) -> str:
+        """The floating dtype's name ("float32"), as every framework spells it."""
+        return DTYPES[self.precision]
 
     @property
     def key(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from abc import abstractmethod
 from collections.abc import Callable, Iterator
@@ -114,8 +115,7 @@ class KerasModel(Implementation):
         import tensorflow as tf
 
         settings = self.optimizer_settings()
-        self.dtype = {"fp32": "float32", "fp64": "float64"}[self.cell.precision]
-        with tf.device(self.runtime.tf_device), _floatx(self.dtype):
+        with tf.device(self.runtime.tf_device), _floatx(self.cell.dtype):
             self.model = self.build_model()
             if isinstance(settings, SgdSettings):
                 self.optimizer = tf.keras.optimizers.SGD(learning_rate=settings.learning_rate)
@@ -175,7 +175,7 @@ class KerasModel(Implementation):
 
         def place(array: np.ndarray) -> Any:
             if np.issubdtype(array.dtype, np.floating):
-                array = array.astype(self.dtype)
+                array = array.astype(self.cell.dtype, copy=False)  # copies only to convert
             return tf.identity(tf.constant(array))
 
         with tf.device(self.runtime.tf_device):
@@ -275,6 +275,7 @@ class KerasImageModel(KerasModel):
         return np.ascontiguousarray(inputs.transpose(0, 2, 3, 1))  # NCHW -> NHWC
 
 
+@functools.cache
 def _adam_with_pytorch_epsilon() -> type:
     """Keras' Adam with epsilon added where PyTorch (and the Adam paper's Algorithm 1) adds it.
 

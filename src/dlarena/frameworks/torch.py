@@ -21,9 +21,6 @@ INFO = FrameworkInfo(
     modes=("eager", "compile", "compile-max-autotune"),
 )
 
-# Cell precision -> the dtype of weights and floating inputs. fp64 is for same-model checks.
-_DTYPES = {"fp32": "float32", "fp64": "float64"}
-
 # torch.compile's mode argument for each compiled mode.
 _COMPILE_MODES = {"compile": "default", "compile-max-autotune": "max-autotune-no-cudagraphs"}
 
@@ -117,7 +114,7 @@ class TorchModel(Implementation):
         import torch
 
         settings = self.optimizer_settings()
-        self.dtype = getattr(torch, _DTYPES[self.cell.precision])
+        self.dtype = getattr(torch, self.cell.dtype)
         self.model = self.build_model().to(self.runtime.torch_device, dtype=self.dtype)
         if self.channels_last():
             self.model = self.model.to(memory_format=torch.channels_last)
