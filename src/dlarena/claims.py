@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dlarena import registry
 from dlarena.measure.verdict import Verdict
 from dlarena.published import PASZKE_2019
 from dlarena.report.model import CellReport, Report
@@ -136,7 +135,7 @@ def _side(cell: CellReport, side: str) -> bool:
     spec = cell.stored.spec
     if "/" in side:
         return cell.label == side
-    return spec.framework == side and spec.mode == registry.frameworks()[side].default_mode
+    return spec.framework == side and cell.in_default_mode
 
 
 def _verdicts(report: Report, claim: Claim, metric: str, scenario: str) -> list[Evidence]:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from dlarena.measure.derived import Crossover, break_even_steps, crossovers, leaders
+from dlarena.measure.derived import Crossover, break_even_steps, crossovers, gflops, leaders
 
 
 def test_break_even_counts_the_steps_that_repay_start_up() -> None:
@@ -20,3 +20,9 @@ def test_leaders_and_crossovers() -> None:
     assert crossovers(series, higher_is_better=True) == [Crossover(1, 8, "torch", "tensorflow")]
     assert crossovers(series, higher_is_better=False) == [Crossover(1, 8, "tensorflow", "torch")]
     assert crossovers({"a": {1: 1.0}}, higher_is_better=True) == []
+
+
+def test_gflops_turn_tokens_into_samples_before_counting_flops() -> None:
+    # 1,000 tokens/s of 100-token sequences = 10 sequences/s; 2 GFLOP each = 20 GFLOP/s
+    assert gflops(1000.0, 100, 2_000_000_000) == 20.0
+    assert gflops(256.0, 1, 10**9) == 256.0

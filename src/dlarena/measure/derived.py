@@ -1,4 +1,4 @@
-"""Figures derived from several cells' medians: break-even points and crossovers (pure)."""
+"""Figures derived from medians: break-even points, crossovers, FLOP rates (pure)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,11 @@ def break_even_steps(extra_start_seconds: float, baseline_step_seconds: float,
     if saving <= 0:
         return None
     return math.ceil(extra_start_seconds / saving)
+
+
+def gflops(items_per_second: float, items_per_sample: int, flops_per_sample: int) -> float:
+    """Achieved GFLOP/s: samples per second (throughput over units per sample) x FLOPs each."""
+    return items_per_second / items_per_sample * flops_per_sample / 1e9
 
 
 @dataclass(frozen=True)

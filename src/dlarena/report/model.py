@@ -14,6 +14,7 @@ from dlarena.metrics import METRICS
 from dlarena.parity.compare import ParityResult
 from dlarena.scenarios import SCENARIOS
 from dlarena.store import Store, StoredCell, StoredRun
+from dlarena.workloads.base import Workload
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,13 @@ class CellReport:
     def label(self) -> str:
         spec = self.stored.spec
         return f"{spec.framework}/{spec.mode}"
+
+    @property
+    def in_default_mode(self) -> bool:
+        """Measured in its framework's idiomatic default mode (eager PyTorch, tf.function)."""
+        spec = self.stored.spec
+        info = registry.frameworks().get(spec.framework)
+        return info is not None and spec.mode == info.default_mode
 
 
 @dataclass(frozen=True)
@@ -255,37 +263,39 @@ def break_evens(report: Report) -> list[BreakEven]:
 THROUGHPUTS = ("train_throughput", "infer_throughput")
 
 
+def _workload(name: str) -> Workload | None:
+    """The workload's definition; None for one that no longer exists (an old stored run)."""
+    return registry.workloads().get(name)
+
+
 def unit(metric: str, workload: str | None = None) -> str:
     """The metric's unit; a throughput counts the workload's own (images/s, tokens/s, …)."""
-    workloads = registry.workloads()
-    if metric in THROUGHPUTS and workload in workloads:
-        return f"{workloads[workload].unit}/s"
+    found = _workload(workload) if workload is not None else None
+    if metric in THROUGHPUTS and found is not None:
+        return f"{found.unit}/s"
     return METRICS[metric].unit if metric in METRICS else ""
 
 
 def quality(workload: str) -> str:
     """What a convergence cell's val_accuracy measures for this workload (hit rate@10, …)."""
-    workloads = registry.workloads()
-    return workloads[workload].quality if workload in workloads else "accuracy"
+    found = _workload(workload)
+    return found.quality if found is not None else "accuracy"
 
 
 def items_per_step(spec: CellSpec) -> int:
     """Units of throughput in one step of the cell (a batch of images, or of its tokens)."""
-    workloads = registry.workloads()
-    per_sample = (workloads[spec.workload].items_per_sample(spec.size)
-                  if spec.workload in workloads else 1)
-    return spec.batch_size * per_sample
+    found = _workload(spec.workload)
+    return spec.batch_size * (found.items_per_sample(spec.size) if found is not None else 1)
 
 
 def achieved_gflops(cell: CellReport) -> float | None:
-    """FLOP rate of a throughput cell: analytic FLOPs per sample x samples per second."""
+    """FLOP rate of a train or infer cell at its median throughput (analytic FLOPs)."""
     spec = cell.stored.spec
-    workloads = registry.workloads()
-    metric = {"train": "train_throughput", "infer": "infer_throughput"}.get(spec.scenario)
-    if metric not in cell.summaries or spec.workload not in workloads:
+    workload = _workload(spec.workload)
+    metric = cell.headline
+    if workload is None or metric not in THROUGHPUTS or metric not in cell.summaries:
         return None
-    workload = workloads[spec.workload]
-    per_sample = (workload.train_flops(spec.size) if spec.scenario == "train"
-                  else workload.forward_flops(spec.size))
-    samples_per_second = cell.summaries[metric].median / workload.items_per_sample(spec.size)
-    return per_sample * samples_per_second / 1e9
+    flops = (workload.train_flops(spec.size) if metric == "train_throughput"
+             else workload.forward_flops(spec.size))
+    return derived.gflops(cell.summaries[metric].median, workload.items_per_sample(spec.size),
+                          flops)

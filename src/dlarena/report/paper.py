@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dlarena import registry
 from dlarena.measure.verdict import Verdict
 from dlarena.published import PASZKE_2019, PublishedTable
 from dlarena.report import formatting as fmt
@@ -27,10 +26,8 @@ class PaperRow:
 
 
 def _default_cell(cells: list[CellReport], framework: str) -> CellReport | None:
-    mode = registry.frameworks()[framework].default_mode if framework in registry.frameworks() \
-        else None
     return next((c for c in cells if c.stored.spec.framework == framework
-                 and c.stored.spec.mode == mode and c.stored.ok), None)
+                 and c.in_default_mode and c.stored.ok), None)
 
 
 def paper_rows(report: Report, table: PublishedTable = PASZKE_2019) -> list[PaperRow]:
