@@ -6,7 +6,7 @@ import contextlib
 import functools
 import os
 from abc import abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -248,6 +248,21 @@ class KerasModel(Implementation):
         check_layout("tensorflow", set(slots), set(weights))
         for name, slot in slots.items():
             slot.write(weights[name])
+
+
+def dense_head(features: Sequence[tuple[str, int, int]]) -> list[Any]:
+    """Flatten, then (name, in, out) Dense layers with a ReLU after all but the last.
+
+    ReLU is its own layer, as in PyTorch, so the parity check sees each Dense's own output.
+    """
+    from tensorflow import keras
+
+    layers: list[Any] = [keras.layers.Flatten(name="flatten")]
+    for index, (name, _, n_out) in enumerate(features):
+        layers.append(keras.layers.Dense(n_out, name=name))
+        if index < len(features) - 1:
+            layers.append(keras.layers.ReLU(name=f"{name}_relu"))
+    return layers
 
 
 @contextlib.contextmanager

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -231,6 +231,18 @@ class TorchModel(Implementation):
         check_layout("torch", set(slots), set(weights))
         for name, slot in slots.items():
             slot.write(weights[name])
+
+
+def dense_head(features: Sequence[tuple[str, int, int]]) -> list[tuple[str, Any]]:
+    """Flatten, then (name, in, out) Linear layers with a ReLU after all but the last."""
+    from torch import nn
+
+    layers: list[tuple[str, Any]] = [("flatten", nn.Flatten())]
+    for index, (name, n_in, n_out) in enumerate(features):
+        layers.append((name, nn.Linear(n_in, n_out)))
+        if index < len(features) - 1:
+            layers.append((f"{name}_relu", nn.ReLU()))
+    return layers
 
 
 def _loss(kind: str) -> Callable[[Any, Any], Any]:

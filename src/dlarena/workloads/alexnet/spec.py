@@ -10,11 +10,9 @@ is the identity). The flatten order is canonical (channels, height, width).
 
 from __future__ import annotations
 
-import numpy as np
-
 from dlarena.workloads import flops
 from dlarena.workloads.base import Shape, SizeConfig
-from dlarena.workloads.images import ImageClassifier
+from dlarena.workloads.images import DenseHeadClassifier
 
 # name, kernel, stride, padding, followed by a 3x3/2 max-pool
 CONVS = (
@@ -24,11 +22,9 @@ CONVS = (
     ("conv4", 3, 1, 1, False),
     ("conv5", 3, 1, 1, True),
 )
-HIDDEN = ("fc6", "fc7")
-CLASSIFIER = "fc8"
 
 
-class Alexnet(ImageClassifier):
+class Alexnet(DenseHeadClassifier):
     name = "alexnet"
     description = ("AlexNet (torchvision single-tower, 5 conv + 3 dense, no dropout) on "
                    "ImageNet-shaped images, Adam lr 1e-3")
@@ -75,23 +71,13 @@ class Alexnet(ImageClassifier):
         side = (self.conv_sides(size)[-1] - 3) // 2 + 1
         return self.knobs(size)["channels"][-1], side, side
 
-    def dense_features(self, size: str) -> list[tuple[str, int, int]]:
-        """(name, in, out) of each dense layer, classifier last."""
-        knobs = self.knobs(size)
-        flat, hidden = int(np.prod(self.flatten_shape(size))), knobs["hidden"]
-        return [(HIDDEN[0], flat, hidden), (HIDDEN[1], hidden, hidden),
-                (CLASSIFIER, hidden, knobs["classes"])]
-
     def parameter_shapes(self, size: str) -> dict[str, Shape]:
         shapes: dict[str, Shape] = {}
         for (conv, kernel, *_), (c_in, c_out) in zip(CONVS, self.conv_channels(size),
                                                        strict=True):
             shapes[f"{conv}.kernel"] = (c_out, c_in, kernel, kernel)
             shapes[f"{conv}.bias"] = (c_out,)
-        for dense, n_in, n_out in self.dense_features(size):
-            shapes[f"{dense}.kernel"] = (n_in, n_out)
-            shapes[f"{dense}.bias"] = (n_out,)
-        return shapes
+        return {**shapes, **self.head_shapes(size)}
 
     def forward_flops(self, size: str) -> int:
         total = sum(
@@ -99,8 +85,7 @@ class Alexnet(ImageClassifier):
             for (_, kernel, *_), (c_in, c_out), side in zip(
                 CONVS, self.conv_channels(size), self.conv_sides(size), strict=True)
         )
-        return total + sum(flops.dense(n_in, n_out) for _, n_in, n_out
-                           in self.dense_features(size))
+        return total + self.head_flops(size)
 
 
 WORKLOAD = Alexnet()

@@ -7,7 +7,7 @@ from typing import Any
 
 from torch import nn
 
-from dlarena.frameworks.torch import TorchModel
+from dlarena.frameworks.torch import TorchModel, dense_head
 from dlarena.workloads.alexnet.spec import CONVS, WORKLOAD
 
 
@@ -24,10 +24,5 @@ class Implementation(TorchModel):
             layers[f"{conv}_relu"] = nn.ReLU()
             if pooled:
                 layers[f"{conv}_pool"] = nn.MaxPool2d(3, stride=2)
-        layers["flatten"] = nn.Flatten()
-        *hidden, (classifier, n_in, n_out) = WORKLOAD.dense_features(size)
-        for dense, d_in, d_out in hidden:
-            layers[dense] = nn.Linear(d_in, d_out)
-            layers[f"{dense}_relu"] = nn.ReLU()
-        layers[classifier] = nn.Linear(n_in, n_out)
+        layers.update(dense_head(WORKLOAD.dense_features(size)))
         return nn.Sequential(layers)

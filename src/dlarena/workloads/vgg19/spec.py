@@ -10,18 +10,14 @@ identity). The flatten order is canonical (channels, height, width).
 
 from __future__ import annotations
 
-import numpy as np
-
 from dlarena.workloads import flops
 from dlarena.workloads.base import Shape, SizeConfig
-from dlarena.workloads.images import ImageClassifier
+from dlarena.workloads.images import DenseHeadClassifier
 
 CONVS_PER_STAGE = (2, 2, 4, 4, 4)
-HIDDEN = ("fc6", "fc7")
-CLASSIFIER = "fc8"
 
 
-class Vgg19(ImageClassifier):
+class Vgg19(DenseHeadClassifier):
     name = "vgg19"
     description = ("VGG-19 (configuration E, 16 conv + 3 dense, no BatchNorm, no dropout) on "
                    "ImageNet-shaped images, Adam lr 1e-3")
@@ -62,28 +58,17 @@ class Vgg19(ImageClassifier):
         side = self.knobs(size)["image"] // 2 ** len(CONVS_PER_STAGE)
         return self.knobs(size)["channels"][-1], side, side
 
-    def dense_features(self, size: str) -> list[tuple[str, int, int]]:
-        """(name, in, out) of each dense layer, classifier last."""
-        knobs = self.knobs(size)
-        flat, hidden = int(np.prod(self.flatten_shape(size))), knobs["hidden"]
-        return [(HIDDEN[0], flat, hidden), (HIDDEN[1], hidden, hidden),
-                (CLASSIFIER, hidden, knobs["classes"])]
-
     def parameter_shapes(self, size: str) -> dict[str, Shape]:
         shapes: dict[str, Shape] = {}
         for conv, c_in, c_out, _, _ in self.convs(size):
             shapes[f"{conv}.kernel"] = (c_out, c_in, 3, 3)
             shapes[f"{conv}.bias"] = (c_out,)
-        for dense, n_in, n_out in self.dense_features(size):
-            shapes[f"{dense}.kernel"] = (n_in, n_out)
-            shapes[f"{dense}.bias"] = (n_out,)
-        return shapes
+        return {**shapes, **self.head_shapes(size)}
 
     def forward_flops(self, size: str) -> int:
         total = sum(flops.conv2d(c_in, c_out, 3, side, side)
                     for _, c_in, c_out, side, _ in self.convs(size))
-        return total + sum(flops.dense(n_in, n_out) for _, n_in, n_out
-                           in self.dense_features(size))
+        return total + self.head_flops(size)
 
 
 WORKLOAD = Vgg19()

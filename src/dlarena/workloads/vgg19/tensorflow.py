@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from dlarena.frameworks.tensorflow import KerasImageModel
-from dlarena.workloads.vgg19.spec import HIDDEN, WORKLOAD
+from dlarena.frameworks.tensorflow import KerasImageModel, dense_head
+from dlarena.workloads.vgg19.spec import WORKLOAD
 
 
 class Implementation(KerasImageModel):
@@ -21,13 +21,8 @@ class Implementation(KerasImageModel):
                        keras.layers.ReLU(name=f"{conv}_relu")]
             if pooled:
                 layers.append(keras.layers.MaxPooling2D(2, name=f"{conv}_pool"))
-        layers.append(keras.layers.Flatten(name="flatten"))
-        for dense, _, n_out in WORKLOAD.dense_features(size):
-            layers.append(keras.layers.Dense(n_out, name=dense))
-            if dense in HIDDEN:
-                layers.append(keras.layers.ReLU(name=f"{dense}_relu"))
+        layers += dense_head(WORKLOAD.dense_features(size))
         return keras.Sequential(layers)
 
-
     def flattened_dense_inputs(self) -> dict[str, tuple[int, int, int]]:
-        return {HIDDEN[0]: WORKLOAD.flatten_shape(self.cell.size)}
+        return {WORKLOAD.HIDDEN[0]: WORKLOAD.flatten_shape(self.cell.size)}
