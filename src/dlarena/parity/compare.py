@@ -1,21 +1,20 @@
 """Coordinator side of a parity check: compare two implementations' evidence, name what differs.
 
-Tolerances are relative to the reference array's scale, max(1, max |reference|), in float32:
-- forward activations and gradients: 1e-4. Two frameworks sum the same products in different
-  orders (oneDNN vs Eigen blocking); with up to ~10^4 terms the rounding error is of order
-  sqrt(n) * 2^-24 ~ 1e-5 of the scale. Observed on mlp and cnn: <= 3e-6.
-- losses over 5 optimizer steps, and weights (BatchNorm statistics included) after the SGD
-  steps: 1e-3. Adam divides by sqrt(v) + eps, which magnifies the differences of near-zero
-  gradients; observed: <= 1e-4 (Adam), <= 4e-6 (SGD). PyTorch updates the running variance
-  with the unbiased batch variance, Keras with the biased one: n/(n-1) ~ 1 + 1e-4 here.
-A wrong BatchNorm epsilon (1e-3 for 1e-5) moves normalised outputs by ~5e-4: caught.
+Tolerances are relative to the reference array's scale, max(1, max |reference|). The probe
+computes in float64 (probe.py), where PyTorch and Keras agree to ~1e-13 on outputs and
+gradients; the tolerances are the margins float32 would need, kept as they were:
+- forward activations and gradients: 1e-4 (float32 sums of ~10^4 products in different
+  orders differ by ~sqrt(n) * 2^-24 ~ 1e-5 of the scale);
+- losses over 5 optimizer steps and weights after the SGD steps: 1e-3 (errors compound over
+  steps; Adam's division by sqrt(v) + eps magnifies those of near-zero gradients).
+They stay far below what a real difference produces: a wrong BatchNorm epsilon (1e-3 for 1e-5)
+moves normalised outputs by ~5e-4.
 - BatchNorm running variances after the SGD steps: 1/(n - 1) with n = PROBE_BATCH, the
   smallest number of values a batch statistic is taken over. PyTorch updates the running
   variance with the unbiased batch variance, Keras with the biased one, a factor n/(n - 1)
   that neither framework lets one change; ResNet-50 and MobileNetV2 at smoke size reduce to
   1x1 maps, where n is the batch. The running means stay under the strict tolerance, so a
   wrong momentum is still caught.
-The probe computes in float64 (see probe.py), so these bounds are far from rounding noise.
 """
 
 from __future__ import annotations
