@@ -373,3 +373,18 @@ def test_paper_suite_prints_the_measured_table_beside_the_published_one(tmp_path
         assert f"│ {column} " in out, column
     assert "images/s" in out and "tokens/s" in out and "samples/s" in out
     assert out.count("same model") >= len(PASZKE_2019.columns)
+
+
+def test_a_depthwise_convolution_with_bias_maps_both_weights(runtimes: dict[str, Any]) -> None:
+    """Keras' DepthwiseConv2D (not a Conv2D subclass) against PyTorch's grouped Conv2d."""
+    import keras
+    import torch
+
+    from dlarena.frameworks.layouts import keras_layers, torch_layers
+
+    layer = keras.layers.DepthwiseConv2D(3, use_bias=True)
+    layer.build((None, 8, 8, 4))
+    keras_shapes = {k: v.read().shape for k, v in keras_layers.slots(layer, {}).items()}
+    conv = torch.nn.Conv2d(4, 4, 3, groups=4, bias=True)
+    torch_shapes = {k: v.read().shape for k, v in torch_layers.slots(conv).items()}
+    assert keras_shapes == torch_shapes == {"kernel": (4, 1, 3, 3), "bias": (4,)}

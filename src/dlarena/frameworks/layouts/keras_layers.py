@@ -126,8 +126,8 @@ def slots(layer: Any, flattened: dict[str, tuple[int, int, int]]) -> dict[str, S
         found = {"gamma": Slot(layer.gamma), "beta": Slot(layer.beta)}
     elif isinstance(layer, kinds.MultiHeadAttention):
         found = _attention(layer)
-    if getattr(layer, "use_bias", False) and isinstance(
-            layer, kinds.Dense | kinds.Conv2D):
+    # DepthwiseConv2D is not a Conv2D subclass in Keras 3: named so its bias is not missed.
+    if isinstance(layer, kinds.Dense | kinds.Conv2D | kinds.DepthwiseConv2D) and layer.use_bias:
         found["bias"] = Slot(layer.bias)
     return found
 
