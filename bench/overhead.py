@@ -26,12 +26,10 @@ from dlarena.executors.local import worker_environment
 from dlarena.measure import stats
 from dlarena.measure.timing import measure, time_window
 
-FRAMEWORK_MODES = {"torch": "eager", "tensorflow": "function"}
-
 
 def inner(cell: CellSpec, pairs: int) -> dict[str, Any]:
     """Runs inside the child process: returns per-step seconds of both loops."""
-    from dlarena.scenarios import cycling, device_batches
+    from dlarena.measure.scenarios import cycling, device_batches
     from dlarena.worker import build_cell
 
     built = build_cell(cell, lambda *_: None)
@@ -89,8 +87,9 @@ def main() -> int:
           f"{'overhead':>9}  95% CI")
     for framework in args.frameworks.split(","):
         for workload in args.workloads.split(","):
+            info = registry.frameworks()[framework]
             cell = CellSpec(
-                workload=workload, framework=framework, mode=FRAMEWORK_MODES[framework],
+                workload=workload, framework=framework, mode=info.default_mode,
                 scenario=args.scenario, size=args.size, device="cpu",
                 batch_size=registry.workloads()[workload].sizes[args.size].batch_size,
                 precision="fp32", threads=ThreadSettings(cpus, cpus),
@@ -98,7 +97,8 @@ def main() -> int:
             )
             child = subprocess.run(
                 [sys.executable, __file__, "--inner", cell.to_json(), "--pairs", str(args.pairs)],
-                capture_output=True, text=True, env=worker_environment(cell, os.environ),
+                capture_output=True, text=True, env=worker_environment(
+                    cell.threads, os.environ, framework=info),
                 check=False,
             )
             if child.returncode != 0:

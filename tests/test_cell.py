@@ -36,8 +36,7 @@ def test_thread_environment_names_every_library() -> None:
     env = ThreadSettings(intra_op=3, inter_op=2).environment()
     assert env["OMP_NUM_THREADS"] == "3"
     assert env["MKL_NUM_THREADS"] == "3"
-    assert env["TF_NUM_INTRAOP_THREADS"] == "3"
-    assert env["TF_NUM_INTEROP_THREADS"] == "2"
+    assert env["OPENBLAS_NUM_THREADS"] == "3"
 
 
 def test_invalid_settings_are_refused() -> None:

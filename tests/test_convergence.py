@@ -7,10 +7,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from dlarena import datasets, registry
+from dlarena import registry
 from dlarena.cell import ThreadSettings
-from dlarena.frameworks.fake import FakeImplementation, FakeRuntime
-from dlarena.scenarios import EVAL_BATCH, SCENARIOS
+from dlarena.data import catalogue as datasets
+from dlarena.frameworks.fake.model import FakeImplementation
+from dlarena.frameworks.fake.runtime import FakeRuntime
+from dlarena.measure.scenarios import EVAL_BATCH, SCENARIOS
 from tests.conftest import fake_cell
 
 

@@ -1,4 +1,4 @@
-"""dlarena.datasets: file formats on tiny files made here, real data sets where installed.
+"""dlarena.data.catalogue: file formats on tiny files made here, real data sets where installed.
 
 The real-data tests skip on a developer machine that has not run scripts/install-data.sh,
 but fail under CI=true, where a skipped convergence data set would go unnoticed.
@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from dlarena import datasets
-from dlarena.datasets import Dataset, DatasetUnavailable, checksum, load, read_idx
+from dlarena.data import catalogue as datasets
+from dlarena.data.catalogue import Dataset, DatasetUnavailable, checksum, load, read_idx
 
 IDX_FILES = (
     "train-images-idx3-ubyte.gz",
@@ -45,7 +45,7 @@ def offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
     monkeypatch.delenv("DLARENA_ALLOW_DOWNLOAD", raising=False)
     monkeypatch.setattr(datasets, "FASHION_MNIST_DIR", tmp_path / "missing")
-    monkeypatch.setattr(datasets, "_packaged_file", lambda dist, relative: None)
+    monkeypatch.setattr(datasets, "packaged_file", lambda dist, relative: None)
 
     def no_network(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError(f"urlopen called: {args}")

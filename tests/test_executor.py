@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from dlarena.cell import ThreadSettings
+from dlarena.contract import FrameworkInfo
 from dlarena.executors.local import LocalExecutor, worker_environment
 from tests.conftest import fake_cell
 
@@ -31,6 +33,22 @@ def test_worker_gets_the_cells_threads_in_its_environment() -> None:
     env = worker_environment(fake_cell().threads, {"OMP_NUM_THREADS": "64", "PYTHONPATH": "/x"})
     assert env["OMP_NUM_THREADS"] == "1"
     assert env["PYTHONPATH"].endswith("/x")
+
+
+def test_a_framework_info_adds_its_thread_cache_and_quiet_variables() -> None:
+    info = FrameworkInfo(
+        name="demo", description="", distributions=(), pip_requirement="demo",
+        modes=("eager",), eager_mode="eager", intra_op_variables=("DEMO_INTRA",),
+        inter_op_variables=("DEMO_INTER",), cache_variables={"DEMO_CACHE": "demo-cache"},
+        quiet_variables={"DEMO_LOG": "2", "DEMO_KEPT": "0"},
+    )
+    env = worker_environment(ThreadSettings(3, 2), {"DEMO_KEPT": "9"}, framework=info,
+                             scratch="/scratch")
+    assert (env["DEMO_INTRA"], env["DEMO_INTER"]) == ("3", "2")
+    assert env["DEMO_CACHE"] == "/scratch/demo-cache"
+    assert env["DEMO_LOG"] == "2"
+    assert env["DEMO_KEPT"] == "9"  # the user's setting wins over the framework's default
+    assert "DEMO_CACHE" not in worker_environment(ThreadSettings(1, 1), {}, framework=info)
 
 
 @pytest.mark.parametrize(("fault", "message"), [

@@ -11,7 +11,7 @@ THREADS = ThreadSettings(2, 2)
 
 
 def test_default_suite_interleaves_frameworks_and_covers_every_paper_model() -> None:
-    from dlarena.published import PASZKE_2019
+    from dlarena.report.published import PASZKE_2019
 
     planned = build_plan(Request(), THREADS)
     order = [(p.cell.workload, p.cell.scenario, p.cell.framework) for p in planned]

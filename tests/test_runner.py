@@ -108,7 +108,7 @@ def test_a_missing_framework_is_a_usage_error_with_the_install_command(
 
 
 def test_several_processes_per_cell_are_pooled_and_their_spread_reported(tmp_path: Path) -> None:
-    from dlarena.report.model import build_report
+    from dlarena.report.build import build_report
 
     store = Store.open(tmp_path / "r.db")
     request = Request(suite="smoke", frameworks=["fake"], workloads=["mlp"], scenarios=["train"],
@@ -136,7 +136,7 @@ def test_gpu_cells_synchronise_every_window_and_record_device_memory(tmp_path: P
 
 
 def test_latency_startup_and_modes_with_the_fake(tmp_path: Path) -> None:
-    from dlarena.report.model import build_report
+    from dlarena.report.build import build_report
     from dlarena.report.table import latency_rows, startup_rows
 
     store = Store.open(tmp_path / "r.db")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dlarena import datasets
-from dlarena.tasks import Classification, Ranking, sigmoid_loss, softmax_scores
+from dlarena.data import catalogue as datasets
+from dlarena.data.tasks import Classification, Ranking, sigmoid_loss, softmax_scores
 
 
 def interactions(users: int = 6, items: int = 150) -> datasets.Dataset:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from dlarena.tensorboard import crc32c, read_scalars, write_scalars
+from dlarena.report.tensorboard import crc32c, read_scalars, write_scalars
 
 
 def test_crc32c_of_the_standard_check_string() -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from dlarena.errors import UsageError
-from dlarena.report.model import build_report
+from dlarena.report.build import build_report
 from dlarena.report.records import COLUMNS, records
 from dlarena.store import Store
 

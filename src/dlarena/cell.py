@@ -28,15 +28,10 @@ class ThreadSettings:
             raise ValueError(f"thread counts must be >= 1, got {self}")
 
     def environment(self) -> dict[str, str]:
-        """Variables read at import time by the numerical libraries under each framework."""
-        intra, inter = str(self.intra_op), str(self.inter_op)
-        return {
-            "OMP_NUM_THREADS": intra,
-            "MKL_NUM_THREADS": intra,
-            "OPENBLAS_NUM_THREADS": intra,
-            "TF_NUM_INTRAOP_THREADS": intra,
-            "TF_NUM_INTEROP_THREADS": inter,
-        }
+        """Variables read at import time by the numerical libraries under every framework
+        (a framework's own thread variables are in its INFO)."""
+        intra = str(self.intra_op)
+        return {"OMP_NUM_THREADS": intra, "MKL_NUM_THREADS": intra, "OPENBLAS_NUM_THREADS": intra}
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import dlarena
-from dlarena import peak
-from dlarena.frameworks.base import FrameworkInfo
+from dlarena.contract import FrameworkInfo
+from dlarena.measure import peak
 
 _PROBE = (
     "import importlib.metadata as m, sys\n"

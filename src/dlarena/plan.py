@@ -12,7 +12,7 @@ from typing import Any
 from dlarena import registry
 from dlarena.cell import CellSpec, MeasureSettings, ThreadSettings
 from dlarena.errors import UsageError
-from dlarena.scenarios import SCENARIOS
+from dlarena.measure.scenarios import SCENARIOS
 from dlarena.suites import SUITES
 
 # How long each size measures: a window of at least `min_window_seconds`, `windows` of them.
@@ -81,8 +81,10 @@ def modes_for(framework: str, asked: Sequence[str]) -> list[str]:
             chosen += info.modes
         elif name == "default":
             chosen.append(info.default_mode)
+        elif name == "eager":
+            chosen += [info.eager_mode] if info.eager_mode is not None else []
         elif name == "compiled":
-            chosen += [mode for mode in info.modes if mode != "eager"]
+            chosen += info.compiled_modes
         elif name in info.modes:
             chosen.append(name)
     return list(dict.fromkeys(chosen))

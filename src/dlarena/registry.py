@@ -1,7 +1,8 @@
 """What exists: frameworks, workloads, their implementations, scenarios, sizes.
 
 Found by layout, so adding a framework or a workload touches no list:
-- `dlarena/frameworks/<name>.py` defines `INFO` (a FrameworkInfo) and `RUNTIME`;
+- `dlarena/frameworks/<name>/__init__.py` defines `INFO` (a FrameworkInfo), and its
+  `runtime.py` defines `RUNTIME`;
 - `dlarena/workloads/<name>/spec.py` defines `WORKLOAD`;
 - `dlarena/workloads/<workload>/<framework>.py` defines `Implementation`.
 Importing these modules never imports a framework: that happens inside the worker only.
@@ -16,22 +17,19 @@ from functools import cache
 
 from dlarena import frameworks as _frameworks_package
 from dlarena import workloads as _workloads_package
-from dlarena.frameworks.base import FrameworkInfo
-from dlarena.workloads.base import Workload
+from dlarena.contract import FrameworkInfo, Workload
 
 SIZES = ("smoke", "cpu", "full")
-_NOT_FRAMEWORKS = {"base"}
-
 
 @cache
 def frameworks() -> dict[str, FrameworkInfo]:
     found: dict[str, FrameworkInfo] = {}
     for module in pkgutil.iter_modules(_frameworks_package.__path__):
-        if module.name in _NOT_FRAMEWORKS or module.ispkg:
+        if not module.ispkg:
             continue
         info = importlib.import_module(f"dlarena.frameworks.{module.name}").INFO
         if info.name != module.name:
-            raise RuntimeError(f"frameworks/{module.name}.py names itself {info.name!r}")
+            raise RuntimeError(f"frameworks/{module.name}/ names itself {info.name!r}")
         found[info.name] = info
     return dict(sorted(found.items()))
 
@@ -65,7 +63,7 @@ def implementing_frameworks(workload: str) -> list[str]:
 
 
 def runtime_path(framework: str) -> str:
-    return f"dlarena.frameworks.{framework}:RUNTIME"
+    return f"dlarena.frameworks.{framework}.runtime:RUNTIME"
 
 
 def load(path: str) -> object:

@@ -9,14 +9,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from dlarena import environment, peak, registry
+from dlarena import environment, registry
 from dlarena.cell import CellSpec, ThreadSettings
-from dlarena.curves import write_curves
 from dlarena.errors import UsageError
 from dlarena.executors.base import CellOutcome, Executor
+from dlarena.measure import peak
 from dlarena.parity.check import check_workload, pair_version
 from dlarena.parity.compare import ParityResult
 from dlarena.plan import PlannedCell, Request, build_plan, plan_key
+from dlarena.report.curves import write_curves
 from dlarena.store import Store
 
 

@@ -20,11 +20,10 @@ from typing import Any, TextIO
 
 from dlarena import registry
 from dlarena.cell import PROTOCOL_VERSION, CellSpec, parse_worker_request
-from dlarena.frameworks.base import Runtime
+from dlarena.contract import Implementation, Runtime, Workload
 from dlarena.measure.memory import peak_rss_bytes
+from dlarena.measure.scenarios import SCENARIOS
 from dlarena.measure.timing import Progress, Window
-from dlarena.scenarios import SCENARIOS
-from dlarena.workloads.base import Implementation, Workload
 
 
 class Channel:

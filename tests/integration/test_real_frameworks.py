@@ -286,7 +286,7 @@ def test_accuracy_suite_on_real_data_writes_curves_and_judges_the_claims(
     import subprocess
     import sys
 
-    from dlarena.tensorboard import read_scalars
+    from dlarena.report.tensorboard import read_scalars
 
     for framework in FRAMEWORKS:
         pytest.importorskip(framework)
@@ -311,8 +311,8 @@ def test_accuracy_suite_on_real_data_writes_curves_and_judges_the_claims(
                         / f"{label}-seed0").glob("events.out.tfevents.*")
             tags = {tag for tag, _, _ in read_scalars(events)}
             assert {"val/accuracy", "train/loss"} <= tags
-    from dlarena.claims import NOT_MEASURED, judge_all
-    from dlarena.report.model import build_report
+    from dlarena.report.build import build_report
+    from dlarena.report.claims import NOT_MEASURED, judge_all
 
     store = Store.open(db, create=False)
     claims = {result.claim.id: result.status for result in judge_all(build_report(store))}
@@ -357,7 +357,7 @@ def test_paper_suite_prints_the_measured_table_beside_the_published_one(tmp_path
     import subprocess
     import sys
 
-    from dlarena.published import PASZKE_2019
+    from dlarena.report.published import PASZKE_2019
 
     for framework in FRAMEWORKS:
         pytest.importorskip(framework)
@@ -380,7 +380,8 @@ def test_a_depthwise_convolution_with_bias_maps_both_weights(runtimes: dict[str,
     import keras
     import torch
 
-    from dlarena.frameworks.layouts import keras_layers, torch_layers
+    from dlarena.frameworks.tensorflow import layouts as keras_layers
+    from dlarena.frameworks.tensorflow import torch_layers
 
     layer = keras.layers.DepthwiseConv2D(3, use_bias=True)
     layer.build((None, 8, 8, 4))

@@ -69,7 +69,7 @@ def test_the_better_side_is_recorded() -> None:
 
 
 def test_every_directed_metric_says_how_its_winner_wins() -> None:
-    from dlarena.metrics import METRICS
+    from dlarena.measure.metrics import METRICS
 
     for metric in METRICS.values():
         if metric.higher_is_better is not None:

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from dlarena.api import results_frame
-from dlarena.claims import CLAIMS, DOES_NOT_HOLD, HOLDS, NOT_MEASURED, judge_all
 from dlarena.errors import UsageError
 from dlarena.executors.base import CellOutcome
 from dlarena.report import html
+from dlarena.report.build import build_report
+from dlarena.report.claims import CLAIMS, DOES_NOT_HOLD, HOLDS, NOT_MEASURED, judge_all
 from dlarena.report.compare import compare_runs
-from dlarena.report.model import build_report
 from dlarena.report.records import COLUMNS, render_csv
 from dlarena.store import Store
 from tests.conftest import fake_cell

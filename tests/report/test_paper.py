@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 
 from dlarena import registry
-from dlarena.published import PASZKE_2019
 from dlarena.report import markdown
-from dlarena.report.model import Report, achieved_gflops, build_report
+from dlarena.report.build import build_report
+from dlarena.report.model import Report
 from dlarena.report.paper import paper_rows, paper_table
+from dlarena.report.published import PASZKE_2019
 from dlarena.store import Store
 from tests.report.test_reports import _ok
 
@@ -47,7 +48,7 @@ def test_gflops_come_from_the_workloads_flops_and_the_peak_bounds_them(tmp_path:
     torch_cell = next(c for c in report.cells if c.stored.spec.framework == "torch")
     ncf = registry.workloads()["ncf"]
     expected = 25_600 * ncf.train_flops("smoke") / 1e9
-    assert achieved_gflops(torch_cell) == pytest.approx(expected)
+    assert torch_cell.achieved_gflops == pytest.approx(expected)
     [line] = paper_table(report)
     assert line[-1].startswith(f"{expected / 100.0:.1%}")
     rendered = markdown.render(report)
@@ -60,7 +61,7 @@ def test_no_peak_recorded_shows_a_dash_not_a_made_up_percentage(tmp_path: Path) 
 
 
 def test_token_workloads_count_tokens_not_sequences(tmp_path: Path) -> None:
-    from dlarena.report.model import items_per_step, unit
+    from dlarena.report.facts import items_per_step, unit
     from tests.conftest import fake_cell
 
     lstm = fake_cell(workload="lstm")

@@ -12,7 +12,8 @@ from rich.console import Console
 from dlarena.executors.base import CellOutcome
 from dlarena.report import json as json_report
 from dlarena.report import markdown, terminal
-from dlarena.report.model import Report, build_report
+from dlarena.report.build import build_report
+from dlarena.report.model import Report
 from dlarena.store import Store
 from tests.conftest import fake_cell
 

@@ -18,7 +18,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from dlarena import registry
 from dlarena.cell import CellSpec, ThreadSettings, worker_request
+from dlarena.contract import FrameworkInfo
 from dlarena.executors.base import CellOutcome, Executor, ProgressHandler
 
 STDERR_TAIL_LINES = 40
@@ -28,18 +30,25 @@ _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 
 
 def worker_environment(
-    threads: ThreadSettings, base: Mapping[str, str], scratch: str | None = None
+    threads: ThreadSettings, base: Mapping[str, str], *, framework: FrameworkInfo | None = None,
+    scratch: str | None = None,
 ) -> dict[str, str]:
-    """A worker's variables: its threads, dlarena on the path, and, given `scratch`, compiler
-    caches there, so every worker compiles from nothing, as a first run does."""
+    """A worker's variables: its threads (the BLAS/OpenMP ones, and the framework's own),
+    dlarena on the path, the framework's log silencing unless the user set it, and, given
+    `scratch`, its compiler caches there, so every worker compiles from nothing, as a first
+    run does."""
     env = dict(base)
     env.update(threads.environment())
-    if scratch is not None:
-        env["TORCHINDUCTOR_CACHE_DIR"] = os.path.join(scratch, "torchinductor")
-        env["TRITON_CACHE_DIR"] = os.path.join(scratch, "triton")
+    if framework is not None:
+        env.update(dict.fromkeys(framework.intra_op_variables, str(threads.intra_op)))
+        env.update(dict.fromkeys(framework.inter_op_variables, str(threads.inter_op)))
+        for name, value in framework.quiet_variables.items():
+            env.setdefault(name, value)
+        if scratch is not None:
+            env.update({name: os.path.join(scratch, folder)
+                        for name, folder in framework.cache_variables.items()})
     env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, base.get("PYTHONPATH")) if p)
     env["PYTHONUNBUFFERED"] = "1"
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     return env
 
 
@@ -96,7 +105,8 @@ class LocalExecutor(Executor):
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
-                env=worker_environment(cell.threads, os.environ, scratch),
+                env=worker_environment(cell.threads, os.environ, scratch=scratch,
+                                       framework=registry.frameworks()[cell.framework]),
                 start_new_session=True,  # the worker and its children are killed as a group
             )
         except OSError as error:

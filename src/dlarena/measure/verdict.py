@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dlarena.measure import stats
-from dlarena.metrics import METRICS
+from dlarena.measure.metrics import METRICS
 
 UNSTABLE_CV = 0.05
 MIN_SAMPLES = 3

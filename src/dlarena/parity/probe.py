@@ -13,8 +13,7 @@ import numpy as np
 
 from dlarena import registry
 from dlarena.cell import CellSpec
-from dlarena.frameworks.base import Runtime
-from dlarena.workloads.base import SGD_OPTION, Implementation
+from dlarena.contract import SGD_OPTION, Implementation, Runtime
 
 PROBE_BATCH = 8
 # The check runs in float64. In float32, deep BatchNorm nets at initialisation (ResNet-50,

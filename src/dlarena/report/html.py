@@ -12,12 +12,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dlarena import __version__
-from dlarena.claims import ClaimResult, judge_all
 from dlarena.measure.stats import CONFIDENCE
 from dlarena.parity.compare import FORWARD_TOLERANCE, LOSS_TOLERANCE
 from dlarena.report import formatting as fmt
 from dlarena.report import plots
-from dlarena.report.model import Group, Report, sweeps
+from dlarena.report.analyses import sweeps
+from dlarena.report.claims import ClaimResult, judge_all
+from dlarena.report.model import Group, Report
 from dlarena.report.paper import PAPER_HEADER, paper_note, paper_table
 from dlarena.report.table import (
     CONVERGENCE_HEADER,

@@ -6,7 +6,8 @@ import json
 from typing import Any
 
 from dlarena.measure.stats import Summary
-from dlarena.report.model import CellReport, Report, achieved_gflops, unit
+from dlarena.report.facts import unit
+from dlarena.report.model import CellReport, Report
 
 JSON_SCHEMA_VERSION = 1
 
@@ -46,7 +47,7 @@ def _cell(cell: CellReport) -> dict[str, Any]:
         "between_process_cv": cell.between_process_cv,
         "metrics": {name: _metric(name, s, spec.workload)
                     for name, s in sorted(cell.summaries.items())},
-        "achieved_gflops": achieved_gflops(cell),
+        "achieved_gflops": cell.achieved_gflops,
         "manifest": next((d["manifest"] for d in cell.stored.details if "manifest" in d), None),
     }
 

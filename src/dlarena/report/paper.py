@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dlarena.measure.verdict import Verdict
-from dlarena.published import PASZKE_2019, PublishedTable
 from dlarena.report import formatting as fmt
-from dlarena.report.model import CellReport, Report, achieved_gflops, unit
+from dlarena.report.facts import unit
+from dlarena.report.model import CellReport, Report
+from dlarena.report.published import PASZKE_2019, PublishedTable
 
 FIRST, SECOND = "torch", "tensorflow"
 
@@ -50,7 +51,7 @@ def paper_rows(report: Report, table: PublishedTable = PASZKE_2019) -> list[Pape
             unit=unit(metric, group.workload), size=group.size, batch_size=group.batch_size,
             measured={c.stored.spec.framework: c.summaries[metric].median for c in measured_cells},
             gflops={c.stored.spec.framework: g for c in measured_cells
-                    if (g := achieved_gflops(c)) is not None},
+                    if (g := c.achieved_gflops) is not None},
             verdict=verdict,
             published_ratio=table.ratio(FIRST, SECOND, group.workload),
         ))

@@ -10,18 +10,27 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from dlarena.report import facts
+from dlarena.report.facts import quality, unit
 from dlarena.report.formatting import number
-from dlarena.report.model import CellReport, Group, quality, unit
+from dlarena.report.model import CellReport, Group
 
-# Colour per framework, stable across figures; unknown frameworks cycle through the rest.
-_COLOURS = {"torch": "#ee4c2c", "tensorflow": "#1f77b4", "fake": "#7f7f7f"}
-_SPARE = ("#2ca02c", "#9467bd", "#8c564b", "#17becf", "#ff8f00")
+# Colour per framework, stable across figures: its INFO's, else the next spare one.
+_SPARE = ("#2ca02c", "#9467bd", "#8c564b", "#17becf", "#ff8f00", "#bcbd22", "#e377c2")
+_ASSIGNED: dict[str, str] = {}
 
 
 def colour(framework: str) -> str:
-    if framework not in _COLOURS:
-        _COLOURS[framework] = _SPARE[len(_COLOURS) % len(_SPARE)]
-    return _COLOURS[framework]
+    if framework not in _ASSIGNED:
+        _ASSIGNED[framework] = (facts.colour(framework)
+                                or _SPARE[len(_ASSIGNED) % len(_SPARE)])
+    return _ASSIGNED[framework]
+
+
+def _line_style(label: str) -> str:
+    """Solid for a framework's default and eager modes, dashed for its other compiled ones."""
+    framework, _, mode = label.partition("/")
+    return "-" if mode in (facts.default_mode(framework), facts.eager_mode(framework)) else "--"
 
 
 def _svg(figure: Any) -> str:
@@ -137,8 +146,7 @@ def sweep_figure(sweep: Any) -> str:
         low = [points[s].median - (points[s].ci or (points[s].median,) * 2)[0] for s in sizes]
         high = [(points[s].ci or (points[s].median,) * 2)[1] - points[s].median for s in sizes]
         axes.errorbar(sizes, medians, yerr=[low, high], marker="o", capsize=3, label=label,
-                      color=colour(label.split("/")[0]),
-                      linestyle="-" if label.endswith(("eager", "function")) else "--")
+                      color=colour(label.split("/")[0]), linestyle=_line_style(label))
     axes.set_xscale("log", base=2)
     axes.set_xlabel("batch size")
     axes.set_ylabel(unit(sweep.metric, sweep.workload))

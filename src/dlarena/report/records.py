@@ -6,7 +6,8 @@ import csv
 import io
 from typing import Any
 
-from dlarena.report.model import Report, unit
+from dlarena.report.facts import unit
+from dlarena.report.model import Report
 
 COLUMNS = (
     "run_id", "workload", "framework", "framework_version", "mode", "scenario", "size",

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 
 from dlarena.measure import stats
 from dlarena.report import formatting as fmt
-from dlarena.report.model import CellReport, Report, break_evens, quality, sweeps, unit
+from dlarena.report.analyses import break_evens, sweeps
+from dlarena.report.facts import quality, unit
+from dlarena.report.model import CellReport, Report
 
 HEADER = ("workload", "scenario", "batch", "framework", "version", "median", "unit", "95% CI",
           "CV", "CV procs", "n", "vs first", "peak RSS", "notes")

@@ -6,8 +6,8 @@ from abc import abstractmethod
 
 import numpy as np
 
+from dlarena.contract import Shape, Workload
 from dlarena.workloads import flops
-from dlarena.workloads.base import Shape, Workload
 
 
 class ImageClassifier(Workload):

@@ -10,8 +10,8 @@ is the identity). The flatten order is canonical (channels, height, width).
 
 from __future__ import annotations
 
+from dlarena.contract import Shape, SizeConfig
 from dlarena.workloads import flops
-from dlarena.workloads.base import Shape, SizeConfig
 from dlarena.workloads.images import DenseHeadClassifier
 
 # name, kernel, stride, padding, followed by a 3x3/2 max-pool

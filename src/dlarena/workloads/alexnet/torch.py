@@ -7,7 +7,7 @@ from typing import Any
 
 from torch import nn
 
-from dlarena.frameworks.torch import TorchModel, dense_head
+from dlarena.frameworks.torch.model import TorchModel, dense_head
 from dlarena.workloads.alexnet.spec import CONVS, WORKLOAD
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from dlarena.contract import Shape, SizeConfig, Workload
 from dlarena.workloads import flops
-from dlarena.workloads.base import Shape, SizeConfig, Workload
 
 IMAGE = (3, 32, 32)
 CLASSES = 10

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dlarena.frameworks.tensorflow import KerasImageModel
+from dlarena.frameworks.tensorflow.model import KerasImageModel
 from dlarena.workloads.cnn.spec import CLASSES, CONVS, IMAGE, WORKLOAD
 
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from dlarena.contract import Shape, SizeConfig, Workload
 from dlarena.workloads import flops
-from dlarena.workloads.base import Shape, SizeConfig, Workload
 
 ENCODER_LAYERS = 4
 DECODER_LAYERS = 4

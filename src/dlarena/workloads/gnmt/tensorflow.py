@@ -6,8 +6,8 @@ from typing import Any
 
 import keras
 
-from dlarena.frameworks.layouts.keras_layers import Slot
-from dlarena.frameworks.tensorflow import KerasModel
+from dlarena.frameworks.tensorflow.layouts import Slot
+from dlarena.frameworks.tensorflow.model import KerasModel
 from dlarena.workloads.gnmt.spec import DECODER_LAYERS, ENCODER_LAYERS, FIRST_RESIDUAL
 
 

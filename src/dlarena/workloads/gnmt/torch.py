@@ -7,8 +7,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from dlarena.frameworks.layouts.torch_layers import Slot, single_bias_lstm, transpose
-from dlarena.frameworks.torch import TorchModel
+from dlarena.frameworks.torch.layouts import Slot, single_bias_lstm, transpose
+from dlarena.frameworks.torch.model import TorchModel
 from dlarena.workloads.gnmt.spec import DECODER_LAYERS, ENCODER_LAYERS, FIRST_RESIDUAL
 
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from torch import nn
 
-from dlarena.frameworks.layouts.torch_layers import single_bias_lstm
-from dlarena.frameworks.torch import TorchModel
+from dlarena.frameworks.torch.layouts import single_bias_lstm
+from dlarena.frameworks.torch.model import TorchModel
 from dlarena.workloads.lstm.spec import CLASSES
 
 

@@ -6,8 +6,8 @@ import itertools
 
 import numpy as np
 
+from dlarena.contract import Shape, SizeConfig, Workload
 from dlarena.workloads import flops
-from dlarena.workloads.base import Shape, SizeConfig, Workload
 
 INPUTS = 784
 HIDDEN = (128, 64)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any
 
-from dlarena.frameworks.torch import TorchModel
+from dlarena.frameworks.torch.model import TorchModel
 from dlarena.workloads.mlp.spec import CLASSES, HIDDEN, INPUTS
 
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dlarena.contract import Shape, SizeConfig, Weights
 from dlarena.workloads import flops
-from dlarena.workloads.base import Shape, SizeConfig, Weights
 from dlarena.workloads.images import ImageClassifier
 
 # (expansion t, channels c, blocks n, stride of the first s) of the paper's Table 2

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dlarena.frameworks.tensorflow import KerasImageModel
+from dlarena.frameworks.tensorflow.model import KerasImageModel
 from dlarena.workloads.mobilenet_v2 import spec
 from dlarena.workloads.mobilenet_v2.spec import WORKLOAD
 

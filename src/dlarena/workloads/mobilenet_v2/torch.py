@@ -6,8 +6,8 @@ from typing import Any
 
 from torch import nn
 
-from dlarena.frameworks.torch import TorchModel
-from dlarena.workloads.base import BatchNormSettings
+from dlarena.contract import BatchNormSettings
+from dlarena.frameworks.torch.model import TorchModel
 from dlarena.workloads.mobilenet_v2 import spec
 from dlarena.workloads.mobilenet_v2.spec import WORKLOAD
 

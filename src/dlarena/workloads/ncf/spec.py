@@ -16,10 +16,10 @@ import itertools
 
 import numpy as np
 
-from dlarena.datasets import Dataset
-from dlarena.tasks import Ranking, Task
+from dlarena.contract import Shape, SizeConfig, Workload
+from dlarena.data.catalogue import Dataset
+from dlarena.data.tasks import Ranking, Task
 from dlarena.workloads import flops
-from dlarena.workloads.base import Shape, SizeConfig, Workload
 
 ML_100K = {"users": 943, "items": 1682}
 ML_20M = {"users": 138_493, "items": 26_744}

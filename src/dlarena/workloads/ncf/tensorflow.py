@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dlarena.frameworks.tensorflow import KerasModel
+from dlarena.frameworks.tensorflow.model import KerasModel
 from dlarena.workloads.ncf.spec import WORKLOAD
 
 

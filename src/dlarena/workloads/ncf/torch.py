@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from dlarena.frameworks.torch import TorchModel
+from dlarena.frameworks.torch.model import TorchModel
 from dlarena.workloads.ncf.spec import WORKLOAD
 
 

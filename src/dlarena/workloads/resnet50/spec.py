@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dlarena.contract import Shape, SizeConfig, Weights
 from dlarena.workloads import flops
-from dlarena.workloads.base import Shape, SizeConfig, Weights
 from dlarena.workloads.images import ImageClassifier
 
 BLOCKS_PER_STAGE = (3, 4, 6, 3)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dlarena.frameworks.tensorflow import KerasImageModel
+from dlarena.frameworks.tensorflow.model import KerasImageModel
 from dlarena.workloads.resnet50 import spec
 from dlarena.workloads.resnet50.spec import WORKLOAD
 

@@ -9,8 +9,8 @@ from typing import Any
 
 from torch import nn
 
-from dlarena.frameworks.torch import TorchModel
-from dlarena.workloads.base import BatchNormSettings
+from dlarena.contract import BatchNormSettings
+from dlarena.frameworks.torch.model import TorchModel
 from dlarena.workloads.resnet50 import spec
 from dlarena.workloads.resnet50.spec import WORKLOAD
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from dlarena.contract import Shape, SizeConfig, Workload
 from dlarena.workloads import flops
-from dlarena.workloads.base import Shape, SizeConfig, Workload
 
 LAYER_NORM_EPSILON = 1e-12
 MASK_TOKEN = 0

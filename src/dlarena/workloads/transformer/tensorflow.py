@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dlarena.frameworks.tensorflow import KerasModel
+from dlarena.frameworks.tensorflow.model import KerasModel
 from dlarena.workloads.transformer.spec import LAYER_NORM_EPSILON
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from dlarena.frameworks.torch import TorchModel
+from dlarena.frameworks.torch.model import TorchModel
 from dlarena.workloads.transformer.spec import LAYER_NORM_EPSILON
 
 

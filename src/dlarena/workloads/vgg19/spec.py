@@ -10,8 +10,8 @@ identity). The flatten order is canonical (channels, height, width).
 
 from __future__ import annotations
 
+from dlarena.contract import Shape, SizeConfig
 from dlarena.workloads import flops
-from dlarena.workloads.base import Shape, SizeConfig
 from dlarena.workloads.images import DenseHeadClassifier
 
 CONVS_PER_STAGE = (2, 2, 4, 4, 4)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dlarena.frameworks.tensorflow import KerasImageModel, dense_head
+from dlarena.frameworks.tensorflow.model import KerasImageModel, dense_head
 from dlarena.workloads.vgg19.spec import WORKLOAD
 
 

@@ -12,8 +12,8 @@ from rich.status import Status
 from dlarena.executors.base import CellOutcome
 from dlarena.parity.compare import ParityResult
 from dlarena.plan import PlannedCell
+from dlarena.report.facts import unit
 from dlarena.report.formatting import number
-from dlarena.report.model import unit
 
 _PHASES = {
     "import": "importing the framework",

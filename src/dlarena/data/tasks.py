@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from dlarena.datasets import Dataset
+from dlarena.data.catalogue import Dataset
 
 Predict = Callable[[np.ndarray], np.ndarray]
 # Training accuracy is measured on this many samples of the epoch just trained.

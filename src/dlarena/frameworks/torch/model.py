@@ -1,4 +1,4 @@
-"""PyTorch: runtime glue and the base class of every PyTorch implementation."""
+"""The base class of every PyTorch implementation, and helpers they share."""
 
 from __future__ import annotations
 
@@ -8,82 +8,12 @@ from typing import Any
 
 import numpy as np
 
-from dlarena.cell import ThreadSettings
-from dlarena.frameworks.base import DeviceUnavailable, FrameworkInfo, Runtime
-from dlarena.frameworks.layouts import torch_layers
-from dlarena.workloads.base import Implementation, SgdSettings, Weights, check_layout
-
-INFO = FrameworkInfo(
-    name="torch",
-    description="PyTorch, eager by default",
-    distributions=("torch",),
-    pip_requirement="torch",
-    modes=("eager", "compile", "compile-max-autotune"),
-)
+from dlarena.contract import Implementation, SgdSettings, Weights, check_layout
+from dlarena.frameworks.torch import layouts as torch_layers
+from dlarena.frameworks.torch.runtime import TorchRuntime
 
 # torch.compile's mode argument for each compiled mode.
 _COMPILE_MODES = {"compile": "default", "compile-max-autotune": "max-autotune-no-cudagraphs"}
-
-
-class TorchRuntime(Runtime):
-    def setup(self, *, threads: ThreadSettings, seed: int, device: str) -> None:
-        import torch
-
-        # Inter-op threads can only be set before any inter-op parallel work starts.
-        torch.set_num_interop_threads(threads.inter_op)
-        torch.set_num_threads(threads.intra_op)
-        torch.manual_seed(seed)
-        # float32 means float32: PyTorch's default, stated so a GPU run cannot drift to TF32.
-        torch.backends.cuda.matmul.allow_tf32 = False
-        torch.backends.cudnn.allow_tf32 = False
-        if device == "gpu":
-            if not torch.cuda.is_available():
-                raise DeviceUnavailable("the cell asks for a GPU but torch sees no CUDA device")
-            self._device = torch.device("cuda", 0)
-        else:
-            self._device = torch.device("cpu")
-        self._torch = torch
-
-    @property
-    def torch_device(self) -> Any:
-        return self._device
-
-    def version(self) -> str:
-        return str(self._torch.__version__)
-
-    def device_name(self) -> str:
-        return str(self._device)
-
-    def sync(self, value: Any) -> None:
-        # CPU ops run synchronously; CUDA kernels are queued and must be waited for.
-        if self._device.type == "cuda":
-            self._torch.cuda.synchronize(self._device)
-
-    def scalar(self, value: Any) -> float:
-        return float(value.detach().item())
-
-    def to_numpy(self, value: Any) -> Any:
-        return value.detach().cpu().numpy()
-
-    def peak_device_memory_bytes(self) -> int | None:
-        if self._device.type != "cuda":
-            return None
-        return int(self._torch.cuda.max_memory_allocated(self._device))
-
-    def matrix_product(self, size: int) -> Callable[[], Any]:
-        torch = self._torch
-        a, b = (torch.rand(size, size, device=self._device) for _ in range(2))
-        return lambda: torch.mm(a, b)[0, 0]
-
-    def manifest(self) -> dict[str, Any]:
-        torch = self._torch
-        return {
-            "intra_op_threads": torch.get_num_threads(),
-            "inter_op_threads": torch.get_num_interop_threads(),
-            "onednn": "on" if torch.backends.mkldnn.enabled else "off",
-            "tf32": bool(torch.backends.cuda.matmul.allow_tf32 or torch.backends.cudnn.allow_tf32),
-            "deterministic_ops": torch.are_deterministic_algorithms_enabled(),
-        }
 
 
 class TorchModel(Implementation):
@@ -260,6 +190,3 @@ def _loss(kind: str) -> Callable[[Any, Any], Any]:
                                                               labels)
         return sigmoid
     raise ValueError(f"unknown loss {kind!r}")
-
-
-RUNTIME = TorchRuntime

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from dlarena import environment, registry
+from dlarena.measure.scenarios import SCENARIOS
 from dlarena.plan import MEASURE_BY_SIZE
-from dlarena.scenarios import SCENARIOS
 from dlarena.suites import SUITES
 
 
@@ -65,9 +65,10 @@ def render_listing(data: dict[str, Any]) -> str:
         double = " (test double)" if fw["test_double"] else ""
         lines.append(f"  {fw['name']:<12} {state}{double}")
         lines.append(f"  {'':<12} modes: {', '.join(fw['modes'])}; {fw['description']}")
+    doubles = {fw["name"] for fw in data["frameworks"] if fw["test_double"]}
     lines.append("\nWorkloads")
     for wl in data["workloads"]:
-        real = [f for f in wl["frameworks"] if f != "fake"]
+        real = [f for f in wl["frameworks"] if f not in doubles]
         lines.append(f"  {wl['name']:<12} {wl['description']}")
         lines.append(f"  {'':<12} implemented in: {', '.join(real)}; throughput in "
                      f"{wl['unit']}/s")

@@ -152,11 +152,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from dlarena.cell import ThreadSettings
+    from dlarena.cli.progress import ConsoleObserver
     from dlarena.executors.local import LocalExecutor
     from dlarena.plan import Request
-    from dlarena.progress import ConsoleObserver
     from dlarena.report import terminal
-    from dlarena.report.model import build_report
+    from dlarena.report.build import build_report
     from dlarena.runner import default_threads, run
     from dlarena.store import Store
 
@@ -239,7 +239,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from dlarena.listing import listing, render_listing
+    from dlarena.cli.listing import listing, render_listing
 
     data = listing(dict(args.python))
     if args.json:
@@ -250,7 +250,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from dlarena.report.model import build_report
+    from dlarena.report.build import build_report
     from dlarena.store import Store
 
     store = Store.open(args.db, create=False)
@@ -370,7 +370,8 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _env(args: argparse.Namespace) -> int:
-    from dlarena import environment, peak, registry
+    from dlarena import environment, registry
+    from dlarena.measure import peak
     from dlarena.runner import default_threads
 
     installed = [name for name, info in registry.frameworks().items()

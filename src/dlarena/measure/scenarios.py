@@ -15,9 +15,8 @@ from typing import Any
 import numpy as np
 
 from dlarena.cell import CellSpec
-from dlarena.frameworks.base import Runtime
+from dlarena.contract import Implementation, Runtime, Workload
 from dlarena.measure.timing import Progress, TimingResult, measure
-from dlarena.workloads.base import Implementation, Workload
 
 # Distinct batches cycled through the timed loop; made on the device before timing starts,
 # so data loading is not part of train/infer throughput (it is its own scenario).
@@ -147,7 +146,7 @@ def run_convergence(
     device copies included, evaluation excluded); the partial last batch is dropped so graph
     modes trace one shape.
     """
-    from dlarena.datasets import load
+    from dlarena.data.catalogue import load
     from dlarena.measure.memory import peak_rss_bytes, reset_peak_rss
 
     name = str(cell.options["dataset"])

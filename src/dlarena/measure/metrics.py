@@ -59,9 +59,9 @@ _ALL = (
     Metric("peak_device_memory_bytes", "bytes", False, "framework allocator's peak on the device",
            "uses {factor}x less device memory than"),
     Metric("trainable_parameters", "count", None, "trainable parameters, counted by the framework"),
-    Metric("compiled_graphs", "count", None, "graphs torch.compile produced"),
-    Metric("graph_breaks", "count", None, "torch.compile graph breaks"),
-    Metric("traces", "count", None, "tf.function traces (more than one per step = retracing)"),
+    Metric("compiled_graphs", "count", None, "graphs the compiler produced"),
+    Metric("graph_breaks", "count", None, "graph breaks (the compiler fell back to Python)"),
+    Metric("traces", "count", None, "function traces (more than one per signature = retracing)"),
 )
 
 METRICS: dict[str, Metric] = {metric.name: metric for metric in _ALL}

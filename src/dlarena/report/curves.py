@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from dlarena.cell import CellSpec
-from dlarena.tensorboard import write_scalars
+from dlarena.report.tensorboard import write_scalars
 
 CURVES = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "epoch_seconds")
 

@@ -1,4 +1,4 @@
-"""A fake framework in NumPy: the engine, store and reports are testable in milliseconds.
+"""The fake framework's one implementation, of every workload.
 
 It implements every workload with a small fixed amount of NumPy work per step. Faults are
 injected through the environment, so tests exercise the real worker-process path:
@@ -10,57 +10,13 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from dlarena.cell import ThreadSettings
-from dlarena.frameworks.base import FrameworkInfo, Runtime
-from dlarena.workloads.base import STATE_SUFFIXES, Implementation, Weights
-
-INFO = FrameworkInfo(
-    name="fake",
-    description="NumPy test double: fixed work per step, injectable faults",
-    distributions=("numpy",),
-    pip_requirement="numpy",
-    modes=("eager", "compiled"),
-    test_double=True,
-    generic_implementation="dlarena.frameworks.fake:FakeImplementation",
-)
+from dlarena.contract import STATE_SUFFIXES, Implementation, Weights
 
 FAULT_VARIABLE = "DLARENA_FAKE_FAULT"
-
-
-class FakeRuntime(Runtime):
-    def setup(self, *, threads: ThreadSettings, seed: int, device: str) -> None:
-        self._device = device
-        self.synced = 0
-
-    def version(self) -> str:
-        return str(np.__version__)
-
-    def device_name(self) -> str:
-        return f"fake-{self._device}"
-
-    def sync(self, value: Any) -> None:
-        self.synced += 1
-
-    def scalar(self, value: Any) -> float:
-        return float(value)
-
-    def to_numpy(self, value: Any) -> Any:
-        return np.asarray(value)
-
-    def peak_device_memory_bytes(self) -> int | None:
-        return 0 if self._device == "gpu" else None
-
-    def matrix_product(self, size: int) -> Callable[[], Any]:
-        a = np.ones((size, size), np.float32)
-        return lambda: (a @ a)[0, 0]
-
-    def manifest(self) -> dict[str, Any]:
-        return {"synchronised_reads": self.synced}
 
 
 class FakeImplementation(Implementation):
@@ -126,6 +82,3 @@ def inject_fault(workload: str, scenario: str) -> None:
     if fault == "raise":
         raise RuntimeError(f"injected fault in {workload}/{scenario} <script>alert(1)</script>")
     raise ValueError(f"unknown fault {fault!r} in {FAULT_VARIABLE}")
-
-
-RUNTIME = FakeRuntime

@@ -1,6 +1,6 @@
 """The machine's float32 matrix-product ceiling, as each library on it reaches it.
 
-`matmul_peaks` (coordinator) runs `python -m dlarena.peak LIBRARY INTRA INTER DEVICE` once
+`matmul_peaks` (coordinator) runs `python -m dlarena.measure.peak LIBRARY INTRA INTER DEVICE`
 per library, with a worker's environment: it prints one JSON number, the best GFLOP/s of
 repeated 2048 x 2048 products in that framework (`numpy` for NumPy's BLAS). Each library runs
 in its own process, configured as its cells are (threads, device), so the coordinator never
@@ -56,15 +56,18 @@ def matmul_peaks(frameworks: dict[str, str], *, threads: ThreadSettings, device:
                  ) -> dict[str, float | str]:
     """GFLOP/s per library: NumPy and each framework given (name -> interpreter), each in its
     own process with a worker's environment; a failure is recorded as its reason."""
+    from dlarena import registry
     from dlarena.executors.local import worker_environment
 
     peaks: dict[str, float | str] = {}
     for name, interpreter in {"numpy": sys.executable, **frameworks}.items():
-        command = [interpreter, "-m", "dlarena.peak", name, str(threads.intra_op),
+        command = [interpreter, "-m", "dlarena.measure.peak", name, str(threads.intra_op),
                    str(threads.inter_op), device]
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=180,
-                                  check=False, env=worker_environment(threads, os.environ))
+                                  check=False, env=worker_environment(
+                                      threads, os.environ,
+                                      framework=registry.frameworks().get(name)))
         except (OSError, subprocess.TimeoutExpired) as error:
             peaks[name] = f"failed: {error}"
             continue

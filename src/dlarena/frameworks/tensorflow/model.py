@@ -1,97 +1,18 @@
-"""TensorFlow (Keras layers, custom training step): runtime glue and implementation base."""
+"""The base class of every Keras implementation (custom training step), and shared helpers."""
 
 from __future__ import annotations
 
 import contextlib
 import functools
-import os
 from abc import abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
-from dlarena.cell import ThreadSettings
-from dlarena.frameworks.base import DeviceUnavailable, FrameworkInfo, Runtime
-from dlarena.frameworks.layouts import keras_layers
-from dlarena.workloads.base import Implementation, SgdSettings, Weights, check_layout
-
-INFO = FrameworkInfo(
-    name="tensorflow",
-    description="TensorFlow 2 with Keras layers; tf.function training step by default",
-    distributions=("tensorflow", "tensorflow-cpu", "tensorflow-intel", "tensorflow-macos"),
-    pip_requirement="tensorflow-cpu",
-    modes=("function", "eager", "xla"),
-)
-
-
-class TensorflowRuntime(Runtime):
-    def setup(self, *, threads: ThreadSettings, seed: int, device: str) -> None:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        import tensorflow as tf
-
-        # Must run before TensorFlow's first op; later calls raise RuntimeError.
-        tf.config.threading.set_intra_op_parallelism_threads(threads.intra_op)
-        tf.config.threading.set_inter_op_parallelism_threads(threads.inter_op)
-        gpus = tf.config.list_physical_devices("GPU")
-        # TensorFlow allows TF32 on Ampere+ by default; PyTorch does not. float32 it is.
-        tf.config.experimental.enable_tensor_float_32_execution(False)
-        if device == "gpu":
-            if not gpus:
-                raise DeviceUnavailable("the cell asks for a GPU but TensorFlow sees none")
-            self._device = "/GPU:0"
-        else:
-            tf.config.set_visible_devices([], "GPU")
-            self._device = "/CPU:0"
-        tf.keras.utils.set_random_seed(seed)
-        self._tf = tf
-
-    @property
-    def tf_device(self) -> str:
-        return self._device
-
-    def version(self) -> str:
-        return str(self._tf.__version__)
-
-    def device_name(self) -> str:
-        return self._device
-
-    def sync(self, value: Any) -> None:
-        # Copying the result to the host waits for every op it depends on.
-        value.numpy()
-
-    def scalar(self, value: Any) -> float:
-        return float(value.numpy())
-
-    def to_numpy(self, value: Any) -> Any:
-        return value.numpy()
-
-    def peak_device_memory_bytes(self) -> int | None:
-        if self._device == "/CPU:0":
-            return None
-        return int(self._tf.config.experimental.get_memory_info("GPU:0")["peak"])
-
-    def matrix_product(self, size: int) -> Callable[[], Any]:
-        tf = self._tf
-        with tf.device(self._device):
-            a, b = (tf.random.uniform((size, size)) for _ in range(2))
-
-        def product() -> Any:
-            with tf.device(self._device):
-                return tf.linalg.matmul(a, b)[0, 0]
-        return product
-
-    def manifest(self) -> dict[str, Any]:
-        tf = self._tf
-        return {
-            "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
-            "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
-            "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default (on for x86 CPUs)"),
-            "tf32": bool(tf.config.experimental.tensor_float_32_execution_enabled()),
-            "deterministic_ops": os.environ.get("TF_DETERMINISTIC_OPS", "0").lower()
-            in ("1", "true"),
-            "keras_version": str(tf.keras.__version__),
-        }
+from dlarena.contract import Implementation, SgdSettings, Weights, check_layout
+from dlarena.frameworks.tensorflow import layouts as keras_layers
+from dlarena.frameworks.tensorflow.runtime import TensorflowRuntime
 
 
 class KerasModel(Implementation):
@@ -334,6 +255,3 @@ def _loss(kind: str) -> Callable[[Any, Any], Any]:
                 labels=labels, logits=tf.reshape(logits, tf.shape(labels))))
         return sigmoid
     raise ValueError(f"unknown loss {kind!r}")
-
-
-RUNTIME = TensorflowRuntime

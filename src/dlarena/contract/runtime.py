@@ -1,36 +1,12 @@
-"""What a framework module provides: coordinator-side facts and worker-side runtime glue."""
+"""Worker-side glue every framework provides: import, threads, seeds, device, sync."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from dlarena.cell import ThreadSettings
-
-
-@dataclass(frozen=True)
-class FrameworkInfo:
-    """Facts the coordinator needs without importing the framework."""
-
-    name: str
-    description: str
-    # Distributions that provide the framework, checked in order (tensorflow-cpu provides
-    # the same `tensorflow` module as tensorflow).
-    distributions: tuple[str, ...]
-    # What `pip install` needs on this kind of machine.
-    pip_requirement: str
-    # Execution modes; the first is the framework's idiomatic default for training.
-    modes: tuple[str, ...]
-    # A test double is listed but never chosen by default.
-    test_double: bool = False
-    # "module:Class" implementing every workload (the fake does); None = one file per workload.
-    generic_implementation: str | None = None
-
-    @property
-    def default_mode(self) -> str:
-        return self.modes[0]
 
 
 class DeviceUnavailable(RuntimeError):

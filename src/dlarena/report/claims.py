@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dlarena.measure.verdict import Verdict
-from dlarena.published import PASZKE_2019
 from dlarena.report.model import CellReport, Report
+from dlarena.report.published import PASZKE_2019
 
 HOLDS = "holds"
 DOES_NOT_HOLD = "does not hold"

@@ -1,0 +1,37 @@
+"""The contract between the engine, the frameworks and the workloads.
+
+The bottom layer: `frameworks/` and `workloads/` both build on it, and it imports neither.
+"""
+
+from dlarena.contract.framework import FrameworkInfo
+from dlarena.contract.implementation import SGD_OPTION, Implementation, check_layout
+from dlarena.contract.runtime import DeviceUnavailable, Runtime
+from dlarena.contract.workload import (
+    STATE_SUFFIXES,
+    AdamSettings,
+    BatchNormSettings,
+    OptimizerSettings,
+    SgdSettings,
+    Shape,
+    SizeConfig,
+    Weights,
+    Workload,
+)
+
+__all__ = [
+    "SGD_OPTION",
+    "STATE_SUFFIXES",
+    "AdamSettings",
+    "BatchNormSettings",
+    "DeviceUnavailable",
+    "FrameworkInfo",
+    "Implementation",
+    "OptimizerSettings",
+    "Runtime",
+    "SgdSettings",
+    "Shape",
+    "SizeConfig",
+    "Weights",
+    "Workload",
+    "check_layout",
+]

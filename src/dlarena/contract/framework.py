@@ -1,0 +1,61 @@
+"""What the coordinator knows of a framework without importing it: one `INFO` per framework.
+
+Everything framework-specific that the engine needs (modes, how threads are set, which
+compiler caches to isolate, log silencing, install hint, plot colour) is declared here by
+the framework's own folder, so no other module names a framework.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class FrameworkInfo:
+    """Facts the coordinator needs without importing the framework."""
+
+    name: str
+    description: str
+    # Distributions that provide the framework, checked in order (tensorflow-cpu provides
+    # the same `tensorflow` module as tensorflow).
+    distributions: tuple[str, ...]
+    # What `pip install` needs on this kind of machine.
+    pip_requirement: str
+    # Execution modes; the first is the framework's idiomatic default for training.
+    modes: tuple[str, ...]
+    # The mode that runs op by op (the baseline a compiled mode must repay); None if none.
+    eager_mode: str | None
+    # Measured by the suites that compare "the default set" (`make run`).
+    in_default_set: bool = False
+    # Environment variables the framework reads for intra-op / inter-op thread counts, set
+    # for its workers beside the BLAS/OpenMP ones every worker gets.
+    intra_op_variables: tuple[str, ...] = ()
+    inter_op_variables: tuple[str, ...] = ()
+    # Compiler-cache variables -> a folder name inside the worker's scratch folder, so every
+    # worker compiles from nothing, as a first run does.
+    cache_variables: Mapping[str, str] = field(default_factory=dict)
+    # Defaults that silence start-up chatter on stderr (kept if the user set them).
+    quiet_variables: Mapping[str, str] = field(default_factory=dict)
+    # Plot colour (a hex string); None: the plot picks one.
+    colour: str | None = None
+    # A test double is listed but never chosen by a rule.
+    test_double: bool = False
+    # "module:Class" implementing every workload (the fake does); None = one file per workload.
+    generic_implementation: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.modes:
+            raise ValueError(f"{self.name}: a framework needs at least one mode")
+        if self.eager_mode is not None and self.eager_mode not in self.modes:
+            raise ValueError(f"{self.name}: eager mode {self.eager_mode!r} is not one of "
+                             f"its modes {self.modes}")
+
+    @property
+    def default_mode(self) -> str:
+        return self.modes[0]
+
+    @property
+    def compiled_modes(self) -> tuple[str, ...]:
+        """Every mode that is not the eager one (graphs, tracing, JIT compilers)."""
+        return tuple(mode for mode in self.modes if mode != self.eager_mode)

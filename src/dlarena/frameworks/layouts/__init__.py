@@ -1,1 +1,0 @@
-"""Canonical weight layouts inside each framework's models (not frameworks themselves)."""

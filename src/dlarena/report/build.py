@@ -1,0 +1,62 @@
+"""A stored run -> a Report: summaries and flags per cell, and which pairs get a verdict."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+
+from dlarena.measure import stats
+from dlarena.measure.metrics import METRICS
+from dlarena.measure.scenarios import SCENARIOS
+from dlarena.measure.verdict import instability_flags
+from dlarena.report.model import CellReport, Group, Report
+from dlarena.store import Store, StoredCell
+
+
+def _headline(cell: StoredCell) -> str | None:
+    scenario = SCENARIOS.get(cell.spec.scenario)
+    return scenario.headline if scenario and scenario.headline in cell.samples else None
+
+
+def _cell_report(cell: StoredCell) -> CellReport:
+    summaries = {name: stats.summarize(values) for name, values in cell.samples.items() if values}
+    headline = _headline(cell)
+    flags: list[str] = []
+    between = None
+    if headline is not None:
+        between = stats.between_process_cv(cell.samples_by_process.get(headline, []))
+        flags = instability_flags(
+            summaries[headline], cell.details, cell.spec.measure.min_window_seconds, between,
+            windowed=SCENARIOS[cell.spec.scenario].windowed,
+        )
+    if not cell.ok and cell.samples:
+        flags.append(f"{cell.statuses.count('error')} of {cell.processes} processes failed")
+    return CellReport(cell, headline, summaries, tuple(flags), between)
+
+
+def build_report(store: Store, run_id: int | None = None) -> Report:
+    runs = store.runs()
+    if not runs:
+        raise LookupError(f"{store.path} holds no runs yet: run `dlarena run` first")
+    run = runs[-1] if run_id is None else store.run(run_id)
+    groups: dict[tuple[str, str, str, int, str], list[CellReport]] = {}
+    for cell in store.cells(run.id):
+        spec = cell.spec
+        key = (spec.workload, spec.scenario, spec.size, spec.batch_size, spec.device)
+        groups.setdefault(key, []).append(_cell_report(cell))
+    report = Report(run, [], store.parity(run.id))
+    for (workload, scenario, size, batch, device), cells in groups.items():
+        group = Group(workload, scenario, size, batch, device, cells)
+        metric = group.headline
+        if metric is not None:
+            measured = [c for c in cells if metric in c.summaries]
+            pairs: Iterable[tuple[CellReport, CellReport]] = itertools.combinations(measured, 2)
+            if len(measured) > 2:
+                # Many variants (modes): rank them, and compare each with the next one down.
+                ranked = sorted(measured, key=lambda c: c.summaries[metric].median,
+                                reverse=METRICS[metric].higher_is_better is True)
+                pairs = itertools.pairwise(ranked)
+            group.verdicts.extend(report.verdict(workload, metric, first, second)
+                                  for first, second in pairs)
+        report.groups.append(group)
+    return report
