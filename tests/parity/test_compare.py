@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import numpy as np
+import shutil
+from pathlib import Path
 
+import numpy as np
+import pytest
+
+from dlarena.parity import check
 from dlarena.parity.compare import ParityResult, compare
 
 LAYERS = ["dense1", "out"]
@@ -104,3 +109,20 @@ def test_running_variances_get_the_unbiased_vs_biased_bound_and_means_do_not() -
     assert wrong_momentum.reason is not None
     assert wrong_momentum.reason.startswith(
         "weights after 5 sgd steps: first difference at dense1_bn.moving_mean")
+
+
+@pytest.mark.parametrize("touched", [
+    "contract/implementation.py", "workloads/images.py", "workloads/mlp/spec.py",
+    "workloads/mlp/torch.py", "frameworks/torch/model.py", "frameworks/torch/layouts.py",
+    "parity/probe.py",
+])
+def test_the_parity_cache_key_covers_every_file_that_defines_the_model(
+        touched: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    copy = tmp_path / "dlarena"
+    shutil.copytree(check._SOURCE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(check, "_SOURCE", copy)
+    before = check.implementation_version("mlp", "torch", "2.0")
+    assert check.implementation_version("mlp", "tensorflow", "2.0") != before
+    with (copy / touched).open("a") as file:
+        file.write("\n# touched\n")
+    assert check.implementation_version("mlp", "torch", "2.0") != before

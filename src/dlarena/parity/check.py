@@ -27,19 +27,15 @@ _UNTIMED = MeasureSettings(min_window_seconds=1.0, windows=1, max_warmup_windows
 
 
 def implementation_version(workload: str, framework: str, framework_version: str) -> str:
-    """Changes whenever the code that defines the model or the check changes."""
-    shared = sorted(str(path.relative_to(_SOURCE)) for pattern in (
-        "workloads/*.py", "frameworks/layouts/*.py") for path in _SOURCE.glob(pattern))
-    files = [
-        *shared, f"workloads/{workload}/spec.py", f"workloads/{workload}/{framework}.py",
-        "frameworks/base.py", f"frameworks/{framework}.py", "parity/probe.py",
-        "parity/compare.py",
-    ]
+    """Changes whenever the code that defines the model or the check changes: the contract,
+    the shared workload modules, the workload's own files, the framework's folder, the probe."""
+    patterns = ("contract/*.py", "workloads/*.py", f"workloads/{workload}/spec.py",
+                f"workloads/{workload}/{framework}.py", f"frameworks/{framework}/*.py",
+                "parity/probe.py", "parity/compare.py")
+    files = sorted({path for pattern in patterns for path in _SOURCE.glob(pattern)})
     digest = hashlib.sha256(f"{workload}/{framework}/{framework_version}".encode())
-    for name in files:
-        path = _SOURCE / name
-        if path.exists():
-            digest.update(name.encode() + path.read_bytes())
+    for path in files:
+        digest.update(str(path.relative_to(_SOURCE)).encode() + path.read_bytes())
     return digest.hexdigest()[:16]
 
 
