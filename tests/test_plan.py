@@ -1,13 +1,18 @@
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from dlarena import registry
 from dlarena.cell import ThreadSettings
 from dlarena.errors import UsageError
 from dlarena.plan import Request, build_plan, plan_key
+from dlarena.suites import INSTALLED, SUITES
 
 THREADS = ThreadSettings(2, 2)
+DEFAULT_SET = [name for name, info in registry.frameworks().items() if info.in_default_set]
+FIRST, SECOND = DEFAULT_SET[:2]
 
 
 def test_default_suite_interleaves_frameworks_and_covers_every_paper_model() -> None:
@@ -16,9 +21,10 @@ def test_default_suite_interleaves_frameworks_and_covers_every_paper_model() -> 
     planned = build_plan(Request(), THREADS)
     order = [(p.cell.workload, p.cell.scenario, p.cell.framework) for p in planned]
     assert order[:4] == [
-        ("mlp", "train", "torch"), ("mlp", "train", "tensorflow"),
-        ("mlp", "infer", "torch"), ("mlp", "infer", "tensorflow"),
+        ("mlp", "train", FIRST), ("mlp", "train", SECOND),
+        ("mlp", "infer", FIRST), ("mlp", "infer", SECOND),
     ]
+    assert {framework for _, _, framework in order} == set(DEFAULT_SET)
     trained = {workload for workload, scenario, _ in order if scenario == "train"}
     assert set(PASZKE_2019.columns) | {"transformer"} <= trained
     # infer only where the suite asks for it; one process; 10 windows of the cpu size
@@ -60,7 +66,7 @@ def test_overrides_reach_every_cell() -> None:
     (Request(suite="nightly"), "unknown suite 'nightly'; valid: default, smoke, graphs, paper, accuracy"),
     (Request(size="huge"), "unknown size 'huge'; valid: smoke, cpu, full"),
     (Request(batch_sizes=[8, 0]), "batch size must be a positive integer"),
-    (Request(modes=["jit"]), "unknown mode 'jit' for torch, tensorflow; valid: default, eager, compiled, all, compile, compile-max-autotune, function, xla"),
+    (Request(frameworks=["torch", "tensorflow"], modes=["jit"]), "unknown mode 'jit' for torch, tensorflow; valid: default, eager, compiled, all, compile, compile-max-autotune, function, xla"),
     (Request(device="tpu"), "unknown device 'tpu'"),
 ])
 def test_bad_names_list_the_valid_ones(request_: Request, message: str) -> None:
@@ -76,8 +82,8 @@ def test_plan_key_depends_on_cells_and_context() -> None:
 
 
 def test_modes_expand_per_framework_and_alternate() -> None:
-    planned = build_plan(Request(workloads=["mlp"], scenarios=["train"], modes=["all"],
-                                 processes=1), THREADS)
+    planned = build_plan(Request(frameworks=["torch", "tensorflow"], workloads=["mlp"],
+                                 scenarios=["train"], modes=["all"], processes=1), THREADS)
     assert [(p.cell.framework, p.cell.mode) for p in planned] == [
         ("torch", "eager"), ("tensorflow", "function"),
         ("torch", "compile"), ("tensorflow", "eager"),
@@ -86,8 +92,8 @@ def test_modes_expand_per_framework_and_alternate() -> None:
     eager = build_plan(Request(workloads=["mlp"], scenarios=["train"], modes=["eager"],
                                processes=1), THREADS)
     assert {p.cell.mode for p in eager} == {"eager"}
-    compiled = build_plan(Request(workloads=["mlp"], scenarios=["train"], modes=["compiled"],
-                                  processes=1), THREADS)
+    compiled = build_plan(Request(frameworks=["torch", "tensorflow"], workloads=["mlp"],
+                                  scenarios=["train"], modes=["compiled"], processes=1), THREADS)
     assert [p.cell.mode for p in compiled] == ["compile", "function",
                                                "compile-max-autotune", "xla"]
 
@@ -99,3 +105,42 @@ def test_batch_size_sweep_and_latency_default_to_one_request() -> None:
     latency = build_plan(Request(workloads=["cnn"], scenarios=["latency"], processes=1),
                          THREADS)
     assert {p.cell.batch_size for p in latency} == {1}
+
+
+@pytest.fixture
+def twin(monkeypatch: pytest.MonkeyPatch) -> str:
+    """A framework that exists only in the registry: a copy of the fake, not a test double."""
+    fake = registry.frameworks()["fake"]
+    planted = dict(registry.frameworks())
+    planted["twin"] = dataclasses.replace(fake, name="twin", test_double=False)
+    monkeypatch.setattr(registry, "frameworks", lambda: planted)
+    return "twin"
+
+
+def test_suites_choose_frameworks_by_rule(twin: str) -> None:
+    """A framework joins the suites that take every installed one, and the default set only
+    when its INFO says so; a test double joins none unless named."""
+    by_suite = {name: {p.cell.framework for p in build_plan(
+        Request(suite=name, size="smoke"), THREADS, installed=[twin, *DEFAULT_SET])}
+        for name in SUITES}
+    for name, suite in SUITES.items():
+        assert "fake" not in by_suite[name]
+        assert (twin in by_suite[name]) == (suite.frameworks == INSTALLED), name
+    assert twin not in {p.cell.framework for p in build_plan(
+        Request(suite="graphs", size="smoke"), THREADS, installed=DEFAULT_SET)}
+
+
+def test_a_framework_in_the_default_set_joins_every_suite(
+        twin: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    planted = dict(registry.frameworks())
+    planted[twin] = dataclasses.replace(planted[twin], in_default_set=True)
+    monkeypatch.setattr(registry, "frameworks", lambda: planted)
+    for name in SUITES:
+        planned = build_plan(Request(suite=name, size="smoke"), THREADS,
+                             installed=[twin, *DEFAULT_SET])
+        assert twin in {p.cell.framework for p in planned}, name
+
+
+def test_a_suite_with_nothing_installed_says_so() -> None:
+    with pytest.raises(UsageError, match="none is installed"):
+        build_plan(Request(suite="graphs"), THREADS, installed=[])

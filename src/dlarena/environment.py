@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import dlarena
+from dlarena import registry
 from dlarena.contract import FrameworkInfo
 from dlarena.measure import peak
 
@@ -48,6 +49,12 @@ def framework_version(info: FrameworkInfo, interpreter: str | None = None) -> st
     except OSError:
         return None
     return probe.stdout.strip() or None
+
+
+def installed_frameworks(interpreters: dict[str, str]) -> list[str]:
+    """Frameworks installed for the interpreter each would run in (test doubles excepted)."""
+    return [name for name, info in registry.frameworks().items()
+            if not info.test_double and framework_version(info, interpreters.get(name)) is not None]
 
 
 def install_command(info: FrameworkInfo, interpreter: str | None = None) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +13,7 @@ from dlarena import registry
 from dlarena.cell import CellSpec, MeasureSettings, ThreadSettings
 from dlarena.errors import UsageError
 from dlarena.measure.scenarios import SCENARIOS
-from dlarena.suites import SUITES
+from dlarena.suites import DEFAULT_SET, SUITES, Suite
 
 # How long each size measures: a window of at least `min_window_seconds`, `windows` of them.
 MEASURE_BY_SIZE = {
@@ -125,15 +125,32 @@ def _convergence_options(request: Request, suite_options: dict[str, Any],
     return options
 
 
-def build_plan(request: Request, default_threads: ThreadSettings) -> list[PlannedCell]:
+def suite_frameworks(suite: Suite, installed: Collection[str]) -> list[str]:
+    """The frameworks a suite's rule admits (test doubles never, unless asked by name).
+
+    The default set is what `make run` installs: a missing member is reported with its
+    install command later, not silently dropped. Every other rule takes what is installed.
+    """
+    chosen = [name for name, info in registry.frameworks().items() if not info.test_double
+              and (info.in_default_set if suite.frameworks == DEFAULT_SET else name in installed)]
+    if not chosen:
+        raise UsageError(f"suite {suite.name!r} compares {suite.frameworks}, and none is "
+                         "installed: see `dlarena list` for install commands")
+    return chosen
+
+
+def build_plan(request: Request, default_threads: ThreadSettings, *,
+               installed: Collection[str] = ()) -> list[PlannedCell]:
     """Cells in run order: process-major, then workload and scenario, frameworks alternating.
 
     Interleaving (A B A B …) spreads a shared machine's drift over every framework alike.
+    `installed` names the frameworks installed here, for suites that take every one of them.
     """
     if request.suite not in SUITES:
         raise UsageError(f"unknown suite {request.suite!r}; valid: {', '.join(SUITES)}")
     suite = SUITES[request.suite]
-    frameworks = _choose("framework", request.frameworks, suite.frameworks,
+    frameworks = _choose("framework", request.frameworks,
+                         suite_frameworks(suite, installed) if not request.frameworks else (),
                          list(registry.frameworks()))
     workloads = _choose("workload", request.workloads, suite.workloads,
                         list(registry.workloads()))

@@ -68,7 +68,8 @@ def run(
     fresh: bool = False,
 ) -> RunSummary:
     threads = default_threads()
-    planned = build_plan(request, threads)
+    planned = build_plan(request, threads,
+                         installed=environment.installed_frameworks(interpreters))
     frameworks = sorted({p.cell.framework for p in planned})
     versions = check_installed(frameworks, interpreters)
     store.check_writable()

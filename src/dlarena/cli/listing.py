@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from dlarena import environment, registry
+from dlarena.errors import UsageError
 from dlarena.measure.scenarios import SCENARIOS
-from dlarena.plan import MEASURE_BY_SIZE
-from dlarena.suites import SUITES
+from dlarena.plan import MEASURE_BY_SIZE, suite_frameworks
+from dlarena.suites import SUITES, Suite
 
 
 def listing(interpreters: dict[str, str]) -> dict[str, Any]:
@@ -23,8 +24,10 @@ def listing(interpreters: dict[str, str]) -> dict[str, Any]:
             "install": None if version else environment.install_command(info, interpreter),
             "modes": list(info.modes),
             "default_mode": info.default_mode,
+            "in_default_set": info.in_default_set,
             "test_double": info.test_double,
         })
+    installed = [fw["name"] for fw in frameworks if fw["installed"]]
     workloads = [
         {
             "name": name,
@@ -51,18 +54,27 @@ def listing(interpreters: dict[str, str]) -> dict[str, Any]:
         },
         "suites": [
             {"name": s.name, "description": s.description, "workloads": list(s.workloads),
-             "frameworks": list(s.frameworks), "scenarios": list(s.scenarios), "size": s.size,
-             "processes": s.processes}
+             "framework_rule": s.frameworks,
+             "frameworks": _suite_frameworks(s, installed), "scenarios": list(s.scenarios),
+             "size": s.size, "processes": s.processes}
             for s in SUITES.values()
         ],
     }
+
+
+def _suite_frameworks(suite: Suite, installed: list[str]) -> list[str]:
+    try:
+        return suite_frameworks(suite, installed)
+    except UsageError:
+        return []
 
 
 def render_listing(data: dict[str, Any]) -> str:
     lines = ["Frameworks"]
     for fw in data["frameworks"]:
         state = f"{fw['version']}" if fw["installed"] else f"not installed — {fw['install']}"
-        double = " (test double)" if fw["test_double"] else ""
+        double = (" (test double)" if fw["test_double"]
+                  else " (default set)" if fw["in_default_set"] else "")
         lines.append(f"  {fw['name']:<12} {state}{double}")
         lines.append(f"  {'':<12} modes: {', '.join(fw['modes'])}; {fw['description']}")
     doubles = {fw["name"] for fw in data["frameworks"] if fw["test_double"]}
@@ -85,4 +97,6 @@ def render_listing(data: dict[str, Any]) -> str:
     lines.append("\nSuites")
     for suite in data["suites"]:
         lines.append(f"  {suite['name']:<12} {suite['description']}")
+        chosen = ", ".join(suite["frameworks"]) or "none installed"
+        lines.append(f"  {'':<12} frameworks: {suite['framework_rule']} ({chosen})")
     return "\n".join(lines)
