@@ -12,7 +12,7 @@ from dlarena.suites import SUITES, Suite
 
 
 def listing(interpreters: dict[str, str]) -> dict[str, Any]:
-    frameworks = []
+    frameworks: list[dict[str, Any]] = []
     for name, info in registry.frameworks().items():
         interpreter = interpreters.get(name)
         version = environment.framework_version(info, interpreter)

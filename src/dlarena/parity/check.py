@@ -9,7 +9,8 @@ from __future__ import annotations
 import hashlib
 import itertools
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +51,43 @@ def pair_version(workload: str, size: str, device: str, first: tuple[str, str],
 def layer_order(workload: str, size: str) -> list[str]:
     shapes = registry.workloads()[workload].parameter_shapes(size)
     return list(dict.fromkeys(name.rsplit(".", 1)[0] for name in shapes))
+
+
+@dataclass(frozen=True)
+class WorkloadCheck:
+    """Every pair of the frameworks that implement one workload; none when fewer than two do."""
+
+    workload: str
+    frameworks: tuple[str, ...]
+    results: tuple[ParityResult, ...]
+
+    @property
+    def passed(self) -> bool:
+        return all(result.passed for result in self.results)
+
+
+def check_workloads(
+    workloads: Sequence[str],
+    frameworks: Sequence[str],
+    *,
+    size: str,
+    device: str,
+    threads: ThreadSettings,
+    executor: Executor,
+    on_workload: Callable[[str, Sequence[str]], None] | None = None,
+) -> Iterator[WorkloadCheck]:
+    """`dlarena check`: each workload in every framework of `frameworks` that implements it."""
+    for workload in workloads:
+        implemented = tuple(name for name in frameworks
+                            if registry.implementation_path(workload, name) is not None)
+        if len(implemented) < 2:
+            yield WorkloadCheck(workload, implemented, ())
+            continue
+        if on_workload is not None:
+            on_workload(workload, implemented)
+        yield WorkloadCheck(workload, implemented, tuple(check_workload(
+            workload, implemented, size=size, device=device, threads=threads,
+            executor=executor)))
 
 
 def check_workload(

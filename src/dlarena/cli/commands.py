@@ -1,0 +1,218 @@
+"""One function per command: from parsed arguments to the engine, the store and a report.
+
+Imports are inside each command so `dlarena list` does not pay for what `report` needs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from dlarena.errors import UsageError
+
+
+def run(args: argparse.Namespace) -> int:
+    from dlarena.cell import ThreadSettings
+    from dlarena.cli.progress import ConsoleObserver
+    from dlarena.executors.local import LocalExecutor
+    from dlarena.plan import Request
+    from dlarena.report import terminal
+    from dlarena.report.build import build_report
+    from dlarena.runner import default_threads
+    from dlarena.runner import run as run_plan
+    from dlarena.store import Store
+
+    threads = None
+    if args.threads or args.interop_threads:
+        default = default_threads()
+        threads = ThreadSettings(args.threads or default.intra_op,
+                                 args.interop_threads or default.inter_op)
+    request = Request(
+        suite=args.suite, frameworks=args.frameworks, workloads=args.workloads,
+        scenarios=args.scenarios, size=args.size, modes=args.modes,
+        batch_sizes=args.batch_sizes or ([args.batch_size] if args.batch_size else None),
+        device=args.device, threads=threads, processes=args.processes or args.seeds,
+        windows=args.windows, epochs=args.epochs, dataset=args.dataset,
+        min_window_seconds=args.min_window, timeout_seconds=args.timeout, seed=args.seed,
+        check_parity=not args.no_parity,
+    )
+    interpreters = dict(args.python)
+    console = _console()
+    store = Store.open(args.db)
+    try:
+        summary = run_plan(request, store=store, executor=LocalExecutor(interpreters),
+                      observer=ConsoleObserver(console), interpreters=interpreters,
+                      fresh=args.fresh)
+        terminal.render(build_report(store, summary.run_id), console)
+    finally:
+        store.close()
+    if summary.failed:
+        console.print(f"[red]{summary.failed} worker process(es) failed; "
+                      "their errors are stored and shown above[/red]")
+        return 1
+    return 0
+
+
+def check(args: argparse.Namespace) -> int:
+    from rich.markup import escape
+
+    from dlarena import environment, registry
+    from dlarena.cell import ThreadSettings
+    from dlarena.executors.local import LocalExecutor
+    from dlarena.parity.check import check_workloads
+    from dlarena.parity.compare import FORWARD_TOLERANCE, LOSS_TOLERANCE
+    from dlarena.plan import Request, build_plan
+    from dlarena.runner import check_installed, default_threads
+
+    threads = ThreadSettings(args.threads, args.threads) if args.threads else default_threads()
+    interpreters = dict(args.python)
+    frameworks = args.frameworks or environment.installed_frameworks(interpreters)
+    if not frameworks:
+        raise UsageError("no framework is installed: see `dlarena list` for install commands")
+    # Validates every name the way `run` does.
+    planned = build_plan(Request(frameworks=frameworks,
+                                 workloads=args.workloads or list(registry.workloads()),
+                                 scenarios=["train"], size=args.size, device=args.device),
+                         threads)
+    frameworks = list(dict.fromkeys(p.cell.framework for p in planned))
+    check_installed(frameworks, interpreters)
+    console = _console()
+    if not args.frameworks:
+        console.print(f"checking every installed framework: {', '.join(frameworks)}")
+    checks = check_workloads(
+        list(dict.fromkeys(p.cell.workload for p in planned)), frameworks, size=args.size,
+        device=args.device, threads=threads, executor=LocalExecutor(interpreters),
+        on_workload=lambda workload, names: console.print(
+            f"checking {workload} in {', '.join(names)}…", style="dim"))
+    failed = 0
+    for checked in checks:
+        if not checked.results:
+            console.print(f"{checked.workload}: only {', '.join(checked.frameworks) or 'none'} "
+                          "of them implements it; nothing to compare")
+        for result in checked.results:
+            verdict = "[green]same model[/green]" if result.passed else "[red]DIFFERENT[/red]"
+            console.print(f"[bold]{checked.workload}[/bold] ({args.size}): {result.first} vs "
+                          f"{result.second}: {verdict}")
+            if result.error:
+                console.print(f"  ✗ {escape(result.error)}")
+            for item in result.checks:
+                mark = "[green]✓[/green]" if item.passed else "[red]✗[/red]"
+                console.print(f"  {mark} {escape(item.name)}: {escape(item.detail)}")
+            failed += not result.passed
+    console.print(f"tolerances relative to max(1, max |reference|): outputs and gradients "
+                  f"{FORWARD_TOLERANCE:.0e}, losses and trained weights {LOSS_TOLERANCE:.0e}")
+    return 1 if failed else 0
+
+
+def listing(args: argparse.Namespace) -> int:
+    from dlarena.cli import listing as listing_module
+
+    data = listing_module.listing(dict(args.python))
+    if args.json:
+        print(json.dumps(data, indent=2))
+    else:
+        print(listing_module.render_listing(data))
+    return 0
+
+
+def report(args: argparse.Namespace) -> int:
+    from dlarena.report.build import build_report
+    from dlarena.store import Store
+
+    store = Store.open(args.db, create=False)
+    try:
+        try:
+            report = build_report(store, args.run)
+        except LookupError as error:
+            raise UsageError(str(error)) from None
+    finally:
+        store.close()
+    if args.format == "terminal" and not args.out:
+        from dlarena.report import terminal
+
+        terminal.render(report, _console())
+        return 0
+    text = _render_text(report, args.format)
+    if args.out:
+        out = Path(args.out)
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(text)
+        except OSError as error:
+            raise UsageError(f"cannot write --out {out}: {error}") from None
+        print(f"report written to {out.resolve()}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _console() -> Any:
+    """A console that keeps the table readable when the output is a file or a pipe."""
+    from rich.console import Console
+
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console = Console(highlight=False, width=max(console.width, 160))
+    return console
+
+
+def _render_text(report: Any, format_name: str) -> str:
+    if format_name == "html":
+        from dlarena.report import html
+
+        return html.render(report)
+    if format_name == "csv":
+        from dlarena.report.records import render_csv
+
+        return render_csv(report)
+    if format_name == "json":
+        from dlarena.report import json as json_report
+
+        return json_report.render(report)
+    if format_name == "markdown":
+        from dlarena.report import markdown
+
+        return markdown.render(report)
+    from io import StringIO
+
+    from rich.console import Console
+
+    from dlarena.report import terminal
+
+    buffer = StringIO()
+    terminal.render(report, Console(file=buffer, width=160, highlight=False, color_system=None))
+    return buffer.getvalue()
+
+
+def compare(args: argparse.Namespace) -> int:
+    from dlarena.report import compare_render
+    from dlarena.report.compare import compare_runs
+    from dlarena.store import Store
+
+    store = Store.open(args.db, create=False)
+    try:
+        result = compare_runs(store, args.first, args.second)
+    finally:
+        store.close()
+    if args.format == "json":
+        print(compare_render.json_text(result))
+    else:
+        compare_render.terminal(result, _console())
+    return 0
+
+
+def env(args: argparse.Namespace) -> int:
+    from dlarena import environment
+    from dlarena.measure import peak
+    from dlarena.runner import default_threads
+
+    installed = environment.installed_frameworks({})
+    peaks = peak.matmul_peaks({name: sys.executable for name in installed},
+                              threads=default_threads())
+    print(json.dumps({**environment.machine_fingerprint(),
+                      "matmul_peak_gflops": peak.ceiling(peaks),
+                      "matmul_peaks_gflops": peaks}, indent=2))
+    return 0

@@ -1,0 +1,131 @@
+"""The command line's grammar: commands, flags, and the checks argparse can make alone."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from dlarena.errors import UsageError
+
+DEFAULT_DB = "results/dlarena.db"
+
+
+def _names(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("expected a comma-separated list of names")
+    return names
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _positive_ints(text: str) -> list[int]:
+    return [_positive_int(part.strip()) for part in _names(text)]
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
+def _interpreter(text: str) -> tuple[str, str]:
+    framework, sep, path = text.partition("=")
+    if not sep or not framework or not path:
+        raise argparse.ArgumentTypeError(f"expected FRAMEWORK=PATH, got {text!r}")
+    return framework, path
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr and exit code 2."""
+
+    def error(self, message: str) -> Any:
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="dlarena",
+        description="Compare deep-learning frameworks on the same models, measured the same way.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = commands.add_parser("run", help="measure a suite of cells and print the comparison")
+    run.add_argument("--suite", default="default", help="named set of cells (see `list`)")
+    run.add_argument("--frameworks", type=_names,
+                     help="comma-separated names (see `list`; default: the suite's rule)")
+    run.add_argument("--workloads", type=_names, help="comma-separated, e.g. mlp,cnn")
+    run.add_argument("--scenarios", type=_names, help="comma-separated, e.g. train,infer")
+    run.add_argument("--size", help="smoke | cpu | full (default: the suite's)")
+    run.add_argument("--batch-size", type=_positive_int, help="override each workload's default")
+    run.add_argument("--batch-sizes", type=_positive_ints,
+                     help="comma-separated: a batch-size sweep, e.g. 1,8,32,128")
+    run.add_argument("--modes", type=_names,
+                     help="framework modes, or default|eager|compiled|all (default: the suite's)")
+    run.add_argument("--device", default="cpu", help="cpu | gpu (no silent fallback)")
+    run.add_argument("--threads", type=_positive_int,
+                     help="intra-op threads for every framework (default: CPUs available)")
+    run.add_argument("--interop-threads", type=_positive_int,
+                     help="inter-op threads for every framework (default: CPUs available)")
+    run.add_argument("--processes", type=_positive_int,
+                     help="worker processes per cell, interleaved across frameworks "
+                          "(default: the suite's)")
+    run.add_argument("--windows", type=_positive_int, help="timed windows per process")
+    run.add_argument("--epochs", type=_positive_int, help="convergence: epochs per cell")
+    run.add_argument("--seeds", type=_positive_int,
+                     help="convergence: seeds, one worker process each (same as --processes)")
+    run.add_argument("--dataset", help="convergence: dataset (default: the suite's)")
+    run.add_argument("--min-window", type=_positive_float,
+                     help="seconds of work per timed window (default: by size)")
+    run.add_argument("--timeout", type=_positive_float, help="seconds per worker process")
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--python", type=_interpreter, action="append", default=[],
+                     metavar="FRAMEWORK=PATH", help="interpreter for one framework's workers")
+    run.add_argument("--db", default=DEFAULT_DB, help=f"SQLite results file ({DEFAULT_DB})")
+    run.add_argument("--fresh", action="store_true",
+                     help="start a new run instead of resuming the stored one")
+    run.add_argument("--no-parity", action="store_true",
+                     help="skip the same-model check (verdicts then say it was not checked)")
+
+    check = commands.add_parser(
+        "check", help="prove implementations compute the same function (parity), in workers")
+    check.add_argument("--frameworks", type=_names, help="default: every installed framework")
+    check.add_argument("--workloads", type=_names, help="default: every workload")
+    check.add_argument("--size", default="smoke", help="smoke | cpu | full (default: smoke)")
+    check.add_argument("--device", default="cpu", help="cpu | gpu")
+    check.add_argument("--threads", type=_positive_int, help="default: CPUs available")
+    check.add_argument("--python", type=_interpreter, action="append", default=[],
+                       metavar="FRAMEWORK=PATH")
+
+    listing = commands.add_parser("list", help="frameworks, workloads, scenarios and suites")
+    listing.add_argument("--json", action="store_true", help="machine-readable output")
+    listing.add_argument("--python", type=_interpreter, action="append", default=[],
+                         metavar="FRAMEWORK=PATH")
+
+    report = commands.add_parser("report", help="show a stored run")
+    report.add_argument("--db", default=DEFAULT_DB)
+    report.add_argument("--run", type=_positive_int, help="run id (default: the latest)")
+    report.add_argument("--format", default="terminal",
+                        choices=("terminal", "markdown", "json", "csv", "html"))
+    report.add_argument("--out", help="write to this file instead of standard output")
+
+    compare = commands.add_parser("compare", help="what changed between two stored runs")
+    compare.add_argument("first", type=_positive_int, metavar="RUN_A")
+    compare.add_argument("second", type=_positive_int, metavar="RUN_B")
+    compare.add_argument("--db", default=DEFAULT_DB)
+    compare.add_argument("--format", default="terminal", choices=("terminal", "json"))
+
+    commands.add_parser("env", help="this machine's fingerprint, as stored with every run")
+    return parser
