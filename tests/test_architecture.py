@@ -1,0 +1,184 @@
+"""The architecture as rules that fail the build: who may import whom, and where a framework
+may be named. Each rule is checked on the source's AST, and each is shown to catch a planted
+violation in a copy of the source."""
+
+from __future__ import annotations
+
+import ast
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import dlarena
+from dlarena import registry
+
+SOURCE = Path(dlarena.__file__).parent
+
+# Each top-level part of the package -> the parts it may import (itself always allowed; the
+# package root `dlarena`, which exports only cell and errors, too). Lowest layer first.
+ALLOWED_IMPORTS: dict[str, set[str]] = {
+    "errors": set(),
+    "cell": set(),
+    "data": set(),  # NumPy and the standard library: the worker side reads data
+    "contract": {"cell", "data"},  # the bottom of frameworks and workloads
+    "frameworks": {"cell", "contract"},  # never a workload
+    "workloads": {"contract", "data", "frameworks"},
+    "registry": {"contract", "frameworks", "workloads"},
+    "executors": {"cell", "contract", "registry"},
+    "measure": {"cell", "contract", "data", "executors", "registry"},
+    "parity": {"cell", "contract", "executors", "registry"},
+    "store": {"cell", "errors", "executors", "parity"},
+    "environment": {"contract", "measure", "registry"},
+    "suites": set(),
+    "plan": {"cell", "errors", "measure", "registry", "suites"},
+    "report": {"cell", "contract", "errors", "measure", "parity", "registry", "store"},
+    "worker": {"cell", "contract", "measure", "parity", "registry"},
+    "runner": {"cell", "environment", "errors", "executors", "measure", "parity", "plan",
+               "registry", "report", "store"},
+    "api": {"errors", "report", "store"},
+    "cli": {"cell", "environment", "errors", "executors", "measure", "parity", "plan",
+            "registry", "report", "runner", "store", "suites"},
+}
+# Where a framework may be named: its own folder, implementations, and published data
+# (the seeds' claims and the papers' tables name the frameworks they are about).
+MAY_NAME_FRAMEWORKS = ("frameworks/", "workloads/", "report/published.py", "report/claims.py")
+FRAMEWORK_LIBRARIES = {"torch", "tensorflow", "keras", "jax", "flax", "mxnet", "paddle"}
+
+
+def _modules(root: Path) -> Iterator[tuple[str, ast.Module]]:
+    for path in sorted(root.rglob("*.py")):
+        yield path.relative_to(root).as_posix(), ast.parse(path.read_text())
+
+
+def _part(relative: str) -> str:
+    return relative.split("/")[0].removesuffix(".py")
+
+
+def _imported(node: ast.AST) -> list[str]:
+    if isinstance(node, ast.Import):
+        return [alias.name for alias in node.names]
+    if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+        if node.module == "dlarena":  # from dlarena import registry
+            return [f"dlarena.{alias.name}" for alias in node.names]
+        return [node.module]
+    return []
+
+
+def layering_violations(root: Path) -> list[str]:
+    """Every import of a dlarena part that the importer's row does not allow (lazy ones too)."""
+    found = []
+    for relative, tree in _modules(root):
+        part = _part(relative)
+        if part == "__init__":
+            continue
+        if part not in ALLOWED_IMPORTS:
+            found.append(f"{relative}: {part!r} has no row in ALLOWED_IMPORTS")
+            continue
+        for node in ast.walk(tree):
+            for name in _imported(node):
+                pieces = name.split(".")
+                if pieces[0] != "dlarena" or len(pieces) < 2 or pieces[1] == "__version__":
+                    continue
+                target = pieces[1]
+                if target != part and target not in ALLOWED_IMPORTS[part]:
+                    found.append(f"{relative}:{node.lineno} imports dlarena.{target}")
+    return found
+
+
+def _docstrings(tree: ast.Module) -> set[int]:
+    ids = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                ids.add(id(body[0].value))
+    return ids
+
+
+def framework_name_violations(root: Path, names: set[str]) -> list[str]:
+    """Framework names in code (strings, not docstrings) or framework imports outside the
+    places that may name them."""
+    pattern = re.compile(r"\b(" + "|".join(sorted(map(re.escape, names))) + r")\b")
+    found = []
+    for relative, tree in _modules(root):
+        if relative.startswith(MAY_NAME_FRAMEWORKS):
+            continue
+        docstrings = _docstrings(tree)
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Constant) and isinstance(node.value, str)
+                    and id(node) not in docstrings and (match := pattern.search(node.value))):
+                found.append(f"{relative}:{node.lineno} names {match.group(1)!r}")
+            for name in _imported(node):
+                if name.split(".")[0] in FRAMEWORK_LIBRARIES:
+                    found.append(f"{relative}:{node.lineno} imports {name}")
+    return found
+
+
+def _framework_names() -> set[str]:
+    return set(registry.frameworks()) | FRAMEWORK_LIBRARIES
+
+
+def test_every_import_follows_the_layers() -> None:
+    assert layering_violations(SOURCE) == []
+
+
+def test_no_framework_is_named_outside_its_folder_its_implementations_and_published_data(
+) -> None:
+    assert framework_name_violations(SOURCE, _framework_names()) == []
+
+
+@pytest.fixture(scope="module")
+def copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    target = tmp_path_factory.mktemp("src") / "dlarena"
+    shutil.copytree(SOURCE, target, ignore=shutil.ignore_patterns("__pycache__"))
+    return target
+
+
+def _plant(path: Path, line: str) -> str:
+    original = path.read_text()
+    path.write_text(original + "\n" + line + "\n")
+    return original
+
+
+@pytest.mark.parametrize(("file", "line", "expected"), [
+    ("frameworks/torch/model.py", "from dlarena.workloads.mlp import spec",
+     "frameworks/torch/model.py:"),
+    ("contract/workload.py", "from dlarena import registry", "contract/workload.py:"),
+    ("measure/stats.py", "def late():\n    from dlarena.report import model",
+     "measure/stats.py:"),
+])
+def test_the_layering_rule_catches_a_planted_import(
+        copy: Path, file: str, line: str, expected: str) -> None:
+    original = _plant(copy / file, line)
+    try:
+        violations = layering_violations(copy)
+    finally:
+        (copy / file).write_text(original)
+    assert len(violations) == 1 and violations[0].startswith(expected), violations
+
+
+@pytest.mark.parametrize(("file", "line"), [
+    ("report/table.py", 'BASELINE = "torch"'),
+    ("suites.py", 'FRAMEWORKS = ("tensorflow", "jax")'),
+    ("cli/commands.py", "import keras"),
+    ("plan.py", 'MODE = f"{1}/tensorflow"'),
+])
+def test_the_name_scan_catches_a_planted_framework_name(
+        copy: Path, file: str, line: str) -> None:
+    original = _plant(copy / file, line)
+    try:
+        violations = framework_name_violations(copy, _framework_names())
+    finally:
+        (copy / file).write_text(original)
+    assert violations and all(v.startswith(file) for v in violations), violations
+
+
+def test_a_docstring_may_mention_a_framework(copy: Path) -> None:
+    original = _plant(copy / "plan.py", 'def f():\n    """As torch does."""')
+    try:
+        assert framework_name_violations(copy, _framework_names()) == []
+    finally:
+        (copy / "plan.py").write_text(original)
