@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.dlarena-installed
 DB ?= results/dlarena.db
 
-.PHONY: run test lint clean
+.PHONY: run test lint browser clean
 
 $(STAMP): pyproject.toml scripts/install.sh scripts/install-data.sh
 	PYTHON=$(PYTHON) bash scripts/install.sh $(VENV)
@@ -20,8 +20,12 @@ run: $(STAMP)
 	  $(BIN)/dlarena report --db $(DB) --format html --out results/report.html; \
 	fi; exit $$status
 
-test: $(STAMP) lint
+test: $(STAMP) lint browser
 	$(BIN)/python -m pytest
+
+# The HTML report is tested in Debian's headless Chromium, on a fresh machine too.
+browser:
+	bash scripts/install-browser.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

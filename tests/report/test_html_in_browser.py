@@ -1,6 +1,6 @@
 """The HTML report as a person sees it: headless Chromium, console, figures, hostile text.
 
-Needs Debian's chromium and chromium-driver (CI installs them). Without them the test is
+Needs Debian's chromium and chromium-driver (`make test` installs them). Without them the test is
 skipped locally, but fails under CI=true so a missing browser cannot pass silently.
 """
 
