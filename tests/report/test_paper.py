@@ -1,63 +1,159 @@
-"""The published-table comparison: units, ratios beside the paper's, GFLOP/s against the peak."""
+"""The published-table comparison: frameworks as rows, models as columns, the paper's figures
+under the measured ones, ratios against a reference beside the paper's, GFLOP/s against the peak."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from dlarena import registry
-from dlarena.report import markdown
+from dlarena.parity.compare import Check, ParityResult
+from dlarena.report import formatting as fmt
+from dlarena.report import html, markdown, terminal
 from dlarena.report.build import build_report
+from dlarena.report.facts import default_mode
 from dlarena.report.model import Report
-from dlarena.report.paper import paper_rows, paper_table
+from dlarena.report.paper import PaperTable, paper_note, paper_table
 from dlarena.report.published import PASZKE_2019
 from dlarena.store import Store
 from tests.report.test_reports import _ok
 
+# 100 steps of batch 256 in ~1 s, ~2 s and ~4 s: 25.6k, 12.8k and 6.4k samples/s.
+FAST = [[100, 1.0], [100, 1.01], [100, 0.99]]
+SLOW = [[100, 2.0], [100, 2.02], [100, 1.98]]
+SLOWER = [[100, 4.0], [100, 4.04], [100, 3.96]]
+TWO = {"torch": FAST, "tensorflow": SLOW}
+THREE = {**TWO, "fake": SLOWER}  # "fake" has no row in the published table
 
-def _ncf_run(tmp_path: Path, peak: float | None = 100.0) -> Report:
+
+def _run(tmp_path: Path, windows: dict[str, list[list[float]]], peak: float | None = 100.0,
+         workloads: tuple[str, ...] = ("ncf",), parity: ParityResult | None = None) -> Report:
+    """Each framework trains each workload in its default mode."""
     store = Store.open(tmp_path / "r.db")
     environment = {"created_utc": "2026-11-23T00:00:00+00:00"}
     if peak is not None:
         environment["matmul_peak_gflops"] = peak
     run_id = store.create_run(plan_key="k", command="dlarena run --suite paper",
                               environment=environment)
-    # 100 steps of batch 256 in ~1 s vs ~2 s: torch twice as fast.
-    fast = [[100, 1.0], [100, 1.01], [100, 0.99]]
-    slow = [[100, 2.0], [100, 2.02], [100, 1.98]]
-    for framework, mode, windows in (("torch", "eager", fast),
-                                     ("tensorflow", "function", slow)):
-        store.save(run_id, _ok("1", windows, workload="ncf", framework=framework, mode=mode,
-                               batch_size=256), process=0)
+    for workload in workloads:
+        for framework, framework_windows in windows.items():
+            store.save(run_id, _ok("1", framework_windows, workload=workload,
+                                   framework=framework, mode=default_mode(framework),
+                                   batch_size=256), process=0)
+    if parity is not None:
+        store.save_parity(run_id, "v", parity)
     report = build_report(store, run_id)
     store.close()
     return report
 
 
+def _table(report: Report, reference: str | None = None) -> PaperTable:
+    table = paper_table(report, reference=reference)
+    assert table is not None
+    return table
+
+
+def _row(lines: tuple[tuple[str, tuple[str, ...]], ...], label: str) -> tuple[str, ...]:
+    return dict(lines)[label]
+
+
 def test_measured_ratio_sits_beside_the_published_one(tmp_path: Path) -> None:
-    [row] = paper_rows(_ncf_run(tmp_path))
-    assert row.column == "NCF" and row.unit == "samples/s"
-    assert row.measured["torch"] == pytest.approx(25_600)
-    assert row.verdict is not None and row.verdict.ratio == pytest.approx(2.0)
-    assert row.published_ratio == pytest.approx(5.4e6 / 4.8e6)
+    table = _table(_run(tmp_path, TWO))
+    assert table.reference == PASZKE_2019.reference == "torch"
+    assert table.columns == ("NCF",) and table.header == ("", "NCF (samples/s)")
+    assert table.rows == (("torch (here)", ("25.6k",)), ("torch (paper)", ("5.4M ± 3.4%",)),
+                          ("tensorflow (here)", ("12.8k",)),
+                          ("tensorflow (paper)", ("4.8M ± 2.9%",)))
+    [(label, (measured,)), (paper_label, (published,))] = table.ratio_rows
+    assert label == "tensorflow / torch (here, 95% CI)"
+    low, high = measured.removeprefix("0.50 (").removesuffix(")").split("–")
+    assert float(low) <= 0.5 <= float(high)
+    assert paper_label == "tensorflow / torch (paper)"
+    assert published == f"{4.8e6 / 5.4e6:.2f}"
+
+
+def test_columns_follow_the_published_order_and_only_measured_models(tmp_path: Path) -> None:
+    table = _table(_run(tmp_path, TWO, workloads=("ncf", "alexnet")))
+    assert table.columns == ("AlexNet", "NCF")
+    assert table.header == ("", "AlexNet (images/s)", "NCF (samples/s)")
+    assert _row(table.rows, "torch (paper)")[0] == "1.55k ± 316"
+
+
+def test_every_measured_framework_gets_a_row_and_the_paper_only_under_its_own(
+        tmp_path: Path) -> None:
+    table = _table(_run(tmp_path, THREE))
+    assert table.frameworks == ("torch", "tensorflow", "fake")
+    assert [label for label, _ in table.rows] == [
+        "torch (here)", "torch (paper)", "tensorflow (here)", "tensorflow (paper)", "fake (here)"]
+    assert _row(table.rows, "fake (here)") == ("6.4k",)
+    assert [label for label, _ in table.ratio_rows] == [
+        "tensorflow / torch (here, 95% CI)", "tensorflow / torch (paper)",
+        "fake / torch (here, 95% CI)"]
+    assert _row(table.ratio_rows, "fake / torch (here, 95% CI)")[0].startswith("0.25 (")
+
+
+def test_another_reference_puts_the_ratios_against_it(tmp_path: Path) -> None:
+    table = _table(_run(tmp_path, THREE), reference="tensorflow")
+    assert table.frameworks == ("tensorflow", "torch", "fake")
+    assert _row(table.ratio_rows, "torch / tensorflow (here, 95% CI)")[0].startswith("2.00 (")
+    assert _row(table.ratio_rows, "torch / tensorflow (paper)") == (f"{5.4e6 / 4.8e6:.2f}",)
+    assert _row(table.ratio_rows, "fake / tensorflow (here, 95% CI)")[0].startswith("0.50 (")
+    assert "ratios against tensorflow" in paper_note(_run(tmp_path / "b", THREE),
+                                                       reference="tensorflow")
+
+
+def test_an_unmeasured_reference_leaves_the_ratios_blank_and_says_why(tmp_path: Path) -> None:
+    report = _run(tmp_path, TWO)
+    table = _table(report, reference="jax")
+    measured = [cells for label, cells in table.ratio_rows if "(here" in label]
+    assert measured == [("–",), ("–",)]
+    note = paper_note(report, reference="jax")
+    assert "The reference asked for, jax, was not measured by this run" in note
+
+
+def test_frameworks_that_failed_the_same_model_check_are_not_compared(tmp_path: Path) -> None:
+    parity = ParityResult("ncf", "smoke", "torch", "tensorflow",
+                          (Check("forward (inference mode)", False, "first difference"),))
+    table = _table(_run(tmp_path, TWO, parity=parity))
+    assert _row(table.ratio_rows, "tensorflow / torch (here, 95% CI)") == ("not comparable",)
 
 
 def test_gflops_come_from_the_workloads_flops_and_the_peak_bounds_them(tmp_path: Path) -> None:
-    report = _ncf_run(tmp_path, peak=100.0)
+    report = _run(tmp_path, TWO, peak=100.0)
     torch_cell = next(c for c in report.cells if c.stored.spec.framework == "torch")
     ncf = registry.workloads()["ncf"]
     expected = 25_600 * ncf.train_flops("smoke") / 1e9
     assert torch_cell.achieved_gflops == pytest.approx(expected)
-    [line] = paper_table(report)
-    assert line[-1].startswith(f"{expected / 100.0:.1%}")
-    rendered = markdown.render(report)
-    assert "Beside the published table" in rendered and PASZKE_2019.hardware in rendered
+    table = _table(report)
+    assert table.gflops_header == ("model", "size · batch", "torch GFLOP/s", "torch % of peak",
+                                   "tensorflow GFLOP/s", "tensorflow % of peak")
+    [(model, batch, gflops, share, *_)] = table.gflops_rows
+    assert (model, batch) == ("NCF", "smoke · 256")
+    assert (gflops, share) == (fmt.number(expected), f"{expected / 100.0:.1%}")
 
 
 def test_no_peak_recorded_shows_a_dash_not_a_made_up_percentage(tmp_path: Path) -> None:
-    [line] = paper_table(_ncf_run(tmp_path, peak=None))
-    assert line[-1] == "– · –"
+    [(_, _, gflops, share, _, tf_share)] = _table(_run(tmp_path, TWO, peak=None)).gflops_rows
+    assert gflops != "–" and share == tf_share == "–"
+
+
+def test_every_renderer_shows_the_table_with_the_reference_asked_for(tmp_path: Path) -> None:
+    report = _run(tmp_path, THREE)
+    buffer = io.StringIO()
+    terminal.render(report, Console(file=buffer, width=250, color_system=None),
+                    reference="tensorflow")
+    printed = buffer.getvalue()
+    assert "torch / tensorflow (here, 95% CI)" in printed and "│ NCF " in printed
+    assert "fake (here)" in printed and "ratios against tensorflow" in printed
+    text = markdown.render(report)
+    assert "| torch (paper) | 5.4M ± 3.4% |" in text and PASZKE_2019.hardware in text
+    assert "| fake / torch (here, 95% CI) | 0.25 (" in text
+    page = html.render(report, reference="fake")
+    assert '<th scope="row">torch / fake (here, 95% CI)</th><td class="num">4.00 (' in page
+    assert "<th>NCF (samples/s)</th>" in page
 
 
 def test_token_workloads_count_tokens_not_sequences(tmp_path: Path) -> None:

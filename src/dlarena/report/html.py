@@ -19,7 +19,7 @@ from dlarena.report import plots
 from dlarena.report.analyses import sweeps
 from dlarena.report.claims import ClaimResult, judge_all
 from dlarena.report.model import Group, Report
-from dlarena.report.paper import PAPER_HEADER, paper_note, paper_table
+from dlarena.report.paper import paper_note, paper_table
 from dlarena.report.table import (
     CONVERGENCE_HEADER,
     LATENCY_HEADER,
@@ -47,6 +47,8 @@ class Section:
 class Page:
     report: Report
     claims: list[ClaimResult]
+    # The framework the published table's ratios are against; None: the table's own.
+    reference: str | None = None
 
 
 SectionBuilder = Callable[[Page], Section | None]
@@ -83,11 +85,11 @@ def _workloads(page: Page) -> Section | None:
 
 
 def _paper(page: Page) -> Section | None:
-    rows = paper_table(page.report)
-    if not rows:
+    table = paper_table(page.report, reference=page.reference)
+    if table is None:
         return None
-    return Section("paper", "Beside the published table", "sections/table.html.j2",
-                   {"header": PAPER_HEADER, "rows": rows, "note": paper_note(page.report)})
+    return Section("paper", "Beside the published table", "sections/paper.html.j2",
+                   {"table": table, "note": paper_note(page.report, reference=page.reference)})
 
 
 def _memory(page: Page) -> Section | None:
@@ -212,7 +214,7 @@ SECTIONS: list[SectionBuilder] = [
 ]
 
 
-def render(report: Report) -> str:
+def render(report: Report, *, reference: str | None = None) -> str:
     from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
     templates = Environment(
@@ -223,7 +225,7 @@ def render(report: Report) -> str:
         lstrip_blocks=True,
     )
     templates.filters["number"] = fmt.number
-    page = Page(report, judge_all(report))
+    page = Page(report, judge_all(report), reference)
     sections = [section for build in SECTIONS if (section := build(page)) is not None]
     missing = _not_measured(page, {section.id for section in sections})
     if missing is not None:

@@ -13,7 +13,7 @@ from dlarena.parity.compare import (
     RUNNING_VARIANCE_TOLERANCE,
 )
 from dlarena.report.model import Report
-from dlarena.report.paper import PAPER_HEADER, paper_note, paper_table
+from dlarena.report.paper import paper_note, paper_table
 from dlarena.report.table import (
     CONVERGENCE_HEADER,
     HEADER,
@@ -45,7 +45,7 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     ]
 
 
-def render(report: Report) -> str:
+def render(report: Report, *, reference: str | None = None) -> str:
     lines = ["# dlarena comparison", "", _cell(run_line(report)), "", "## Verdicts", ""]
     verdicts = verdict_lines(report)
     lines += [f"- {_cell(v)}" for v in verdicts] or ["- no pair of measured cells to compare"]
@@ -58,10 +58,13 @@ def render(report: Report) -> str:
         "",
         *_table(HEADER, [row.cells for row in comparison_rows(report)]),
     ]
-    paper = paper_table(report)
-    if paper:
+    paper = paper_table(report, reference=reference)
+    if paper is not None:
         lines += ["", "## Beside the published table (training throughput)", "",
-                  *_table(PAPER_HEADER, paper), "", _cell(paper_note(report))]
+                  *_table(paper.header, paper.lines), "",
+                  "### FLOP rate of the published table's models", "",
+                  *_table(paper.gflops_header, paper.gflops_rows), "",
+                  _cell(paper_note(report, reference=reference))]
     for title, columns, body in (("Convergence on real data (medians over seeds)",
                                   CONVERGENCE_HEADER, convergence_rows(report)),
                                  ("Start-up (medians)", STARTUP_HEADER, startup_rows(report)),

@@ -1,95 +1,195 @@
-"""A run's training throughput beside a published table (Paszke et al. 2019, Table 1)."""
+"""A run's training throughput beside a published table (Paszke et al. 2019, Table 1).
+
+The layout is the published table's: frameworks as rows, models as columns. Every framework
+the run measured gets a row, and every other framework gets its ratios against one reference
+framework (by default the published table's own), so no framework is special in this module.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dlarena.measure.stats import CONFIDENCE
 from dlarena.measure.verdict import Verdict
 from dlarena.report import formatting as fmt
 from dlarena.report.facts import unit
-from dlarena.report.model import CellReport, Report
-from dlarena.report.published import PASZKE_2019, PublishedTable
+from dlarena.report.model import CellReport, Group, Report
+from dlarena.report.published import PASZKE_2019, Figure, PublishedTable
 
-FIRST, SECOND = "torch", "tensorflow"
+MISSING = "–"
+
+Line = tuple[str, tuple[str, ...]]  # a row's label, then one cell per model
 
 
 @dataclass(frozen=True)
-class PaperRow:
-    workload: str
-    column: str  # the source's name for the model
-    unit: str
-    size: str
-    batch_size: int
-    measured: dict[str, float]  # framework -> median throughput
-    gflops: dict[str, float]
-    verdict: Verdict | None  # torch vs tensorflow, ratio = torch / tensorflow
-    published_ratio: float | None
+class PaperTable:
+    reference: str
+    frameworks: tuple[str, ...]  # measured by the run; the reference first when measured
+    columns: tuple[str, ...]  # the source's model names, in its order
+    units: tuple[str, ...]  # of each column's throughput
+    rows: tuple[Line, ...]  # per framework: measured here, then the published figures
+    ratio_rows: tuple[Line, ...]  # per other framework: its ratios to the reference
+    # Per model (not per framework, unlike `rows`): the model, its size · batch, then each
+    # framework's GFLOP/s and % of the matmul peak.
+    gflops_rows: tuple[tuple[str, ...], ...]
+
+    @property
+    def header(self) -> tuple[str, ...]:
+        return ("", *(f"{column} ({u})"
+                      for column, u in zip(self.columns, self.units, strict=True)))
+
+    @property
+    def lines(self) -> tuple[tuple[str, ...], ...]:
+        """Throughput and ratio rows as a renderer prints them, the label first."""
+        return tuple((label, *cells) for label, cells in (*self.rows, *self.ratio_rows))
+
+    @property
+    def gflops_header(self) -> tuple[str, ...]:
+        return ("model", "size · batch",
+                *(f"{framework} {what}" for framework in self.frameworks
+                  for what in ("GFLOP/s", "% of peak")))
 
 
-def _default_cell(cells: list[CellReport], framework: str) -> CellReport | None:
-    return next((c for c in cells if c.stored.spec.framework == framework
-                 and c.in_default_mode and c.stored.ok), None)
+@dataclass(frozen=True)
+class _Model:
+    """A column: one model of the published table, as this run trained it."""
+
+    name: str  # the source's
+    group: Group
+    cells: dict[str, CellReport]  # framework -> its default-mode cell that measured the metric
 
 
-def paper_rows(report: Report, table: PublishedTable = PASZKE_2019) -> list[PaperRow]:
-    """One row per model of `table` that this run trained in both frameworks' default modes."""
-    metric = f"{table.scenario}_throughput"
-    rows = []
+def _metric(table: PublishedTable) -> str:
+    return f"{table.scenario}_throughput"
+
+
+def _reference(table: PublishedTable, reference: str | None) -> str:
+    return table.reference if reference is None else reference
+
+
+def _models(report: Report, table: PublishedTable) -> list[_Model]:
+    """The table's models that this run measured, in the table's order."""
+    metric = _metric(table)
+    found: dict[str, _Model] = {}
     for group in report.groups:
-        if group.scenario != table.scenario or group.workload not in table.columns:
+        # A batch-size sweep puts a model in several groups; the source has one column per
+        # model, so the first group measured stands for it (its batch is printed beside it).
+        if (group.scenario != table.scenario or group.workload not in table.columns
+                or group.workload in found):
             continue
-        pair = [_default_cell(group.cells, framework) for framework in (FIRST, SECOND)]
-        measured_cells = [c for c in pair if c is not None and metric in c.summaries]
-        if not measured_cells:
+        cells: dict[str, CellReport] = {}
+        for cell in group.cells:
+            if cell.in_default_mode and cell.stored.ok and metric in cell.summaries:
+                cells.setdefault(cell.stored.spec.framework, cell)
+        if cells:
+            found[group.workload] = _Model(table.columns[group.workload], group, cells)
+    return [found[workload] for workload in table.columns if workload in found]
+
+
+def _frameworks(models: list[_Model], reference: str) -> tuple[str, ...]:
+    """Every framework measured in any column, the reference first, the others as met."""
+    measured = dict.fromkeys(framework for model in models for framework in model.cells)
+    return tuple(sorted(measured, key=lambda framework: framework != reference))
+
+
+def _figure(figure: Figure | None) -> str:
+    return f"{fmt.number(figure.value)} {figure.spread}" if figure else MISSING
+
+
+def _median(model: _Model, framework: str, metric: str) -> str:
+    cell = model.cells.get(framework)
+    return fmt.number(cell.summaries[metric].median) if cell is not None else MISSING
+
+
+def _throughput_rows(models: list[_Model], frameworks: tuple[str, ...],
+                     table: PublishedTable) -> tuple[Line, ...]:
+    metric = _metric(table)
+    rows: list[Line] = []
+    for framework in frameworks:
+        rows.append((f"{framework} (here)", tuple(
+            _median(model, framework, metric) for model in models)))
+        published = table.rows.get(framework)
+        if published is not None:
+            rows.append((f"{framework} (paper)", tuple(
+                _figure(published.get(model.group.workload)) for model in models)))
+    return tuple(rows)
+
+
+def _ratio_text(verdict: Verdict) -> str:
+    if not verdict.comparable:
+        return "not comparable"
+    if verdict.interval is None:
+        return f"{verdict.ratio:.2f}"
+    low, high = verdict.interval
+    return f"{verdict.ratio:.2f} ({low:.2f}–{high:.2f})"
+
+
+def _measured_ratio(report: Report, model: _Model, framework: str, reference: str,
+                    metric: str) -> str:
+    cell, base = model.cells.get(framework), model.cells.get(reference)
+    if cell is None or base is None:
+        return MISSING
+    return _ratio_text(report.verdict(model.group.workload, metric, cell, base))
+
+
+def _ratio_rows(report: Report, models: list[_Model], frameworks: tuple[str, ...],
+                reference: str, table: PublishedTable) -> tuple[Line, ...]:
+    metric = _metric(table)
+    rows: list[Line] = []
+    for framework in frameworks:
+        if framework == reference:
             continue
-        first, second = pair
-        verdict = (report.verdict(group.workload, metric, first, second)
-                   if first is not None and second is not None
-                   and metric in first.summaries and metric in second.summaries else None)
-        rows.append(PaperRow(
-            workload=group.workload, column=table.columns[group.workload],
-            unit=unit(metric, group.workload), size=group.size, batch_size=group.batch_size,
-            measured={c.stored.spec.framework: c.summaries[metric].median for c in measured_cells},
-            gflops={c.stored.spec.framework: g for c in measured_cells
-                    if (g := c.achieved_gflops) is not None},
-            verdict=verdict,
-            published_ratio=table.ratio(FIRST, SECOND, group.workload),
-        ))
-    return rows
+        pair = f"{framework} / {reference}"
+        rows.append((f"{pair} (here, {CONFIDENCE:.0%} CI)", tuple(
+            _measured_ratio(report, model, framework, reference, metric) for model in models)))
+        published = [table.ratio(framework, reference, model.group.workload)
+                     for model in models]
+        if any(ratio is not None for ratio in published):
+            rows.append((f"{pair} (paper)", tuple(
+                f"{ratio:.2f}" if ratio is not None else MISSING for ratio in published)))
+    return tuple(rows)
 
 
-PAPER_HEADER = ("model", "size · batch", "unit", "torch", "tensorflow", "torch/TF here (95% CI)",
-                "torch (paper)", "TF (paper)", "torch/TF paper", "GFLOP/s torch · TF",
-                "% of peak torch · TF")
+def _rate(cell: CellReport | None, peak: float | None) -> tuple[str, str]:
+    """GFLOP/s and its share of the run's matmul peak."""
+    gflops = cell.achieved_gflops if cell is not None else None
+    if gflops is None:
+        return MISSING, MISSING
+    return fmt.number(gflops), fmt.percent(gflops / peak if peak else None)
 
 
-def paper_table(report: Report, table: PublishedTable = PASZKE_2019) -> list[list[str]]:
+def _gflops_rows(report: Report, models: list[_Model],
+                 frameworks: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
     peak = report.run.environment.get("matmul_peak_gflops")
-    lines = []
-    for row in paper_rows(report, table):
-        published = [table.rows[f].get(row.workload) for f in (FIRST, SECOND)]
-        ratio = "–"
-        if row.verdict is not None:
-            ratio = f"{row.verdict.ratio:.2f}"
-            if row.verdict.interval is not None:
-                low, high = row.verdict.interval
-                ratio += f" ({low:.2f}–{high:.2f})"
-            if not row.verdict.comparable:
-                ratio += " not comparable"
-        gflops = [row.gflops.get(f) for f in (FIRST, SECOND)]
-        lines.append([
-            row.column, f"{row.size} · {row.batch_size}", row.unit,
-            *(fmt.number(row.measured[f]) if f in row.measured else "–" for f in (FIRST, SECOND)),
-            ratio,
-            *(f"{fmt.number(p.value)} {p.spread}" if p else "–" for p in published),
-            f"{row.published_ratio:.2f}" if row.published_ratio else "–",
-            " · ".join(fmt.number(g) if g is not None else "–" for g in gflops),
-            " · ".join(f"{g / peak:.1%}" if g is not None and peak else "–" for g in gflops),
-        ])
-    return lines
+    return tuple(
+        (model.name, f"{model.group.size} · {model.group.batch_size}",
+         *(text for framework in frameworks for text in _rate(model.cells.get(framework), peak)))
+        for model in models)
 
 
-def paper_note(report: Report, table: PublishedTable = PASZKE_2019) -> str:
+def paper_table(report: Report, table: PublishedTable = PASZKE_2019,
+                reference: str | None = None) -> PaperTable | None:
+    """The run laid out as `table` is, with ratios against `reference`; None if none fits."""
+    models = _models(report, table)
+    if not models:
+        return None
+    against = _reference(table, reference)
+    frameworks = _frameworks(models, against)
+    return PaperTable(
+        reference=against,
+        frameworks=frameworks,
+        columns=tuple(model.name for model in models),
+        units=tuple(unit(_metric(table), model.group.workload) for model in models),
+        rows=_throughput_rows(models, frameworks, table),
+        ratio_rows=_ratio_rows(report, models, frameworks, against, table),
+        gflops_rows=_gflops_rows(report, models, frameworks),
+    )
+
+
+def paper_note(report: Report, table: PublishedTable = PASZKE_2019,
+               reference: str | None = None) -> str:
+    against = _reference(table, reference)
+    measured = any(against in model.cells for model in _models(report, table))
     env = report.run.environment
     peak = env.get("matmul_peak_gflops")
     sources = ", ".join(f"{name} {fmt.number(value)}" if isinstance(value, float)
@@ -99,7 +199,11 @@ def paper_note(report: Report, table: PublishedTable = PASZKE_2019) -> str:
                f"the run, {fmt.number(peak)} GFLOP/s ({sources}). Above 100%: the framework "
                "does fewer multiply-adds than the direct count (e.g. Winograd convolutions). "
                if peak else "")
+    unmeasured = ("" if measured else
+                  f"The reference asked for, {against}, was not measured by this run, so no "
+                  "ratio is measured. ")
     return (f"Published: {table.citation}, on {table.hardware}; {table.conditions}. "
-            "Absolute figures do not travel between machines; the torch/TF ratio is what to "
-            "compare. GFLOP/s = analytic FLOPs per sample (training = 3 x forward) x samples/s. "
+            "Absolute figures do not travel between machines; the ratios between frameworks "
+            f"are what to compare: ratios against {against}. " + unmeasured
+            + "GFLOP/s = analytic FLOPs per sample (training = 3 x forward) x samples/s. "
             + ceiling)

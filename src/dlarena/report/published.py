@@ -23,6 +23,8 @@ class PublishedTable:
     hardware: str
     conditions: str
     scenario: str
+    # The framework the source compares the others with; reports show ratios against it.
+    reference: str
     # dlarena workload -> the source's column name.
     columns: dict[str, str]
     # dlarena framework -> workload -> figure.
@@ -42,6 +44,7 @@ PASZKE_2019 = PublishedTable(
     conditions="training throughput, 32-bit floats; images/s (AlexNet, VGG-19, ResNet-50, "
                "MobileNet), tokens/s (GNMTv2), samples/s (NCF)",
     scenario="train",
+    reference="torch",
     columns={"alexnet": "AlexNet", "vgg19": "VGG-19", "resnet50": "ResNet-50",
              "mobilenet_v2": "MobileNet", "gnmt": "GNMTv2", "ncf": "NCF"},
     rows={

@@ -9,7 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from dlarena.report.model import Report
-from dlarena.report.paper import PAPER_HEADER, paper_note, paper_table
+from dlarena.report.paper import paper_note, paper_table
 from dlarena.report.table import (
     CONVERGENCE_HEADER,
     HEADER,
@@ -29,7 +29,7 @@ from dlarena.report.table import (
 )
 
 
-def render(report: Report, console: Console) -> None:
+def render(report: Report, console: Console, *, reference: str | None = None) -> None:
     table = Table(title="dlarena comparison", title_justify="left", show_lines=False)
     for name in HEADER:
         table.add_column(name, justify="right" if name in NUMERIC else "left",
@@ -44,10 +44,13 @@ def render(report: Report, console: Console) -> None:
         console.print("[bold]Verdicts[/bold] (ratio of medians, 95% bootstrap CI)")
         for line in lines:
             console.print(f"  • {escape(line)}")
-    paper = paper_table(report)
-    _table(console, "Beside the published table (training throughput)", PAPER_HEADER, paper)
-    if paper:
-        console.print(escape(paper_note(report)), style="dim")
+    paper = paper_table(report, reference=reference)
+    if paper is not None:
+        _table(console, "Beside the published table (training throughput)", paper.header,
+               paper.lines)
+        _table(console, "FLOP rate of the published table's models", paper.gflops_header,
+               paper.gflops_rows)
+        console.print(escape(paper_note(report, reference=reference)), style="dim")
     _table(console, "Convergence on real data (medians over seeds)", CONVERGENCE_HEADER,
            convergence_rows(report))
     _table(console, "Start-up (medians; seconds)", STARTUP_HEADER, startup_rows(report))
@@ -71,7 +74,8 @@ def render(report: Report, console: Console) -> None:
         console.print(manifest)
 
 
-def _table(console: Console, title: str, header: Sequence[str], rows: list[list[str]]) -> None:
+def _table(console: Console, title: str, header: Sequence[str],
+           rows: Sequence[Sequence[str]]) -> None:
     if not rows:
         return
     table = Table(title=title, title_justify="left")
