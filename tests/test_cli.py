@@ -36,6 +36,8 @@ def assert_usage_error(result: subprocess.CompletedProcess[str], needle: str) ->
     (["run", "--batch-size", "-4"], "expected a positive integer, got -4"),
     (["run", "--batch-size", "many"], "expected a positive integer, got 'many'"),
     (["run", "--python", "torch"], "expected FRAMEWORK=PATH"),
+    (["run", "--reference", "pytorch"], "unknown --reference 'pytorch'; valid: fake, tensorflow, torch"),
+    (["report", "--reference", "pytorch"], "unknown --reference 'pytorch'"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
     ([], "required: command"),
 ])

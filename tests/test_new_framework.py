@@ -75,7 +75,8 @@ def test_the_new_framework_is_checked_and_in_the_paper_table(tree: Path) -> None
                       "fake,twin", "--windows", "2", "--min-window", "0.01", "--threads", "1",
                       "--no-parity", "--db", db)
     assert ran.returncode == 0, ran.stdout + ran.stderr
-    report = dlarena_cli(tree, "report", "--db", db, "--format", "markdown")
+    report = dlarena_cli(tree, "report", "--db", db, "--format", "markdown",
+                         "--reference", "twin")
     assert report.returncode == 0, report.stderr
-    paper = report.stdout[report.stdout.index("Paszke"):]
-    assert "twin" in paper and "fake" in paper
+    assert "| twin (here) |" in report.stdout and "| fake (here) |" in report.stdout
+    assert "| fake / twin (here, 95% CI) |" in report.stdout

@@ -40,13 +40,14 @@ def run(args: argparse.Namespace) -> int:
         check_parity=not args.no_parity,
     )
     interpreters = dict(args.python)
+    reference = _reference(args.reference)
     console = _console()
     store = Store.open(args.db)
     try:
         summary = run_plan(request, store=store, executor=LocalExecutor(interpreters),
                       observer=ConsoleObserver(console), interpreters=interpreters,
                       fresh=args.fresh)
-        terminal.render(build_report(store, summary.run_id), console)
+        terminal.render(build_report(store, summary.run_id), console, reference=reference)
     finally:
         store.close()
     if summary.failed:
@@ -122,6 +123,7 @@ def report(args: argparse.Namespace) -> int:
     from dlarena.report.build import build_report
     from dlarena.store import Store
 
+    reference = _reference(args.reference)
     store = Store.open(args.db, create=False)
     try:
         try:
@@ -133,9 +135,9 @@ def report(args: argparse.Namespace) -> int:
     if args.format == "terminal" and not args.out:
         from dlarena.report import terminal
 
-        terminal.render(report, _console())
+        terminal.render(report, _console(), reference=reference)
         return 0
-    text = _render_text(report, args.format)
+    text = _render_text(report, args.format, reference)
     if args.out:
         out = Path(args.out)
         try:
@@ -159,11 +161,21 @@ def _console() -> Any:
     return console
 
 
-def _render_text(report: Any, format_name: str) -> str:
+def _reference(name: str | None) -> str | None:
+    """The paper table's reference framework, if the user named one (a known framework)."""
+    from dlarena import registry
+
+    if name is not None and name not in registry.frameworks():
+        raise UsageError(f"unknown --reference {name!r}; valid: "
+                         f"{', '.join(registry.frameworks())}")
+    return name
+
+
+def _render_text(report: Any, format_name: str, reference: str | None) -> str:
     if format_name == "html":
         from dlarena.report import html
 
-        return html.render(report)
+        return html.render(report, reference=reference)
     if format_name == "csv":
         from dlarena.report.records import render_csv
 
@@ -175,7 +187,7 @@ def _render_text(report: Any, format_name: str) -> str:
     if format_name == "markdown":
         from dlarena.report import markdown
 
-        return markdown.render(report)
+        return markdown.render(report, reference=reference)
     from io import StringIO
 
     from rich.console import Console
@@ -183,7 +195,8 @@ def _render_text(report: Any, format_name: str) -> str:
     from dlarena.report import terminal
 
     buffer = StringIO()
-    terminal.render(report, Console(file=buffer, width=160, highlight=False, color_system=None))
+    terminal.render(report, Console(file=buffer, width=160, highlight=False, color_system=None),
+                    reference=reference)
     return buffer.getvalue()
 
 

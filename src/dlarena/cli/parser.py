@@ -96,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--db", default=DEFAULT_DB, help=f"SQLite results file ({DEFAULT_DB})")
     run.add_argument("--fresh", action="store_true",
                      help="start a new run instead of resuming the stored one")
+    run.add_argument("--reference", metavar="FRAMEWORK",
+                     help="paper table: ratios against this framework (default: the paper's)")
     run.add_argument("--no-parity", action="store_true",
                      help="skip the same-model check (verdicts then say it was not checked)")
 
@@ -120,6 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--format", default="terminal",
                         choices=("terminal", "markdown", "json", "csv", "html"))
     report.add_argument("--out", help="write to this file instead of standard output")
+    report.add_argument("--reference", metavar="FRAMEWORK",
+                        help="paper table: ratios against this framework (default: the paper's)")
 
     compare = commands.add_parser("compare", help="what changed between two stored runs")
     compare.add_argument("first", type=_positive_int, metavar="RUN_A")
