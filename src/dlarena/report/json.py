@@ -1,4 +1,4 @@
-"""The run as JSON: one object per cell, for machines. Schema documented in the README."""
+"""The run as JSON: one object per cell, for machines. Schema documented in docs/store.md."""
 
 from __future__ import annotations
 
