@@ -1,7 +1,13 @@
 """Statistics as pure functions (coordinator side). Reports ask here; they never compute.
 
-Bootstrap intervals use SciPy's percentile bootstrap with a fixed seed, so the same samples
-always give the same interval.
+A cell's samples are windows grouped by worker process. Windows of one process are not
+independent (the machine drifts over seconds and minutes) and processes differ from each
+other, so a cell's interval comes from a hierarchical bootstrap: resample the processes,
+then blocks of consecutive windows within each (`resampled_medians`). Treating every window
+as an independent draw (`ratio_of_medians_ci`, kept for single series such as the harness
+benchmark) gives intervals that are too narrow when processes disagree.
+
+Every bootstrap uses a fixed seed, so the same samples always give the same interval.
 """
 
 from __future__ import annotations
@@ -15,6 +21,9 @@ import numpy as np
 CONFIDENCE = 0.95
 RESAMPLES = 4000
 _SEED = 20261123
+
+# Windows of each worker process, in the order they were timed.
+Samples = Sequence[Sequence[float]]
 
 
 def median(values: Sequence[float]) -> float:
@@ -63,15 +72,85 @@ def _bootstrap(data: tuple[np.ndarray, ...], statistic: object) -> tuple[float, 
 
 
 def median_ci(values: Sequence[float]) -> tuple[float, float] | None:
-    """95% bootstrap interval of the median; None with fewer than two values."""
+    """95% bootstrap interval of the median of independent values; None with fewer than two."""
     return _bootstrap((np.asarray(values, dtype=float),), _median_statistic)
 
 
 def ratio_of_medians_ci(a: Sequence[float], b: Sequence[float]) -> tuple[float, float] | None:
-    """95% bootstrap interval of median(a) / median(b), a and b resampled independently."""
+    """95% bootstrap interval of median(a) / median(b), every value an independent draw."""
     return _bootstrap(
         (np.asarray(a, dtype=float), np.asarray(b, dtype=float)), _ratio_statistic
     )
+
+
+def block_length(windows: int) -> int:
+    """Consecutive windows resampled together: n^(1/3), the usual rate for a block bootstrap,
+    so neighbouring windows' correlation stays inside a block (1 = plain bootstrap)."""
+    return max(1, int(round(windows ** (1 / 3))))
+
+
+def _circular_blocks(values: np.ndarray, rng: np.random.Generator, resamples: int
+                     ) -> np.ndarray:
+    """`resamples` circular block-bootstrap resamples of one process's windows, (R, n)."""
+    n = values.size
+    length = block_length(n)
+    blocks = -(-n // length)
+    starts = rng.integers(0, n, size=(resamples, blocks, 1))
+    index = ((starts + np.arange(length)) % n).reshape(resamples, blocks * length)[:, :n]
+    return np.asarray(values[index])
+
+
+def resampled_medians(per_process: Samples, *, resamples: int = RESAMPLES,
+                      rng: np.random.Generator | None = None) -> np.ndarray:
+    """Medians of hierarchical bootstrap resamples: draw as many processes as there are, with
+    replacement (one process: that one), then each drawn process's windows by a circular
+    block bootstrap, and take the median of everything drawn."""
+    rng = rng if rng is not None else np.random.default_rng(_SEED)
+    groups = [np.asarray(values, dtype=float) for values in per_process if len(values)]
+    if not groups:
+        raise ValueError("no samples to resample")
+    longest = max(group.size for group in groups)
+    inner = np.full((len(groups), resamples, longest), np.nan)
+    for index, group in enumerate(groups):
+        inner[index, :, :group.size] = _circular_blocks(group, rng, resamples)
+    chosen = (rng.integers(0, len(groups), size=(resamples, len(groups))) if len(groups) > 1
+              else np.zeros((resamples, 1), dtype=int))
+    drawn = inner[chosen, np.arange(resamples)[:, None], :]  # (R, processes, windows)
+    return np.asarray(np.nanmedian(drawn.reshape(resamples, -1), axis=1))
+
+
+def _percentile_interval(statistics: np.ndarray, confidence: float) -> tuple[float, float]:
+    tail = 100 * (1 - confidence) / 2
+    low, high = np.percentile(statistics, [tail, 100 - tail])
+    return float(low), float(high)
+
+
+def _enough(per_process: Samples) -> bool:
+    return sum(len(values) for values in per_process) >= 2
+
+
+def hierarchical_median_ci(per_process: Samples, *, confidence: float = CONFIDENCE
+                           ) -> tuple[float, float] | None:
+    """Bootstrap interval of a cell's median (processes, then blocks of windows); None with
+    fewer than two values in all."""
+    if not _enough(per_process):
+        return None
+    return _percentile_interval(resampled_medians(per_process), confidence)
+
+
+def hierarchical_ratio_ci(a: Samples, b: Samples, *, confidence: float = CONFIDENCE
+                          ) -> tuple[float, float] | None:
+    """Bootstrap interval of median(a) / median(b), each side resampled hierarchically and
+    independently of the other; None when either side has fewer than two values."""
+    if not (_enough(a) and _enough(b)):
+        return None
+    rng = np.random.default_rng(_SEED)
+    ratios = resampled_medians(a, rng=rng) / resampled_medians(b, rng=rng)
+    return _percentile_interval(ratios, confidence)
+
+
+def pooled(per_process: Samples) -> list[float]:
+    return [float(value) for values in per_process for value in values]
 
 
 def is_significant(interval: tuple[float, float] | None, *, null: float = 1.0) -> bool:
@@ -92,7 +171,9 @@ class Summary:
     ci: tuple[float, float] | None
 
 
-def summarize(values: Sequence[float]) -> Summary:
+def summarize(per_process: Samples) -> Summary:
+    """Median, spread and the hierarchical interval of one metric's samples."""
+    values = pooled(per_process)
     if not values:
         raise ValueError("no samples to summarize")
     return Summary(
@@ -102,7 +183,7 @@ def summarize(values: Sequence[float]) -> Summary:
         cv=coefficient_of_variation(values),
         minimum=float(min(values)),
         maximum=float(max(values)),
-        ci=median_ci(values),
+        ci=hierarchical_median_ci(per_process),
     )
 
 

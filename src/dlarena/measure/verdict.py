@@ -36,11 +36,12 @@ def _range(interval: tuple[float, float]) -> str:
 
 
 def compare(
-    metric: str, first: str, first_values: Sequence[float], second: str,
-    second_values: Sequence[float],
+    metric: str, first: str, first_samples: stats.Samples, second: str,
+    second_samples: stats.Samples, *, confidence: float = stats.CONFIDENCE,
 ) -> Verdict:
-    ratio = stats.median(first_values) / stats.median(second_values)
-    interval = stats.ratio_of_medians_ci(first_values, second_values)
+    """first vs second: ratio of medians with its hierarchical bootstrap interval."""
+    ratio = stats.median(stats.pooled(first_samples)) / stats.median(stats.pooled(second_samples))
+    interval = stats.hierarchical_ratio_ci(first_samples, second_samples, confidence=confidence)
     significant = stats.is_significant(interval)
     if interval is None:
         text = (f"{first} vs {second}: ratio {ratio:.2f}, no confidence interval with fewer "
@@ -69,11 +70,11 @@ def compare(
 
 
 def not_comparable(
-    metric: str, first: str, first_values: Sequence[float], second: str,
-    second_values: Sequence[float], reason: str,
+    metric: str, first: str, first_samples: stats.Samples, second: str,
+    second_samples: stats.Samples, reason: str,
 ) -> Verdict:
     """A failed same-model check replaces the speed verdict: the numbers are not like for like."""
-    ratio = stats.median(first_values) / stats.median(second_values)
+    ratio = stats.median(stats.pooled(first_samples)) / stats.median(stats.pooled(second_samples))
     return Verdict(metric, first, second, ratio, None, False, f"not comparable: {reason}",
                    comparable=False)
 

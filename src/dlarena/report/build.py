@@ -19,7 +19,9 @@ def _headline(cell: StoredCell) -> str | None:
 
 
 def _cell_report(cell: StoredCell) -> CellReport:
-    summaries = {name: stats.summarize(values) for name, values in cell.samples.items() if values}
+    summaries = {name: stats.summarize(per_process)
+                 for name, per_process in cell.samples_by_process.items()
+                 if stats.pooled(per_process)}
     headline = _headline(cell)
     flags: list[str] = []
     between = None

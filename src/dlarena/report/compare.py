@@ -63,9 +63,9 @@ def compare_runs(store: Store, first_id: int, second_id: int) -> RunComparison:
 def _changes(a: StoredCell, b: StoredCell, name_a: str, name_b: str) -> list[Change]:
     changes = []
     for metric in METRICS:
-        before, after = a.samples.get(metric), b.samples.get(metric)
+        before, after = a.samples_by_process.get(metric), b.samples_by_process.get(metric)
         if before and after:
-            changes.append(Change(a.spec.label, metric, stats.median(before),
-                                  stats.median(after), compare(metric, name_b, after, name_a,
-                                                               before)))
+            changes.append(Change(a.spec.label, metric, stats.median(stats.pooled(before)),
+                                  stats.median(stats.pooled(after)),
+                                  compare(metric, name_b, after, name_a, before)))
     return changes

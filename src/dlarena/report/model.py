@@ -81,7 +81,8 @@ class Report:
         """first vs second on `metric`; "not comparable" when their frameworks failed parity."""
         parity = self.parity_of(workload, first.stored.spec.framework,
                                 second.stored.spec.framework)
-        a, b = first.stored.samples[metric], second.stored.samples[metric]
+        a = first.stored.samples_by_process[metric]
+        b = second.stored.samples_by_process[metric]
         if parity is not None and not parity.passed:
             return not_comparable(metric, first.label, a, second.label, b, parity.reason or "")
         return compare(metric, first.label, a, second.label, b)
