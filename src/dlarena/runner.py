@@ -93,6 +93,7 @@ def run(
                 peaks=peak.matmul_peaks(
                     {name: interpreters.get(name, sys.executable) for name in frameworks},
                     threads=used, device=request.device),
+                device=request.device,
             ),
         )
     if request.check_parity:

@@ -218,14 +218,16 @@ def compare(args: argparse.Namespace) -> int:
 
 
 def env(args: argparse.Namespace) -> int:
-    from dlarena import environment
+    from dlarena import environment, registry
     from dlarena.measure import peak
     from dlarena.runner import default_threads
 
     installed = environment.installed_frameworks({})
-    peaks = peak.matmul_peaks({name: sys.executable for name in installed},
-                              threads=default_threads())
-    print(json.dumps({**environment.machine_fingerprint(),
-                      "matmul_peak_gflops": peak.ceiling(peaks),
-                      "matmul_peaks_gflops": peaks}, indent=2))
+    threads = default_threads()
+    peaks = peak.matmul_peaks({name: sys.executable for name in installed}, threads=threads)
+    versions = {name: environment.framework_version(registry.frameworks()[name])
+                for name in installed}
+    print(json.dumps(environment.fingerprint(
+        versions, {"intra_op": threads.intra_op, "inter_op": threads.inter_op}, peaks=peaks),
+        indent=2))
     return 0

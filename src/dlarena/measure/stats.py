@@ -86,7 +86,8 @@ def ratio_of_medians_ci(a: Sequence[float], b: Sequence[float]) -> tuple[float, 
 def block_length(windows: int) -> int:
     """Consecutive windows resampled together: n^(1/3), the usual rate for a block bootstrap,
     so neighbouring windows' correlation stays inside a block (1 = plain bootstrap)."""
-    return max(1, int(round(windows ** (1 / 3))))
+    root: float = windows ** (1 / 3)
+    return max(1, round(root))
 
 
 def _circular_blocks(values: np.ndarray, rng: np.random.Generator, resamples: int

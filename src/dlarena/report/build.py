@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Iterable
 
@@ -18,7 +19,7 @@ def _headline(cell: StoredCell) -> str | None:
     return scenario.headline if scenario and scenario.headline in cell.samples else None
 
 
-def _cell_report(cell: StoredCell) -> CellReport:
+def _cell_report(cell: StoredCell, ceiling_gflops: float | None) -> CellReport:
     summaries = {name: stats.summarize(per_process)
                  for name, per_process in cell.samples_by_process.items()
                  if stats.pooled(per_process)}
@@ -33,7 +34,14 @@ def _cell_report(cell: StoredCell) -> CellReport:
         )
     if not cell.ok and cell.samples:
         flags.append(f"{cell.statuses.count('error')} of {cell.processes} processes failed")
-    return CellReport(cell, headline, summaries, tuple(flags), between)
+    report = CellReport(cell, headline, summaries, tuple(flags), between)
+    rate = report.achieved_gflops
+    if ceiling_gflops and rate is not None and rate > ceiling_gflops:
+        # Above what the hardware can do: the count of FLOPs or the clock is wrong, not fast.
+        report = dataclasses.replace(report, flags=(
+            *report.flags, f"impossible: {rate:.3g} GFLOP/s > physical ceiling "
+                           f"{ceiling_gflops:.3g}"))
+    return report
 
 
 def build_report(store: Store, run_id: int | None = None) -> Report:
@@ -45,7 +53,8 @@ def build_report(store: Store, run_id: int | None = None) -> Report:
     for cell in store.cells(run.id):
         spec = cell.spec
         key = (spec.workload, spec.scenario, spec.size, spec.batch_size, spec.device)
-        groups.setdefault(key, []).append(_cell_report(cell))
+        groups.setdefault(key, []).append(
+            _cell_report(cell, run.environment.get("physical_ceiling_gflops")))
     report = Report(run, [], store.parity(run.id))
     for (workload, scenario, size, batch, device), cells in groups.items():
         group = Group(workload, scenario, size, batch, device, cells)

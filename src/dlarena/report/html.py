@@ -27,6 +27,7 @@ from dlarena.report.table import (
     break_even_lines,
     comparison_rows,
     convergence_rows,
+    hardware_lines,
     latency_rows,
     manifest_table,
     run_line,
@@ -190,7 +191,8 @@ def _manifest(page: Page) -> Section | None:
 
 def _environment(page: Page) -> Section:
     env = page.report.run.environment
-    rows = [[key, str(value)] for key, value in env.items()]
+    rows = [["hardware", line] for line in hardware_lines(page.report)]
+    rows += [[key, str(value)] for key, value in env.items()]
     return Section("environment", "Environment", "sections/table.html.j2",
                    {"header": ["", "value"], "rows": rows, "note": page.report.run.command})
 

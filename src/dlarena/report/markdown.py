@@ -22,6 +22,7 @@ from dlarena.report.table import (
     break_even_lines,
     comparison_rows,
     convergence_rows,
+    hardware_lines,
     latency_rows,
     manifest_table,
     parity_lines,
@@ -46,7 +47,8 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
 
 
 def render(report: Report, *, reference: str | None = None) -> str:
-    lines = ["# dlarena comparison", "", _cell(run_line(report)), "", "## Verdicts", ""]
+    lines = ["# dlarena comparison", "", _cell(run_line(report)), "",
+             *(f"- {_cell(line)}" for line in hardware_lines(report)), "", "## Verdicts", ""]
     verdicts = verdict_lines(report)
     lines += [f"- {_cell(v)}" for v in verdicts] or ["- no pair of measured cells to compare"]
     lines += [

@@ -79,10 +79,38 @@ def run_line(report: Report) -> str:
     threads = env.get("threads", {})
     return (
         f"run {report.run.id} · {report.run.created_utc} · {env.get('cpu_model')} "
+        f"[{env.get('cpu_microarchitecture', 'microarchitecture not recorded')}] "
         f"({env.get('cpus_available')} CPUs available) · {versions} · threads "
         f"intra {threads.get('intra_op')} / inter {threads.get('inter_op')} · "
         f"dlarena {env.get('dlarena_version')} ({env.get('git_sha') or 'no git'})"
     )
+
+
+def hardware_lines(report: Report) -> list[str]:
+    """What the machine is, its physical float32 ceiling, and each library's measured product
+    beside it: a figure above the ceiling is flagged, never shown as a result."""
+    env = report.run.environment
+    cpu = env.get("cpu") or {}
+    lines = [f"CPU: {cpu.get('microarchitecture', 'unknown')} ({cpu.get('model_name', '?')}, "
+             f"{cpu.get('vendor', '?')} family {cpu.get('family')} model {cpu.get('model')} "
+             f"stepping {cpu.get('stepping')}; {', '.join(cpu.get('flags', [])) or 'no flags'})"
+             f" · {env.get('cpus_available')} CPUs available"]
+    if env.get("gpus"):
+        lines.append(f"GPUs: {', '.join(env['gpus'])}")
+    ceiling = env.get("physical_ceiling_gflops")
+    basis = env.get("physical_ceiling_basis", "not recorded")
+    figure = f"{fmt.number(ceiling)} GFLOP/s = {basis}" if ceiling else f"unknown ({basis})"
+    lines.append(f"physical ceiling ({env.get('device', 'cpu')}): {figure}")
+    products = []
+    for library, value in env.get("matmul_peaks_gflops", {}).items():
+        if isinstance(value, int | float):
+            text = f"{library} {fmt.number(value)}"
+            if ceiling and value > ceiling:
+                text += f" (impossible: {fmt.number(value)} > {fmt.number(ceiling)})"
+            products.append(text)
+    if products:
+        lines.append("measured float32 2048² products, GFLOP/s: " + " · ".join(products))
+    return lines
 
 
 def parity_lines(report: Report) -> list[str]:
