@@ -130,24 +130,70 @@ def _enough(per_process: Samples) -> bool:
     return sum(len(values) for values in per_process) >= 2
 
 
+def processes(per_process: Samples) -> int:
+    return sum(1 for values in per_process if len(values))
+
+
+def _positive(*cells: Samples) -> bool:
+    return all(value > 0 for cell in cells for value in pooled(cell))
+
+
+def _log_standard_error(per_process: Samples, rng: np.random.Generator) -> float:
+    """Bootstrap standard error of log(median) over processes, widened by sqrt(k / (k - 1)):
+    resampling k processes gives (k - 1) / k of the unbiased between-process variance."""
+    logs = np.log(resampled_medians(per_process, rng=rng))
+    k = processes(per_process)
+    return float(logs.std(ddof=1) * math.sqrt(k / (k - 1)))
+
+
+def _t_quantile(confidence: float, df: int) -> float:
+    from scipy.stats import t
+
+    return float(t.ppf(1 - (1 - confidence) / 2, df))
+
+
 def hierarchical_median_ci(per_process: Samples, *, confidence: float = CONFIDENCE
                            ) -> tuple[float, float] | None:
-    """Bootstrap interval of a cell's median (processes, then blocks of windows); None with
-    fewer than two values in all."""
+    """Interval of a cell's median; None with fewer than two values in all.
+
+    One process: percentile interval of a block bootstrap of its windows. Several: the
+    percentile bootstrap over a handful of processes treats them as the whole population and
+    undercovers, so the interval is log(median) ± t(k - 1) x the hierarchical bootstrap's
+    standard error (see `hierarchical_ratio_ci`).
+    """
     if not _enough(per_process):
         return None
-    return _percentile_interval(resampled_medians(per_process), confidence)
+    k = processes(per_process)
+    if k < 2 or not _positive(per_process):
+        return _percentile_interval(resampled_medians(per_process), confidence)
+    estimate = math.log(median(pooled(per_process)))
+    half = _t_quantile(confidence, k - 1) * _log_standard_error(
+        per_process, np.random.default_rng(_SEED))
+    return math.exp(estimate - half), math.exp(estimate + half)
 
 
 def hierarchical_ratio_ci(a: Samples, b: Samples, *, confidence: float = CONFIDENCE
                           ) -> tuple[float, float] | None:
-    """Bootstrap interval of median(a) / median(b), each side resampled hierarchically and
-    independently of the other; None when either side has fewer than two values."""
+    """Interval of median(a) / median(b); None when either side has fewer than two values.
+
+    With one process on a side, the percentile interval of independent hierarchical (here:
+    block) bootstraps of each side. With several on both: log ratio ± t(ka + kb - 2) x the
+    bootstrap standard errors combined, each from resampling processes, then blocks of
+    windows. Simulated on this machine's kind of drift (processes ±3%, windows ±0.5%), a
+    plain percentile interval over 2-4 processes called 23% of identical pairs different at a
+    nominal 5%; this one stays below it (tests/measure/test_stopping.py).
+    """
     if not (_enough(a) and _enough(b)):
         return None
     rng = np.random.default_rng(_SEED)
-    ratios = resampled_medians(a, rng=rng) / resampled_medians(b, rng=rng)
-    return _percentile_interval(ratios, confidence)
+    ka, kb = processes(a), processes(b)
+    if min(ka, kb) < 2 or not _positive(a, b):
+        ratios = resampled_medians(a, rng=rng) / resampled_medians(b, rng=rng)
+        return _percentile_interval(ratios, confidence)
+    estimate = math.log(median(pooled(a)) / median(pooled(b)))
+    error = math.hypot(_log_standard_error(a, rng), _log_standard_error(b, rng))
+    half = _t_quantile(confidence, ka + kb - 2) * error
+    return math.exp(estimate - half), math.exp(estimate + half)
 
 
 def pooled(per_process: Samples) -> list[float]:
