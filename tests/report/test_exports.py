@@ -17,7 +17,7 @@ from dlarena.report.claims import CLAIMS, DOES_NOT_HOLD, HOLDS, NOT_MEASURED, ju
 from dlarena.report.compare import compare_runs
 from dlarena.report.records import COLUMNS, render_csv
 from dlarena.store import Store
-from tests.conftest import fake_cell
+from tests.conftest import fake_cell, require
 
 ENV = {"created_utc": "2026-11-23T00:00:00+00:00", "cpu_model": "A", "threads": {"intra_op": 1}}
 
@@ -75,7 +75,7 @@ def test_csv_has_one_row_per_cell_and_metric(store: Store) -> None:
 
 
 def test_results_frame_matches_the_csv(store: Store) -> None:
-    pytest.importorskip("pandas")
+    require("pandas")
     frame = results_frame(store.path)
     assert list(frame.columns) == list(COLUMNS)
     assert len(frame) == 8

@@ -20,7 +20,7 @@ from dlarena.report import html
 from dlarena.report.build import build_report
 from dlarena.runner import run
 from dlarena.store import Store
-from tests.conftest import RecordingObserver, fake_cell
+from tests.conftest import RecordingObserver, fake_cell, require
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "results" / "screenshots"
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
@@ -34,7 +34,7 @@ def _browser(profile: Path) -> Any:
         if os.environ.get("CI"):
             pytest.fail("CI must install Debian's chromium and chromium-driver")
         pytest.skip("chromium / chromedriver not installed")
-    webdriver = pytest.importorskip("selenium.webdriver")
+    webdriver = require("selenium.webdriver")
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
     for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--window-size=1280,1000"):
