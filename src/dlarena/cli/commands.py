@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
         device=args.device, threads=threads, processes=args.processes or args.seeds,
         windows=args.windows, epochs=args.epochs, dataset=args.dataset,
         min_window_seconds=args.min_window, timeout_seconds=args.timeout, seed=args.seed,
-        check_parity=not args.no_parity,
+        check_parity=not args.no_parity, until_decided=args.until_decided,
     )
     interpreters = dict(args.python)
     reference = _reference(args.reference)
