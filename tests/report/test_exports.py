@@ -23,10 +23,11 @@ ENV = {"created_utc": "2026-11-23T00:00:00+00:00", "cpu_model": "A", "threads": 
 
 
 def outcome(framework: str, mode: str, seconds: float, scenario: str = "train",
-            rss: float = 2.0**28) -> CellOutcome:
+            rss: float = 2.0**28, workload: str = "mlp") -> CellOutcome:
     windows = [[100, seconds * f] for f in (1.0, 1.01, 0.99, 1.005, 0.995)]
     return CellOutcome(
-        cell=fake_cell(framework=framework, mode=mode, scenario=scenario), status="ok",
+        cell=fake_cell(framework=framework, mode=mode, scenario=scenario, workload=workload),
+        status="ok",
         error=None, stderr_tail="", started_utc="t", wall_seconds=1.0, interpreter="python",
         payload={"throughput_metric": f"{scenario}_throughput", "windows": windows,
                  "warmup": [], "metrics": {"peak_rss_bytes": rss}, "framework_version": "1"},

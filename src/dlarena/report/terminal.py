@@ -41,6 +41,8 @@ def render(report: Report, console: Console, *, reference: str | None = None) ->
     console.print(escape(run_line(report)), style="dim")
     for line in hardware_lines(report):
         console.print(escape(line), style="dim")
+    for note in report.definitions_notes:
+        console.print(escape(note), style="yellow")
     console.print(table)
     lines = verdict_lines(report)
     if lines:
