@@ -7,6 +7,7 @@ framework with its own interpreter, from a tiny subprocess of that interpreter).
 from __future__ import annotations
 
 import functools
+import hashlib
 import importlib.metadata
 import os
 import platform
@@ -149,6 +150,23 @@ def gpu_names() -> list[str]:
     except OSError:
         return []
     return [line.strip() for line in query.stdout.splitlines() if line.strip()]
+
+
+# Presentation only: a report reads stored figures, so changing these starts no new run.
+_NOT_MEASUREMENT_CODE = ("report", "cli")
+
+
+@functools.cache
+def code_version() -> str:
+    """dlarena's version plus a hash of every source file that decides what a cell measures
+    (not the report and CLI code): a run is one code version."""
+    source = Path(dlarena.__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(source.rglob("*.py")):
+        relative = path.relative_to(source)
+        if relative.parts[0] not in _NOT_MEASUREMENT_CODE:
+            digest.update(str(relative).encode() + b"\0" + path.read_bytes())
+    return f"{dlarena.__version__}+{digest.hexdigest()[:12]}"
 
 
 def git_sha() -> str | None:

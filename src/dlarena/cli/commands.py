@@ -183,7 +183,7 @@ def _render_text(report: Any, format_name: str, reference: str | None) -> str:
     if format_name == "json":
         from dlarena.report import json as json_report
 
-        return json_report.render(report)
+        return json_report.render(report, reference=reference)
     if format_name == "markdown":
         from dlarena.report import markdown
 

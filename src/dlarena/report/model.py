@@ -6,6 +6,7 @@ import itertools
 from dataclasses import dataclass, field
 
 from dlarena.measure import stats
+from dlarena.measure.stopping import StoppingRule
 from dlarena.measure.verdict import Verdict, compare, not_comparable
 from dlarena.parity.compare import ParityResult
 from dlarena.report.facts import VERDICT_RULES, VERDICT_RULES_VERSION, Definitions
@@ -110,7 +111,13 @@ class Report:
         b = second.stored.samples_by_process[metric]
         if parity is not None and not parity.passed:
             return not_comparable(metric, first.label, a, second.label, b, parity.reason or "")
-        return compare(metric, first.label, a, second.label, b)
+        return compare(metric, first.label, a, second.label, b, rule=self.stopping_rule)
+
+    @property
+    def stopping_rule(self) -> StoppingRule | None:
+        """The rule an adaptive run stopped by: its verdicts are read at that confidence."""
+        stored = self.run.environment.get("stopping")
+        return StoppingRule.from_json(stored) if stored else None
 
     def parity_of(self, workload: str, first: str, second: str) -> ParityResult | None:
         for result in self.parity:
