@@ -32,6 +32,7 @@ class Quiet:
     def finished(self, *args: Any) -> None: ...
     def checking(self, *args: Any) -> None: ...
     def checked(self, *args: Any, **kwargs: Any) -> None: ...
+    def note(self, text: str) -> None: ...
 
 
 def main() -> int:
@@ -48,7 +49,7 @@ def main() -> int:
     request = Request(
         suite="default", size=args.size, frameworks=args.frameworks.split(","),
         workloads=args.workloads.split(","), scenarios=args.scenarios.split(","),
-        windows=args.windows, min_window_seconds=args.min_window,
+        windows=args.windows, min_window_seconds=args.min_window, until_decided=False,
         threads=ThreadSettings(args.threads, args.threads) if args.threads else None,
     )
     with tempfile.TemporaryDirectory() as folder:

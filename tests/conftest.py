@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from typing import Any
 
@@ -50,10 +51,24 @@ class RecordingObserver:
     def checked(self, results: Any, *, cached: bool) -> None:
         self.events.append(("checked", (list(results), cached)))
 
+    def note(self, text: str) -> None:
+        self.events.append(("note", text))
+
     def finished(self, index: int, total: int, outcome: CellOutcome) -> None:
         self.outcomes.append(outcome)
         if self._interrupt_after is not None and len(self.outcomes) >= self._interrupt_after:
             raise KeyboardInterrupt
+
+
+def require(module: str) -> Any:
+    """Import a module that `make` installs; skipped locally without it, but under CI a
+    missing one fails the test, so CI cannot pass with a framework or tool silently absent."""
+    if os.environ.get("CI"):
+        try:
+            return importlib.import_module(module)
+        except ImportError as error:
+            pytest.fail(f"{module} is installed by `make` but cannot be imported: {error}")
+    return pytest.importorskip(module)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import pytest
 from dlarena import registry
 from dlarena.cell import ThreadSettings
 from dlarena.errors import UsageError
+from dlarena.measure.stopping import StoppingRule
 from dlarena.plan import Request, build_plan, plan_key
 from dlarena.suites import INSTALLED, SUITES
 
@@ -27,10 +28,12 @@ def test_default_suite_interleaves_frameworks_and_covers_every_paper_model() -> 
     assert {framework for _, _, framework in order} == set(DEFAULT_SET)
     trained = {workload for workload, scenario, _ in order if scenario == "train"}
     assert set(PASZKE_2019.columns) | {"transformer"} <= trained
-    # infer only where the suite asks for it; one process; 10 windows of the cpu size
+    # infer only where the suite asks for it; measured in rounds until decided: up to the
+    # rule's budget of processes, its windows each
     assert {w for w, s, _ in order if s == "infer"} == {"mlp", "cnn"}
-    assert {p.process for p in planned} == {0}
-    assert {p.cell.measure.windows for p in planned} == {10}
+    rule = StoppingRule()
+    assert {p.process for p in planned} == set(range(rule.max_rounds))
+    assert {p.cell.measure.windows for p in planned} == {rule.windows}
     assert {p.cell.size for p in planned} == {"cpu"}
     assert {p.cell.mode for p in planned if p.cell.framework == "tensorflow"} == {"function"}
 

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from dlarena.report.tensorboard import crc32c, read_scalars, write_scalars
+from tests.conftest import require
 
 
 def test_crc32c_of_the_standard_check_string() -> None:
@@ -19,7 +20,7 @@ def test_scalars_round_trip(tmp_path: Path) -> None:
 
 
 def test_tensorboard_itself_reads_the_file(tmp_path: Path) -> None:
-    accumulator_module = pytest.importorskip(
+    accumulator_module = require(
         "tensorboard.backend.event_processing.event_accumulator")
     write_scalars(tmp_path, [("loss", step, 1.0 / step) for step in range(1, 6)])
     accumulator = accumulator_module.EventAccumulator(str(tmp_path))

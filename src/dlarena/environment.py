@@ -7,6 +7,7 @@ framework with its own interpreter, from a tiny subprocess of that interpreter).
 from __future__ import annotations
 
 import functools
+import hashlib
 import importlib.metadata
 import os
 import platform
@@ -20,7 +21,7 @@ from typing import Any
 import dlarena
 from dlarena import registry
 from dlarena.contract import FrameworkInfo
-from dlarena.measure import peak
+from dlarena.measure import ceiling, peak
 
 _PROBE = (
     "import importlib.metadata as m, sys\n"
@@ -82,6 +83,53 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+# Instruction-set flags that decide a CPU's float32 rate (vector width, FMA, matrix units).
+_ISA_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16",
+              "avx512_vnni", "avx_vnni", "amx_tile", "amx_bf16", "amx_fp16", "asimd", "sve")
+
+
+@functools.cache
+def cpu_identity() -> dict[str, Any]:
+    """What identifies the CPU: vendor, family, model, stepping, ISA flags, its
+    microarchitecture, and the maximum clock when the kernel reports one (VMs often do not)."""
+    fields: dict[str, str] = {}
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            if not line.strip():
+                break  # the first processor's block is enough
+            key, _, value = line.partition(":")
+            fields[key.strip()] = value.strip()
+    flags = set((fields.get("flags") or fields.get("Features") or "").split())
+    identity: dict[str, Any] = {
+        "vendor": fields.get("vendor_id") or platform.machine(),
+        "family": _integer(fields.get("cpu family")),
+        "model": _integer(fields.get("model")),
+        "stepping": _integer(fields.get("stepping")),
+        "model_name": fields.get("model name") or platform.processor() or platform.machine(),
+        "flags": [flag for flag in _ISA_FLAGS if flag in flags],
+        "max_clock_ghz": _max_clock_ghz(),
+    }
+    arch = ceiling.microarchitecture(identity)
+    identity["microarchitecture"] = arch.name if arch is not None else "unknown"
+    return identity
+
+
+def _integer(text: str | None) -> int | None:
+    try:
+        return int(text, 0) if text else None
+    except ValueError:
+        return None
+
+
+def _max_clock_ghz() -> float | None:
+    path = Path("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq")  # kHz
+    try:
+        return int(path.read_text().strip()) / 1e6
+    except (OSError, ValueError):
+        return None
+
+
 def memory_bytes() -> int | None:
     meminfo = Path("/proc/meminfo")
     if meminfo.exists():
@@ -102,6 +150,23 @@ def gpu_names() -> list[str]:
     except OSError:
         return []
     return [line.strip() for line in query.stdout.splitlines() if line.strip()]
+
+
+# Presentation only: a report reads stored figures, so changing these starts no new run.
+_NOT_MEASUREMENT_CODE = ("report", "cli")
+
+
+@functools.cache
+def code_version() -> str:
+    """dlarena's version plus a hash of every source file that decides what a cell measures
+    (not the report and CLI code): a run is one code version."""
+    source = Path(dlarena.__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(source.rglob("*.py")):
+        relative = path.relative_to(source)
+        if relative.parts[0] not in _NOT_MEASUREMENT_CODE:
+            digest.update(str(relative).encode() + b"\0" + path.read_bytes())
+    return f"{dlarena.__version__}+{digest.hexdigest()[:12]}"
 
 
 def git_sha() -> str | None:
@@ -128,6 +193,8 @@ def machine_fingerprint() -> dict[str, Any]:
     return {
         "hostname": platform.node(),
         "cpu_model": cpu_model(),
+        "cpu": cpu_identity(),
+        "cpu_microarchitecture": cpu_identity()["microarchitecture"],
         "cpus_available": available_cpus(),
         "cpus_total": os.cpu_count(),
         "memory_bytes": memory_bytes(),
@@ -139,13 +206,18 @@ def machine_fingerprint() -> dict[str, Any]:
 
 def fingerprint(
     framework_versions: dict[str, str | None], threads: dict[str, int],
-    peaks: dict[str, float | str] | None = None,
+    peaks: dict[str, float | str] | None = None, device: str = "cpu",
 ) -> dict[str, Any]:
     measured = peaks or {}
+    machine = machine_fingerprint()
+    physical = ceiling.ceiling(machine, device)
     return {
-        **machine_fingerprint(),
+        **machine,
         "matmul_peak_gflops": peak.ceiling(measured),
         "matmul_peaks_gflops": measured,
+        "device": device,
+        "physical_ceiling_gflops": physical.gflops if physical is not None else None,
+        "physical_ceiling_basis": physical.what if physical is not None else "unknown hardware",
         "framework_versions": framework_versions,
         "threads": threads,
         "dlarena_version": dlarena.__version__,

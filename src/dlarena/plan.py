@@ -13,6 +13,7 @@ from dlarena import registry
 from dlarena.cell import CellSpec, MeasureSettings, ThreadSettings
 from dlarena.errors import UsageError
 from dlarena.measure.scenarios import SCENARIOS
+from dlarena.measure.stopping import StoppingRule
 from dlarena.suites import DEFAULT_SET, SUITES, Suite
 
 # How long each size measures: a window of at least `min_window_seconds`, `windows` of them.
@@ -49,6 +50,8 @@ class Request:
     dataset: str | None = None
     # Prove each compared pair computes the same function before giving a speed verdict.
     check_parity: bool = True
+    # Measure in rounds until each pair is decided; None: the suite's choice.
+    until_decided: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,21 @@ def suite_frameworks(suite: Suite, installed: Collection[str]) -> list[str]:
     return chosen
 
 
+def stopping_rule(request: Request) -> StoppingRule | None:
+    """The adaptive rule the request measures under, or None for a fixed number of
+    processes and windows."""
+    suite = SUITES.get(request.suite)
+    # An explicit process count asks for a fixed run, unless --until-decided is explicit too.
+    adaptive = request.until_decided if request.until_decided is not None else (
+        suite is not None and suite.until_decided and request.processes is None)
+    if not adaptive:
+        return None
+    if request.processes is not None:
+        raise UsageError("--processes fixes the number of worker processes; --until-decided "
+                         "chooses it per comparison: give one or the other")
+    return StoppingRule(windows=request.windows or StoppingRule.windows)
+
+
 def build_plan(request: Request, default_threads: ThreadSettings, *,
                installed: Collection[str] = ()) -> list[PlannedCell]:
     """Cells in run order: process-major, then workload and scenario, frameworks alternating.
@@ -165,7 +183,9 @@ def build_plan(request: Request, default_threads: ThreadSettings, *,
             raise UsageError(f"batch size must be a positive integer, got {batch_size}")
     asked_modes = list(request.modes or suite.modes)
     _check_modes(asked_modes, frameworks)
-    processes = request.processes or suite.processes
+    rule = stopping_rule(request)
+    # Adaptive: every round is one more process of each cell, up to the rule's budget.
+    processes = rule.max_rounds if rule is not None else request.processes or suite.processes
     if processes < 1:
         raise UsageError(f"--processes must be >= 1, got {processes}")
     if request.device not in ("cpu", "gpu"):
@@ -175,7 +195,8 @@ def build_plan(request: Request, default_threads: ThreadSettings, *,
     try:
         measure = MeasureSettings(
             min_window_seconds=request.min_window_seconds or base.min_window_seconds,
-            windows=request.windows or suite.windows or base.windows,
+            windows=(rule.windows if rule is not None
+                     else request.windows or suite.windows or base.windows),
             max_warmup_windows=base.max_warmup_windows,
         )
     except ValueError as error:

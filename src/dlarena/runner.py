@@ -1,4 +1,9 @@
-"""Run a plan: skip what the store already has, run the rest, store each as it finishes."""
+"""Run a plan: skip what the store already has, run the rest, store each as it finishes.
+
+With a stopping rule the plan's processes are rounds: round r runs process r of every cell
+whose comparison is still open, and a comparison closes once every pair in it is decided
+(measure.stopping). A rerun resumes: stored processes are skipped, decisions recomputed.
+"""
 
 from __future__ import annotations
 
@@ -13,12 +18,22 @@ from dlarena import environment, registry
 from dlarena.cell import CellSpec, ThreadSettings
 from dlarena.errors import UsageError
 from dlarena.executors.base import CellOutcome, Executor
-from dlarena.measure import peak
+from dlarena.measure import peak, stopping
+from dlarena.measure.scenarios import SCENARIOS
 from dlarena.parity.check import check_workload, pair_version
 from dlarena.parity.compare import ParityResult
-from dlarena.plan import PlannedCell, Request, build_plan, plan_key
+from dlarena.plan import PlannedCell, Request, build_plan, plan_key, stopping_rule
+from dlarena.report import facts
 from dlarena.report.curves import write_curves
-from dlarena.store import Store
+from dlarena.store import Store, StoredCell
+
+# The cells whose figures a verdict compares: one workload and scenario at one size, batch
+# and device, in several frameworks or modes.
+GroupKey = tuple[str, str, str, int, str]
+
+
+def group_key(cell: CellSpec) -> GroupKey:
+    return (cell.workload, cell.scenario, cell.size, cell.batch_size, cell.device)
 
 
 class Observer(Protocol):
@@ -30,6 +45,7 @@ class Observer(Protocol):
     def finished(self, index: int, total: int, outcome: CellOutcome) -> None: ...
     def checking(self, workload: str, frameworks: Sequence[str]) -> None: ...
     def checked(self, results: Sequence[ParityResult], *, cached: bool) -> None: ...
+    def note(self, text: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -75,25 +91,44 @@ def run(
     store.check_writable()
 
     machine = environment.machine_fingerprint()
-    key = plan_key(planned, {
+    rule = stopping_rule(request)
+    code = environment.code_version()
+    context = {
         "hostname": machine["hostname"],
         "cpu_model": machine["cpu_model"],
         "framework_versions": versions,
         "interpreters": {name: interpreters.get(name, sys.executable) for name in frameworks},
-    })
+        "stopping": rule.to_json() if rule is not None else None,
+    }
+    key = plan_key(planned, {**context, "code_version": code})
     run_id = None if fresh else store.latest_run_for_plan(key)
     resumed = run_id is not None
     if run_id is None:
+        same_plan = plan_key(planned, context)
+        older = [run for run in store.runs() if run.environment.get("plan_without_code")
+                 == same_plan]
+        if older and not fresh:
+            observer.note(f"the code changed since run {older[-1].id} (code version "
+                          f"{older[-1].environment.get('code_version')} -> {code}): "
+                          "starting a new run instead of resuming it")
         used = planned[0].cell.threads
         run_id = store.create_run(
             plan_key=key,
             command=shlex.join(["dlarena", *sys.argv[1:]]),
-            environment=environment.fingerprint(
-                dict(versions), {"intra_op": used.intra_op, "inter_op": used.inter_op},
-                peaks=peak.matmul_peaks(
-                    {name: interpreters.get(name, sys.executable) for name in frameworks},
-                    threads=used, device=request.device),
-            ),
+            environment={
+                **environment.fingerprint(
+                    dict(versions), {"intra_op": used.intra_op, "inter_op": used.inter_op},
+                    peaks=peak.matmul_peaks(
+                        {name: interpreters.get(name, sys.executable) for name in frameworks},
+                        threads=used, device=request.device),
+                    device=request.device,
+                ),
+                "code_version": code,
+                "plan_without_code": same_plan,
+                "stopping": rule.to_json() if rule is not None else None,
+                # What reports need of today's definitions, so they read the store only.
+                "definitions": facts.Definitions.current().to_json(),
+            },
         )
     if request.check_parity:
         ensure_parity(planned, versions, run_id=run_id, store=store, executor=executor,
@@ -101,22 +136,66 @@ def run(
     done = store.finished(run_id)
     todo = [p for p in planned if (p.cell.key, p.process) not in done]
     observer.planned(run_id, len(planned), len(planned) - len(todo), resumed)
+    if rule is not None:
+        observer.note(f"measuring in rounds until each comparison is decided: "
+                      f"{rule.min_rounds}–{rule.max_rounds} worker processes per cell, "
+                      f"{rule.windows} windows each, {rule.confidence:.1%} intervals "
+                      f"(alpha {rule.alpha:g} over {rule.looks} looks), equivalent within "
+                      f"±{rule.equivalence:.0%}")
+    measured = failed = 0
+    open_groups = {group_key(p.cell) for p in planned}
+    for round_index in range(max(p.process for p in planned) + 1):
+        batch = [p for p in todo if p.process == round_index and group_key(p.cell) in open_groups]
+        for item in batch:
+            measured += 1
+            failed += _measure(item, measured, len(todo), run_id=run_id, store=store,
+                               executor=executor, observer=observer)
+        if rule is not None and round_index + 1 >= rule.min_rounds:
+            for group, decisions in _decisions(store.cells(run_id), rule, round_index + 1,
+                                               open_groups).items():
+                if stopping.CONTINUE not in decisions.values():
+                    open_groups.discard(group)
+                    observer.note(f"{group[0]} {group[1]}: decided after {round_index + 1} "
+                                  "rounds: " + "; ".join(f"{pair} {decision}"
+                                                         for pair, decision in decisions.items()))
+    return RunSummary(run_id, measured, len(planned) - len(todo), failed)
 
-    failed = 0
-    for index, item in enumerate(todo, start=1):
-        observer.started(index, len(todo), item)
 
-        def forward(_cell: CellSpec, event: dict[str, Any], item: PlannedCell = item) -> None:
-            observer.progress(item, event)
+def _measure(item: PlannedCell, index: int, total: int, *, run_id: int, store: Store,
+             executor: Executor, observer: Observer) -> bool:
+    """Run one worker process and store it; True when it failed."""
+    observer.started(index, total, item)
 
-        outcome = executor.run(item.cell, forward, replicate=item.process)
-        store.save(run_id, outcome, process=item.process)
-        if outcome.status == "ok":
-            write_curves(store.path.parent / "tensorboard", run_id, item.cell, item.process,
-                         outcome.payload.get("samples", {}))
-        failed += outcome.status != "ok"
-        observer.finished(index, len(todo), outcome)
-    return RunSummary(run_id, len(todo), len(planned) - len(todo), failed)
+    def forward(_cell: CellSpec, event: dict[str, Any]) -> None:
+        observer.progress(item, event)
+
+    outcome = executor.run(item.cell, forward, replicate=item.process)
+    store.save(run_id, outcome, process=item.process)
+    if outcome.status == "ok":
+        write_curves(store.path.parent / "tensorboard", run_id, item.cell, item.process,
+                     outcome.payload.get("samples", {}))
+    observer.finished(index, total, outcome)
+    return outcome.status != "ok"
+
+
+def _decisions(cells: Sequence[StoredCell], rule: stopping.StoppingRule, rounds: int,
+               open_groups: set[GroupKey]) -> dict[GroupKey, dict[str, str]]:
+    """Each open group's pairs after `rounds` rounds, on the scenario's headline metric."""
+    by_group: dict[GroupKey, list[StoredCell]] = {}
+    for cell in cells:
+        if group_key(cell.spec) in open_groups:
+            by_group.setdefault(group_key(cell.spec), []).append(cell)
+    decisions: dict[GroupKey, dict[str, str]] = {}
+    for key, members in by_group.items():
+        metric = SCENARIOS[key[1]].headline
+        measured = [c for c in members if metric and c.samples_by_process.get(metric)]
+        pairs = {f"{a.spec.framework}/{a.spec.mode} vs {b.spec.framework}/{b.spec.mode}":
+                 stopping.decide(a.samples_by_process[metric], b.samples_by_process[metric],
+                                 rule, rounds=rounds)
+                 for a, b in itertools.combinations(measured, 2) if metric}
+        # A group with nothing to compare needs only the minimum rounds.
+        decisions[key] = pairs or {"nothing to compare": stopping.UNDECIDED}
+    return decisions
 
 
 def ensure_parity(

@@ -34,6 +34,9 @@ class Suite:
     scenarios_by_workload: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # Timed windows per cell when not the size's default (unless --windows is given).
     windows: int | None = None
+    # Measure in rounds until every pair is decided (measure.stopping), instead of a fixed
+    # number of processes and windows (unless --until-decided / --no-until-decided).
+    until_decided: bool = False
 
     def __post_init__(self) -> None:
         if self.frameworks not in FRAMEWORK_RULES:
@@ -51,7 +54,7 @@ _ALL = (
                    "ncf", "transformer"),
         frameworks=DEFAULT_SET, scenarios=("train",), size="cpu",
         scenarios_by_workload={"mlp": ("train", "infer"), "cnn": ("train", "infer")},
-        windows=10,
+        until_decided=True,
     ),
     Suite(
         "smoke", "the default suite at smoke size: seconds per cell, for CI",

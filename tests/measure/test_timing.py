@@ -83,3 +83,29 @@ def test_next_steps_grows_at_least_double_and_at_most_a_hundredfold() -> None:
     assert next_steps(Window(1, 0.001), 0.1) == 100  # capped at 100x
     assert next_steps(Window(10, 0.09), 0.1) == 20  # needs 14, doubles instead
     assert next_steps(Window(10, 0.01), 0.1) == 120  # 1.2 * 0.1 s / 1 ms per step
+
+
+class AsyncClock:
+    """A device that queues work: a step costs nothing until `sync` waits for it, as CUDA
+    kernels do. A window that read the clock before syncing would measure nothing."""
+
+    def __init__(self, cost: float) -> None:
+        self.now, self.cost, self.queued = 0.0, cost, 0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def step(self) -> int:
+        self.queued += 1
+        return self.queued
+
+    def sync(self, value: object) -> None:
+        self.now += self.queued * self.cost
+        self.queued = 0
+
+
+def test_every_window_waits_for_the_device_before_reading_the_clock() -> None:
+    clock = AsyncClock(0.01)
+    result = measure(clock.step, clock.sync, settings(), clock=clock)
+    assert all(w.seconds_per_step == pytest.approx(0.01) for w in result.windows)
+    assert result.first_step_seconds == pytest.approx(0.01)

@@ -3,22 +3,23 @@ from __future__ import annotations
 from dlarena.measure import stats
 from dlarena.measure.verdict import compare, instability_flags
 
-FAST = [10.0, 10.1, 9.9, 10.05, 9.95]
-SLOW = [5.0, 5.05, 4.95, 5.02, 4.98]
+# One worker process each: its windows, in order.
+FAST = [[10.0, 10.1, 9.9, 10.05, 9.95]]
+SLOW = [[5.0, 5.05, 4.95, 5.02, 4.98]]
 
 
 def test_faster_framework_is_named_first_with_a_factor_above_one() -> None:
     verdict = compare("train_throughput", "torch", SLOW, "tensorflow", FAST)
     assert verdict.significant
     assert verdict.ratio == 0.5
-    assert verdict.text.startswith("tensorflow is 2.00x faster than torch (95% CI 1.97–2.03)")
+    assert verdict.text.startswith("tensorflow is 2.00x faster than torch (95% CI 1.98–2.02)")
 
 
 def test_overlapping_samples_give_no_significant_difference() -> None:
-    verdict = compare("train_throughput", "a", [10, 11, 9, 10.5, 9.5], "b",
-                      [10.2, 9.8, 10.1, 9.9, 10.6])
+    verdict = compare("train_throughput", "a", [[10, 11, 9, 10.5, 9.5]], "b",
+                      [[10.2, 9.8, 10.1, 9.9, 10.6]])
     assert not verdict.significant
-    assert verdict.text == "no significant difference between a and b (95% CI 0.89–1.09)"
+    assert verdict.text == "no significant difference between a and b (95% CI 0.89–1.08)"
 
 
 def test_less_is_better_metrics_name_the_lower_one() -> None:
@@ -27,13 +28,13 @@ def test_less_is_better_metrics_name_the_lower_one() -> None:
 
 
 def test_single_samples_give_no_interval_and_say_why() -> None:
-    verdict = compare("peak_rss_bytes", "a", [1.0], "b", [2.0])
+    verdict = compare("peak_rss_bytes", "a", [[1.0]], "b", [[2.0]])
     assert verdict.interval is None and not verdict.significant
     assert "fewer than 2 samples" in verdict.text
 
 
 def test_flags_name_every_reason() -> None:
-    noisy = stats.summarize([1.0, 2.0])
+    noisy = stats.summarize([[1.0, 2.0]])
     flags = instability_flags(noisy, [{"warmup_capped": True, "clock_resolution": 1e-3}], 1.0)
     assert any(f.startswith("unstable: CV") for f in flags)
     assert "too few samples (2 < 3)" in flags
@@ -49,7 +50,7 @@ def test_steady_cell_has_no_flags() -> None:
 def test_bounds_near_one_get_a_third_decimal() -> None:
     first = [100.0, 101.0, 102.0, 103.0, 104.0, 105.0]
     second = [99.0, 99.5, 100.0, 100.5, 101.0, 99.8]
-    verdict = compare("train_throughput", "a", first, "b", second)
+    verdict = compare("train_throughput", "a", [first], "b", [second])
     low, high = verdict.interval or (0.0, 0.0)
     assert verdict.text.endswith(f"(95% CI {low:.3f}–{high:.3f})")
 
@@ -64,8 +65,8 @@ def test_disagreeing_processes_are_flagged() -> None:
 def test_the_better_side_is_recorded() -> None:
     assert compare("train_throughput", "torch", SLOW, "tensorflow", FAST).better == "tensorflow"
     assert compare("peak_rss_bytes", "torch", SLOW, "tensorflow", FAST).better == "torch"
-    assert compare("train_throughput", "a", [10, 11, 9, 10.5, 9.5], "b",
-                   [10.2, 9.8, 10.1, 9.9, 10.6]).better is None
+    assert compare("train_throughput", "a", [[10, 11, 9, 10.5, 9.5]], "b",
+                   [[10.2, 9.8, 10.1, 9.9, 10.6]]).better is None
 
 
 def test_every_directed_metric_says_how_its_winner_wins() -> None:

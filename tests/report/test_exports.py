@@ -17,16 +17,17 @@ from dlarena.report.claims import CLAIMS, DOES_NOT_HOLD, HOLDS, NOT_MEASURED, ju
 from dlarena.report.compare import compare_runs
 from dlarena.report.records import COLUMNS, render_csv
 from dlarena.store import Store
-from tests.conftest import fake_cell
+from tests.conftest import fake_cell, require
 
 ENV = {"created_utc": "2026-11-23T00:00:00+00:00", "cpu_model": "A", "threads": {"intra_op": 1}}
 
 
 def outcome(framework: str, mode: str, seconds: float, scenario: str = "train",
-            rss: float = 2.0**28) -> CellOutcome:
+            rss: float = 2.0**28, workload: str = "mlp") -> CellOutcome:
     windows = [[100, seconds * f] for f in (1.0, 1.01, 0.99, 1.005, 0.995)]
     return CellOutcome(
-        cell=fake_cell(framework=framework, mode=mode, scenario=scenario), status="ok",
+        cell=fake_cell(framework=framework, mode=mode, scenario=scenario, workload=workload),
+        status="ok",
         error=None, stderr_tail="", started_utc="t", wall_seconds=1.0, interpreter="python",
         payload={"throughput_metric": f"{scenario}_throughput", "windows": windows,
                  "warmup": [], "metrics": {"peak_rss_bytes": rss}, "framework_version": "1"},
@@ -75,7 +76,7 @@ def test_csv_has_one_row_per_cell_and_metric(store: Store) -> None:
 
 
 def test_results_frame_matches_the_csv(store: Store) -> None:
-    pytest.importorskip("pandas")
+    require("pandas")
     frame = results_frame(store.path)
     assert list(frame.columns) == list(COLUMNS)
     assert len(frame) == 8

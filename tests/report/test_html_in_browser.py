@@ -6,6 +6,7 @@ skipped locally, but fails under CI=true so a missing browser cannot pass silent
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 from pathlib import Path
@@ -20,7 +21,7 @@ from dlarena.report import html
 from dlarena.report.build import build_report
 from dlarena.runner import run
 from dlarena.store import Store
-from tests.conftest import RecordingObserver, fake_cell
+from tests.conftest import RecordingObserver, fake_cell, require
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "results" / "screenshots"
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
@@ -34,7 +35,7 @@ def _browser(profile: Path) -> Any:
         if os.environ.get("CI"):
             pytest.fail("CI must install Debian's chromium and chromium-driver")
         pytest.skip("chromium / chromedriver not installed")
-    webdriver = pytest.importorskip("selenium.webdriver")
+    webdriver = require("selenium.webdriver")
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
     for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--window-size=1280,1000"):
@@ -58,6 +59,10 @@ def report_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         stderr_tail="", started_utc="t", wall_seconds=1.0, interpreter="python",
     )
     store.save(summary.run_id, noisy, process=0)
+    steady = dataclasses.replace(noisy, cell=fake_cell(workload="mlp", scenario="train", seed=9,
+                                                       mode="compiled"),
+                                 payload={**noisy.payload, "windows": [[100, 1.0]] * 3})
+    store.save(summary.run_id, steady, process=0)  # a verdict on the unstable cell
     path = tmp_path / "report.html"
     path.write_text(html.render(build_report(store, summary.run_id)))
     store.close()
@@ -89,15 +94,18 @@ def test_report_renders_in_chromium_without_errors(report_file: Path, tmp_path: 
                 return {width: box.width, height: box.height,
                         marks: svg.querySelectorAll('path, rect, use').length};
             });""")
-        assert len(figures) >= 3  # mlp throughput, cnn throughput, memory
+        assert len(figures) >= 4  # verdicts, mlp throughput, cnn throughput, memory
         for figure in figures:
             assert figure is not None
             assert figure["width"] > 200 and figure["height"] > 100 and figure["marks"] > 10
         assert browser.execute_script("return document.scripts.length") == 0
+        first = browser.find_element("css selector", "main > section")
+        assert first.get_attribute("id") == "glance"
+        assert "a cell is flagged unstable" in first.text
         body = browser.find_element("tag name", "body").text
         assert "<script>alert(1)</script>" in body  # shown as text, not run
         assert "unstable: CV" in body
-        for title in ("Verdicts", "The articles' claims, measured", "Per workload",
+        for title in ("Verdicts at a glance", "Verdicts", "The articles' claims, measured", "Per workload",
                       "Fairness manifest", "Environment", "Failed and unstable cells"):
             assert title in body
     finally:

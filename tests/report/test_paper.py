@@ -3,18 +3,19 @@ under the measured ones, ratios against a reference beside the paper's, GFLOP/s 
 
 from __future__ import annotations
 
+import dataclasses
 import io
+import json
 from pathlib import Path
 
 import pytest
 from rich.console import Console
 
-from dlarena import registry
 from dlarena.parity.compare import Check, ParityResult
-from dlarena.report import formatting as fmt
 from dlarena.report import html, markdown, terminal
+from dlarena.report import json as json_report
 from dlarena.report.build import build_report
-from dlarena.report.facts import default_mode
+from dlarena.report.facts import Definitions, default_mode
 from dlarena.report.model import Report
 from dlarena.report.paper import PaperTable, paper_note, paper_table
 from dlarena.report.published import PASZKE_2019
@@ -30,12 +31,15 @@ THREE = {**TWO, "fake": SLOWER}  # "fake" has no row in the published table
 
 
 def _run(tmp_path: Path, windows: dict[str, list[list[float]]], peak: float | None = 100.0,
-         workloads: tuple[str, ...] = ("ncf",), parity: ParityResult | None = None) -> Report:
+         workloads: tuple[str, ...] = ("ncf",), parity: ParityResult | None = None,
+         definitions: Definitions | None = None) -> Report:
     """Each framework trains each workload in its default mode."""
     store = Store.open(tmp_path / "r.db")
-    environment = {"created_utc": "2026-11-23T00:00:00+00:00"}
+    environment: dict[str, object] = {"created_utc": "2026-11-23T00:00:00+00:00"}
     if peak is not None:
         environment["matmul_peak_gflops"] = peak
+    if definitions is not None:
+        environment["definitions"] = definitions.to_json()
     run_id = store.create_run(plan_key="k", command="dlarena run --suite paper",
                               environment=environment)
     for workload in workloads:
@@ -72,7 +76,7 @@ def test_measured_ratio_sits_beside_the_published_one(tmp_path: Path) -> None:
     low, high = measured.removeprefix("0.50 (").removesuffix(")").split("–")
     assert float(low) <= 0.5 <= float(high)
     assert paper_label == "tensorflow / torch (paper)"
-    assert published == f"{4.8e6 / 5.4e6:.2f}"
+    assert published == "0.89"  # 4.8M / 5.4M
 
 
 def test_columns_follow_the_published_order_and_only_measured_models(tmp_path: Path) -> None:
@@ -99,7 +103,7 @@ def test_another_reference_puts_the_ratios_against_it(tmp_path: Path) -> None:
     table = _table(_run(tmp_path, THREE), reference="tensorflow")
     assert table.frameworks == ("tensorflow", "torch", "fake")
     assert _row(table.ratio_rows, "torch / tensorflow (here, 95% CI)")[0].startswith("2.00 (")
-    assert _row(table.ratio_rows, "torch / tensorflow (paper)") == (f"{5.4e6 / 4.8e6:.2f}",)
+    assert _row(table.ratio_rows, "torch / tensorflow (paper)") == ("1.12",)  # 5.4M / 4.8M
     assert _row(table.ratio_rows, "fake / tensorflow (here, 95% CI)")[0].startswith("0.50 (")
     assert "ratios against tensorflow" in paper_note(_run(tmp_path / "b", THREE),
                                                        reference="tensorflow")
@@ -121,18 +125,25 @@ def test_frameworks_that_failed_the_same_model_check_are_not_compared(tmp_path: 
     assert _row(table.ratio_rows, "tensorflow / torch (here, 95% CI)") == ("not comparable",)
 
 
-def test_gflops_come_from_the_workloads_flops_and_the_peak_bounds_them(tmp_path: Path) -> None:
-    report = _run(tmp_path, TWO, peak=100.0)
+def _with_ncf(**changes: object) -> Definitions:
+    """Today's definitions with NCF's replaced by literal figures."""
+    today = Definitions.current()
+    ncf = dataclasses.replace(today.workloads["ncf"], **changes)
+    return dataclasses.replace(today, workloads={**today.workloads, "ncf": ncf})
+
+
+def test_gflops_come_from_the_stored_flops_and_the_peak_bounds_them(tmp_path: Path) -> None:
+    # 25.6k samples/s x 10^6 FLOPs per training sample (3x the forward pass's 1/3 x 10^6).
+    definitions = _with_ncf(forward_flops={"smoke": 333_333}, train_flops={"smoke": 10**6})
+    report = _run(tmp_path, TWO, peak=100.0, definitions=definitions)
     torch_cell = next(c for c in report.cells if c.stored.spec.framework == "torch")
-    ncf = registry.workloads()["ncf"]
-    expected = 25_600 * ncf.train_flops("smoke") / 1e9
-    assert torch_cell.achieved_gflops == pytest.approx(expected)
+    assert torch_cell.achieved_gflops == pytest.approx(25.6, rel=0.01)
     table = _table(report)
     assert table.gflops_header == ("model", "size · batch", "torch GFLOP/s", "torch % of peak",
                                    "tensorflow GFLOP/s", "tensorflow % of peak")
-    [(model, batch, gflops, share, *_)] = table.gflops_rows
+    [(model, batch, gflops, share, tf_gflops, tf_share)] = table.gflops_rows
     assert (model, batch) == ("NCF", "smoke · 256")
-    assert (gflops, share) == (fmt.number(expected), f"{expected / 100.0:.1%}")
+    assert (gflops, share, tf_gflops, tf_share) == ("25.6", "25.6%", "12.8", "12.8%")
 
 
 def test_no_peak_recorded_shows_a_dash_not_a_made_up_percentage(tmp_path: Path) -> None:
@@ -157,16 +168,32 @@ def test_every_renderer_shows_the_table_with_the_reference_asked_for(tmp_path: P
 
 
 def test_token_workloads_count_tokens_not_sequences(tmp_path: Path) -> None:
-    from dlarena.report.facts import items_per_step, unit
-    from tests.conftest import fake_cell
+    # 25.6k tokens/s of 16 tokens per sample is 1.6k samples/s; x 10^6 FLOPs = 1.6 GFLOP/s.
+    definitions = _with_ncf(unit="tokens", items_per_sample={"smoke": 16},
+                            train_flops={"smoke": 10**6})
+    report = _run(tmp_path, TWO, definitions=definitions)
+    assert _table(report).header == ("", "NCF (tokens/s)")
+    torch_cell = next(c for c in report.cells if c.stored.spec.framework == "torch")
+    assert torch_cell.achieved_gflops == pytest.approx(1.6, rel=0.01)
+    assert definitions.items_per_step(torch_cell.stored.spec) == 256 * 16
 
-    lstm = fake_cell(workload="lstm")
-    assert unit("train_throughput", "lstm") == "samples/s"
-    assert items_per_step(lstm) == lstm.batch_size
-    tokens = [name for name, workload in registry.workloads().items() if workload.unit == "tokens"]
-    assert {"gnmt", "transformer"} <= set(tokens)
-    for name in tokens:
-        workload = registry.workloads()[name]
-        cell = fake_cell(workload=name, size="smoke")
-        assert items_per_step(cell) == cell.batch_size * workload.items_per_sample("smoke")
-        assert workload.items_per_sample("smoke") > 1
+
+def test_the_json_carries_the_table_as_numbers(tmp_path: Path) -> None:
+    document = json.loads(json_report.render(_run(tmp_path, THREE), reference="tensorflow"))
+    paper = document["paper"]
+    assert (paper["source"], paper["reference"], paper["metric"]) == (
+        PASZKE_2019.id, "tensorflow", "train_throughput")
+    [ncf] = paper["models"]
+    assert (ncf["name"], ncf["unit"], ncf["size"], ncf["batch_size"]) == (
+        "NCF", "samples/s", "smoke", 256)
+    assert list(ncf["frameworks"]) == ["tensorflow", "torch", "fake"]
+    torch, fake = ncf["frameworks"]["torch"], ncf["frameworks"]["fake"]
+    assert torch["median"] == pytest.approx(25_600)
+    assert (torch["published"], torch["published_spread"]) == (5.4e6, "± 3.4%")
+    ratio = torch["ratio_to_reference"]
+    assert ratio["ratio"] == pytest.approx(2.0) and ratio["ci_low"] <= 2.0 <= ratio["ci_high"]
+    assert ratio["comparable"] and ratio["significant"]
+    assert torch["published_ratio_to_reference"] == pytest.approx(5.4 / 4.8)
+    assert ncf["frameworks"]["tensorflow"]["ratio_to_reference"] is None
+    assert fake["published"] is None and fake["published_ratio_to_reference"] is None
+    assert fake["share_of_peak"] == pytest.approx(fake["achieved_gflops"] / 100.0)

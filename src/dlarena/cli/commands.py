@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
         device=args.device, threads=threads, processes=args.processes or args.seeds,
         windows=args.windows, epochs=args.epochs, dataset=args.dataset,
         min_window_seconds=args.min_window, timeout_seconds=args.timeout, seed=args.seed,
-        check_parity=not args.no_parity,
+        check_parity=not args.no_parity, until_decided=args.until_decided,
     )
     interpreters = dict(args.python)
     reference = _reference(args.reference)
@@ -183,7 +183,7 @@ def _render_text(report: Any, format_name: str, reference: str | None) -> str:
     if format_name == "json":
         from dlarena.report import json as json_report
 
-        return json_report.render(report)
+        return json_report.render(report, reference=reference)
     if format_name == "markdown":
         from dlarena.report import markdown
 
@@ -218,14 +218,16 @@ def compare(args: argparse.Namespace) -> int:
 
 
 def env(args: argparse.Namespace) -> int:
-    from dlarena import environment
+    from dlarena import environment, registry
     from dlarena.measure import peak
     from dlarena.runner import default_threads
 
     installed = environment.installed_frameworks({})
-    peaks = peak.matmul_peaks({name: sys.executable for name in installed},
-                              threads=default_threads())
-    print(json.dumps({**environment.machine_fingerprint(),
-                      "matmul_peak_gflops": peak.ceiling(peaks),
-                      "matmul_peaks_gflops": peaks}, indent=2))
+    threads = default_threads()
+    peaks = peak.matmul_peaks({name: sys.executable for name in installed}, threads=threads)
+    versions = {name: environment.framework_version(registry.frameworks()[name])
+                for name in installed}
+    print(json.dumps(environment.fingerprint(
+        versions, {"intra_op": threads.intra_op, "inter_op": threads.inter_op}, peaks=peaks),
+        indent=2))
     return 0

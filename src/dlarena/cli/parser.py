@@ -96,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--db", default=DEFAULT_DB, help=f"SQLite results file ({DEFAULT_DB})")
     run.add_argument("--fresh", action="store_true",
                      help="start a new run instead of resuming the stored one")
+    run.add_argument("--until-decided", action=argparse.BooleanOptionalAction, default=None,
+                     help="measure in rounds (a fresh process per cell each) until every pair "
+                          "is decided or the budget is spent (default: the suite's)")
     run.add_argument("--reference", metavar="FRAMEWORK",
                      help="paper table: ratios against this framework (default: the paper's)")
     run.add_argument("--no-parity", action="store_true",

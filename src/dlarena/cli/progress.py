@@ -87,3 +87,6 @@ class ConsoleObserver:
             else:
                 self._console.print(f"  parity {escape(pair)} [red]FAILED[/red]{source}: "
                                     f"{escape(result.reason or '')}")
+
+    def note(self, text: str) -> None:
+        self._console.print(escape(text), style="dim")

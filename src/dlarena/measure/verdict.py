@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from dlarena.measure import stats
+from dlarena.measure import stats, stopping
 from dlarena.measure.metrics import METRICS
 
 UNSTABLE_CV = 0.05
@@ -27,28 +27,49 @@ class Verdict:
     # The better of the two when the difference is significant (faster, or lower for costs).
     better: str | None = None
     comparable: bool = True
+    # With a stopping rule: different, equivalent or undecided (see measure.stopping).
+    decision: str | None = None
 
 
-def _range(interval: tuple[float, float]) -> str:
+def confidence_label(confidence: float) -> str:
+    """"95% CI", or "99.2% CI" where a stopping rule spent alpha over several looks."""
+    percent = 100 * confidence
+    return f"{percent:.0f}% CI" if abs(percent - round(percent)) < 1e-9 else f"{percent:.1f}% CI"
+
+
+def _range(interval: tuple[float, float], confidence: float) -> str:
     # Three decimals where two would print a bound as 1.00 and hide which side of 1 it is.
     digits = 3 if any(round(bound, 2) == 1.0 for bound in interval) else 2
-    return f"95% CI {interval[0]:.{digits}f}–{interval[1]:.{digits}f}"
+    return (f"{confidence_label(confidence)} "
+            f"{interval[0]:.{digits}f}–{interval[1]:.{digits}f}")
 
 
 def compare(
-    metric: str, first: str, first_values: Sequence[float], second: str,
-    second_values: Sequence[float],
+    metric: str, first: str, first_samples: stats.Samples, second: str,
+    second_samples: stats.Samples, *, rule: stopping.StoppingRule | None = None,
 ) -> Verdict:
-    ratio = stats.median(first_values) / stats.median(second_values)
-    interval = stats.ratio_of_medians_ci(first_values, second_values)
+    """first vs second: ratio of medians with its hierarchical bootstrap interval, at the
+    stopping rule's confidence when the run stopped adaptively (else 95%)."""
+    confidence = rule.confidence if rule is not None else stats.CONFIDENCE
+    ratio = stats.median(stats.pooled(first_samples)) / stats.median(stats.pooled(second_samples))
+    interval = stats.hierarchical_ratio_ci(first_samples, second_samples, confidence=confidence)
     significant = stats.is_significant(interval)
+    decision = stopping.outcome(interval, rule.equivalence) if rule is not None else None
     if interval is None:
         text = (f"{first} vs {second}: ratio {ratio:.2f}, no confidence interval with fewer "
                 f"than 2 samples each (use --processes)")
-        return Verdict(metric, first, second, ratio, None, False, text)
+        return Verdict(metric, first, second, ratio, None, False, text, decision=decision)
     if not significant:
-        text = f"no significant difference between {first} and {second} ({_range(interval)})"
-        return Verdict(metric, first, second, ratio, interval, False, text)
+        if decision == stopping.EQUIVALENT and rule is not None:
+            text = (f"{first} and {second} are equivalent: within ±{rule.equivalence:.0%} "
+                    f"({_range(interval, confidence)})")
+        elif decision == stopping.UNDECIDED:
+            text = (f"undecided between {first} and {second}: neither a difference nor "
+                    f"equivalence shown within the budget ({_range(interval, confidence)})")
+        else:
+            text = (f"no significant difference between {first} and {second} "
+                    f"({_range(interval, confidence)})")
+        return Verdict(metric, first, second, ratio, interval, False, text, decision=decision)
 
     described = METRICS[metric]
     higher_is_better = described.higher_is_better
@@ -60,20 +81,21 @@ def compare(
     if higher_is_better is False:  # the lower value wins
         winner, loser = loser, winner
     if higher_is_better is None:
-        text = f"{winner}/{loser} = {factor:.2f}x ({_range((low, high))})"
+        text = f"{winner}/{loser} = {factor:.2f}x ({_range((low, high), confidence)})"
     else:
         text = (f"{winner} {described.comparison.format(factor=f'{factor:.2f}')} {loser} "
-                f"({_range((low, high))})")
+                f"({_range((low, high), confidence)})")
     better = winner if higher_is_better is not None else None
-    return Verdict(metric, first, second, ratio, interval, True, text, better=better)
+    return Verdict(metric, first, second, ratio, interval, True, text, better=better,
+                   decision=decision)
 
 
 def not_comparable(
-    metric: str, first: str, first_values: Sequence[float], second: str,
-    second_values: Sequence[float], reason: str,
+    metric: str, first: str, first_samples: stats.Samples, second: str,
+    second_samples: stats.Samples, reason: str,
 ) -> Verdict:
     """A failed same-model check replaces the speed verdict: the numbers are not like for like."""
-    ratio = stats.median(first_values) / stats.median(second_values)
+    ratio = stats.median(stats.pooled(first_samples)) / stats.median(stats.pooled(second_samples))
     return Verdict(metric, first, second, ratio, None, False, f"not comparable: {reason}",
                    comparable=False)
 

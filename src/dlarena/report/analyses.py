@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from dlarena.measure import derived, stats
 from dlarena.measure.metrics import METRICS
-from dlarena.report import facts
 from dlarena.report.model import Report
 
 
@@ -78,10 +77,11 @@ def break_evens(report: Report) -> list[BreakEven]:
             startup[key] = first_result.median
         throughput = cell.summaries.get("train_throughput")
         if spec.scenario == "train" and throughput:
-            train[key] = (spec.batch_size, facts.items_per_step(spec) / throughput.median)
+            train[key] = (spec.batch_size,
+                          report.definitions.items_per_step(spec) / throughput.median)
     results = []
     for (workload, framework, mode), start in startup.items():
-        baseline_mode = facts.eager_mode(framework)
+        baseline_mode = report.definitions.eager_mode(framework)
         base = (workload, framework, baseline_mode)
         if baseline_mode is None or mode == baseline_mode or base not in startup \
                 or base not in train:

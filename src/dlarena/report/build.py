@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Iterable
 
@@ -9,6 +10,7 @@ from dlarena.measure import stats
 from dlarena.measure.metrics import METRICS
 from dlarena.measure.scenarios import SCENARIOS
 from dlarena.measure.verdict import instability_flags
+from dlarena.report.facts import Definitions
 from dlarena.report.model import CellReport, Group, Report
 from dlarena.store import Store, StoredCell
 
@@ -18,8 +20,11 @@ def _headline(cell: StoredCell) -> str | None:
     return scenario.headline if scenario and scenario.headline in cell.samples else None
 
 
-def _cell_report(cell: StoredCell) -> CellReport:
-    summaries = {name: stats.summarize(values) for name, values in cell.samples.items() if values}
+def _cell_report(cell: StoredCell, ceiling_gflops: float | None,
+                 definitions: Definitions) -> CellReport:
+    summaries = {name: stats.summarize(per_process)
+                 for name, per_process in cell.samples_by_process.items()
+                 if stats.pooled(per_process)}
     headline = _headline(cell)
     flags: list[str] = []
     between = None
@@ -31,7 +36,14 @@ def _cell_report(cell: StoredCell) -> CellReport:
         )
     if not cell.ok and cell.samples:
         flags.append(f"{cell.statuses.count('error')} of {cell.processes} processes failed")
-    return CellReport(cell, headline, summaries, tuple(flags), between)
+    report = CellReport(cell, headline, summaries, tuple(flags), between, definitions)
+    rate = report.achieved_gflops
+    if ceiling_gflops and rate is not None and rate > ceiling_gflops:
+        # Above what the hardware can do: the count of FLOPs or the clock is wrong, not fast.
+        report = dataclasses.replace(report, flags=(
+            *report.flags, f"impossible: {rate:.3g} GFLOP/s > physical ceiling "
+                           f"{ceiling_gflops:.3g}"))
+    return report
 
 
 def build_report(store: Store, run_id: int | None = None) -> Report:
@@ -39,12 +51,17 @@ def build_report(store: Store, run_id: int | None = None) -> Report:
     if not runs:
         raise LookupError(f"{store.path} holds no runs yet: run `dlarena run` first")
     run = runs[-1] if run_id is None else store.run(run_id)
+    stored = run.environment.get("definitions")
+    # A run stored before snapshots existed has none: today's code is all there is.
+    definitions = Definitions.current() if stored is None else Definitions.from_json(stored)
     groups: dict[tuple[str, str, str, int, str], list[CellReport]] = {}
     for cell in store.cells(run.id):
         spec = cell.spec
         key = (spec.workload, spec.scenario, spec.size, spec.batch_size, spec.device)
-        groups.setdefault(key, []).append(_cell_report(cell))
-    report = Report(run, [], store.parity(run.id))
+        groups.setdefault(key, []).append(
+            _cell_report(cell, run.environment.get("physical_ceiling_gflops"), definitions))
+    report = Report(run, [], definitions, store.parity(run.id),
+                    definitions_stored=stored is not None)
     for (workload, scenario, size, batch, device), cells in groups.items():
         group = Group(workload, scenario, size, batch, device, cells)
         metric = group.headline

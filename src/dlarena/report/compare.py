@@ -10,8 +10,9 @@ from dlarena.measure.verdict import Verdict, compare
 from dlarena.store import Store, StoredCell, StoredRun
 
 # Environment fields that must match for a difference to be the code's, not the machine's.
-MUST_MATCH = ("hostname", "cpu_model", "cpus_available", "memory_bytes", "gpus", "os", "python",
-              "framework_versions", "threads", "dlarena_version", "git_sha")
+MUST_MATCH = ("hostname", "cpu_model", "cpu_microarchitecture", "cpus_available",
+              "memory_bytes", "gpus", "os", "python", "framework_versions", "threads",
+              "dlarena_version", "git_sha")
 METRICS = ("train_throughput", "infer_throughput", "peak_rss_bytes")
 
 
@@ -63,9 +64,9 @@ def compare_runs(store: Store, first_id: int, second_id: int) -> RunComparison:
 def _changes(a: StoredCell, b: StoredCell, name_a: str, name_b: str) -> list[Change]:
     changes = []
     for metric in METRICS:
-        before, after = a.samples.get(metric), b.samples.get(metric)
+        before, after = a.samples_by_process.get(metric), b.samples_by_process.get(metric)
         if before and after:
-            changes.append(Change(a.spec.label, metric, stats.median(before),
-                                  stats.median(after), compare(metric, name_b, after, name_a,
-                                                               before)))
+            changes.append(Change(a.spec.label, metric, stats.median(stats.pooled(before)),
+                                  stats.median(stats.pooled(after)),
+                                  compare(metric, name_b, after, name_a, before)))
     return changes

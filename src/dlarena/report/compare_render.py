@@ -15,6 +15,8 @@ from dlarena.report.compare import RunComparison
 def json_text(result: RunComparison) -> str:
     return json.dumps({
         "first": result.first.id, "second": result.second.id,
+        "microarchitectures": [run.environment.get("cpu_microarchitecture")
+                               for run in (result.first, result.second)],
         "environment_differences": result.environment_differences,
         "only_first": result.only_first, "only_second": result.only_second,
         "changes": [{"cell": c.label, "metric": c.metric, "before": c.before,
@@ -27,6 +29,11 @@ def json_text(result: RunComparison) -> str:
 
 
 def terminal(result: RunComparison, console: Any) -> None:
+    for run in (result.first, result.second):
+        env = run.environment
+        console.print(f"run {run.id}: {escape(str(env.get('cpu_model')))} "
+                      f"[{escape(str(env.get('cpu_microarchitecture', 'not recorded')))}], "
+                      f"{env.get('cpus_available')} CPUs", style="dim")
     if result.environment_differences:
         console.print("[yellow bold]warning: the environments differ; a change may be the "
                       "machine's, not the code's:[/yellow bold]")

@@ -18,6 +18,7 @@ from dlarena.report import formatting as fmt
 from dlarena.report import plots
 from dlarena.report.analyses import sweeps
 from dlarena.report.claims import ClaimResult, judge_all
+from dlarena.report.facts import VERDICT_RULES, VERDICT_RULES_VERSION
 from dlarena.report.model import Group, Report
 from dlarena.report.paper import paper_note, paper_table
 from dlarena.report.table import (
@@ -27,6 +28,8 @@ from dlarena.report.table import (
     break_even_lines,
     comparison_rows,
     convergence_rows,
+    definitions_lines,
+    hardware_lines,
     latency_rows,
     manifest_table,
     run_line,
@@ -47,6 +50,7 @@ class Section:
 class Page:
     report: Report
     claims: list[ClaimResult]
+    style: plots.FigureStyle
     # The framework the published table's ratios are against; None: the table's own.
     reference: str | None = None
 
@@ -54,10 +58,19 @@ class Page:
 SectionBuilder = Callable[[Page], Section | None]
 
 
+def _glance(page: Page) -> Section | None:
+    figure = plots.verdicts_figure(page.report.groups)
+    if figure is None:
+        return None
+    return Section("glance", "Verdicts at a glance", "sections/glance.html.j2",
+                   {"figure": figure, "confidence": f"{CONFIDENCE:.0%}"})
+
+
 def _verdicts(page: Page) -> Section:
     groups = [g for g in page.report.groups if g.verdicts]
     return Section("verdicts", "Verdicts", "sections/verdicts.html.j2",
-                   {"groups": groups, "confidence": f"{CONFIDENCE:.0%}"})
+                   {"groups": groups, "confidence": f"{CONFIDENCE:.0%}",
+                    "rules": VERDICT_RULES[VERDICT_RULES_VERSION]})
 
 
 def _claims(page: Page) -> Section:
@@ -75,7 +88,7 @@ def _workloads(page: Page) -> Section | None:
     workloads = [
         {
             "name": name,
-            "figure": plots.throughput_figure(name, groups),
+            "figure": plots.throughput_figure(name, groups, page.style),
             "rows": [row for row in rows if row.cells[0] == name],
         }
         for name, groups in by_workload.items()
@@ -93,7 +106,7 @@ def _paper(page: Page) -> Section | None:
 
 
 def _memory(page: Page) -> Section | None:
-    figure = plots.memory_figure(page.report.groups)
+    figure = plots.memory_figure(page.report.groups, page.style)
     if figure is None:
         return None
     return Section("memory", "Memory", "sections/memory.html.j2", {"figure": figure})
@@ -108,7 +121,7 @@ def _convergence(page: Page) -> Section | None:
         if cell.stored.spec.scenario == "convergence":
             by_workload.setdefault(cell.stored.spec.workload, []).append(cell)
     figures = [figure for workload, cells in by_workload.items()
-               if (figure := plots.learning_curves_figure(workload, cells)) is not None]
+               if (figure := plots.learning_curves_figure(workload, cells, page.style)) is not None]
     memory = plots.memory_phases_figure(page.report.cells)
     return Section("learning-curves", "Accuracy, training time and memory on real data",
                    "sections/convergence.html.j2", {
@@ -136,7 +149,7 @@ def _latency(page: Page) -> Section | None:
     if not rows:
         return None
     return Section("latency", "Batch-1 latency", "sections/panel.html.j2", {
-        "figure": plots.latency_figure(page.report.cells), "lines": [],
+        "figure": plots.latency_figure(page.report.cells, page.style), "lines": [],
         "header": LATENCY_HEADER, "rows": rows,
         "note": "One request at a time, each synchronised, after warm-up.",
     })
@@ -147,7 +160,7 @@ def _sweeps(page: Page) -> Section | None:
     if not found:
         return None
     return Section("sweeps", "Batch-size sweeps", "sections/sweeps.html.j2", {
-        "figures": [plots.sweep_figure(sweep) for sweep in found],
+        "figures": [plots.sweep_figure(sweep, page.style) for sweep in found],
         "lines": sweep_lines(page.report),
     })
 
@@ -190,7 +203,10 @@ def _manifest(page: Page) -> Section | None:
 
 def _environment(page: Page) -> Section:
     env = page.report.run.environment
-    rows = [[key, str(value)] for key, value in env.items()]
+    rows = [["hardware", line] for line in hardware_lines(page.report)]
+    rows += [["definitions", line] for line in definitions_lines(page.report)]
+    # The definitions are a table of their own, not one line of text.
+    rows += [[key, str(value)] for key, value in env.items() if key != "definitions"]
     return Section("environment", "Environment", "sections/table.html.j2",
                    {"header": ["", "value"], "rows": rows, "note": page.report.run.command})
 
@@ -208,8 +224,8 @@ def _problems(page: Page) -> Section:
 
 
 SECTIONS: list[SectionBuilder] = [
-    _verdicts, _claims, _paper, _workloads, _convergence, _sweeps, _latency, _startup, _memory,
-    _parity, _manifest,
+    _glance, _verdicts, _claims, _paper, _workloads, _convergence, _sweeps, _latency, _startup,
+    _memory, _parity, _manifest,
     _environment, _problems,
 ]
 
@@ -225,7 +241,7 @@ def render(report: Report, *, reference: str | None = None) -> str:
         lstrip_blocks=True,
     )
     templates.filters["number"] = fmt.number
-    page = Page(report, judge_all(report), reference)
+    page = Page(report, judge_all(report), plots.FigureStyle.of(report), reference)
     sections = [section for build in SECTIONS if (section := build(page)) is not None]
     missing = _not_measured(page, {section.id for section in sections})
     if missing is not None:
@@ -233,6 +249,7 @@ def render(report: Report, *, reference: str | None = None) -> str:
     return templates.get_template("report.html.j2").render(
         title=f"dlarena report · run {report.run.id}",
         run_line=run_line(report),
+        notes=report.definitions_notes,
         sections=sections,
         generated=datetime.now(UTC).isoformat(timespec="seconds"),
         version=__version__,

@@ -12,6 +12,7 @@ from dlarena.parity.compare import (
     LOSS_TOLERANCE,
     RUNNING_VARIANCE_TOLERANCE,
 )
+from dlarena.report.facts import VERDICT_RULES, VERDICT_RULES_VERSION
 from dlarena.report.model import Report
 from dlarena.report.paper import paper_note, paper_table
 from dlarena.report.table import (
@@ -22,6 +23,7 @@ from dlarena.report.table import (
     break_even_lines,
     comparison_rows,
     convergence_rows,
+    hardware_lines,
     latency_rows,
     manifest_table,
     parity_lines,
@@ -46,12 +48,16 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
 
 
 def render(report: Report, *, reference: str | None = None) -> str:
-    lines = ["# dlarena comparison", "", _cell(run_line(report)), "", "## Verdicts", ""]
+    lines = ["# dlarena comparison", "", _cell(run_line(report)), "",
+             *(f"- {_cell(line)}" for line in hardware_lines(report)),
+             *(f"- **{_cell(note)}**" for note in report.definitions_notes),
+             "", "## Verdicts", ""]
     verdicts = verdict_lines(report)
     lines += [f"- {_cell(v)}" for v in verdicts] or ["- no pair of measured cells to compare"]
     lines += [
         "",
-        f"Ratios of medians with {CONFIDENCE:.0%} percentile-bootstrap confidence intervals;",
+        f"Ratios of medians with {CONFIDENCE:.0%} confidence intervals by "
+        f"{VERDICT_RULES[VERDICT_RULES_VERSION]};",
         "a difference is significant when its interval excludes 1.",
         "",
         "## Cells",

@@ -6,9 +6,10 @@ import itertools
 from dataclasses import dataclass, field
 
 from dlarena.measure import stats
+from dlarena.measure.stopping import StoppingRule
 from dlarena.measure.verdict import Verdict, compare, not_comparable
 from dlarena.parity.compare import ParityResult
-from dlarena.report import facts
+from dlarena.report.facts import VERDICT_RULES, VERDICT_RULES_VERSION, Definitions
 from dlarena.store import StoredCell, StoredRun
 
 
@@ -20,6 +21,8 @@ class CellReport:
     summaries: dict[str, stats.Summary]
     flags: tuple[str, ...]
     between_process_cv: float | None
+    # The run's definitions (units, FLOPs, modes), as the report that holds this cell reads them.
+    definitions: Definitions
 
     @property
     def label(self) -> str:
@@ -30,14 +33,18 @@ class CellReport:
     def in_default_mode(self) -> bool:
         """Measured in its framework's idiomatic default mode (eager PyTorch, tf.function)."""
         spec = self.stored.spec
-        return spec.mode == facts.default_mode(spec.framework)
+        return spec.mode == self.definitions.default_mode(spec.framework)
 
     @property
     def achieved_gflops(self) -> float | None:
         """FLOP rate at the median throughput of a train or infer cell (analytic FLOPs)."""
         summary = self.summaries.get(self.headline) if self.headline else None
-        return facts.achieved_gflops(self.stored.spec, self.headline,
-                                     summary.median if summary else None)
+        return self.definitions.achieved_gflops(self.stored.spec, self.headline,
+                                                summary.median if summary else None)
+
+    def percentile(self, metric: str, q: float) -> float:
+        """The q-th percentile (0-100) of a measured metric's samples, pooled over processes."""
+        return stats.percentile(self.stored.samples[metric], q)
 
 
 @dataclass(frozen=True)
@@ -70,21 +77,47 @@ class Group:
         return cell.summaries[metric].median / measured[0].summaries[metric].median
 
 
+DEFINITIONS_FROM_CODE = ("definitions read from today's code: this run predates stored "
+                         "definitions")
+
+
 @dataclass(frozen=True)
 class Report:
     run: StoredRun
     groups: list[Group]
+    # Units, FLOPs and modes: those the run stored, else today's (`definitions_stored` False).
+    definitions: Definitions
     parity: list[ParityResult] = field(default_factory=list)
+    definitions_stored: bool = True
+
+    @property
+    def definitions_notes(self) -> list[str]:
+        """What a reader must know about the definitions behind the figures; empty: nothing."""
+        notes = [] if self.definitions_stored else [DEFINITIONS_FROM_CODE]
+        stored = self.definitions.verdict_rules
+        if self.definitions_stored and stored != VERDICT_RULES_VERSION:
+            notes.append(
+                f"verdicts by today's rules {VERDICT_RULES_VERSION} "
+                f"({VERDICT_RULES[VERDICT_RULES_VERSION]}); the run was stored under rules "
+                f"{stored} ({VERDICT_RULES.get(stored, 'unknown to this version')})")
+        return notes
 
     def verdict(self, workload: str, metric: str, first: CellReport,
                 second: CellReport) -> Verdict:
         """first vs second on `metric`; "not comparable" when their frameworks failed parity."""
         parity = self.parity_of(workload, first.stored.spec.framework,
                                 second.stored.spec.framework)
-        a, b = first.stored.samples[metric], second.stored.samples[metric]
+        a = first.stored.samples_by_process[metric]
+        b = second.stored.samples_by_process[metric]
         if parity is not None and not parity.passed:
             return not_comparable(metric, first.label, a, second.label, b, parity.reason or "")
-        return compare(metric, first.label, a, second.label, b)
+        return compare(metric, first.label, a, second.label, b, rule=self.stopping_rule)
+
+    @property
+    def stopping_rule(self) -> StoppingRule | None:
+        """The rule an adaptive run stopped by: its verdicts are read at that confidence."""
+        stored = self.run.environment.get("stopping")
+        return StoppingRule.from_json(stored) if stored else None
 
     def parity_of(self, workload: str, first: str, second: str) -> ParityResult | None:
         for result in self.parity:

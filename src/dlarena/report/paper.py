@@ -8,11 +8,11 @@ framework (by default the published table's own), so no framework is special in 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from dlarena.measure.stats import CONFIDENCE
 from dlarena.measure.verdict import Verdict
 from dlarena.report import formatting as fmt
-from dlarena.report.facts import unit
 from dlarena.report.model import CellReport, Group, Report
 from dlarena.report.published import PASZKE_2019, Figure, PublishedTable
 
@@ -179,11 +179,61 @@ def paper_table(report: Report, table: PublishedTable = PASZKE_2019,
         reference=against,
         frameworks=frameworks,
         columns=tuple(model.name for model in models),
-        units=tuple(unit(_metric(table), model.group.workload) for model in models),
+        units=tuple(report.definitions.unit(_metric(table), model.group.workload)
+                    for model in models),
         rows=_throughput_rows(models, frameworks, table),
         ratio_rows=_ratio_rows(report, models, frameworks, against, table),
         gflops_rows=_gflops_rows(report, models, frameworks),
     )
+
+
+def _interval(verdict: Verdict) -> dict[str, Any]:
+    low, high = verdict.interval or (None, None)
+    return {"ratio": verdict.ratio, "ci_low": low, "ci_high": high,
+            "comparable": verdict.comparable, "significant": verdict.significant}
+
+
+def paper_document(report: Report, table: PublishedTable = PASZKE_2019,
+                   reference: str | None = None) -> dict[str, Any] | None:
+    """The figures of `paper_table` as numbers, for machines; None if no model fits."""
+    models = _models(report, table)
+    if not models:
+        return None
+    metric = _metric(table)
+    against = _reference(table, reference)
+    frameworks = _frameworks(models, against)
+    peak = report.run.environment.get("matmul_peak_gflops")
+
+    def entry(model: _Model, framework: str) -> dict[str, Any]:
+        cell, base = model.cells.get(framework), model.cells.get(against)
+        published = table.rows.get(framework, {}).get(model.group.workload)
+        gflops = cell.achieved_gflops if cell is not None else None
+        return {
+            "median": cell.summaries[metric].median if cell is not None else None,
+            "published": published.value if published else None,
+            "published_spread": published.spread if published else None,
+            "ratio_to_reference": (
+                _interval(report.verdict(model.group.workload, metric, cell, base))
+                if cell is not None and base is not None and framework != against else None),
+            "published_ratio_to_reference": (table.ratio(framework, against,
+                                                         model.group.workload)
+                                             if framework != against else None),
+            "achieved_gflops": gflops,
+            "share_of_peak": gflops / peak if gflops is not None and peak else None,
+        }
+
+    return {
+        "source": table.id, "citation": table.citation, "hardware": table.hardware,
+        "metric": metric, "reference": against, "matmul_peak_gflops": peak,
+        "models": [
+            {"workload": model.group.workload, "name": model.name, "size": model.group.size,
+             "batch_size": model.group.batch_size,
+             "unit": report.definitions.unit(metric, model.group.workload),
+             "frameworks": {framework: entry(model, framework)
+                            for framework in frameworks}}
+            for model in models
+        ],
+    }
 
 
 def paper_note(report: Report, table: PublishedTable = PASZKE_2019,

@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from dlarena.measure import stats
 from dlarena.report import formatting as fmt
 from dlarena.report.analyses import break_evens, sweeps
-from dlarena.report.facts import quality, unit
 from dlarena.report.model import CellReport, Report
 
 HEADER = ("workload", "scenario", "batch", "framework", "version", "median", "unit", "95% CI",
@@ -38,7 +36,7 @@ def comparison_rows(report: Report) -> list[Row]:
                 ratio = group.ratio_to_first(cell)
                 figures = (
                     fmt.number(summary.median),
-                    unit(metric, spec.workload),
+                    report.definitions.unit(metric, spec.workload),
                     fmt.interval(summary.ci),
                     fmt.percent(summary.cv),
                     fmt.percent(cell.between_process_cv),
@@ -79,10 +77,47 @@ def run_line(report: Report) -> str:
     threads = env.get("threads", {})
     return (
         f"run {report.run.id} · {report.run.created_utc} · {env.get('cpu_model')} "
+        f"[{env.get('cpu_microarchitecture', 'microarchitecture not recorded')}] "
         f"({env.get('cpus_available')} CPUs available) · {versions} · threads "
         f"intra {threads.get('intra_op')} / inter {threads.get('inter_op')} · "
         f"dlarena {env.get('dlarena_version')} ({env.get('git_sha') or 'no git'})"
     )
+
+
+def hardware_lines(report: Report) -> list[str]:
+    """What the machine is, its physical float32 ceiling, and each library's measured product
+    beside it: a figure above the ceiling is flagged, never shown as a result."""
+    env = report.run.environment
+    cpu = env.get("cpu") or {}
+    lines = [f"CPU: {cpu.get('microarchitecture', 'unknown')} ({cpu.get('model_name', '?')}, "
+             f"{cpu.get('vendor', '?')} family {cpu.get('family')} model {cpu.get('model')} "
+             f"stepping {cpu.get('stepping')}; {', '.join(cpu.get('flags', [])) or 'no flags'})"
+             f" · {env.get('cpus_available')} CPUs available"]
+    if env.get("gpus"):
+        lines.append(f"GPUs: {', '.join(env['gpus'])}")
+    ceiling = env.get("physical_ceiling_gflops")
+    basis = env.get("physical_ceiling_basis", "not recorded")
+    figure = f"{fmt.number(ceiling)} GFLOP/s = {basis}" if ceiling else f"unknown ({basis})"
+    lines.append(f"physical ceiling ({env.get('device', 'cpu')}): {figure}")
+    products = []
+    for library, value in env.get("matmul_peaks_gflops", {}).items():
+        if isinstance(value, int | float):
+            text = f"{library} {fmt.number(value)}"
+            if ceiling and value > ceiling:
+                text += f" (impossible: {fmt.number(value)} > {fmt.number(ceiling)})"
+            products.append(text)
+    if products:
+        lines.append("measured float32 2048² products, GFLOP/s: " + " · ".join(products))
+    return lines
+
+
+def definitions_lines(report: Report) -> list[str]:
+    """Where the units, FLOPs and modes behind the figures come from, and what to know of it."""
+    definitions = report.definitions
+    source = ([f"stored with the run: {len(definitions.workloads)} workloads, "
+               f"{len(definitions.frameworks)} frameworks, verdict rules "
+               f"{definitions.verdict_rules}"] if report.definitions_stored else [])
+    return [*source, *report.definitions_notes]
 
 
 def parity_lines(report: Report) -> list[str]:
@@ -137,15 +172,17 @@ LATENCY_HEADER = ("workload", "framework", "p50", "p90", "p99", "max", "requests
 
 
 def latency_rows(report: Report) -> list[list[str]]:
+    """p50 (the median), p90, p99 and max of the requests, pooled over processes."""
     rows = []
     for cell in report.cells:
-        values = cell.stored.samples.get("latency_seconds")
-        if cell.stored.spec.scenario != "latency" or not values:
+        summary = cell.summaries.get("latency_seconds")
+        if cell.stored.spec.scenario != "latency" or summary is None:
             continue
+        tail = [cell.percentile("latency_seconds", q) for q in (90, 99)]
         rows.append([
             cell.stored.spec.workload, cell.label,
-            *(f"{1e3 * stats.percentile(values, q):.3g} ms" for q in (50, 90, 99, 100)),
-            str(len(values)),
+            *(f"{1e3 * value:.3g} ms" for value in (summary.median, *tail, summary.maximum)),
+            str(summary.n),
         ])
     return rows
 
@@ -153,7 +190,8 @@ def latency_rows(report: Report) -> list[list[str]]:
 def sweep_lines(report: Report) -> list[str]:
     lines = []
     for sweep in sweeps(report):
-        where = f"{sweep.workload} {sweep.scenario} ({unit(sweep.metric, sweep.workload)})"
+        where = (f"{sweep.workload} {sweep.scenario} "
+                 f"({report.definitions.unit(sweep.metric, sweep.workload)})")
         if not sweep.crossovers:
             sizes = sorted({size for values in sweep.series.values() for size in values})
             lines.append(f"{where}: no crossover between batch {sizes[0]} and {sizes[-1]}")
@@ -193,7 +231,7 @@ def convergence_rows(report: Report) -> list[list[str]]:
         rows.append([
             spec.workload, str(spec.options.get("dataset")), cell.label,
             str(spec.options.get("epochs")), str(accuracy.n),
-            f"{quality(spec.workload)} {accuracy.median:.2%} "
+            f"{report.definitions.quality(spec.workload)} {accuracy.median:.2%} "
             f"({accuracy.minimum:.2%}–{accuracy.maximum:.2%})",
             _median(cell, "training_seconds", _seconds),
             _median(cell, "time_to_target_seconds", _seconds) + (

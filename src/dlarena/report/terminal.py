@@ -19,6 +19,7 @@ from dlarena.report.table import (
     break_even_lines,
     comparison_rows,
     convergence_rows,
+    hardware_lines,
     latency_rows,
     manifest_table,
     parity_lines,
@@ -38,6 +39,10 @@ def render(report: Report, console: Console, *, reference: str | None = None) ->
         style = "red" if row.failed else "yellow" if row.flagged else None
         table.add_row(*(escape(text) for text in row.cells), style=style)
     console.print(escape(run_line(report)), style="dim")
+    for line in hardware_lines(report):
+        console.print(escape(line), style="dim")
+    for note in report.definitions_notes:
+        console.print(escape(note), style="yellow")
     console.print(table)
     lines = verdict_lines(report)
     if lines:
