@@ -109,20 +109,27 @@ class KerasModel(Implementation):
         return self._infer(batch[0])
 
     def activations(self, batch: Any) -> Weights:
+        # Through the mode's wrapper: in "function" and "xla" the check sees the graph.
         return keras_layers.layer_outputs(self.model, batch[0], training=self._training,
-                                          flattened=self.flattened_dense_inputs())
+                                          flattened=self.flattened_dense_inputs(),
+                                          compile_step=self._compile)
 
     def gradients(self, batch: Any) -> tuple[float, Weights]:
         import tensorflow as tf
 
-        inputs, labels = batch
-        with tf.GradientTape() as tape:
-            loss = self.loss_fn(labels, self.model(inputs, training=True))
         variables = self.model.trainable_variables
-        by_variable = dict(zip(map(id, variables), tape.gradient(loss, variables), strict=True))
-        # Embedding gradients come as IndexedSlices; made dense here, outside any timing.
+
+        def loss_and_gradients(inputs: Any, labels: Any) -> tuple[Any, list[Any]]:
+            with tf.GradientTape() as tape:
+                loss = self.loss_fn(labels, self.model(inputs, training=True))
+            # Embedding gradients come as IndexedSlices; made dense, outside any timing.
+            return loss, [None if g is None else tf.convert_to_tensor(g)
+                          for g in tape.gradient(loss, variables)]
+
+        loss, computed = self._compile(loss_and_gradients)(*batch)
+        by_variable = dict(zip(map(id, variables), computed, strict=True))
         gradients = {
-            name: slot.convert(tf.convert_to_tensor(by_variable[id(slot.variable)]).numpy())
+            name: slot.convert(np.asarray(by_variable[id(slot.variable)]))
             for name, slot in self._slots().items()
             if by_variable.get(id(slot.variable)) is not None
         }
