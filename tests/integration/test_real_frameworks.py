@@ -201,7 +201,7 @@ def test_a_run_checks_parity_once_and_reuses_it(tmp_path: Path) -> None:
     summary = run(request, store=store, executor=LocalExecutor(), interpreters={},
                   observer=(first := RecordingObserver()))
     [result] = store.parity(summary.run_id)
-    assert result.passed and (result.first, result.second) == ("torch", "tensorflow")
+    assert result.passed and {result.first, result.second} == {"torch", "tensorflow"}
     assert ("checked", ([result], False)) in first.events
 
     from dlarena.plan import build_plan
@@ -381,7 +381,7 @@ def test_a_depthwise_convolution_with_bias_maps_both_weights(runtimes: dict[str,
     import torch
 
     from dlarena.frameworks.tensorflow import layouts as keras_layers
-    from dlarena.frameworks.tensorflow import torch_layers
+    from dlarena.frameworks.torch import layouts as torch_layers
 
     layer = keras.layers.DepthwiseConv2D(3, use_bias=True)
     layer.build((None, 8, 8, 4))
