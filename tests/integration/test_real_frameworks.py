@@ -109,18 +109,18 @@ def _evidence(runtimes: dict[str, Any], workload: str, framework: str, tmp_path:
 
     mode = registry.frameworks()[framework].default_mode
     path = tmp_path / f"{framework}.npz"
-    probe(fake_cell(workload=workload, framework=framework, mode=mode), runtimes[framework],
-          build, str(path))
+    probe(fake_cell(workload=workload, framework=framework, mode=mode, precision="fp64"),
+          runtimes[framework], build, str(path))
     with np.load(path) as saved:
         return {key: saved[key] for key in saved.files}
 
 
 def _compare(workload: str, a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> Any:
-    from dlarena.parity.check import layer_order
+    from dlarena.parity.check import model_facts, side
     from dlarena.parity.compare import compare
 
-    return compare(workload=workload, size="smoke", layer_order=layer_order(workload, "smoke"),
-                   first="torch", a=a, second="tensorflow", b=b)
+    return compare(workload=workload, size="smoke", facts=model_facts(workload, "smoke"),
+                   first=side("torch"), a=a, second=side("tensorflow"), b=b)
 
 
 def test_check_command_passes_for_every_workload() -> None:

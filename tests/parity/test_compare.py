@@ -9,12 +9,15 @@ import numpy as np
 import pytest
 
 from dlarena.parity import check
-from dlarena.parity.compare import ParityResult, compare
+from dlarena.parity.compare import ModelFacts, ParityResult, Side, compare
 
-LAYERS = ["dense1", "out"]
+FACTS = ModelFacts(["dense1", "dense1_bn", "out"], 0.1)
+TORCH = Side("torch", unbiased_running_variance=True)
+KERAS = Side("tensorflow")
 
 
 def evidence(**changes: np.ndarray) -> dict[str, np.ndarray]:
+    """One side's float64 evidence."""
     rng = np.random.default_rng(0)
     arrays = {
         "trainable_parameters": np.array(4 * 3 + 3 + 3 * 2 + 2),
@@ -22,6 +25,7 @@ def evidence(**changes: np.ndarray) -> dict[str, np.ndarray]:
         "weights/out.kernel": rng.random((3, 2)), "weights/out.bias": rng.random(2),
         "eval/dense1": rng.random((8, 3)), "eval/out": rng.random((8, 2)),
         "train/dense1": rng.random((8, 3)), "train/out": rng.random((8, 2)),
+        "loss": np.array(2.3),
         "grad/dense1.kernel": rng.random((4, 3)), "grad/out.kernel": rng.random((3, 2)),
         "losses/adam": np.array([2.3, 2.2, 2.1, 2.0, 1.9]),
         "losses/sgd": np.array([2.3, 2.25, 2.2, 2.15, 2.1]),
@@ -32,29 +36,36 @@ def evidence(**changes: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def run(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> ParityResult:
-    return compare(workload="w", size="smoke", layer_order=LAYERS, first="torch", a=a,
-                   second="tensorflow", b=b)
+    return compare(workload="w", size="smoke", facts=FACTS, first=TORCH, a=a, second=KERAS, b=b)
 
 
 def test_identical_evidence_passes_every_check() -> None:
     result = run(evidence(), evidence())
     assert result.passed and result.reason is None
     assert [c.name for c in result.checks] == [
-        "parameters", "forward (inference mode)", "forward (training mode)", "gradients",
-        "5 adam steps", "5 sgd steps", "weights after 5 sgd steps"]
+        "parameters", "forward (inference mode)", "forward (training mode)",
+        "loss and gradients", "5 adam steps", "5 sgd steps", "weights after 5 sgd steps"]
 
 
-def test_float32_noise_within_tolerance_passes() -> None:
+def test_float64_rounding_passes_and_a_float32_sized_difference_does_not() -> None:
     base = evidence()
-    noisy = {k: (v + 5e-6 if k.startswith(("eval/", "grad/")) else v) for k, v in base.items()}
-    assert run(base, noisy).passed
+    rounding = {k: (v * (1 + 4e-16) if k.startswith(("eval/", "grad/")) else v)
+                for k, v in base.items()}
+    assert run(base, rounding).passed
+    # What the float32-era tolerance of 1e-4 let through: now the first layer is named.
+    float32_sized = {k: (v * (1 + 5e-6) if k.startswith("eval/") else v) for k, v in base.items()}
+    reason = run(base, float32_sized).reason
+    assert reason is not None
+    assert reason.startswith("forward (inference mode): first difference at dense1: relative "
+                             "error 4.")
+    assert reason.endswith("> 1e-13")
 
 
 def test_the_first_differing_layer_is_named() -> None:
     base = evidence()
     changed = dict(base)
-    changed["eval/dense1"] = base["eval/dense1"] * 1.001  # e.g. a wrong BatchNorm epsilon
-    changed["eval/out"] = base["eval/out"] * 1.001
+    changed["eval/dense1"] = base["eval/dense1"] * (1 + 1e-10)  # e.g. an epsilon off by 1%
+    changed["eval/out"] = base["eval/out"] * (1 + 1e-10)
     result = run(base, changed)
     assert not result.passed
     assert result.reason is not None
@@ -67,21 +78,30 @@ def test_a_missing_bias_is_named_with_the_side_that_lacks_it() -> None:
     lacking["trainable_parameters"] = np.array(int(base["trainable_parameters"]) - 2)
     result = run(base, lacking)
     assert not result.passed
-    assert result.reason == ("parameters: torch counts 23 trainable parameters, tensorflow 21; "
-                             "out.bias only in torch")
+    assert result.reason == ("parameters: torch counts 23 trainable parameters, "
+                             "tensorflow 21; out.bias only in torch")
     assert len(result.checks) == 1  # nothing else is comparable
 
 
 def test_a_different_gradient_is_named() -> None:
     base = evidence()
-    result = run(base, evidence(**{"grad/out.kernel": base["grad/out.kernel"] + 0.01}))
-    assert result.reason is not None and "gradients: first difference at out.kernel" in result.reason
+    result = run(base, evidence(**{"grad/out.kernel": base["grad/out.kernel"] + 1e-9}))
+    assert result.reason is not None
+    assert "loss and gradients: first difference at out.kernel" in result.reason
+
+
+def test_a_different_loss_is_named_before_the_gradients() -> None:
+    base = evidence()
+    result = run(base, evidence(loss=np.array(2.3 + 1e-9),
+                                **{"grad/dense1.kernel": base["grad/dense1.kernel"] + 1e-9}))
+    assert result.reason is not None
+    assert result.reason.startswith("loss and gradients: first difference at loss:")
 
 
 def test_diverging_losses_name_the_step() -> None:
     result = run(evidence(), evidence(**{"losses/sgd": np.array([2.3, 2.25, 2.2, 2.3, 2.4])}))
     assert result.reason == ("5 sgd steps: losses part at step 4: 2.15 vs 2.3 "
-                             "(relative 7.0e-02 > 1e-03)")
+                             "(relative 7.0e-02 > 1e-08)")
 
 
 def test_round_trip_through_dict() -> None:
@@ -89,23 +109,39 @@ def test_round_trip_through_dict() -> None:
     assert ParityResult.from_dict(result.to_dict()) == result
 
 
-def _with_batchnorm(variance: float, mean: float) -> dict[str, np.ndarray]:
-    return evidence(**{"after_sgd/dense1_bn.moving_variance": np.full(3, variance),
-                       "after_sgd/dense1_bn.moving_mean": np.full(3, mean)})
+N = 8  # values per channel: the (8, 3) training-mode output of dense1_bn
 
 
-def test_running_variances_get_the_unbiased_vs_biased_bound_and_means_do_not() -> None:
-    from dlarena.parity.compare import RUNNING_VARIANCE_TOLERANCE
+def _batchnorm(running_variance: np.ndarray, running_mean: float) -> dict[str, np.ndarray]:
+    return evidence(**{"weights/dense1_bn.moving_variance": np.ones(3),
+                       "weights/dense1_bn.moving_mean": np.zeros(3),
+                       "train/dense1_bn": np.random.default_rng(1).random((N, 3)),
+                       "after_sgd/dense1_bn.moving_variance": running_variance,
+                       "after_sgd/dense1_bn.moving_mean": np.full(3, running_mean)})
 
-    reference = _with_batchnorm(1.0, 0.5)
-    # PyTorch's n/(n-1) with n = 8 after a few updates: within 1/7
-    convention = run(reference, _with_batchnorm(1.0 - 0.9 * RUNNING_VARIANCE_TOLERANCE, 0.5))
-    assert convention.passed, convention.reason
-    assert convention.checks[-1].name == "running variances after 5 sgd steps"
-    too_far = run(reference, _with_batchnorm(1.0 - 1.5 * RUNNING_VARIANCE_TOLERANCE, 0.5))
-    assert too_far.reason == ("running variances after 5 sgd steps: first difference at "
-                              "dense1_bn.moving_variance: relative error 2.14e-01 > 0.14")
-    wrong_momentum = run(reference, _with_batchnorm(1.0, 0.45))
+
+def _running_variance(batch_variances: list[float], *, unbiased: bool) -> np.ndarray:
+    """Five updates with momentum 0.1 from 1, each side in its own convention."""
+    running = np.ones(3)
+    for variance in batch_variances:
+        running = 0.9 * running + 0.1 * variance * (N / (N - 1) if unbiased else 1.0)
+    return running
+
+
+def test_running_variances_are_converted_exactly_between_the_conventions() -> None:
+    batch_variances = [0.8, 1.3, 0.5, 2.0, 0.9]
+    reference = _batchnorm(_running_variance(batch_variances, unbiased=True), 0.5)
+    biased = _batchnorm(_running_variance(batch_variances, unbiased=False), 0.5)
+    converted = run(reference, biased)
+    assert converted.passed, converted.reason
+    assert converted.checks[-1].name == "running variances after 5 sgd steps"
+    # A batch variance off by 1e-6 at one step is a different function: no longer tolerated.
+    off = _batchnorm(_running_variance([0.8, 1.3, 0.5 + 1e-6, 2.0, 0.9], unbiased=False), 0.5)
+    assert run(reference, off).reason == (
+        "running variances after 5 sgd steps: first difference at dense1_bn.moving_variance: "
+        "relative error 8.31e-08 > 5e-09")
+    wrong_momentum = run(reference, _batchnorm(_running_variance(batch_variances,
+                                                                 unbiased=False), 0.45))
     assert wrong_momentum.reason is not None
     assert wrong_momentum.reason.startswith(
         "weights after 5 sgd steps: first difference at dense1_bn.moving_mean")

@@ -64,7 +64,7 @@ def check(args: argparse.Namespace) -> int:
     from dlarena.cell import ThreadSettings
     from dlarena.executors.local import LocalExecutor
     from dlarena.parity.check import check_workloads
-    from dlarena.parity.compare import FORWARD_TOLERANCE, LOSS_TOLERANCE
+    from dlarena.parity.compare import TOLERANCES
     from dlarena.plan import Request, build_plan
     from dlarena.runner import check_installed, default_threads
 
@@ -103,8 +103,8 @@ def check(args: argparse.Namespace) -> int:
                 mark = "[green]✓[/green]" if item.passed else "[red]✗[/red]"
                 console.print(f"  {mark} {escape(item.name)}: {escape(item.detail)}")
             failed += not result.passed
-    console.print(f"tolerances relative to max(1, max |reference|): outputs and gradients "
-                  f"{FORWARD_TOLERANCE:.0e}, losses and trained weights {LOSS_TOLERANCE:.0e}")
+    console.print("tolerances relative to max(1, max |reference|), from float64 agreement: "
+                  + ", ".join(f"{name} {tolerance:.0e}" for name, tolerance in TOLERANCES.items()))
     return 1 if failed else 0
 
 

@@ -19,7 +19,7 @@ import dlarena
 from dlarena import registry
 from dlarena.cell import CellSpec, MeasureSettings, ThreadSettings
 from dlarena.executors.base import Executor
-from dlarena.parity.compare import Evidence, ParityResult, compare
+from dlarena.parity.compare import Evidence, ModelFacts, ParityResult, Side, compare
 from dlarena.parity.probe import PROBE_BATCH, PROBE_PRECISION
 
 _SOURCE = Path(dlarena.__file__).resolve().parent
@@ -51,6 +51,17 @@ def pair_version(workload: str, size: str, device: str, first: tuple[str, str],
 def layer_order(workload: str, size: str) -> list[str]:
     shapes = registry.workloads()[workload].parameter_shapes(size)
     return list(dict.fromkeys(name.rsplit(".", 1)[0] for name in shapes))
+
+
+def model_facts(workload: str, size: str) -> ModelFacts:
+    """Forward order and BatchNorm momentum."""
+    spec = registry.workloads()[workload]
+    return ModelFacts(layer_order(workload, size), spec.batch_norm.momentum)
+
+
+def side(framework: str) -> Side:
+    info = registry.frameworks()[framework]
+    return Side(framework, unbiased_running_variance=info.unbiased_running_variance)
 
 
 @dataclass(frozen=True)
@@ -121,13 +132,14 @@ def check_workload(
                     evidence[framework] = {key: saved[key] for key in saved.files}
             else:
                 errors[framework] = f"{framework}: {outcome.error}"
-    order = layer_order(workload, size)
+    facts = model_facts(workload, size)
     results = []
     for first, second in itertools.combinations(frameworks, 2):
         failed = [errors[name] for name in (first, second) if name in errors]
         if failed:
             results.append(ParityResult(workload, size, first, second, (), "; ".join(failed)))
         else:
-            results.append(compare(workload=workload, size=size, layer_order=order, first=first,
-                                   a=evidence[first], second=second, b=evidence[second]))
+            results.append(compare(workload=workload, size=size, facts=facts,
+                                   first=side(first), a=evidence[first],
+                                   second=side(second), b=evidence[second]))
     return results
