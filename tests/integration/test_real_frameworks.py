@@ -95,7 +95,7 @@ def test_same_weights_give_the_same_predictions(runtimes: dict[str, Any], worklo
 
 
 def _evidence(runtimes: dict[str, Any], workload: str, framework: str, tmp_path: Path,
-              implementation: Any = None) -> dict[str, np.ndarray]:
+              implementation: Any = None, mode: str | None = None) -> dict[str, np.ndarray]:
     from dlarena.parity.probe import probe
 
     spec = registry.workloads()[workload]
@@ -107,7 +107,7 @@ def _evidence(runtimes: dict[str, Any], workload: str, framework: str, tmp_path:
         impl.set_weights(spec.initial_weights(cell.size, cell.seed))
         return impl
 
-    mode = registry.frameworks()[framework].default_mode
+    mode = mode or registry.frameworks()[framework].default_mode
     path = tmp_path / f"{framework}.npz"
     probe(fake_cell(workload=workload, framework=framework, mode=mode, precision="fp64"),
           runtimes[framework], build, str(path))
@@ -115,12 +115,32 @@ def _evidence(runtimes: dict[str, Any], workload: str, framework: str, tmp_path:
         return {key: saved[key] for key in saved.files}
 
 
-def _compare(workload: str, a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> Any:
+def _compare(workload: str, a: dict[str, np.ndarray], b: dict[str, np.ndarray],
+             modes: tuple[str, str] = ("eager", "function")) -> Any:
     from dlarena.parity.check import model_facts, side
     from dlarena.parity.compare import compare
 
     return compare(workload=workload, size="smoke", facts=model_facts(workload, "smoke"),
-                   first=side("torch"), a=a, second=side("tensorflow"), b=b)
+                   first=side("torch", modes[0]), a=a, second=side("tensorflow", modes[1]),
+                   b=b)
+
+
+def test_compiled_modes_are_checked_through_their_compiled_passes(
+    runtimes: dict[str, Any], tmp_path: Path
+) -> None:
+    """torch.compile and XLA in float64: layer outputs and gradients come from the compiled
+    graphs (no graph break) and agree at the float64 tolerances."""
+    from torch._dynamo.utils import counters
+
+    counters.clear()
+    compiled = _evidence(runtimes, "mlp", "torch", tmp_path, mode="compile")
+    # a graph without gradients (layer outputs) and one with (gradients, training steps)
+    assert counters["stats"]["unique_graphs"] >= 2
+    assert sum(counters["graph_break"].values()) == 0
+    xla = _evidence(runtimes, "mlp", "tensorflow", tmp_path, mode="xla")
+    result = _compare("mlp", compiled, xla, modes=("compile", "xla"))
+    assert result.passed, result.reason
+    assert (result.first_label, result.second_label) == ("torch/compile", "tensorflow/xla")
 
 
 def test_check_command_passes_for_every_workload() -> None:

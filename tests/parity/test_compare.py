@@ -12,8 +12,8 @@ from dlarena.parity import check
 from dlarena.parity.compare import ModelFacts, ParityResult, Side, compare
 
 FACTS = ModelFacts(["dense1", "dense1_bn", "out"], 0.1)
-TORCH = Side("torch", unbiased_running_variance=True)
-KERAS = Side("tensorflow")
+TORCH = Side("torch", "eager", unbiased_running_variance=True)
+KERAS = Side("tensorflow", "function")
 
 
 def evidence(**changes: np.ndarray) -> dict[str, np.ndarray]:
@@ -45,6 +45,7 @@ def test_identical_evidence_passes_every_check() -> None:
     assert [c.name for c in result.checks] == [
         "parameters", "forward (inference mode)", "forward (training mode)",
         "loss and gradients", "5 adam steps", "5 sgd steps", "weights after 5 sgd steps"]
+    assert (result.first_label, result.second_label) == ("torch/eager", "tensorflow/function")
 
 
 def test_float64_rounding_passes_and_a_float32_sized_difference_does_not() -> None:
@@ -78,8 +79,8 @@ def test_a_missing_bias_is_named_with_the_side_that_lacks_it() -> None:
     lacking["trainable_parameters"] = np.array(int(base["trainable_parameters"]) - 2)
     result = run(base, lacking)
     assert not result.passed
-    assert result.reason == ("parameters: torch counts 23 trainable parameters, "
-                             "tensorflow 21; out.bias only in torch")
+    assert result.reason == ("parameters: torch/eager counts 23 trainable parameters, "
+                             "tensorflow/function 21; out.bias only in torch/eager")
     assert len(result.checks) == 1  # nothing else is comparable
 
 
@@ -107,6 +108,14 @@ def test_diverging_losses_name_the_step() -> None:
 def test_round_trip_through_dict() -> None:
     result = run(evidence(), evidence(**{"losses/adam": np.array([9.0] * 5)}))
     assert ParityResult.from_dict(result.to_dict()) == result
+
+
+def test_a_result_stored_before_modes_loads_without_them() -> None:
+    stored = {"workload": "mlp", "size": "smoke", "first": "torch", "second": "tensorflow",
+              "checks": [{"name": "parameters", "passed": True, "detail": "…"}], "error": None}
+    result = ParityResult.from_dict(stored)
+    assert (result.first_mode, result.second_mode) == (None, None)
+    assert result.passed and result.first_label == "torch"
 
 
 N = 8  # values per channel: the (8, 3) training-mode output of dense1_bn

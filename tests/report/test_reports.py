@@ -101,7 +101,7 @@ def test_a_failed_parity_check_replaces_the_speed_verdict(tmp_path: Path) -> Non
     report = build_report(store, run_id)
     [verdict] = report.groups[0].verdicts
     assert verdict.significant and "2.00x faster" in verdict.text
-    assert report.unchecked_pairs == [("mlp", "torch", "tensorflow")]
+    assert report.unchecked_pairs == [("mlp", "torch/eager", "tensorflow/function")]
     assert "same-model check not run" in markdown.render(report)
 
     store.save_parity(run_id, "v", ParityResult(
@@ -116,6 +116,38 @@ def test_a_failed_parity_check_replaces_the_speed_verdict(tmp_path: Path) -> Non
     document = json.loads(json_report.render(report))
     assert document["parity"][0]["passed"] is False
     assert document["verdicts"][0]["text"].startswith("not comparable")
+
+
+def test_verdicts_rest_on_the_check_of_their_own_modes(tmp_path: Path) -> None:
+    from dlarena.parity.compare import Check, ParityResult
+
+    store = Store.open(tmp_path / "r.db")
+    run_id = store.create_run(plan_key="k", command="dlarena run", environment={
+        "created_utc": "2026-11-23T00:00:00+00:00"})
+    store.save(run_id, _ok("1", [[100, 0.5], [100, 0.51], [100, 0.49]], framework="torch",
+                           mode="compile"), process=0)
+    store.save(run_id, _ok("1", [[100, 1.0], [100, 1.01], [100, 0.99]],
+                           framework="tensorflow", mode="xla"), process=0)
+    passed = (Check("parameters", True, "same"),)
+    # A check of the default modes (as stored before modes were) says nothing of these.
+    store.save_parity(run_id, "default", ParityResult("mlp", "smoke", "torch", "tensorflow",
+                                                      passed))
+    report = build_report(store, run_id)
+    [verdict] = report.groups[0].verdicts
+    assert verdict.checked is None and report.unchecked_pairs == [
+        ("mlp", "torch/compile", "tensorflow/xla")]
+
+    store.save_parity(run_id, "compiled", ParityResult(
+        "mlp", "smoke", "torch", "tensorflow", passed, first_mode="compile", second_mode="xla"))
+    report = build_report(store, run_id)
+    [verdict] = report.groups[0].verdicts
+    assert verdict.significant and report.unchecked_pairs == []
+    assert verdict.checked == "torch/compile vs tensorflow/xla in float64"
+    text = markdown.render(report)
+    assert "[same model: torch/compile vs tensorflow/xla in float64" in text
+    assert "mlp (smoke): torch/compile vs tensorflow/xla, checked in float64: same model" in text
+    assert json.loads(json_report.render(report))["verdicts"][0]["same_model_checked"] == (
+        verdict.checked)
 
 
 def test_verdicts_on_unstable_cells_say_so(tmp_path: Path) -> None:

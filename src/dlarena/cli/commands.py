@@ -61,7 +61,7 @@ def check(args: argparse.Namespace) -> int:
     from rich.markup import escape
 
     from dlarena import environment, registry
-    from dlarena.cell import ThreadSettings
+    from dlarena.cell import DTYPES, ThreadSettings
     from dlarena.executors.local import LocalExecutor
     from dlarena.parity.check import check_workloads
     from dlarena.parity.compare import TOLERANCES
@@ -73,30 +73,34 @@ def check(args: argparse.Namespace) -> int:
     frameworks = args.frameworks or environment.installed_frameworks(interpreters)
     if not frameworks:
         raise UsageError("no framework is installed: see `dlarena list` for install commands")
-    # Validates every name the way `run` does.
+    # Validates every name the way `run` does, and resolves the modes.
     planned = build_plan(Request(frameworks=frameworks,
                                  workloads=args.workloads or list(registry.workloads()),
-                                 scenarios=["train"], size=args.size, device=args.device),
+                                 scenarios=["train"], size=args.size, device=args.device,
+                                 modes=args.modes or ["default"]),
                          threads)
-    frameworks = list(dict.fromkeys(p.cell.framework for p in planned))
-    check_installed(frameworks, interpreters)
+    variants = list(dict.fromkeys((p.cell.framework, p.cell.mode) for p in planned))
+    check_installed(list(dict.fromkeys(framework for framework, _ in variants)), interpreters)
     console = _console()
     if not args.frameworks:
-        console.print(f"checking every installed framework: {', '.join(frameworks)}")
+        console.print("checking every installed framework: "
+                      f"{', '.join(dict.fromkeys(framework for framework, _ in variants))}")
     checks = check_workloads(
-        list(dict.fromkeys(p.cell.workload for p in planned)), frameworks, size=args.size,
+        list(dict.fromkeys(p.cell.workload for p in planned)), variants, size=args.size,
         device=args.device, threads=threads, executor=LocalExecutor(interpreters),
         on_workload=lambda workload, names: console.print(
             f"checking {workload} in {', '.join(names)}…", style="dim"))
     failed = 0
     for checked in checks:
         if not checked.results:
-            console.print(f"{checked.workload}: only {', '.join(checked.frameworks) or 'none'} "
+            names = [f"{framework}/{mode}" for framework, mode in checked.variants]
+            console.print(f"{checked.workload}: only {', '.join(names) or 'none'} "
                           "of them implements it; nothing to compare")
         for result in checked.results:
             verdict = "[green]same model[/green]" if result.passed else "[red]DIFFERENT[/red]"
-            console.print(f"[bold]{checked.workload}[/bold] ({args.size}): {result.first} vs "
-                          f"{result.second}: {verdict}")
+            console.print(f"[bold]{checked.workload}[/bold] ({args.size}): "
+                          f"{result.first_label} vs {result.second_label}, checked in "
+                          f"{DTYPES[result.precision]}: {verdict}")
             if result.error:
                 console.print(f"  ✗ {escape(result.error)}")
             for item in result.checks:

@@ -27,6 +27,9 @@ class Verdict:
     # The better of the two when the difference is significant (faster, or lower for costs).
     better: str | None = None
     comparable: bool = True
+    # The same-model check the verdict rests on ("torch/eager vs tensorflow/function in
+    # float64, …"); None when the pair was not checked.
+    checked: str | None = None
 
 
 def _range(interval: tuple[float, float]) -> str:

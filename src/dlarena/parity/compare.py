@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from dlarena.parity.probe import TRAIN_STEPS
+from dlarena.parity.probe import PROBE_PRECISION, TRAIN_STEPS
 
 FORWARD_TOLERANCE = 1e-13
 TRAINING_FORWARD_TOLERANCE = 1e-12
@@ -72,11 +72,16 @@ class Check:
 
 @dataclass(frozen=True)
 class Side:
-    """One implementation, and the conventions its evidence follows."""
+    """One implementation in one mode, and the conventions its evidence follows."""
 
     framework: str
+    mode: str
     # PyTorch's BatchNorm keeps the unbiased batch variance in its running variance.
     unbiased_running_variance: bool = False
+
+    @property
+    def label(self) -> str:
+        return f"{self.framework}/{self.mode}"
 
 
 @dataclass(frozen=True)
@@ -98,6 +103,10 @@ class ParityResult:
     checks: tuple[Check, ...]
     # A worker that could not even produce evidence (e.g. the layout check refused the model).
     error: str | None = None
+    # The modes checked; None in results stored before modes were (the default modes).
+    first_mode: str | None = None
+    second_mode: str | None = None
+    precision: str = PROBE_PRECISION
 
     @property
     def passed(self) -> bool:
@@ -110,6 +119,14 @@ class ParityResult:
         failed = [check for check in self.checks if not check.passed]
         return f"{failed[0].name}: {failed[0].detail}" if failed else None
 
+    @property
+    def first_label(self) -> str:
+        return f"{self.first}/{self.first_mode}" if self.first_mode else self.first
+
+    @property
+    def second_label(self) -> str:
+        return f"{self.second}/{self.second_mode}" if self.second_mode else self.second
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -117,7 +134,8 @@ class ParityResult:
     def from_dict(cls, data: dict[str, Any]) -> ParityResult:
         checks = tuple(Check(**check) for check in data["checks"])
         return cls(data["workload"], data["size"], data["first"], data["second"], checks,
-                   data.get("error"))
+                   data.get("error"), data.get("first_mode"), data.get("second_mode"),
+                   data.get("precision", PROBE_PRECISION))
 
 
 def relative_error(reference: np.ndarray, candidate: np.ndarray) -> float:
@@ -220,7 +238,7 @@ def compare(
     order = list(facts.layer_order)
     weight_order = ["loss", *(key for layer in order for key in sorted(_group(a, "weights"))
                               if key.startswith(layer + "."))]
-    checks = [_parameters(first.framework, a, second.framework, b)]
+    checks = [_parameters(first.label, a, second.label, b)]
     if checks[0].passed:
         checks += [
             _arrays("forward (inference mode)", "layer outputs", order,
@@ -240,5 +258,6 @@ def compare(
             checks.append(_arrays("running variances after 5 sgd steps",
                                   "running variances (unbiased convention)", weight_order,
                                   variances_a, variances_b))
-    return ParityResult(workload, size, first.framework, second.framework, tuple(checks))
+    return ParityResult(workload, size, first.framework, second.framework, tuple(checks),
+                        first_mode=first.mode, second_mode=second.mode)
 

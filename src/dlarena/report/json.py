@@ -74,6 +74,7 @@ def render(report: Report) -> str:
                 "ci_high": verdict.interval[1] if verdict.interval else None,
                 "significant": verdict.significant,
                 "text": verdict.text,
+                "same_model_checked": verdict.checked,
                 "flagged_cells": group.flagged(verdict),
             }
             for group in report.groups

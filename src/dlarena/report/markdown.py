@@ -75,8 +75,9 @@ def render(report: Report, *, reference: str | None = None) -> str:
         "- no pair of frameworks to check"]
     lines += [
         "",
-        "In float64, from identical canonical weights and batches: parameter names, shapes "
-        "and counts; every weighted layer's output in inference and training mode; the loss "
+        "In float64, from identical canonical weights and batches, each pair in the modes "
+        "the run measured: parameter names, shapes and counts; every weighted layer's output "
+        "in inference and training mode; the loss "
         "and every gradient; the losses of 5 Adam and 5 SGD steps; the trained weights and "
         "BatchNorm running variances (unbiased and biased batch-variance conventions "
         "converted exactly). Tolerances, relative to max(1, max |reference|), set from the "

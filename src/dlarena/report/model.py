@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from dlarena.cell import DTYPES
 from dlarena.measure import stats
 from dlarena.measure.verdict import Verdict, compare, not_comparable
 from dlarena.parity.compare import ParityResult
@@ -25,6 +26,11 @@ class CellReport:
     def label(self) -> str:
         spec = self.stored.spec
         return f"{spec.framework}/{spec.mode}"
+
+    @property
+    def variant(self) -> tuple[str, str]:
+        """(framework, mode): what a same-model check is about."""
+        return self.stored.spec.framework, self.stored.spec.mode
 
     @property
     def in_default_mode(self) -> bool:
@@ -78,29 +84,38 @@ class Report:
 
     def verdict(self, workload: str, metric: str, first: CellReport,
                 second: CellReport) -> Verdict:
-        """first vs second on `metric`; "not comparable" when their frameworks failed parity."""
-        parity = self.parity_of(workload, first.stored.spec.framework,
-                                second.stored.spec.framework)
+        """first vs second on `metric`; "not comparable" when the check of their two modes
+        failed."""
+        parity = self.parity_of(workload, first.variant, second.variant)
         a, b = first.stored.samples[metric], second.stored.samples[metric]
-        if parity is not None and not parity.passed:
+        if parity is None:
+            return compare(metric, first.label, a, second.label, b)
+        if not parity.passed:
             return not_comparable(metric, first.label, a, second.label, b, parity.reason or "")
-        return compare(metric, first.label, a, second.label, b)
+        return replace(compare(metric, first.label, a, second.label, b),
+                       checked=f"{parity.first_label} vs {parity.second_label} in "
+                               f"{DTYPES[parity.precision]}")
 
-    def parity_of(self, workload: str, first: str, second: str) -> ParityResult | None:
+    def parity_of(self, workload: str, first: tuple[str, str],
+                  second: tuple[str, str]) -> ParityResult | None:
+        """The check of exactly these two (framework, mode) variants; a result stored before
+        checks had modes was made in the frameworks' default modes."""
         for result in self.parity:
-            if result.workload == workload and {result.first, result.second} == {first, second}:
+            sides = {(result.first, result.first_mode or facts.default_mode(result.first)),
+                     (result.second, result.second_mode or facts.default_mode(result.second))}
+            if result.workload == workload and sides == {first, second}:
                 return result
         return None
 
     @property
     def unchecked_pairs(self) -> list[tuple[str, str, str]]:
-        """(workload, framework, framework) compared by a verdict without a parity check."""
+        """(workload, framework/mode, framework/mode) compared by a verdict without a check."""
         pairs = []
         for group in self.groups:
-            frameworks = list(dict.fromkeys(c.stored.spec.framework for c in group.cells))
-            for first, second in itertools.combinations(frameworks, 2):
+            variants = list(dict.fromkeys(c.variant for c in group.cells))
+            for first, second in itertools.combinations(variants, 2):
                 if self.parity_of(group.workload, first, second) is None:
-                    pairs.append((group.workload, first, second))
+                    pairs.append((group.workload, "/".join(first), "/".join(second)))
         return list(dict.fromkeys(pairs))
 
     def manifest(self) -> dict[str, dict[str, str]]:

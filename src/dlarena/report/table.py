@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from dlarena.cell import DTYPES
 from dlarena.measure import stats
+from dlarena.measure.verdict import Verdict
 from dlarena.report import formatting as fmt
 from dlarena.report.analyses import break_evens, sweeps
 from dlarena.report.facts import quality, unit
@@ -65,9 +67,14 @@ def flag_note(labels: list[str]) -> str:
     return f" [flagged: {', '.join(labels)} unstable]" if labels else ""
 
 
+def checked_note(verdict: Verdict) -> str:
+    return f" [same model: {verdict.checked}]" if verdict.checked else ""
+
+
 def verdict_lines(report: Report) -> list[str]:
     return [
         f"{group.workload} {group.scenario}: {verdict.text}{flag_note(group.flagged(verdict))}"
+        f"{checked_note(verdict)}"
         for group in report.groups
         for verdict in group.verdicts
     ]
@@ -88,7 +95,8 @@ def run_line(report: Report) -> str:
 def parity_lines(report: Report) -> list[str]:
     lines = []
     for result in report.parity:
-        pair = f"{result.workload} ({result.size}): {result.first} vs {result.second}"
+        pair = (f"{result.workload} ({result.size}): {result.first_label} vs "
+                f"{result.second_label}, checked in {DTYPES[result.precision]}")
         if result.passed:
             names = ", ".join(check.name for check in result.checks)
             lines.append(f"{pair}: same model — {names} agree")
