@@ -142,5 +142,6 @@ def test_check_names_the_modes_checked_and_the_tolerances() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     text = " ".join(result.stdout.split())
     assert "mlp (smoke): fake/eager vs fake/compiled, checked in float64: same model" in text
+    assert "precision of the timed path, fake/eager fp32" in text
     assert ("tolerances relative to max(1, max |reference|), from float64 agreement: forward "
             "(inference mode) 1e-13, forward (training mode) 1e-12") in text

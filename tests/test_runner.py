@@ -172,8 +172,10 @@ def test_a_run_checks_the_pairs_of_the_modes_it_measures_and_verdicts_say_so(
     [result] = store.parity(summary.run_id)
     assert result.passed and (result.first_label, result.second_label) == (
         "fake/eager", "fake/compiled")
+    assert [audit.label for audit in result.audits] == ["fake/eager", "fake/compiled"]
     [verdict] = build_report(store, summary.run_id).groups[0].verdicts
-    assert verdict.checked == "fake/eager vs fake/compiled in float64"
+    assert verdict.checked == ("fake/eager vs fake/compiled in float64, their float32 paths "
+                               "audited")
     # The same modes again: the check is cached; another mode set is another check.
     again = RecordingObserver()
     go(store, request, observer=again, fresh=True)

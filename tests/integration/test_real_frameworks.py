@@ -129,18 +129,21 @@ def test_compiled_modes_are_checked_through_their_compiled_passes(
     runtimes: dict[str, Any], tmp_path: Path
 ) -> None:
     """torch.compile and XLA in float64: layer outputs and gradients come from the compiled
-    graphs (no graph break) and agree at the float64 tolerances."""
+    graphs (no graph break), agree at the float64 tolerances, and their float32 paths keep
+    float32 precision."""
     from torch._dynamo.utils import counters
 
     counters.clear()
     compiled = _evidence(runtimes, "mlp", "torch", tmp_path, mode="compile")
-    # a graph without gradients (layer outputs) and one with (gradients, training steps)
-    assert counters["stats"]["unique_graphs"] >= 2
+    # a graph without gradients (layer outputs) and one with (gradients, training steps), in
+    # float64 and again in float32 for the audit: every pass went through the compiler
+    assert counters["stats"]["unique_graphs"] >= 4
     assert sum(counters["graph_break"].values()) == 0
     xla = _evidence(runtimes, "mlp", "tensorflow", tmp_path, mode="xla")
     result = _compare("mlp", compiled, xla, modes=("compile", "xla"))
     assert result.passed, result.reason
     assert (result.first_label, result.second_label) == ("torch/compile", "tensorflow/xla")
+    assert [audit.worst.ratio < 10 for audit in result.audits] == [True, True]
 
 
 def test_check_command_passes_for_every_workload() -> None:

@@ -9,15 +9,21 @@ import numpy as np
 import pytest
 
 from dlarena.parity import check
-from dlarena.parity.compare import ModelFacts, ParityResult, Side, compare
+from dlarena.parity.compare import (
+    REDUCED_PRECISION_LIMIT,
+    ModelFacts,
+    ParityResult,
+    Side,
+    compare,
+)
 
-FACTS = ModelFacts(["dense1", "dense1_bn", "out"], 0.1)
+FACTS = ModelFacts(["dense1", "dense1_bn", "out"], {"dense1": 4, "dense1_bn": 4, "out": 7}, 0.1)
 TORCH = Side("torch", "eager", unbiased_running_variance=True)
 KERAS = Side("tensorflow", "function")
 
 
 def evidence(**changes: np.ndarray) -> dict[str, np.ndarray]:
-    """One side's float64 evidence."""
+    """A float64 side, and its timed path as correct float32 arithmetic would give it."""
     rng = np.random.default_rng(0)
     arrays = {
         "trainable_parameters": np.array(4 * 3 + 3 + 3 * 2 + 2),
@@ -32,6 +38,9 @@ def evidence(**changes: np.ndarray) -> dict[str, np.ndarray]:
         "after_sgd/dense1.kernel": rng.random((4, 3)), "after_sgd/out.kernel": rng.random((3, 2)),
     }
     arrays.update(changes)
+    for key in [key for key in arrays if key.startswith(("eval/", "train/", "grad/", "loss"))
+                and not key.startswith("losses/")]:
+        arrays[f"audit/{key}"] = arrays[key].astype(np.float32)
     return arrays
 
 
@@ -39,13 +48,15 @@ def run(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> ParityResult:
     return compare(workload="w", size="smoke", facts=FACTS, first=TORCH, a=a, second=KERAS, b=b)
 
 
-def test_identical_evidence_passes_every_check() -> None:
+def test_identical_evidence_passes_every_check_and_both_audits() -> None:
     result = run(evidence(), evidence())
     assert result.passed and result.reason is None
     assert [c.name for c in result.checks] == [
         "parameters", "forward (inference mode)", "forward (training mode)",
         "loss and gradients", "5 adam steps", "5 sgd steps", "weights after 5 sgd steps"]
     assert (result.first_label, result.second_label) == ("torch/eager", "tensorflow/function")
+    assert [audit.label for audit in result.audits] == ["torch/eager", "tensorflow/function"]
+    assert all(audit.worst.ratio < 1 for audit in result.audits)  # float32 rounding: < u sqrt(N)
 
 
 def test_float64_rounding_passes_and_a_float32_sized_difference_does_not() -> None:
@@ -110,11 +121,11 @@ def test_round_trip_through_dict() -> None:
     assert ParityResult.from_dict(result.to_dict()) == result
 
 
-def test_a_result_stored_before_modes_loads_without_them() -> None:
+def test_a_result_stored_before_modes_and_audits_loads_with_neither() -> None:
     stored = {"workload": "mlp", "size": "smoke", "first": "torch", "second": "tensorflow",
               "checks": [{"name": "parameters", "passed": True, "detail": "…"}], "error": None}
     result = ParityResult.from_dict(stored)
-    assert (result.first_mode, result.second_mode) == (None, None)
+    assert (result.first_mode, result.second_mode, result.audits) == (None, None, ())
     assert result.passed and result.first_label == "torch"
 
 
@@ -154,6 +165,36 @@ def test_running_variances_are_converted_exactly_between_the_conventions() -> No
     assert wrong_momentum.reason is not None
     assert wrong_momentum.reason.startswith(
         "weights after 5 sgd steps: first difference at dense1_bn.moving_mean")
+
+
+def _bfloat16(array: np.ndarray) -> np.ndarray:
+    """Round to bfloat16's 8 significant bits, as a layer computed in bfloat16 would."""
+    mantissa, exponent = np.frexp(array)
+    return np.ldexp(np.round(mantissa * 256) / 256, exponent).astype(np.float32)
+
+
+def test_a_timed_path_in_reduced_precision_is_flagged_and_named() -> None:
+    base = evidence()
+    planted = dict(base, **{"audit/eval/out": _bfloat16(base["eval/out"])})
+    result = run(base, planted)
+    assert result.same_model and not result.passed
+    [audit] = result.reduced_precision
+    assert audit.label == "tensorflow/function"
+    worst = audit.worst
+    assert (worst.what, worst.where) == ("layer outputs", "out (inference)")
+    assert worst.ratio > REDUCED_PRECISION_LIMIT
+    assert 7 <= worst.bits <= 10
+    assert result.reason is not None
+    assert result.reason.startswith("reduced precision (tensorflow/function fp32: layer "
+                                    "outputs at out (inference) differ from float64 by ")
+
+
+def test_a_gradient_that_cancels_to_zero_is_judged_at_the_models_gradient_scale() -> None:
+    # float64 gives 1e-17, float32 1e-8: the rounding of O(1) terms that cancel.
+    base = evidence(**{"grad/out.kernel": np.full((3, 2), 1e-17)})
+    base["audit/grad/out.kernel"] = np.full((3, 2), 1e-8, np.float32)
+    result = run(base, base)
+    assert result.passed, result.reason
 
 
 @pytest.mark.parametrize("touched", [

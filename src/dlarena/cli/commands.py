@@ -64,7 +64,7 @@ def check(args: argparse.Namespace) -> int:
     from dlarena.cell import DTYPES, ThreadSettings
     from dlarena.executors.local import LocalExecutor
     from dlarena.parity.check import check_workloads
-    from dlarena.parity.compare import TOLERANCES
+    from dlarena.parity.compare import REDUCED_PRECISION_LIMIT, TOLERANCES
     from dlarena.plan import Request, build_plan
     from dlarena.runner import check_installed, default_threads
 
@@ -97,7 +97,12 @@ def check(args: argparse.Namespace) -> int:
             console.print(f"{checked.workload}: only {', '.join(names) or 'none'} "
                           "of them implements it; nothing to compare")
         for result in checked.results:
-            verdict = "[green]same model[/green]" if result.passed else "[red]DIFFERENT[/red]"
+            if not result.same_model:
+                verdict = "[red]DIFFERENT[/red]"
+            elif result.reduced_precision:
+                verdict = "[red]same model, but a timed path computes at reduced precision[/red]"
+            else:
+                verdict = "[green]same model[/green]"
             console.print(f"[bold]{checked.workload}[/bold] ({args.size}): "
                           f"{result.first_label} vs {result.second_label}, checked in "
                           f"{DTYPES[result.precision]}: {verdict}")
@@ -106,9 +111,14 @@ def check(args: argparse.Namespace) -> int:
             for item in result.checks:
                 mark = "[green]✓[/green]" if item.passed else "[red]✗[/red]"
                 console.print(f"  {mark} {escape(item.name)}: {escape(item.detail)}")
+            for audit in result.audits:
+                mark = "[red]✗[/red]" if audit.reduced else "[green]✓[/green]"
+                console.print(f"  {mark} precision of the timed path, {escape(audit.describe())}")
             failed += not result.passed
     console.print("tolerances relative to max(1, max |reference|), from float64 agreement: "
-                  + ", ".join(f"{name} {tolerance:.0e}" for name, tolerance in TOLERANCES.items()))
+                  + ", ".join(f"{name} {tolerance:.0e}" for name, tolerance in TOLERANCES.items())
+                  + f"; a timed path is flagged at {REDUCED_PRECISION_LIMIT:.0f}x float32's "
+                  "expected rounding error")
     return 1 if failed else 0
 
 

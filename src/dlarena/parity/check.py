@@ -54,10 +54,25 @@ def layer_order(workload: str, size: str) -> list[str]:
     return list(dict.fromkeys(name.rsplit(".", 1)[0] for name in shapes))
 
 
+def _fan_in(name: str, shape: tuple[int, ...]) -> int:
+    """Products summed into one output value: dense and recurrent kernels are (in, out),
+    convolution kernels (out, in, kh, kw); an embedding is a lookup."""
+    if len(shape) < 2 or name.endswith(".embeddings"):
+        return 0
+    return shape[0] if len(shape) == 2 else int(np.prod(shape[1:]))
+
+
 def model_facts(workload: str, size: str) -> ModelFacts:
-    """Forward order and BatchNorm momentum."""
+    """Forward order, reduction lengths (for the precision audit), BatchNorm momentum."""
     spec = registry.workloads()[workload]
-    return ModelFacts(layer_order(workload, size), spec.batch_norm.momentum)
+    shapes = spec.parameter_shapes(size)
+    order = layer_order(workload, size)
+    lengths, total = {}, 0
+    for layer in order:
+        total += sum(_fan_in(name, shape) for name, shape in shapes.items()
+                     if name.rsplit(".", 1)[0] == layer)
+        lengths[layer] = total
+    return ModelFacts(order, lengths, spec.batch_norm.momentum)
 
 
 def side(framework: str, mode: str) -> Side:

@@ -13,7 +13,7 @@ from typing import Any
 
 from dlarena import __version__
 from dlarena.measure.stats import CONFIDENCE
-from dlarena.parity.compare import TOLERANCES
+from dlarena.parity.compare import REDUCED_PRECISION_LIMIT, TOLERANCES
 from dlarena.report import formatting as fmt
 from dlarena.report import plots
 from dlarena.report.analyses import sweeps
@@ -176,6 +176,7 @@ def _parity(page: Page) -> Section:
         "unchecked": page.report.unchecked_pairs,
         "tolerances": ", ".join(f"{name} {tolerance:.0e}"
                                 for name, tolerance in TOLERANCES.items()),
+        "limit": f"{REDUCED_PRECISION_LIMIT:.0f}",
     })
 
 

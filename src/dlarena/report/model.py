@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from dlarena.cell import DTYPES
 from dlarena.measure import stats
 from dlarena.measure.verdict import Verdict, compare, not_comparable
-from dlarena.parity.compare import ParityResult
+from dlarena.parity.compare import ParityResult, PrecisionAudit
 from dlarena.report import facts
 from dlarena.store import StoredCell, StoredRun
 
@@ -85,16 +85,17 @@ class Report:
     def verdict(self, workload: str, metric: str, first: CellReport,
                 second: CellReport) -> Verdict:
         """first vs second on `metric`; "not comparable" when the check of their two modes
-        failed."""
+        failed, or found a timed path computing at reduced precision."""
         parity = self.parity_of(workload, first.variant, second.variant)
         a, b = first.stored.samples[metric], second.stored.samples[metric]
         if parity is None:
             return compare(metric, first.label, a, second.label, b)
         if not parity.passed:
             return not_comparable(metric, first.label, a, second.label, b, parity.reason or "")
+        audited = ", their float32 paths audited" if parity.audits else ""
         return replace(compare(metric, first.label, a, second.label, b),
                        checked=f"{parity.first_label} vs {parity.second_label} in "
-                               f"{DTYPES[parity.precision]}")
+                               f"{DTYPES[parity.precision]}{audited}")
 
     def parity_of(self, workload: str, first: tuple[str, str],
                   second: tuple[str, str]) -> ParityResult | None:
@@ -119,7 +120,8 @@ class Report:
         return list(dict.fromkeys(pairs))
 
     def manifest(self) -> dict[str, dict[str, str]]:
-        """framework/mode -> setting -> value(s), from every successful cell."""
+        """framework/mode -> setting -> value(s), from every successful cell, and the float32
+        precision audit of each checked framework/mode."""
         table: dict[str, dict[str, list[str]]] = {}
         for cell in self.cells:
             for details in cell.stored.details:
@@ -127,8 +129,26 @@ class Report:
                     values = table.setdefault(cell.label, {}).setdefault(key, [])
                     if str(value) not in values:
                         values.append(str(value))
+        measured = {cell.label for cell in self.cells}
+        for label, (workload, audit) in self.worst_audits().items():
+            if label in measured:
+                worst = audit.worst
+                table.setdefault(label, {})["precision_audit"] = [
+                    f"worst {worst.ratio:.1f}x float32's expected rounding error ({workload}, "
+                    f"{worst.what} at {worst.where}: {worst.error:.1e} from float64)"
+                    + (" REDUCED PRECISION" if audit.reduced else "")]
         return {label: {k: " / ".join(v) for k, v in sorted(settings.items())}
                 for label, settings in table.items()}
+
+    def worst_audits(self) -> dict[str, tuple[str, PrecisionAudit]]:
+        """framework/mode -> (workload, its precision audit) with the largest error ratio."""
+        found: dict[str, tuple[str, PrecisionAudit]] = {}
+        for result in self.parity:
+            for audit in result.audits:
+                known = found.get(audit.label)
+                if known is None or audit.worst.ratio > known[1].worst.ratio:
+                    found[audit.label] = (result.workload, audit)
+        return found
 
     @property
     def cells(self) -> list[CellReport]:

@@ -97,9 +97,14 @@ def parity_lines(report: Report) -> list[str]:
     for result in report.parity:
         pair = (f"{result.workload} ({result.size}): {result.first_label} vs "
                 f"{result.second_label}, checked in {DTYPES[result.precision]}")
+        audits = "; ".join(f"{audit.label} {audit.worst.ratio:.1f}x" for audit in result.audits)
+        audited = (f"; float32 precision audited ({audits} float32's expected rounding error)"
+                   if audits else "")
         if result.passed:
             names = ", ".join(check.name for check in result.checks)
-            lines.append(f"{pair}: same model — {names} agree")
+            lines.append(f"{pair}: same model — {names} agree{audited}")
+        elif result.same_model:
+            lines.append(f"{pair}: same model, NOT comparable — {result.reason}")
         else:
             lines.append(f"{pair}: NOT the same model — {result.reason}")
     lines += [f"{workload}: {first} vs {second}: same-model check not run"
