@@ -134,3 +134,14 @@ def test_run_then_report_in_every_format(tmp_path: Path) -> None:
     written = dlarena("report", "--db", db, "--format", "markdown", "--out", str(out))
     assert written.returncode == 0 and out.read_text().startswith("# dlarena comparison")
     assert "fake/eager" in dlarena("report", "--db", db).stdout
+
+
+def test_check_names_the_modes_checked_and_the_tolerances() -> None:
+    result = dlarena("check", "--frameworks", "fake", "--modes", "all", "--workloads", "mlp",
+                     "--threads", "1")
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = " ".join(result.stdout.split())
+    assert "mlp (smoke): fake/eager vs fake/compiled, checked in float64: same model" in text
+    assert "precision of the timed path, fake/eager fp32" in text
+    assert ("tolerances relative to max(1, max |reference|), from float64 agreement: forward "
+            "(inference mode) 1e-13, forward (training mode) 1e-12") in text

@@ -69,7 +69,8 @@ def test_the_new_framework_is_listed_and_in_every_suite(tree: Path) -> None:
 def test_the_new_framework_is_checked_and_in_the_paper_table(tree: Path) -> None:
     checked = dlarena_cli(tree, "check", "--frameworks", "fake,twin", "--workloads", "mlp",
                           "--threads", "1")
-    assert "mlp (smoke): fake vs twin" in checked.stdout, checked.stdout + checked.stderr
+    assert "mlp (smoke): fake/eager vs twin/eager, checked in float64: same model" in \
+        checked.stdout, checked.stdout + checked.stderr
     db = str(tree / "paper.db")
     ran = dlarena_cli(tree, "run", "--suite", "paper", "--size", "smoke", "--frameworks",
                       "fake,twin", "--windows", "2", "--min-window", "0.01", "--threads", "1",

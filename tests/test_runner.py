@@ -214,3 +214,26 @@ def test_a_code_change_starts_a_new_run_and_says_why(
     assert second.run_id != first.run_id and second.measured == 4
     notes = [text for kind, text in observer.events if kind == "note"]
     assert any(f"the code changed since run {first.run_id}" in text for text in notes)
+
+
+def test_a_run_checks_the_pairs_of_the_modes_it_measures_and_verdicts_say_so(
+        tmp_path: Path) -> None:
+    from dlarena.report.build import build_report
+
+    store = Store.open(tmp_path / "r.db")
+    request = Request(suite="smoke", frameworks=["fake"], workloads=["mlp"], scenarios=["train"],
+                      modes=["all"], min_window_seconds=0.01, windows=3)
+    observer = RecordingObserver()
+    summary = go(store, request, observer=observer)
+    assert ("checking", ("mlp", ["fake/eager", "fake/compiled"])) in observer.events
+    [result] = store.parity(summary.run_id)
+    assert result.passed and (result.first_label, result.second_label) == (
+        "fake/eager", "fake/compiled")
+    assert [audit.label for audit in result.audits] == ["fake/eager", "fake/compiled"]
+    [verdict] = build_report(store, summary.run_id).groups[0].verdicts
+    assert verdict.checked == ("fake/eager vs fake/compiled in float64, their float32 paths "
+                               "audited")
+    # The same modes again: the check is cached; another mode set is another check.
+    again = RecordingObserver()
+    go(store, request, observer=again, fresh=True)
+    assert next(event for event in again.events if event[0] == "checked")[1][1] is True

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -135,6 +136,35 @@ def test_a_version_1_store_is_migrated_and_keeps_its_runs(tmp_path: Path) -> Non
     assert store.parity(1) == []  # the table added by migration 2 exists
     meta = dict(sqlite3.connect(path).execute("SELECT key, value FROM meta"))
     assert meta["schema_version"] == str(SCHEMA_VERSION)
+
+
+def test_a_version_2_store_gains_the_modes_of_its_parity_checks(tmp_path: Path) -> None:
+    from dlarena.parity.compare import Check, ParityResult
+    from dlarena.store.sqlite import _MIGRATIONS
+
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    db.executescript(_MIGRATIONS[1] + ";" + _MIGRATIONS[2])
+    db.execute("INSERT INTO meta VALUES ('application', 'dlarena'), ('schema_version', '2')")
+    db.execute("INSERT INTO runs VALUES (1, 'k', 't', 'c', '{}')")
+    old = {"workload": "mlp", "size": "smoke", "first": "torch", "second": "tensorflow",
+           "checks": [{"name": "parameters", "passed": True, "detail": "same"}], "error": None}
+    db.execute("INSERT INTO parity (run_id, version_key, workload, first, second, passed, "
+               "result, created_utc) VALUES (1, 'v', 'mlp', 'torch', 'tensorflow', 1, ?, 't')",
+               (json.dumps(old),))
+    db.commit()
+    db.close()
+    store = Store.open(path)
+    [stored] = store.parity(1)
+    assert stored.passed and (stored.first_mode, stored.second_mode) == (None, None)
+    checked = ParityResult("mlp", "smoke", "torch", "tensorflow",
+                           (Check("parameters", True, "same"),), first_mode="compile",
+                           second_mode="xla")
+    store.save_parity(1, "w", checked)
+    assert store.parity(1) == [stored, checked]  # one per pair of modes
+    assert sqlite3.connect(path).execute(
+        "SELECT first_mode, second_mode FROM parity ORDER BY id").fetchall() == [
+        (None, None), ("compile", "xla")]
 
 
 def test_parity_is_cached_by_version_and_recorded_once_per_run(tmp_path: Path) -> None:

@@ -57,6 +57,9 @@ class MeasureSettings:
 # Cell precision -> the floating dtype of weights and inputs, by the name PyTorch, TensorFlow
 # and NumPy all use. Cells are timed in fp32; same-model checks run in fp64.
 DTYPES = {"fp32": "float32", "fp64": "float64"}
+# The precision every timed cell runs in; the same-model check audits that this path
+# really computes at this precision (parity/probe.py).
+TIMED_PRECISION = "fp32"
 
 
 @dataclass(frozen=True)

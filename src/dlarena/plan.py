@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dlarena import registry
-from dlarena.cell import CellSpec, MeasureSettings, ThreadSettings
+from dlarena.cell import TIMED_PRECISION, CellSpec, MeasureSettings, ThreadSettings
 from dlarena.errors import UsageError
 from dlarena.measure.scenarios import SCENARIOS
 from dlarena.measure.stopping import StoppingRule
@@ -224,7 +224,7 @@ def build_plan(request: Request, default_threads: ThreadSettings, *,
                         size=size,
                         device=request.device,
                         batch_size=batch_size,
-                        precision="fp32",
+                        precision=TIMED_PRECISION,
                         threads=request.threads or default_threads,
                         measure=measure,
                         seed=request.seed,

@@ -43,7 +43,7 @@ class Observer(Protocol):
     def started(self, index: int, total: int, planned: PlannedCell) -> None: ...
     def progress(self, planned: PlannedCell, event: dict[str, Any]) -> None: ...
     def finished(self, index: int, total: int, outcome: CellOutcome) -> None: ...
-    def checking(self, workload: str, frameworks: Sequence[str]) -> None: ...
+    def checking(self, workload: str, variants: Sequence[str]) -> None: ...
     def checked(self, results: Sequence[ParityResult], *, cached: bool) -> None: ...
     def note(self, text: str) -> None: ...
 
@@ -207,21 +207,23 @@ def ensure_parity(
     executor: Executor,
     observer: Observer,
 ) -> None:
-    """Prove every compared pair computes the same function; reuse checks of unchanged code."""
-    groups: dict[tuple[str, str, str, ThreadSettings, int], list[str]] = {}
+    """Prove every compared pair computes the same function in the modes the run measures,
+    and that each timed path computes at its precision; reuse checks of unchanged code."""
+    groups: dict[tuple[str, str, str, ThreadSettings, int], list[tuple[str, str]]] = {}
     for item in planned:
         cell = item.cell
         key = (cell.workload, cell.size, cell.device, cell.threads, cell.seed)
-        frameworks = groups.setdefault(key, [])
-        if cell.framework not in frameworks:
-            frameworks.append(cell.framework)
-    for (workload, size, device, threads, seed), frameworks in groups.items():
-        pairs = list(itertools.combinations(frameworks, 2))
+        variants = groups.setdefault(key, [])
+        if (cell.framework, cell.mode) not in variants:
+            variants.append((cell.framework, cell.mode))
+    for (workload, size, device, threads, seed), variants in groups.items():
+        pairs = list(itertools.combinations(variants, 2))
         if not pairs:
             continue
         keys = {
-            pair: pair_version(workload, size, device, (pair[0], versions[pair[0]]),
-                               (pair[1], versions[pair[1]]))
+            pair: pair_version(workload, size, device,
+                               (pair[0][0], versions[pair[0][0]], pair[0][1]),
+                               (pair[1][0], versions[pair[1][0]], pair[1][1]))
             for pair in pairs
         }
         cached = {pair: store.cached_parity(key) for pair, key in keys.items()}
@@ -229,9 +231,10 @@ def ensure_parity(
             results = [result for result in cached.values() if result is not None]
             observer.checked(results, cached=True)
         else:
-            observer.checking(workload, frameworks)
-            results = check_workload(workload, frameworks, size=size, device=device,
+            observer.checking(workload, [f"{framework}/{mode}" for framework, mode in variants])
+            results = check_workload(workload, variants, size=size, device=device,
                                      threads=threads, executor=executor, seed=seed)
             observer.checked(results, cached=False)
-        for result in results:
-            store.save_parity(run_id, keys[(result.first, result.second)], result)
+        # Both come in the order of `pairs`.
+        for pair, result in zip(pairs, results, strict=True):
+            store.save_parity(run_id, keys[pair], result)

@@ -95,7 +95,7 @@ def test_same_weights_give_the_same_predictions(runtimes: dict[str, Any], worklo
 
 
 def _evidence(runtimes: dict[str, Any], workload: str, framework: str, tmp_path: Path,
-              implementation: Any = None) -> dict[str, np.ndarray]:
+              implementation: Any = None, mode: str | None = None) -> dict[str, np.ndarray]:
     from dlarena.parity.probe import probe
 
     spec = registry.workloads()[workload]
@@ -107,20 +107,43 @@ def _evidence(runtimes: dict[str, Any], workload: str, framework: str, tmp_path:
         impl.set_weights(spec.initial_weights(cell.size, cell.seed))
         return impl
 
-    mode = registry.frameworks()[framework].default_mode
+    mode = mode or registry.frameworks()[framework].default_mode
     path = tmp_path / f"{framework}.npz"
-    probe(fake_cell(workload=workload, framework=framework, mode=mode), runtimes[framework],
-          build, str(path))
+    probe(fake_cell(workload=workload, framework=framework, mode=mode, precision="fp64"),
+          runtimes[framework], build, str(path))
     with np.load(path) as saved:
         return {key: saved[key] for key in saved.files}
 
 
-def _compare(workload: str, a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> Any:
-    from dlarena.parity.check import layer_order
+def _compare(workload: str, a: dict[str, np.ndarray], b: dict[str, np.ndarray],
+             modes: tuple[str, str] = ("eager", "function")) -> Any:
+    from dlarena.parity.check import model_facts, side
     from dlarena.parity.compare import compare
 
-    return compare(workload=workload, size="smoke", layer_order=layer_order(workload, "smoke"),
-                   first="torch", a=a, second="tensorflow", b=b)
+    return compare(workload=workload, size="smoke", facts=model_facts(workload, "smoke"),
+                   first=side("torch", modes[0]), a=a, second=side("tensorflow", modes[1]),
+                   b=b)
+
+
+def test_compiled_modes_are_checked_through_their_compiled_passes(
+    runtimes: dict[str, Any], tmp_path: Path
+) -> None:
+    """torch.compile and XLA in float64: layer outputs and gradients come from the compiled
+    graphs (no graph break), agree at the float64 tolerances, and their float32 paths keep
+    float32 precision."""
+    from torch._dynamo.utils import counters
+
+    counters.clear()
+    compiled = _evidence(runtimes, "mlp", "torch", tmp_path, mode="compile")
+    # a graph without gradients (layer outputs) and one with (gradients, training steps), in
+    # float64 and again in float32 for the audit: every pass went through the compiler
+    assert counters["stats"]["unique_graphs"] >= 4
+    assert sum(counters["graph_break"].values()) == 0
+    xla = _evidence(runtimes, "mlp", "tensorflow", tmp_path, mode="xla")
+    result = _compare("mlp", compiled, xla, modes=("compile", "xla"))
+    assert result.passed, result.reason
+    assert (result.first_label, result.second_label) == ("torch/compile", "tensorflow/xla")
+    assert [audit.worst.ratio < 10 for audit in result.audits] == [True, True]
 
 
 def test_check_command_passes_for_every_workload() -> None:
@@ -381,7 +404,7 @@ def test_a_depthwise_convolution_with_bias_maps_both_weights(runtimes: dict[str,
     import torch
 
     from dlarena.frameworks.tensorflow import layouts as keras_layers
-    from dlarena.frameworks.tensorflow import torch_layers
+    from dlarena.frameworks.torch import layouts as torch_layers
 
     layer = keras.layers.DepthwiseConv2D(3, use_bias=True)
     layer.build((None, 8, 8, 4))

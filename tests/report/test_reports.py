@@ -101,7 +101,7 @@ def test_a_failed_parity_check_replaces_the_speed_verdict(tmp_path: Path) -> Non
     report = build_report(store, run_id)
     [verdict] = report.groups[0].verdicts
     assert verdict.significant and "2.00x faster" in verdict.text
-    assert report.unchecked_pairs == [("mlp", "torch", "tensorflow")]
+    assert report.unchecked_pairs == [("mlp", "torch/eager", "tensorflow/function")]
     assert "same-model check not run" in markdown.render(report)
 
     store.save_parity(run_id, "v", ParityResult(
@@ -116,6 +116,85 @@ def test_a_failed_parity_check_replaces_the_speed_verdict(tmp_path: Path) -> Non
     document = json.loads(json_report.render(report))
     assert document["parity"][0]["passed"] is False
     assert document["verdicts"][0]["text"].startswith("not comparable")
+
+
+def _audit(label: str, ratio: float) -> object:
+    from dlarena.parity.compare import PrecisionAudit, PrecisionFinding
+
+    expected = 1e-6
+    return PrecisionAudit(label, "fp32", (
+        PrecisionFinding("layer outputs", "dense1 (inference)", ratio * expected, expected, 280),
+        PrecisionFinding("gradients", "out.kernel", 0.1 * expected, expected, 976)))
+
+
+def test_verdicts_rest_on_the_check_of_their_own_modes(tmp_path: Path) -> None:
+    from dlarena.parity.compare import Check, ParityResult
+
+    store = Store.open(tmp_path / "r.db")
+    run_id = store.create_run(plan_key="k", command="dlarena run", environment={
+        "created_utc": "2026-11-23T00:00:00+00:00"})
+    store.save(run_id, _ok("1", [[100, 0.5], [100, 0.51], [100, 0.49]], framework="torch",
+                           mode="compile"), process=0)
+    store.save(run_id, _ok("1", [[100, 1.0], [100, 1.01], [100, 0.99]],
+                           framework="tensorflow", mode="xla"), process=0)
+    passed = (Check("parameters", True, "same"),)
+    # A check of the default modes (as stored before modes were) says nothing of these.
+    store.save_parity(run_id, "default", ParityResult("mlp", "smoke", "torch", "tensorflow",
+                                                      passed))
+    report = build_report(store, run_id)
+    [verdict] = report.groups[0].verdicts
+    assert verdict.checked is None and report.unchecked_pairs == [
+        ("mlp", "torch/compile", "tensorflow/xla")]
+
+    store.save_parity(run_id, "compiled", ParityResult(
+        "mlp", "smoke", "torch", "tensorflow", passed, first_mode="compile", second_mode="xla",
+        audits=(_audit("torch/compile", 3.0), _audit("tensorflow/xla", 1.0))))  # type: ignore[arg-type]
+    report = build_report(store, run_id)
+    [verdict] = report.groups[0].verdicts
+    assert verdict.significant and report.unchecked_pairs == []
+    assert verdict.checked == ("torch/compile vs tensorflow/xla in float64, their float32 "
+                               "paths audited")
+    text = markdown.render(report)
+    assert "[same model: torch/compile vs tensorflow/xla in float64" in text
+    assert "mlp (smoke): torch/compile vs tensorflow/xla, checked in float64: same model" in text
+    assert report.manifest()["torch/compile"]["precision_audit"] == (
+        "worst 3.0x float32's expected rounding error (mlp, layer outputs at dense1 "
+        "(inference): 3.0e-06 from float64)")
+    assert json.loads(json_report.render(report))["verdicts"][0]["same_model_checked"] == (
+        verdict.checked)
+
+
+def test_a_timed_path_at_reduced_precision_makes_the_verdict_not_comparable_everywhere(
+        tmp_path: Path) -> None:
+    from dlarena.parity.compare import Check, ParityResult
+    from dlarena.report import html
+
+    store = Store.open(tmp_path / "r.db")
+    run_id = store.create_run(plan_key="k", command="dlarena run", environment={
+        "created_utc": "2026-11-23T00:00:00+00:00"})
+    store.save(run_id, _ok("1", [[100, 0.5], [100, 0.51], [100, 0.49]], framework="torch",
+                           mode="eager"), process=0)
+    store.save(run_id, _ok("1", [[100, 1.0], [100, 1.01], [100, 0.99]],
+                           framework="tensorflow", mode="function"), process=0)
+    store.save_parity(run_id, "v", ParityResult(
+        "mlp", "smoke", "torch", "tensorflow", (Check("parameters", True, "same"),),
+        first_mode="eager", second_mode="function",
+        audits=(_audit("torch/eager", 2000.0), _audit("tensorflow/function", 1.0))))  # type: ignore[arg-type]
+    report = build_report(store, run_id)
+    [verdict] = report.groups[0].verdicts
+    reason = ("not comparable: reduced precision (torch/eager fp32: layer outputs at dense1 "
+              "(inference) differ from float64 by 2.0e-03, 2000.0x float32's expected 1.0e-06 "
+              "(agrees to about 9 bits))")
+    assert not verdict.comparable and verdict.text == reason
+    assert reason in markdown.render(report)
+    assert "same model, NOT comparable" in markdown.render(report)
+    assert json.loads(json_report.render(report))["verdicts"][0]["text"] == reason
+    assert "REDUCED PRECISION" in report.manifest()["torch/eager"]["precision_audit"]
+    page = html.render(report)
+    assert "reduced precision (torch/eager fp32" in page
+    buffer = io.StringIO()
+    terminal.render(report, Console(file=buffer, width=400, color_system=None))
+    assert reason in buffer.getvalue()
 
 
 def test_verdicts_on_unstable_cells_say_so(tmp_path: Path) -> None:

@@ -61,10 +61,10 @@ def check(args: argparse.Namespace) -> int:
     from rich.markup import escape
 
     from dlarena import environment, registry
-    from dlarena.cell import ThreadSettings
+    from dlarena.cell import DTYPES, ThreadSettings
     from dlarena.executors.local import LocalExecutor
     from dlarena.parity.check import check_workloads
-    from dlarena.parity.compare import FORWARD_TOLERANCE, LOSS_TOLERANCE
+    from dlarena.parity.compare import REDUCED_PRECISION_LIMIT, TOLERANCES
     from dlarena.plan import Request, build_plan
     from dlarena.runner import check_installed, default_threads
 
@@ -73,38 +73,52 @@ def check(args: argparse.Namespace) -> int:
     frameworks = args.frameworks or environment.installed_frameworks(interpreters)
     if not frameworks:
         raise UsageError("no framework is installed: see `dlarena list` for install commands")
-    # Validates every name the way `run` does.
+    # Validates every name the way `run` does, and resolves the modes.
     planned = build_plan(Request(frameworks=frameworks,
                                  workloads=args.workloads or list(registry.workloads()),
-                                 scenarios=["train"], size=args.size, device=args.device),
+                                 scenarios=["train"], size=args.size, device=args.device,
+                                 modes=args.modes or ["default"]),
                          threads)
-    frameworks = list(dict.fromkeys(p.cell.framework for p in planned))
-    check_installed(frameworks, interpreters)
+    variants = list(dict.fromkeys((p.cell.framework, p.cell.mode) for p in planned))
+    check_installed(list(dict.fromkeys(framework for framework, _ in variants)), interpreters)
     console = _console()
     if not args.frameworks:
-        console.print(f"checking every installed framework: {', '.join(frameworks)}")
+        console.print("checking every installed framework: "
+                      f"{', '.join(dict.fromkeys(framework for framework, _ in variants))}")
     checks = check_workloads(
-        list(dict.fromkeys(p.cell.workload for p in planned)), frameworks, size=args.size,
+        list(dict.fromkeys(p.cell.workload for p in planned)), variants, size=args.size,
         device=args.device, threads=threads, executor=LocalExecutor(interpreters),
         on_workload=lambda workload, names: console.print(
             f"checking {workload} in {', '.join(names)}…", style="dim"))
     failed = 0
     for checked in checks:
         if not checked.results:
-            console.print(f"{checked.workload}: only {', '.join(checked.frameworks) or 'none'} "
+            names = [f"{framework}/{mode}" for framework, mode in checked.variants]
+            console.print(f"{checked.workload}: only {', '.join(names) or 'none'} "
                           "of them implements it; nothing to compare")
         for result in checked.results:
-            verdict = "[green]same model[/green]" if result.passed else "[red]DIFFERENT[/red]"
-            console.print(f"[bold]{checked.workload}[/bold] ({args.size}): {result.first} vs "
-                          f"{result.second}: {verdict}")
+            if not result.same_model:
+                verdict = "[red]DIFFERENT[/red]"
+            elif result.reduced_precision:
+                verdict = "[red]same model, but a timed path computes at reduced precision[/red]"
+            else:
+                verdict = "[green]same model[/green]"
+            console.print(f"[bold]{checked.workload}[/bold] ({args.size}): "
+                          f"{result.first_label} vs {result.second_label}, checked in "
+                          f"{DTYPES[result.precision]}: {verdict}")
             if result.error:
                 console.print(f"  ✗ {escape(result.error)}")
             for item in result.checks:
                 mark = "[green]✓[/green]" if item.passed else "[red]✗[/red]"
                 console.print(f"  {mark} {escape(item.name)}: {escape(item.detail)}")
+            for audit in result.audits:
+                mark = "[red]✗[/red]" if audit.reduced else "[green]✓[/green]"
+                console.print(f"  {mark} precision of the timed path, {escape(audit.describe())}")
             failed += not result.passed
-    console.print(f"tolerances relative to max(1, max |reference|): outputs and gradients "
-                  f"{FORWARD_TOLERANCE:.0e}, losses and trained weights {LOSS_TOLERANCE:.0e}")
+    console.print("tolerances relative to max(1, max |reference|), from float64 agreement: "
+                  + ", ".join(f"{name} {tolerance:.0e}" for name, tolerance in TOLERANCES.items())
+                  + f"; a timed path is flagged at {REDUCED_PRECISION_LIMIT:.0f}x float32's "
+                  "expected rounding error")
     return 1 if failed else 0
 
 

@@ -108,6 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
         "check", help="prove implementations compute the same function (parity), in workers")
     check.add_argument("--frameworks", type=_names, help="default: every installed framework")
     check.add_argument("--workloads", type=_names, help="default: every workload")
+    check.add_argument("--modes", type=_names,
+                       help="framework modes, or default|eager|compiled|all (default: default)")
     check.add_argument("--size", default="smoke", help="smoke | cpu | full (default: smoke)")
     check.add_argument("--device", default="cpu", help="cpu | gpu")
     check.add_argument("--threads", type=_positive_int, help="default: CPUs available")

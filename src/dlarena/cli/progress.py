@@ -74,14 +74,14 @@ class ConsoleObserver:
             self._console.print(f"{self._prefix}  [red]failed[/red]: "
                                 f"{escape(outcome.error or '')} ({outcome.wall_seconds:.1f} s)")
 
-    def checking(self, workload: str, frameworks: Sequence[str]) -> None:
-        self._console.print(f"checking that {', '.join(frameworks)} compute the same "
+    def checking(self, workload: str, variants: Sequence[str]) -> None:
+        self._console.print(f"checking that {', '.join(variants)} compute the same "
                             f"{workload} (parity)…")
 
     def checked(self, results: Sequence[ParityResult], *, cached: bool) -> None:
         source = " (cached: implementations unchanged)" if cached else ""
         for result in results:
-            pair = f"{result.workload}: {result.first} vs {result.second}"
+            pair = f"{result.workload}: {result.first_label} vs {result.second_label}"
             if result.passed:
                 self._console.print(f"  parity {escape(pair)} [green]passed[/green]{source}")
             else:

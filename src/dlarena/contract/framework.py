@@ -43,6 +43,9 @@ class FrameworkInfo:
     test_double: bool = False
     # "module:Class" implementing every workload (the fake does); None = one file per workload.
     generic_implementation: str | None = None
+    # Its BatchNorm updates the running variance with the unbiased batch variance (x n/(n-1)),
+    # not the biased one; the same-model check converts between the two exactly.
+    unbiased_running_variance: bool = False
 
     def __post_init__(self) -> None:
         if not self.modes:

@@ -29,6 +29,9 @@ class Verdict:
     comparable: bool = True
     # With a stopping rule: different, equivalent or undecided (see measure.stopping).
     decision: str | None = None
+    # The same-model check the verdict rests on ("torch/eager vs tensorflow/function in
+    # float64, …"); None when the pair was not checked.
+    checked: str | None = None
 
 
 def confidence_label(confidence: float) -> str:

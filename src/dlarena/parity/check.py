@@ -1,4 +1,4 @@
-"""Run parity checks: one worker per (workload, framework) collects evidence, then compare.
+"""Run parity checks: one worker per (workload, framework, mode) collects evidence, then compare.
 
 Used by `dlarena check`, and by `dlarena run` before it gives a speed verdict (results are
 cached in the store per implementation version, so a run pays for a check once).
@@ -19,7 +19,7 @@ import dlarena
 from dlarena import registry
 from dlarena.cell import CellSpec, MeasureSettings, ThreadSettings
 from dlarena.executors.base import Executor
-from dlarena.parity.compare import Evidence, ParityResult, compare
+from dlarena.parity.compare import Evidence, ModelFacts, ParityResult, Side, compare
 from dlarena.parity.probe import PROBE_BATCH, PROBE_PRECISION
 
 _SOURCE = Path(dlarena.__file__).resolve().parent
@@ -40,11 +40,12 @@ def implementation_version(workload: str, framework: str, framework_version: str
     return digest.hexdigest()[:16]
 
 
-def pair_version(workload: str, size: str, device: str, first: tuple[str, str],
-                 second: tuple[str, str]) -> str:
-    """Cache key of one pair's check: (framework, version) of each side."""
+def pair_version(workload: str, size: str, device: str, first: tuple[str, str, str],
+                 second: tuple[str, str, str]) -> str:
+    """Cache key of one pair's check: (framework, version, mode) of each side."""
     parts = [workload, size, device,
-             implementation_version(workload, *first), implementation_version(workload, *second)]
+             implementation_version(workload, first[0], first[1]), first[2],
+             implementation_version(workload, second[0], second[1]), second[2]]
     return hashlib.sha256("/".join(parts).encode()).hexdigest()[:16]
 
 
@@ -53,12 +54,38 @@ def layer_order(workload: str, size: str) -> list[str]:
     return list(dict.fromkeys(name.rsplit(".", 1)[0] for name in shapes))
 
 
+def _fan_in(name: str, shape: tuple[int, ...]) -> int:
+    """Products summed into one output value: dense and recurrent kernels are (in, out),
+    convolution kernels (out, in, kh, kw); an embedding is a lookup."""
+    if len(shape) < 2 or name.endswith(".embeddings"):
+        return 0
+    return shape[0] if len(shape) == 2 else int(np.prod(shape[1:]))
+
+
+def model_facts(workload: str, size: str) -> ModelFacts:
+    """Forward order, reduction lengths (for the precision audit), BatchNorm momentum."""
+    spec = registry.workloads()[workload]
+    shapes = spec.parameter_shapes(size)
+    order = layer_order(workload, size)
+    lengths, total = {}, 0
+    for layer in order:
+        total += sum(_fan_in(name, shape) for name, shape in shapes.items()
+                     if name.rsplit(".", 1)[0] == layer)
+        lengths[layer] = total
+    return ModelFacts(order, lengths, spec.batch_norm.momentum)
+
+
+def side(framework: str, mode: str) -> Side:
+    info = registry.frameworks()[framework]
+    return Side(framework, mode, unbiased_running_variance=info.unbiased_running_variance)
+
+
 @dataclass(frozen=True)
 class WorkloadCheck:
-    """Every pair of the frameworks that implement one workload; none when fewer than two do."""
+    """Every pair of the variants that implement one workload; none when fewer than two do."""
 
     workload: str
-    frameworks: tuple[str, ...]
+    variants: tuple[tuple[str, str], ...]
     results: tuple[ParityResult, ...]
 
     @property
@@ -68,7 +95,7 @@ class WorkloadCheck:
 
 def check_workloads(
     workloads: Sequence[str],
-    frameworks: Sequence[str],
+    variants: Sequence[tuple[str, str]],
     *,
     size: str,
     device: str,
@@ -76,15 +103,16 @@ def check_workloads(
     executor: Executor,
     on_workload: Callable[[str, Sequence[str]], None] | None = None,
 ) -> Iterator[WorkloadCheck]:
-    """`dlarena check`: each workload in every framework of `frameworks` that implements it."""
+    """`dlarena check`: each workload in every (framework, mode) of `variants` that
+    implements it."""
     for workload in workloads:
-        implemented = tuple(name for name in frameworks
-                            if registry.implementation_path(workload, name) is not None)
+        implemented = tuple((framework, mode) for framework, mode in variants
+                            if registry.implementation_path(workload, framework) is not None)
         if len(implemented) < 2:
             yield WorkloadCheck(workload, implemented, ())
             continue
         if on_workload is not None:
-            on_workload(workload, implemented)
+            on_workload(workload, [f"{framework}/{mode}" for framework, mode in implemented])
         yield WorkloadCheck(workload, implemented, tuple(check_workload(
             workload, implemented, size=size, device=device, threads=threads,
             executor=executor)))
@@ -92,42 +120,45 @@ def check_workloads(
 
 def check_workload(
     workload: str,
-    frameworks: Sequence[str],
+    variants: Sequence[tuple[str, str]],
     *,
     size: str,
     device: str,
     threads: ThreadSettings,
     executor: Executor,
     seed: int = 0,
-    on_framework: Callable[[str], None] | None = None,
+    on_variant: Callable[[str], None] | None = None,
 ) -> list[ParityResult]:
-    """Every pair of `frameworks` on `workload`; a worker that fails fails its pairs."""
-    evidence: dict[str, Evidence] = {}
-    errors: dict[str, str] = {}
+    """Every pair of `variants` ((framework, mode)) on `workload`, each probed once in its
+    mode; a worker that fails fails its pairs."""
+    evidence: dict[tuple[str, str], Evidence] = {}
+    errors: dict[tuple[str, str], str] = {}
     with tempfile.TemporaryDirectory(prefix="dlarena-parity-") as folder:
-        for framework in frameworks:
-            if on_framework is not None:
-                on_framework(framework)
+        for framework, mode in variants:
+            label = f"{framework}/{mode}"
+            if on_variant is not None:
+                on_variant(label)
             cell = CellSpec(
-                workload=workload, framework=framework,
-                mode=registry.frameworks()[framework].default_mode, scenario="check",
+                workload=workload, framework=framework, mode=mode, scenario="check",
                 size=size, device=device, batch_size=PROBE_BATCH, precision=PROBE_PRECISION,
                 threads=threads, measure=_UNTIMED, seed=seed,
             )
-            artifacts = str(Path(folder) / f"{framework}.npz")
+            artifacts = str(Path(folder) / f"{framework}-{mode}.npz")
             outcome = executor.run(cell, lambda *_: None, task="check", artifacts=artifacts)
             if outcome.status == "ok":
                 with np.load(artifacts) as saved:
-                    evidence[framework] = {key: saved[key] for key in saved.files}
+                    evidence[(framework, mode)] = {key: saved[key] for key in saved.files}
             else:
-                errors[framework] = f"{framework}: {outcome.error}"
-    order = layer_order(workload, size)
+                errors[(framework, mode)] = f"{label}: {outcome.error}"
+    facts = model_facts(workload, size)
     results = []
-    for first, second in itertools.combinations(frameworks, 2):
+    for first, second in itertools.combinations(variants, 2):
         failed = [errors[name] for name in (first, second) if name in errors]
         if failed:
-            results.append(ParityResult(workload, size, first, second, (), "; ".join(failed)))
+            results.append(ParityResult(workload, size, first[0], second[0], (),
+                                        "; ".join(failed), first[1], second[1]))
         else:
-            results.append(compare(workload=workload, size=size, layer_order=order, first=first,
-                                   a=evidence[first], second=second, b=evidence[second]))
+            results.append(compare(workload=workload, size=size, facts=facts,
+                                   first=side(*first), a=evidence[first],
+                                   second=side(*second), b=evidence[second]))
     return results

@@ -13,7 +13,7 @@ from typing import Any
 
 from dlarena import __version__
 from dlarena.measure.stats import CONFIDENCE
-from dlarena.parity.compare import FORWARD_TOLERANCE, LOSS_TOLERANCE
+from dlarena.parity.compare import REDUCED_PRECISION_LIMIT, TOLERANCES
 from dlarena.report import formatting as fmt
 from dlarena.report import plots
 from dlarena.report.analyses import sweeps
@@ -187,8 +187,9 @@ def _parity(page: Page) -> Section:
     return Section("parity", "Same model? (parity)", "sections/parity.html.j2", {
         "results": page.report.parity,
         "unchecked": page.report.unchecked_pairs,
-        "forward_tolerance": f"{FORWARD_TOLERANCE:.0e}",
-        "loss_tolerance": f"{LOSS_TOLERANCE:.0e}",
+        "tolerances": ", ".join(f"{name} {tolerance:.0e}"
+                                for name, tolerance in TOLERANCES.items()),
+        "limit": f"{REDUCED_PRECISION_LIMIT:.0f}",
     })
 
 

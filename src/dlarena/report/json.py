@@ -78,6 +78,8 @@ def _verdict(verdict: Verdict) -> dict[str, Any]:
         "significant": verdict.significant,
         "comparable": verdict.comparable,
         "better": verdict.better,
+        "decision": verdict.decision,
+        "same_model_checked": verdict.checked,
         "text": verdict.text,
     }
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from dlarena.cell import DTYPES
 from dlarena.measure import stats
 from dlarena.measure.stopping import StoppingRule
 from dlarena.measure.verdict import Verdict, compare, not_comparable
-from dlarena.parity.compare import ParityResult
+from dlarena.parity.compare import ParityResult, PrecisionAudit
 from dlarena.report.facts import VERDICT_RULES, VERDICT_RULES_VERSION, Definitions
 from dlarena.store import StoredCell, StoredRun
 
@@ -28,6 +29,11 @@ class CellReport:
     def label(self) -> str:
         spec = self.stored.spec
         return f"{spec.framework}/{spec.mode}"
+
+    @property
+    def variant(self) -> tuple[str, str]:
+        """(framework, mode): what a same-model check is about."""
+        return self.stored.spec.framework, self.stored.spec.mode
 
     @property
     def in_default_mode(self) -> bool:
@@ -104,14 +110,19 @@ class Report:
 
     def verdict(self, workload: str, metric: str, first: CellReport,
                 second: CellReport) -> Verdict:
-        """first vs second on `metric`; "not comparable" when their frameworks failed parity."""
-        parity = self.parity_of(workload, first.stored.spec.framework,
-                                second.stored.spec.framework)
+        """first vs second on `metric`; "not comparable" when the check of their two modes
+        failed, or found a timed path computing at reduced precision."""
+        parity = self.parity_of(workload, first.variant, second.variant)
         a = first.stored.samples_by_process[metric]
         b = second.stored.samples_by_process[metric]
-        if parity is not None and not parity.passed:
+        if parity is None:
+            return compare(metric, first.label, a, second.label, b, rule=self.stopping_rule)
+        if not parity.passed:
             return not_comparable(metric, first.label, a, second.label, b, parity.reason or "")
-        return compare(metric, first.label, a, second.label, b, rule=self.stopping_rule)
+        audited = ", their float32 paths audited" if parity.audits else ""
+        return replace(compare(metric, first.label, a, second.label, b, rule=self.stopping_rule),
+                       checked=f"{parity.first_label} vs {parity.second_label} in "
+                               f"{DTYPES[parity.precision]}{audited}")
 
     @property
     def stopping_rule(self) -> StoppingRule | None:
@@ -119,25 +130,32 @@ class Report:
         stored = self.run.environment.get("stopping")
         return StoppingRule.from_json(stored) if stored else None
 
-    def parity_of(self, workload: str, first: str, second: str) -> ParityResult | None:
+    def parity_of(self, workload: str, first: tuple[str, str],
+                  second: tuple[str, str]) -> ParityResult | None:
+        """The check of exactly these two (framework, mode) variants; a result stored before
+        checks had modes was made in the frameworks' default modes."""
+        default = self.definitions.default_mode
         for result in self.parity:
-            if result.workload == workload and {result.first, result.second} == {first, second}:
+            sides = {(result.first, result.first_mode or default(result.first)),
+                     (result.second, result.second_mode or default(result.second))}
+            if result.workload == workload and sides == {first, second}:
                 return result
         return None
 
     @property
     def unchecked_pairs(self) -> list[tuple[str, str, str]]:
-        """(workload, framework, framework) compared by a verdict without a parity check."""
+        """(workload, framework/mode, framework/mode) compared by a verdict without a check."""
         pairs = []
         for group in self.groups:
-            frameworks = list(dict.fromkeys(c.stored.spec.framework for c in group.cells))
-            for first, second in itertools.combinations(frameworks, 2):
+            variants = list(dict.fromkeys(c.variant for c in group.cells))
+            for first, second in itertools.combinations(variants, 2):
                 if self.parity_of(group.workload, first, second) is None:
-                    pairs.append((group.workload, first, second))
+                    pairs.append((group.workload, "/".join(first), "/".join(second)))
         return list(dict.fromkeys(pairs))
 
     def manifest(self) -> dict[str, dict[str, str]]:
-        """framework/mode -> setting -> value(s), from every successful cell."""
+        """framework/mode -> setting -> value(s), from every successful cell, and the float32
+        precision audit of each checked framework/mode."""
         table: dict[str, dict[str, list[str]]] = {}
         for cell in self.cells:
             for details in cell.stored.details:
@@ -145,8 +163,26 @@ class Report:
                     values = table.setdefault(cell.label, {}).setdefault(key, [])
                     if str(value) not in values:
                         values.append(str(value))
+        measured = {cell.label for cell in self.cells}
+        for label, (workload, audit) in self.worst_audits().items():
+            if label in measured:
+                worst = audit.worst
+                table.setdefault(label, {})["precision_audit"] = [
+                    f"worst {worst.ratio:.1f}x float32's expected rounding error ({workload}, "
+                    f"{worst.what} at {worst.where}: {worst.error:.1e} from float64)"
+                    + (" REDUCED PRECISION" if audit.reduced else "")]
         return {label: {k: " / ".join(v) for k, v in sorted(settings.items())}
                 for label, settings in table.items()}
+
+    def worst_audits(self) -> dict[str, tuple[str, PrecisionAudit]]:
+        """framework/mode -> (workload, its precision audit) with the largest error ratio."""
+        found: dict[str, tuple[str, PrecisionAudit]] = {}
+        for result in self.parity:
+            for audit in result.audits:
+                known = found.get(audit.label)
+                if known is None or audit.worst.ratio > known[1].worst.ratio:
+                    found[audit.label] = (result.workload, audit)
+        return found
 
     @property
     def cells(self) -> list[CellReport]:

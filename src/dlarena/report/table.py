@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from dlarena.cell import DTYPES
+from dlarena.measure.verdict import Verdict
 from dlarena.report import formatting as fmt
 from dlarena.report.analyses import break_evens, sweeps
 from dlarena.report.model import CellReport, Report
@@ -63,9 +65,14 @@ def flag_note(labels: list[str]) -> str:
     return f" [flagged: {', '.join(labels)} unstable]" if labels else ""
 
 
+def checked_note(verdict: Verdict) -> str:
+    return f" [same model: {verdict.checked}]" if verdict.checked else ""
+
+
 def verdict_lines(report: Report) -> list[str]:
     return [
         f"{group.workload} {group.scenario}: {verdict.text}{flag_note(group.flagged(verdict))}"
+        f"{checked_note(verdict)}"
         for group in report.groups
         for verdict in group.verdicts
     ]
@@ -123,10 +130,16 @@ def definitions_lines(report: Report) -> list[str]:
 def parity_lines(report: Report) -> list[str]:
     lines = []
     for result in report.parity:
-        pair = f"{result.workload} ({result.size}): {result.first} vs {result.second}"
+        pair = (f"{result.workload} ({result.size}): {result.first_label} vs "
+                f"{result.second_label}, checked in {DTYPES[result.precision]}")
+        audits = "; ".join(f"{audit.label} {audit.worst.ratio:.1f}x" for audit in result.audits)
+        audited = (f"; float32 precision audited ({audits} float32's expected rounding error)"
+                   if audits else "")
         if result.passed:
             names = ", ".join(check.name for check in result.checks)
-            lines.append(f"{pair}: same model — {names} agree")
+            lines.append(f"{pair}: same model — {names} agree{audited}")
+        elif result.same_model:
+            lines.append(f"{pair}: same model, NOT comparable — {result.reason}")
         else:
             lines.append(f"{pair}: NOT the same model — {result.reason}")
     lines += [f"{workload}: {first} vs {second}: same-model check not run"

@@ -20,7 +20,7 @@ from dlarena.executors.base import CellOutcome
 from dlarena.parity.compare import ParityResult
 
 APPLICATION = "dlarena"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Migration N brings a store from version N-1 to N. Never edit a released step; append.
 _MIGRATIONS: dict[int, str] = {
@@ -88,6 +88,12 @@ _MIGRATIONS: dict[int, str] = {
         created_utc TEXT NOT NULL
     );
     CREATE INDEX parity_version ON parity(version_key);
+    """,
+    # The mode each side was checked in; NULL in older rows, whose checks ran in the
+    # frameworks' default modes.
+    3: """
+    ALTER TABLE parity ADD COLUMN first_mode TEXT;
+    ALTER TABLE parity ADD COLUMN second_mode TEXT
     """,
 }
 
@@ -300,19 +306,21 @@ class Store:
         with self._transaction():
             self._db.execute(
                 """INSERT INTO parity (run_id, version_key, workload, first, second, passed,
-                result, created_utc) SELECT ?,?,?,?,?,?,?,? WHERE NOT EXISTS
-                (SELECT 1 FROM parity WHERE run_id = ? AND version_key = ?)""",
+                result, created_utc, first_mode, second_mode) SELECT ?,?,?,?,?,?,?,?,?,?
+                WHERE NOT EXISTS (SELECT 1 FROM parity WHERE run_id = ? AND version_key = ?)""",
                 (run_id, version_key, result.workload, result.first, result.second,
-                 int(result.passed), json.dumps(result.to_dict()), _now(), run_id, version_key),
+                 int(result.passed), json.dumps(result.to_dict()), _now(), result.first_mode,
+                 result.second_mode, run_id, version_key),
             )
 
     def parity(self, run_id: int) -> list[ParityResult]:
-        """The checks a run relied on, latest per (workload, pair)."""
+        """The checks a run relied on, latest per (workload, pair of framework/mode)."""
         rows = self._db.execute(
-            "SELECT workload, first, second, result FROM parity WHERE run_id = ? ORDER BY id",
+            """SELECT workload, first, first_mode, second, second_mode, result FROM parity
+            WHERE run_id = ? ORDER BY id""",
             (run_id,),
         ).fetchall()
-        latest = {(w, a, b): ParityResult.from_dict(json.loads(r)) for w, a, b, r in rows}
+        latest = {tuple(row[:5]): ParityResult.from_dict(json.loads(row[5])) for row in rows}
         return list(latest.values())
 
     def cells(self, run_id: int) -> list[StoredCell]:

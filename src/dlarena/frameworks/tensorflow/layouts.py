@@ -152,11 +152,14 @@ def named_slots(model: Any, flattened: dict[str, tuple[int, int, int]]) -> dict[
 
 
 def layer_outputs(model: Any, inputs: Any, *, training: bool,
-                  flattened: dict[str, tuple[int, int, int]]) -> dict[str, np.ndarray]:
+                  flattened: dict[str, tuple[int, int, int]],
+                  compile_step: Callable[[Callable[..., Any]], Callable[..., Any]],
+                  ) -> dict[str, np.ndarray]:
     """Every weighted layer's output for `inputs`, feature maps as canonical NCHW.
 
     Built as a functional sub-model over the same layers, so it works for any graph of
-    layers; a layer returning several tensors (LSTM with states) gives its first.
+    layers; a layer returning several tensors (LSTM with states) gives its first. The pass
+    runs through `compile_step`, the mode's wrapper of the timed steps (tf.function, XLA).
     """
     import keras
 
@@ -164,7 +167,7 @@ def layer_outputs(model: Any, inputs: Any, *, training: bool,
     symbolic = [layer.output[0] if isinstance(layer.output, list | tuple) else layer.output
                 for layer in weighted]
     probe = keras.Model(model.inputs, symbolic)
-    values = probe(inputs, training=training)
+    values = compile_step(lambda batch: probe(batch, training=training))(inputs)
     if not isinstance(values, list | tuple):
         values = [values]
     outputs: dict[str, np.ndarray] = {}

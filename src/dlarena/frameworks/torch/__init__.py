@@ -13,4 +13,5 @@ INFO = FrameworkInfo(
     # torch.compile's Inductor and Triton caches: a warm cache would hide compile time.
     cache_variables={"TORCHINDUCTOR_CACHE_DIR": "torchinductor", "TRITON_CACHE_DIR": "triton"},
     colour="#ee4c2c",
+    unbiased_running_variance=True,
 )

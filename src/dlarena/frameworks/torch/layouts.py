@@ -148,17 +148,19 @@ def named_slots(model: Any) -> dict[str, Slot]:
 
 
 def layer_outputs(model: Any, run: Callable[[], Any]) -> dict[str, np.ndarray]:
-    """Call `run` (a forward pass of `model`) and keep each weighted layer's output.
+    """Call `run` (a forward pass of `model`, compiled or not) and keep each weighted layer's
+    output.
 
     Recurrent layers and attention return tuples: the first element is the output. A layer
-    called more than once keeps its last output.
+    called more than once keeps its last output. The hooks keep tensors and convert them
+    after the pass: under torch.compile a conversion to NumPy inside the pass would break
+    the graph at every layer, and the pass checked would no longer be the one timed.
     """
-    outputs: dict[str, np.ndarray] = {}
+    outputs: dict[str, Any] = {}
 
     def keep(prefix: str) -> Callable[..., None]:
         def hook(module: Any, inputs: Any, output: Any) -> None:
-            value = output[0] if isinstance(output, tuple) else output
-            outputs[prefix] = np.ascontiguousarray(value.detach().cpu().numpy())
+            outputs[prefix] = output[0] if isinstance(output, tuple) else output
         return hook
 
     handles = [module.register_forward_hook(keep(prefix)) for prefix, module, _ in layers(model)]
@@ -167,4 +169,5 @@ def layer_outputs(model: Any, run: Callable[[], Any]) -> dict[str, np.ndarray]:
     finally:
         for handle in handles:
             handle.remove()
-    return outputs
+    return {prefix: np.ascontiguousarray(value.detach().cpu().numpy())
+            for prefix, value in outputs.items()}

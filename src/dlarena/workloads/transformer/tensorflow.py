@@ -13,6 +13,21 @@ from dlarena.frameworks.tensorflow.model import KerasModel
 from dlarena.workloads.transformer.spec import LAYER_NORM_EPSILON
 
 
+def _gelu(x: Any) -> Any:
+    """Exact (erf) GELU, as `tf.nn.gelu(x)` computes it: 0.5 x erfc(-x / sqrt(2)).
+
+    `tf.nn.gelu` casts its 1/sqrt(2) from a Python float through a float32 tensor, so in
+    float64 it is off by 1.7e-8, which moved the same-model check's layer outputs by 5e-9.
+    Converted at the input's dtype here; in float32 the constant, the ops and the result are
+    the same as `tf.nn.gelu`'s.
+    """
+    import math
+
+    import tensorflow as tf
+
+    return 0.5 * x * tf.math.erfc(-x * tf.constant(math.sqrt(0.5), dtype=x.dtype))
+
+
 class Implementation(KerasModel):
     def data_layout(self) -> str:
         return "batch-major sequences"
@@ -40,7 +55,7 @@ class Implementation(KerasModel):
                                                  name=f"{name}_self_attn")(x, x)
             x = norm(f"{name}_norm1")(layers.Add()([x, attended]))
             h = layers.Dense(knobs["ffn"], name=f"{name}_linear1")(x)
-            h = layers.Activation("gelu", name=f"{name}_gelu")(h)  # exact (erf) GELU
+            h = layers.Activation(_gelu, name=f"{name}_gelu")(h)
             h = layers.Dense(hidden, name=f"{name}_linear2")(h)
             x = norm(f"{name}_norm2")(layers.Add()([x, h]))
         logits = layers.Dense(knobs["vocabulary"], name="head")(x)
