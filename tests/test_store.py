@@ -116,7 +116,7 @@ def test_a_directory_is_refused(tmp_path: Path) -> None:
 
 def test_reading_a_missing_store_does_not_create_it(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="no results database"):
-        Store.open(tmp_path / "missing.db", create=False)
+        Store.read(tmp_path / "missing.db")
     assert not (tmp_path / "missing.db").exists()
 
 

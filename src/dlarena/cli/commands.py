@@ -124,7 +124,7 @@ def report(args: argparse.Namespace) -> int:
     from dlarena.store import Store
 
     reference = _reference(args.reference)
-    store = Store.open(args.db, create=False)
+    store = Store.read(args.db)
     try:
         try:
             report = build_report(store, args.run)
@@ -205,7 +205,7 @@ def compare(args: argparse.Namespace) -> int:
     from dlarena.report.compare import compare_runs
     from dlarena.store import Store
 
-    store = Store.open(args.db, create=False)
+    store = Store.read(args.db)
     try:
         result = compare_runs(store, args.first, args.second)
     finally:
