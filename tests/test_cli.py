@@ -42,8 +42,10 @@ def assert_usage_error(result: subprocess.CompletedProcess[str], needle: str) ->
     ([], "required: command"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str], needle: str) -> None:
-    result = dlarena(*args, "--db", str(tmp_path / "r.db")) if args[:1] == ["run"] else dlarena(*args)
+    db = tmp_path / "results" / "r.db"
+    result = dlarena(*args, "--db", str(db)) if args[:1] == ["run"] else dlarena(*args)
     assert_usage_error(result, needle)
+    assert list(tmp_path.iterdir()) == []  # no store, not even its folder
 
 
 def test_a_db_that_is_not_sqlite_is_refused_and_kept(tmp_path: Path) -> None:

@@ -58,6 +58,33 @@ def check_installed(frameworks: Sequence[str], interpreters: dict[str, str]) -> 
     return versions
 
 
+@dataclass(frozen=True)
+class PreparedRun:
+    """A request checked in full (names, numbers, installed frameworks) before the store is
+    opened: bad input never creates or touches a store."""
+
+    request: Request
+    planned: list[PlannedCell]
+    versions: dict[str, str]
+    interpreters: dict[str, str]
+    key: str
+
+
+def prepare(request: Request, interpreters: dict[str, str]) -> PreparedRun:
+    planned = build_plan(request, default_threads(),
+                         installed=environment.installed_frameworks(interpreters))
+    frameworks = sorted({p.cell.framework for p in planned})
+    versions = check_installed(frameworks, interpreters)
+    machine = environment.machine_fingerprint()
+    key = plan_key(planned, {
+        "hostname": machine["hostname"],
+        "cpu_model": machine["cpu_model"],
+        "framework_versions": versions,
+        "interpreters": {name: interpreters.get(name, sys.executable) for name in frameworks},
+    })
+    return PreparedRun(request, planned, versions, dict(interpreters), key)
+
+
 def run(
     request: Request,
     *,
@@ -67,35 +94,35 @@ def run(
     interpreters: dict[str, str],
     fresh: bool = False,
 ) -> RunSummary:
-    threads = default_threads()
-    planned = build_plan(request, threads,
-                         installed=environment.installed_frameworks(interpreters))
-    frameworks = sorted({p.cell.framework for p in planned})
-    versions = check_installed(frameworks, interpreters)
-    store.check_writable()
+    return execute(prepare(request, interpreters), store=store, executor=executor,
+                   observer=observer, fresh=fresh)
 
-    machine = environment.machine_fingerprint()
-    key = plan_key(planned, {
-        "hostname": machine["hostname"],
-        "cpu_model": machine["cpu_model"],
-        "framework_versions": versions,
-        "interpreters": {name: interpreters.get(name, sys.executable) for name in frameworks},
-    })
-    run_id = None if fresh else store.latest_run_for_plan(key)
+
+def execute(
+    prepared: PreparedRun,
+    *,
+    store: Store,
+    executor: Executor,
+    observer: Observer,
+    fresh: bool = False,
+) -> RunSummary:
+    planned, versions, interpreters = prepared.planned, prepared.versions, prepared.interpreters
+    store.check_writable()
+    run_id = None if fresh else store.latest_run_for_plan(prepared.key)
     resumed = run_id is not None
     if run_id is None:
+        frameworks = sorted(versions)
         used = planned[0].cell.threads
-        run_id = store.create_run(
-            plan_key=key,
-            command=shlex.join(["dlarena", *sys.argv[1:]]),
-            environment=environment.fingerprint(
-                dict(versions), {"intra_op": used.intra_op, "inter_op": used.inter_op},
-                peaks=peak.matmul_peaks(
-                    {name: interpreters.get(name, sys.executable) for name in frameworks},
-                    threads=used, device=request.device),
-            ),
+        command = shlex.join(["dlarena", *sys.argv[1:]])
+        fingerprint = environment.fingerprint(
+            dict(versions), {"intra_op": used.intra_op, "inter_op": used.inter_op},
+            peaks=peak.matmul_peaks(
+                {name: interpreters.get(name, sys.executable) for name in frameworks},
+                threads=used, device=prepared.request.device),
         )
-    if request.check_parity:
+        run_id = store.create_run(plan_key=prepared.key, command=command,
+                                  environment=fingerprint)
+    if prepared.request.check_parity:
         ensure_parity(planned, versions, run_id=run_id, store=store, executor=executor,
                       observer=observer)
     done = store.finished(run_id)

@@ -21,8 +21,7 @@ def run(args: argparse.Namespace) -> int:
     from dlarena.plan import Request
     from dlarena.report import terminal
     from dlarena.report.build import build_report
-    from dlarena.runner import default_threads
-    from dlarena.runner import run as run_plan
+    from dlarena.runner import default_threads, execute, prepare
     from dlarena.store import Store
 
     threads = None
@@ -41,12 +40,13 @@ def run(args: argparse.Namespace) -> int:
     )
     interpreters = dict(args.python)
     reference = _reference(args.reference)
+    # Every input is checked before the store is opened: a mistake leaves no file behind.
+    prepared = prepare(request, interpreters)
     console = _console()
     store = Store.open(args.db)
     try:
-        summary = run_plan(request, store=store, executor=LocalExecutor(interpreters),
-                      observer=ConsoleObserver(console), interpreters=interpreters,
-                      fresh=args.fresh)
+        summary = execute(prepared, store=store, executor=LocalExecutor(interpreters),
+                          observer=ConsoleObserver(console), fresh=args.fresh)
         terminal.render(build_report(store, summary.run_id), console, reference=reference)
     finally:
         store.close()
