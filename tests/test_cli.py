@@ -136,3 +136,23 @@ def test_run_then_report_in_every_format(tmp_path: Path) -> None:
     written = dlarena("report", "--db", db, "--format", "markdown", "--out", str(out))
     assert written.returncode == 0 and out.read_text().startswith("# dlarena comparison")
     assert "fake/eager" in dlarena("report", "--db", db).stdout
+
+
+def test_two_identical_runs_started_together_make_one_run(tmp_path: Path) -> None:
+    """The second waits for the store's writer, then resumes the run the first created."""
+    import sqlite3
+
+    db = str(tmp_path / "r.db")
+    args = [sys.executable, "-m", "dlarena.cli", "run", "--suite", "smoke", "--frameworks",
+            "fake", "--workloads", "mlp", "--min-window", "0.01", "--windows", "2", "--db", db]
+    both = [subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(2)]
+    for process in both:
+        _, err = process.communicate(timeout=120)
+        assert process.returncode == 0, err
+    store = sqlite3.connect(db)
+    assert store.execute("SELECT COUNT(*) FROM runs").fetchone() == (1,)
+    assert store.execute("SELECT COUNT(*) FROM cells").fetchone() == (2,)
+    store.close()
+    again = dlarena(*args[3:])
+    assert "resuming run 1: 2 of 2 worker processes already stored" in again.stdout

@@ -120,8 +120,13 @@ def execute(
                 {name: interpreters.get(name, sys.executable) for name in frameworks},
                 threads=used, device=prepared.request.device),
         )
-        run_id = store.create_run(plan_key=prepared.key, command=command,
-                                  environment=fingerprint)
+        if fresh:
+            run_id = store.create_run(plan_key=prepared.key, command=command,
+                                      environment=fingerprint)
+        else:
+            # Another coordinator may have created it meanwhile: look up and create at once.
+            run_id, resumed = store.run_for_plan(plan_key=prepared.key, command=command,
+                                                 environment=fingerprint)
     if prepared.request.check_parity:
         ensure_parity(planned, versions, run_id=run_id, store=store, executor=executor,
                       observer=observer)

@@ -324,6 +324,24 @@ class Store:
         return cursor.lastrowid
 
     @_guarded
+    def run_for_plan(self, *, plan_key: str, command: str, environment: dict[str, Any]
+                     ) -> tuple[int, bool]:
+        """The latest run of this plan, or a new one, and whether it already existed: looked
+        up and created in one transaction, so two coordinators of one plan share one run."""
+        with self._transaction():
+            row = self._db.execute(
+                "SELECT id FROM runs WHERE plan_key = ? ORDER BY id DESC LIMIT 1", (plan_key,)
+            ).fetchone()
+            if row is not None:
+                return int(row[0]), True
+            cursor = self._db.execute(
+                "INSERT INTO runs (plan_key, created_utc, command, environment) VALUES (?,?,?,?)",
+                (plan_key, environment["created_utc"], command, json.dumps(environment)),
+            )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid, False
+
+    @_guarded
     def latest_run_for_plan(self, plan_key: str) -> int | None:
         row = self._db.execute(
             "SELECT id FROM runs WHERE plan_key = ? ORDER BY id DESC LIMIT 1", (plan_key,)
