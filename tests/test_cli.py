@@ -156,3 +156,79 @@ def test_two_identical_runs_started_together_make_one_run(tmp_path: Path) -> Non
     store.close()
     again = dlarena(*args[3:])
     assert "resuming run 1: 2 of 2 worker processes already stored" in again.stdout
+
+
+RUN_FAKE = ["run", "--suite", "smoke", "--frameworks", "fake", "--workloads", "mlp",
+            "--scenarios", "train", "--min-window", "0.01", "--no-parity"]
+
+
+@pytest.fixture(scope="module")
+def one_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store holding one small fake run (made once; tests copy it)."""
+    db = tmp_path_factory.mktemp("store") / "r.db"
+    assert main([*RUN_FAKE, "--windows", "1", "--db", str(db)]) == 0
+    return db
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["--batch-size", "999999999999999999999"],
+     "batch size must be an integer from 1 to 2147483647, got 999999999999999999999"),
+    (["--batch-size", "9" * 40], "batch size must be an integer from 1 to 2147483647, got a 40-digit number"),
+    (["--batch-sizes", "8,8"], "'8' given twice"),
+    (["--frameworks", "fake,fake"], "'fake' given twice"),
+    (["--batch-size", "8", "--batch-sizes", "8,16"], "not allowed with argument"),
+    (["--processes", "2", "--seeds", "3"], "not allowed with argument"),
+    (["--python", "nope=/nonexistent"], "unknown framework 'nope' in --python; valid: fake"),
+    (["--python", "fake=/a", "--python", "fake=/b"], "--python names fake twice"),
+    (["--seed", "-1"], "--seed must be an integer from 0 to 4294966296, got -1"),
+    (["--seed", "many"], "expected an integer, got 'many'"),
+    (["--min-window", "inf"], "expected a positive finite number, got inf"),
+    (["--min-window", "nan"], "expected a positive finite number, got nan"),
+    (["--timeout", "1e400"], "expected a positive finite number, got 1e400"),
+    (["--min-window", "7200"], "--min-window must be more than 0 and at most 3600 seconds"),
+    (["--timeout", "1e9"], "--timeout must be more than 0 and at most 604800 seconds"),
+    (["--threads", "1" * 30], "--threads must be an integer from 1 to 1024, got a 30-digit number"),
+    (["--interop-threads", "5000"], "--interop-threads must be an integer from 1 to 1024"),
+    (["--windows", "99999"], "--windows must be an integer from 1 to 10000"),
+    (["--processes", "100000"], "--processes must be an integer from 1 to 1000"),
+    (["--size", ""], "unknown size ''; valid: smoke, cpu, full"),
+    (["--dataset", "mnist"], "--dataset applies to the convergence scenario"),
+    (["--epochs", "3"], "--epochs applies to the convergence scenario"),
+    (["--reference", ""], "unknown --reference ''"),
+    (["--device", "gpu\n\x1b[31mred"], r"unknown device 'gpu\n\x1b[31mred'"),
+])
+def test_hostile_run_input_is_one_line_and_touches_no_store(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], one_run: Path, args: list[str],
+    needle: str,
+) -> None:
+    db = tmp_path / "r.db"
+    db.write_bytes(one_run.read_bytes())
+    before = {path.name: path.read_bytes() for path in tmp_path.iterdir() if path.is_file()}
+    capsys.readouterr()
+    assert main([*RUN_FAKE, *args, "--db", str(db)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and needle in err, err
+    assert {path.name: path.read_bytes() for path in tmp_path.iterdir() if path.is_file()} == before
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["report", "--out", ""], "--out needs a file name"),
+    (["report", "--out", "{db}"], "is the results database itself"),
+    (["report", "--out", "{db}-wal"], "is the results database itself"),
+    (["check", "--frameworks", "fake", "--size", ""], "unknown size ''"),
+    (["check", "--python", "nope=/x"], "unknown framework 'nope' in --python"),
+    (["list", "--python", "nope=/x"], "unknown framework 'nope' in --python"),
+    (["report", "--db", "new\nline.db"], r"no results database at new\nline.db"),
+])
+def test_hostile_input_to_other_commands_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], needle: str
+) -> None:
+    db = tmp_path / "r.db"
+    db.write_bytes(b"")
+    argv = [arg.replace("{db}", str(db)) for arg in args]
+    if argv[0] == "report" and "--db" not in argv:
+        argv += ["--db", str(db)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and needle in err, err
+    assert [path.name for path in tmp_path.iterdir()] == ["r.db"] and db.read_bytes() == b""
