@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
 import pytest
 
 from dlarena.cell import ThreadSettings
 from dlarena.contract import FrameworkInfo
 from dlarena.executors.local import LocalExecutor, worker_environment
-from tests.conftest import fake_cell
+from tests.conftest import fake_cell, processes_marked, wait_for
+
+ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.usefixtures("no_fault")
 
@@ -83,3 +93,45 @@ def test_faults_target_one_workload(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DLARENA_FAKE_FAULT", "raise:cnn")
     assert run(fake_cell(workload="mlp"))[0].status == "ok"
     assert run(fake_cell(workload="cnn"))[0].status == "error"
+
+
+COORDINATOR = """
+from dlarena.executors.local import LocalExecutor
+from tests.conftest import fake_cell
+LocalExecutor().run(fake_cell(timeout_seconds=600.0),
+                    lambda _cell, event: print(event["phase"], flush=True))
+"""
+
+
+@pytest.mark.parametrize("fault", ["hang", "spawn-hang"])
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM])
+def test_workers_and_their_children_die_with_their_coordinator(
+    fault: str, how: signal.Signals
+) -> None:
+    marker = str(uuid.uuid4())
+    env = {**os.environ, "DLARENA_FAKE_FAULT": fault, "DLARENA_TEST_MARKER": marker}
+    coordinator = subprocess.Popen([sys.executable, "-c", COORDINATOR], cwd=ROOT, env=env,
+                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert coordinator.stdout is not None
+        for line in coordinator.stdout:
+            if line.strip() == "build":  # the fault strikes in the build
+                break
+        hanging = "time.sleep(3600)" if fault == "spawn-hang" else "dlarena.worker"
+        assert wait_for(lambda: any(hanging in command
+                                    for command in processes_marked(marker).values()), 30)
+        time.sleep(0.5)  # in the hang now, writing nothing a dead coordinator would refuse
+        coordinator.send_signal(how)
+        coordinator.wait(timeout=10)
+        left = wait_for(lambda: not processes_marked(marker), 5) or processes_marked(marker)
+        assert left is True, f"orphaned: {left}"
+    finally:
+        for pid in processes_marked(marker):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_a_finished_worker_leaves_no_process_behind(monkeypatch: pytest.MonkeyPatch) -> None:
+    marker = str(uuid.uuid4())
+    monkeypatch.setenv("DLARENA_TEST_MARKER", marker)
+    assert run()[0].status == "ok"
+    assert wait_for(lambda: not processes_marked(marker), 5), processes_marked(marker)

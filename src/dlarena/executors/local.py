@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from dlarena import registry
+from dlarena import lifeline, registry
 from dlarena.cell import CellSpec, ThreadSettings, worker_request
 from dlarena.contract import FrameworkInfo
 from dlarena.executors.base import CellOutcome, Executor, ProgressHandler
@@ -49,6 +49,7 @@ def worker_environment(
                         for name, folder in framework.cache_variables.items()})
     env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, base.get("PYTHONPATH")) if p)
     env["PYTHONUNBUFFERED"] = "1"
+    env[lifeline.COORDINATOR_VARIABLE] = str(os.getpid())
     return env
 
 
@@ -62,6 +63,9 @@ def _describe_exit(returncode: int) -> str:
 
 
 class LocalExecutor(Executor):
+    """Runs each cell in a fresh worker process, from the calling thread (see `lifeline`:
+    the worker is killed when the thread that started it ends)."""
+
     def __init__(self, interpreters: Mapping[str, str] | None = None) -> None:
         self._interpreters = dict(interpreters or {})
 
@@ -119,9 +123,11 @@ class LocalExecutor(Executor):
             reader.start()
         assert process.stdin is not None
         try:
+            # The request, and then nothing: stdin stays open until the worker has exited,
+            # and its end tells the worker's guardian that this coordinator is gone.
             process.stdin.write(worker_request(cell, task=task, artifacts=artifacts,
-                                               process=replicate))
-            process.stdin.close()
+                                               process=replicate) + "\n")
+            process.stdin.flush()
         except BrokenPipeError:
             pass  # the worker died at once; its exit code and stderr say why
 
@@ -152,6 +158,11 @@ class LocalExecutor(Executor):
                 timed_out = True
                 _kill(process)
                 process.wait()
+            if process.poll() is None:  # the coordinator is interrupted
+                _kill(process)
+                process.wait()
+            with contextlib.suppress(OSError):
+                process.stdin.close()
             for reader in readers:
                 reader.join(timeout=5)
 
