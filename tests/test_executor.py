@@ -95,6 +95,18 @@ def test_faults_target_one_workload(monkeypatch: pytest.MonkeyPatch) -> None:
     assert run(fake_cell(workload="cnn"))[0].status == "error"
 
 
+def test_a_worker_that_lingers_after_its_result_keeps_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A finished result is kept: the worker is killed after a short grace, not recorded as
+    failed after the whole timeout."""
+    monkeypatch.setenv("DLARENA_FAKE_FAULT", "linger")
+    outcome = LocalExecutor(exit_grace_seconds=0.5).run(fake_cell(timeout_seconds=30.0),
+                                                         lambda *_: None)
+    assert outcome.status == "ok", outcome.error
+    assert len(outcome.payload["windows"]) == 3
+    assert outcome.details["killed_after_result"] == "did not exit within 0.5 s of its result"
+    assert outcome.wall_seconds < 15
+
+
 COORDINATOR = """
 from dlarena.executors.local import LocalExecutor
 from tests.conftest import fake_cell

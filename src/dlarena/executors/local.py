@@ -24,6 +24,9 @@ from dlarena.contract import FrameworkInfo
 from dlarena.executors.base import CellOutcome, Executor, ProgressHandler
 
 STDERR_TAIL_LINES = 40
+# How long a worker that has reported its result may take to exit before it is killed (a
+# framework's teardown takes a second or two; a hung atexit handler takes forever).
+EXIT_GRACE_SECONDS = 10.0
 # The worker imports dlarena from the same source tree as the coordinator, whatever
 # interpreter runs it.
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
@@ -66,8 +69,10 @@ class LocalExecutor(Executor):
     """Runs each cell in a fresh worker process, from the calling thread (see `lifeline`:
     the worker is killed when the thread that started it ends)."""
 
-    def __init__(self, interpreters: Mapping[str, str] | None = None) -> None:
+    def __init__(self, interpreters: Mapping[str, str] | None = None, *,
+                 exit_grace_seconds: float = EXIT_GRACE_SECONDS) -> None:
         self._interpreters = dict(interpreters or {})
+        self._exit_grace = exit_grace_seconds
 
     def interpreter(self, framework: str) -> str:
         return self._interpreters.get(framework, sys.executable)
@@ -132,33 +137,32 @@ class LocalExecutor(Executor):
             pass  # the worker died at once; its exit code and stderr say why
 
         result: dict[str, Any] | None = None
-        timed_out = False
-        deadline = started + cell.timeout_seconds
+        output_closed = exited = False
+        limit = started + cell.timeout_seconds
         try:
-            while True:
+            while (remaining := limit - time.monotonic()) > 0:
                 try:
-                    event = events.get(timeout=max(0.0, min(0.5, deadline - time.monotonic())))
+                    event = events.get(timeout=min(0.5, remaining))
                 except queue.Empty:
-                    if time.monotonic() >= deadline:
-                        timed_out = True
-                        break
                     continue
-                if event is None:  # stdout closed: the worker is finishing or dead
+                if event is None:  # stdout closed: the worker is exiting (or should be)
+                    output_closed = True
+                    limit = min(limit, time.monotonic() + self._exit_grace)
                     break
                 if event.get("event") == "result":
+                    # Final: what the worker does after it is not part of the cell. It gets a
+                    # short grace to exit, not the rest of the timeout.
                     result = event
+                    limit = min(limit, time.monotonic() + self._exit_grace)
                 elif event.get("event") == "progress":
                     on_progress(cell, event)
-        finally:
-            if timed_out or (process.poll() is None and result is None):
-                _kill(process)
             try:
-                process.wait(timeout=max(1.0, deadline - time.monotonic()))
+                process.wait(timeout=max(0.0, limit - time.monotonic()))
+                exited = True
             except subprocess.TimeoutExpired:
-                timed_out = True
-                _kill(process)
-                process.wait()
-            if process.poll() is None:  # the coordinator is interrupted
+                pass
+        finally:
+            if process.poll() is None:  # time is up, or the coordinator is interrupted
                 _kill(process)
                 process.wait()
             with contextlib.suppress(OSError):
@@ -166,7 +170,12 @@ class LocalExecutor(Executor):
             for reader in readers:
                 reader.join(timeout=5)
 
-        if timed_out:
+        lingered = {} if exited else {
+            "killed_after_result": f"did not exit within {self._exit_grace:g} s of its result"}
+        if result is None and not exited:
+            if output_closed:
+                return outcome(f"worker closed its output without a result and did not exit "
+                               f"within {self._exit_grace:g} s")
             return outcome(f"timed out after {cell.timeout_seconds:g} s")
         if result is None:
             last = _last_line("".join(stderr_tail))
@@ -174,8 +183,8 @@ class LocalExecutor(Executor):
             return outcome(f"{reason}: {last}" if last else reason)
         if result.get("status") != "ok":
             return outcome(str(result.get("error", "unknown worker error")),
-                           details={"traceback": result.get("traceback", "")})
-        return outcome(None, payload=result)
+                           details={"traceback": result.get("traceback", ""), **lingered})
+        return outcome(None, payload=result, details=lingered)
 
 
 def _kill(process: subprocess.Popen[str]) -> None:
