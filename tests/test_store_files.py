@@ -3,6 +3,7 @@ never writes (not even in a read-only folder), a damaged store is one line namin
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sqlite3
@@ -142,7 +143,8 @@ def test_reading_an_empty_file_gives_it_no_schema(
 ) -> None:
     path = tmp_path / "r.db"
     if content is None:
-        sqlite3.connect(path).execute("PRAGMA user_version = 7").close()
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            db.execute("PRAGMA user_version = 7")
     else:
         path.write_bytes(content)
     before = snapshot(tmp_path)
@@ -237,3 +239,18 @@ def test_one_writer_at_a_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     reader.close()
     first.close()
     Store.open(tmp_path / "r.db").close()
+
+
+def test_results_frame_reads_without_writing_and_names_a_foreign_file(tmp_path: Path) -> None:
+    pytest.importorskip("pandas")
+    from dlarena.api import results_frame
+
+    path = old_store(tmp_path / "old.db")
+    before = snapshot(tmp_path)
+    assert len(results_frame(path)) == 0  # run 1 has no cells yet
+    assert snapshot(tmp_path) == before
+    foreign = tmp_path / "foreign.db"
+    with contextlib.closing(sqlite3.connect(foreign)) as db:
+        db.execute("CREATE TABLE invoices (id INTEGER)")
+    with pytest.raises(UsageError, match=f"{foreign} is an SQLite file of another program"):
+        results_frame(foreign)
