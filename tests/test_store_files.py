@@ -254,3 +254,22 @@ def test_results_frame_reads_without_writing_and_names_a_foreign_file(tmp_path: 
         db.execute("CREATE TABLE invoices (id INTEGER)")
     with pytest.raises(UsageError, match=f"{foreign} is an SQLite file of another program"):
         results_frame(foreign)
+
+
+@pytest.mark.parametrize("error", [OSError(13, "Permission denied"),
+                                   sqlite3.OperationalError("disk I/O error")])
+def test_a_failure_to_open_for_reading_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: Exception
+) -> None:
+    """Reading a private copy can fail (the log unreadable), and so can SQLite's open."""
+    from dlarena.store import files
+
+    path = stored(tmp_path / "r.db")
+
+    def fail(_path: Path) -> None:
+        raise error
+
+    monkeypatch.setattr(files, "connect_for_reading", fail)
+    for open_store in (Store.read, Store.open):
+        with pytest.raises(UsageError, match=f"cannot read --db {path}: .*{error.args[-1]}"):
+            open_store(path)

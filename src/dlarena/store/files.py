@@ -141,7 +141,12 @@ def connect_for_reading(path: Path) -> tuple[sqlite3.Connection, Lock | None]:
     except OSError:
         unfinished = True
     if not writing and not unfinished:
-        return sqlite3.connect(_uri(path, "mode=ro", "immutable=1"), uri=True), lock
+        try:
+            return sqlite3.connect(_uri(path, "mode=ro", "immutable=1"), uri=True), lock
+        except sqlite3.Error:
+            if lock is not None:
+                lock.release()
+            raise
     if lock is not None:
         lock.release()
     connection = sqlite3.connect(_uri(path, "mode=ro"), uri=True, timeout=30)

@@ -140,6 +140,13 @@ def _check(db: sqlite3.Connection, path: Path, *, thorough: bool) -> int:
     return version
 
 
+def _connect_for_reading(path: Path) -> tuple[sqlite3.Connection, files.Lock | None]:
+    try:
+        return files.connect_for_reading(path)
+    except (sqlite3.Error, OSError) as error:
+        raise UsageError(f"cannot read --db {path}: {error}") from None
+
+
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
@@ -221,7 +228,7 @@ class Store:
         kind = files.inspect(path)
         if kind == "sqlite":
             # Every check reads through a read-only connection: a refused file stays as it was.
-            connection, shared = files.connect_for_reading(path)
+            connection, shared = _connect_for_reading(path)
             try:
                 _check(connection, path, thorough=True)
             finally:
@@ -259,10 +266,7 @@ class Store:
             raise UsageError(f"no results database at {path}: run `dlarena run` first")
         if kind == "empty":
             raise UsageError(f"--db {path} is an empty file, not a dlarena results database")
-        try:
-            connection, shared = files.connect_for_reading(path)
-        except sqlite3.Error as error:
-            raise UsageError(f"cannot read --db {path}: {error}") from None
+        connection, shared = _connect_for_reading(path)
         store = cls(connection, path, lock=shared)
         try:
             version = _check(connection, path, thorough=False)
