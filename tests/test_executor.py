@@ -107,23 +107,46 @@ def test_a_worker_that_lingers_after_its_result_keeps_it(monkeypatch: pytest.Mon
     assert outcome.wall_seconds < 15
 
 
+@pytest.fixture
+def wrapper(tmp_path: Path) -> str:
+    """An interpreter as `--python` may name one: a script that runs Python without `exec`,
+    so the worker is the wrapper's child, not the coordinator's."""
+    script = tmp_path / "python-wrapper"
+    script.write_text(f'#!/bin/sh\n"{sys.executable}" "$@"\n')
+    script.chmod(0o755)
+    return str(script)
+
+
+def test_a_worker_behind_a_wrapper_script_runs(wrapper: str) -> None:
+    outcome = LocalExecutor({"fake": wrapper}).run(fake_cell(), lambda *_: None)
+    assert outcome.status == "ok", outcome.error
+
+
 COORDINATOR = """
+import sys
 from dlarena.executors.local import LocalExecutor
 from tests.conftest import fake_cell
-LocalExecutor().run(fake_cell(timeout_seconds=600.0),
-                    lambda _cell, event: print(event["phase"], flush=True))
+LocalExecutor({"fake": sys.argv[1]}).run(fake_cell(timeout_seconds=600.0),
+                                         lambda _cell, event: print(event["phase"], flush=True))
 """
 
 
-@pytest.mark.parametrize("fault", ["hang", "spawn-hang"])
-@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM])
+@pytest.mark.parametrize(("fault", "how", "wrapped"), [
+    ("hang", signal.SIGKILL, False),
+    ("spawn-hang", signal.SIGKILL, False),
+    ("hang", signal.SIGTERM, False),
+    ("spawn-hang", signal.SIGTERM, False),
+    ("spawn-hang", signal.SIGKILL, True),
+])
 def test_workers_and_their_children_die_with_their_coordinator(
-    fault: str, how: signal.Signals
+    fault: str, how: signal.Signals, wrapped: bool, wrapper: str
 ) -> None:
     marker = str(uuid.uuid4())
     env = {**os.environ, "DLARENA_FAKE_FAULT": fault, "DLARENA_TEST_MARKER": marker}
-    coordinator = subprocess.Popen([sys.executable, "-c", COORDINATOR], cwd=ROOT, env=env,
-                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    interpreter = wrapper if wrapped else sys.executable
+    coordinator = subprocess.Popen([sys.executable, "-c", COORDINATOR, interpreter], cwd=ROOT,
+                                   env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                   text=True)
     try:
         assert coordinator.stdout is not None
         for line in coordinator.stdout:

@@ -45,22 +45,35 @@ def _coordinator() -> int | None:
 
 
 def die_with_parent() -> None:
-    """Have the kernel kill this process when the coordinator that started it dies; exit now
-    if it already has. Nothing to do for a process that no coordinator started."""
+    """Have the kernel kill this process when its parent dies; exit now if the coordinator
+    already has. The parent is the coordinator, or a wrapper script `--python` named that
+    runs the interpreter without `exec` (then the guardian covers the coordinator's death).
+    Nothing to do for a process that no coordinator started."""
     coordinator = _coordinator()
     if coordinator is None:
         return
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, _SIGKILL, 0, 0, 0)
-    if os.getppid() != coordinator:  # it died before the line above took effect
-        os._exit(1)
+    if os.getppid() != coordinator and not _alive(coordinator):
+        os._exit(1)  # it died before the death signal was set
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, someone else's: our coordinator's pid was reused
+        return True
+    return True
 
 
 def guard_process_group() -> None:
-    """Start the guardian of this process's group. Only for a group leader that a
-    coordinator started: in a shell's group, the guardian would kill the shell's pipeline."""
-    if _coordinator() is None or os.getpgid(0) != os.getpid():
+    """Start the guardian of this process's group: the group of the session the coordinator
+    created for the worker (this process leads it, or a wrapper script does). Never in a
+    group that is not a session's own, such as a shell's pipeline."""
+    if _coordinator() is None or os.getpgid(0) != os.getsid(0):
         return
     subprocess.Popen(
         [sys.executable, "-I", "-S", "-c", _GUARDIAN],
