@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import time
 from typing import Any
 
 import pytest
@@ -74,3 +75,30 @@ def require(module: str) -> Any:
 @pytest.fixture
 def no_fault(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DLARENA_FAKE_FAULT", raising=False)
+
+
+def processes_marked(marker: str) -> dict[int, str]:
+    """pid -> command line of every live process whose environment holds `marker` (a
+    coordinator's workers, their guardians and children inherit it); zombies excluded."""
+    found = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/environ", "rb") as environ:
+                if marker.encode() not in environ.read():
+                    continue
+            with open(f"/proc/{entry.name}/cmdline", "rb") as cmdline:
+                command = cmdline.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        found[int(entry.name)] = command
+    return found
+
+
+def wait_for(condition: Any, seconds: float) -> bool:
+    """Polls `condition()` until it is true or `seconds` have passed; its last value."""
+    deadline = time.monotonic() + seconds
+    while not (value := condition()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return bool(value)

@@ -22,20 +22,21 @@ SOURCE = Path(dlarena.__file__).parent
 ALLOWED_IMPORTS: dict[str, set[str]] = {
     "errors": set(),
     "cell": set(),
+    "lifeline": set(),  # the standard library only: runs first in every worker
     "data": set(),  # NumPy and the standard library: the worker side reads data
     "contract": {"cell", "data"},  # the bottom of frameworks and workloads
     "frameworks": {"cell", "contract"},  # never a workload
     "workloads": {"contract", "data", "frameworks"},
     "registry": {"contract", "frameworks", "workloads"},
-    "executors": {"cell", "contract", "registry"},
-    "measure": {"cell", "contract", "data", "executors", "registry"},
+    "executors": {"cell", "contract", "lifeline", "registry"},
+    "measure": {"cell", "contract", "data", "executors", "lifeline", "registry"},
     "parity": {"cell", "contract", "executors", "registry"},
     "store": {"cell", "errors", "executors", "parity"},
     "environment": {"contract", "measure", "registry"},
     "suites": set(),
     "plan": {"cell", "errors", "measure", "registry", "suites"},
     "report": {"cell", "contract", "errors", "measure", "parity", "registry", "store"},
-    "worker": {"cell", "contract", "measure", "parity", "registry"},
+    "worker": {"cell", "contract", "lifeline", "measure", "parity", "registry"},
     "runner": {"cell", "environment", "errors", "executors", "measure", "parity", "plan",
                "registry", "report", "store"},
     "api": {"errors", "report", "store"},

@@ -42,8 +42,10 @@ def assert_usage_error(result: subprocess.CompletedProcess[str], needle: str) ->
     ([], "required: command"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str], needle: str) -> None:
-    result = dlarena(*args, "--db", str(tmp_path / "r.db")) if args[:1] == ["run"] else dlarena(*args)
+    db = tmp_path / "results" / "r.db"
+    result = dlarena(*args, "--db", str(db)) if args[:1] == ["run"] else dlarena(*args)
     assert_usage_error(result, needle)
+    assert list(tmp_path.iterdir()) == []  # no store, not even its folder
 
 
 def test_a_db_that_is_not_sqlite_is_refused_and_kept(tmp_path: Path) -> None:
@@ -145,3 +147,99 @@ def test_check_names_the_modes_checked_and_the_tolerances() -> None:
     assert "precision of the timed path, fake/eager fp32" in text
     assert ("tolerances relative to max(1, max |reference|), from float64 agreement: forward "
             "(inference mode) 1e-13, forward (training mode) 1e-12") in text
+
+
+def test_two_identical_runs_started_together_make_one_run(tmp_path: Path) -> None:
+    """The second waits for the store's writer, then resumes the run the first created."""
+    import sqlite3
+
+    db = str(tmp_path / "r.db")
+    args = [sys.executable, "-m", "dlarena.cli", "run", "--suite", "smoke", "--frameworks",
+            "fake", "--workloads", "mlp", "--min-window", "0.01", "--windows", "2", "--db", db]
+    both = [subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(2)]
+    for process in both:
+        _, err = process.communicate(timeout=120)
+        assert process.returncode == 0, err
+    store = sqlite3.connect(db)
+    assert store.execute("SELECT COUNT(*) FROM runs").fetchone() == (1,)
+    assert store.execute("SELECT COUNT(*) FROM cells").fetchone() == (2,)
+    store.close()
+    again = dlarena(*args[3:])
+    assert "resuming run 1: 2 of 2 worker processes already stored" in again.stdout
+
+
+RUN_FAKE = ["run", "--suite", "smoke", "--frameworks", "fake", "--workloads", "mlp",
+            "--scenarios", "train", "--min-window", "0.01", "--no-parity"]
+
+
+@pytest.fixture(scope="module")
+def one_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store holding one small fake run (made once; tests copy it)."""
+    db = tmp_path_factory.mktemp("store") / "r.db"
+    assert main([*RUN_FAKE, "--windows", "1", "--db", str(db)]) == 0
+    return db
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["--batch-size", "999999999999999999999"],
+     "batch size must be an integer from 1 to 2147483647, got 999999999999999999999"),
+    (["--batch-size", "9" * 40], "batch size must be an integer from 1 to 2147483647, got a 40-digit number"),
+    (["--batch-sizes", "8,8"], "'8' given twice"),
+    (["--frameworks", "fake,fake"], "'fake' given twice"),
+    (["--batch-size", "8", "--batch-sizes", "8,16"], "not allowed with argument"),
+    (["--processes", "2", "--seeds", "3"], "not allowed with argument"),
+    (["--python", "nope=/nonexistent"], "unknown framework 'nope' in --python; valid: fake"),
+    (["--python", "fake=/a", "--python", "fake=/b"], "--python names fake twice"),
+    (["--seed", "-1"], "--seed must be an integer from 0 to 4294966296, got -1"),
+    (["--seed", "many"], "expected an integer, got 'many'"),
+    (["--min-window", "inf"], "expected a positive finite number, got inf"),
+    (["--min-window", "nan"], "expected a positive finite number, got nan"),
+    (["--timeout", "1e400"], "expected a positive finite number, got 1e400"),
+    (["--min-window", "7200"], "--min-window must be more than 0 and at most 3600 seconds"),
+    (["--timeout", "1e9"], "--timeout must be more than 0 and at most 604800 seconds"),
+    (["--threads", "1" * 30], "--threads must be an integer from 1 to 1024, got a 30-digit number"),
+    (["--interop-threads", "5000"], "--interop-threads must be an integer from 1 to 1024"),
+    (["--windows", "99999"], "--windows must be an integer from 1 to 10000"),
+    (["--processes", "100000"], "--processes must be an integer from 1 to 1000"),
+    (["--size", ""], "unknown size ''; valid: smoke, cpu, full"),
+    (["--dataset", "mnist"], "--dataset applies to the convergence scenario"),
+    (["--epochs", "3"], "--epochs applies to the convergence scenario"),
+    (["--reference", ""], "unknown --reference ''"),
+    (["--device", "gpu\n\x1b[31mred"], r"unknown device 'gpu\n\x1b[31mred'"),
+])
+def test_hostile_run_input_is_one_line_and_touches_no_store(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], one_run: Path, args: list[str],
+    needle: str,
+) -> None:
+    db = tmp_path / "r.db"
+    db.write_bytes(one_run.read_bytes())
+    before = {path.name: path.read_bytes() for path in tmp_path.iterdir() if path.is_file()}
+    capsys.readouterr()
+    assert main([*RUN_FAKE, *args, "--db", str(db)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and needle in err, err
+    assert {path.name: path.read_bytes() for path in tmp_path.iterdir() if path.is_file()} == before
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["report", "--out", ""], "--out needs a file name"),
+    (["report", "--out", "{db}"], "is the results database itself"),
+    (["report", "--out", "{db}-wal"], "is the results database itself"),
+    (["check", "--frameworks", "fake", "--size", ""], "unknown size ''"),
+    (["check", "--python", "nope=/x"], "unknown framework 'nope' in --python"),
+    (["list", "--python", "nope=/x"], "unknown framework 'nope' in --python"),
+    (["report", "--db", "new\nline.db"], r"no results database at new\nline.db"),
+])
+def test_hostile_input_to_other_commands_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], needle: str
+) -> None:
+    db = tmp_path / "r.db"
+    db.write_bytes(b"")
+    argv = [arg.replace("{db}", str(db)) for arg in args]
+    if argv[0] == "report" and "--db" not in argv:
+        argv += ["--db", str(db)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and needle in err, err
+    assert [path.name for path in tmp_path.iterdir()] == ["r.db"] and db.read_bytes() == b""

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
 import pytest
 
 from dlarena.cell import ThreadSettings
 from dlarena.contract import FrameworkInfo
 from dlarena.executors.local import LocalExecutor, worker_environment
-from tests.conftest import fake_cell
+from tests.conftest import fake_cell, processes_marked, wait_for
+
+ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.usefixtures("no_fault")
 
@@ -83,3 +93,80 @@ def test_faults_target_one_workload(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DLARENA_FAKE_FAULT", "raise:cnn")
     assert run(fake_cell(workload="mlp"))[0].status == "ok"
     assert run(fake_cell(workload="cnn"))[0].status == "error"
+
+
+def test_a_worker_that_lingers_after_its_result_keeps_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A finished result is kept: the worker is killed after a short grace, not recorded as
+    failed after the whole timeout."""
+    monkeypatch.setenv("DLARENA_FAKE_FAULT", "linger")
+    outcome = LocalExecutor(exit_grace_seconds=0.5).run(fake_cell(timeout_seconds=30.0),
+                                                         lambda *_: None)
+    assert outcome.status == "ok", outcome.error
+    assert len(outcome.payload["windows"]) == 3
+    assert outcome.details["killed_after_result"] == "did not exit within 0.5 s of its result"
+    assert outcome.wall_seconds < 15
+
+
+@pytest.fixture
+def wrapper(tmp_path: Path) -> str:
+    """An interpreter as `--python` may name one: a script that runs Python without `exec`,
+    so the worker is the wrapper's child, not the coordinator's."""
+    script = tmp_path / "python-wrapper"
+    script.write_text(f'#!/bin/sh\n"{sys.executable}" "$@"\n')
+    script.chmod(0o755)
+    return str(script)
+
+
+def test_a_worker_behind_a_wrapper_script_runs(wrapper: str) -> None:
+    outcome = LocalExecutor({"fake": wrapper}).run(fake_cell(), lambda *_: None)
+    assert outcome.status == "ok", outcome.error
+
+
+COORDINATOR = """
+import sys
+from dlarena.executors.local import LocalExecutor
+from tests.conftest import fake_cell
+LocalExecutor({"fake": sys.argv[1]}).run(fake_cell(timeout_seconds=600.0),
+                                         lambda _cell, event: print(event["phase"], flush=True))
+"""
+
+
+@pytest.mark.parametrize(("fault", "how", "wrapped"), [
+    ("hang", signal.SIGKILL, False),
+    ("spawn-hang", signal.SIGKILL, False),
+    ("hang", signal.SIGTERM, False),
+    ("spawn-hang", signal.SIGTERM, False),
+    ("spawn-hang", signal.SIGKILL, True),
+])
+def test_workers_and_their_children_die_with_their_coordinator(
+    fault: str, how: signal.Signals, wrapped: bool, wrapper: str
+) -> None:
+    marker = str(uuid.uuid4())
+    env = {**os.environ, "DLARENA_FAKE_FAULT": fault, "DLARENA_TEST_MARKER": marker}
+    interpreter = wrapper if wrapped else sys.executable
+    coordinator = subprocess.Popen([sys.executable, "-c", COORDINATOR, interpreter], cwd=ROOT,
+                                   env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                   text=True)
+    try:
+        assert coordinator.stdout is not None
+        for line in coordinator.stdout:
+            if line.strip() == "build":  # the fault strikes in the build
+                break
+        hanging = "time.sleep(3600)" if fault == "spawn-hang" else "dlarena.worker"
+        assert wait_for(lambda: any(hanging in command
+                                    for command in processes_marked(marker).values()), 30)
+        time.sleep(0.5)  # in the hang now, writing nothing a dead coordinator would refuse
+        coordinator.send_signal(how)
+        coordinator.wait(timeout=10)
+        left = wait_for(lambda: not processes_marked(marker), 5) or processes_marked(marker)
+        assert left is True, f"orphaned: {left}"
+    finally:
+        for pid in processes_marked(marker):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_a_finished_worker_leaves_no_process_behind(monkeypatch: pytest.MonkeyPatch) -> None:
+    marker = str(uuid.uuid4())
+    monkeypatch.setenv("DLARENA_TEST_MARKER", marker)
+    assert run()[0].status == "ok"
+    assert wait_for(lambda: not processes_marked(marker), 5), processes_marked(marker)

@@ -68,7 +68,7 @@ def test_overrides_reach_every_cell() -> None:
     (Request(scenarios=["speed"]), "unknown scenario 'speed'; valid: train, infer"),
     (Request(suite="nightly"), "unknown suite 'nightly'; valid: default, smoke, graphs, paper, accuracy"),
     (Request(size="huge"), "unknown size 'huge'; valid: smoke, cpu, full"),
-    (Request(batch_sizes=[8, 0]), "batch size must be a positive integer"),
+    (Request(batch_sizes=[8, 0]), "batch size must be an integer from 1 to 2147483647, got 0"),
     (Request(frameworks=["torch", "tensorflow"], modes=["jit"]), "unknown mode 'jit' for torch, tensorflow; valid: default, eager, compiled, all, compile, compile-max-autotune, function, xla"),
     (Request(device="tpu"), "unknown device 'tpu'"),
 ])

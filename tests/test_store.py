@@ -117,7 +117,7 @@ def test_a_directory_is_refused(tmp_path: Path) -> None:
 
 def test_reading_a_missing_store_does_not_create_it(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="no results database"):
-        Store.open(tmp_path / "missing.db", create=False)
+        Store.read(tmp_path / "missing.db")
     assert not (tmp_path / "missing.db").exists()
 
 
@@ -180,3 +180,12 @@ def test_parity_is_cached_by_version_and_recorded_once_per_run(tmp_path: Path) -
     assert store.cached_parity("v1") == result
     assert store.parity(run_id) == [result]
     assert sqlite3.connect(tmp_path / "r.db").execute("SELECT COUNT(*) FROM parity").fetchone() == (1,)
+
+
+def test_run_for_plan_finds_the_plans_run_or_creates_it(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "r.db")
+    created, existed = store.run_for_plan(plan_key="k", command="c", environment=ENV)
+    assert not existed
+    assert store.run_for_plan(plan_key="k", command="c", environment=ENV) == (created, True)
+    assert store.run_for_plan(plan_key="other", command="c", environment=ENV)[1] is False
+    assert len(store.runs()) == 2

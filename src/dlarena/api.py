@@ -22,7 +22,7 @@ def results_frame(db: str | Path, run: int | None = None) -> Any:
         import pandas as pd
     except ImportError:
         raise UsageError("results_frame needs pandas: pip install 'dlarena[analysis]'") from None
-    store = Store.open(db, create=False)
+    store = Store.read(db)
     try:
         report = build_report(store, run)
     except LookupError as error:

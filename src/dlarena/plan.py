@@ -24,6 +24,19 @@ MEASURE_BY_SIZE = {
 }
 TIMEOUT_BY_SIZE = {"smoke": 300.0, "cpu": 900.0, "full": 3600.0}
 
+# The largest value each number may take. Larger ones are typos, and some would fail only
+# later, in a worker or in SQLite: batch sizes are 32-bit shapes in every framework; a seed
+# must stay a 32-bit unsigned number (NumPy's global seed) once a cell's worker process N
+# has added N to it.
+MAX_BATCH_SIZE = 2**31 - 1
+MAX_PROCESSES = 1000
+MAX_SEED = 2**32 - MAX_PROCESSES
+MAX_THREADS = 1024
+MAX_WINDOWS = 10_000
+MAX_EPOCHS = 10_000
+MAX_MIN_WINDOW_SECONDS = 3600.0
+MAX_TIMEOUT_SECONDS = 7 * 24 * 3600.0
+
 
 @dataclass(frozen=True)
 class Request:
@@ -175,21 +188,35 @@ def build_plan(request: Request, default_threads: ThreadSettings, *,
     scenarios = {workload: _choose("scenario", request.scenarios,
                                    suite.scenarios_for(workload), list(SCENARIOS))
                  for workload in workloads}
-    size = request.size or suite.size
+    size = request.size if request.size is not None else suite.size
     if size not in registry.SIZES:
         raise UsageError(f"unknown size {size!r}; valid: {', '.join(registry.SIZES)}")
-    for batch_size in request.batch_sizes or ():
-        if batch_size <= 0:
-            raise UsageError(f"batch size must be a positive integer, got {batch_size}")
+    batch_sizes = list(request.batch_sizes or ())
+    for batch_size in batch_sizes:
+        _check_range("batch size", batch_size, 1, MAX_BATCH_SIZE)
+        if batch_sizes.count(batch_size) > 1:
+            raise UsageError(f"batch size {batch_size} given twice")
     asked_modes = list(request.modes or suite.modes)
     _check_modes(asked_modes, frameworks)
     rule = stopping_rule(request)
     # Adaptive: every round is one more process of each cell, up to the rule's budget.
     processes = rule.max_rounds if rule is not None else request.processes or suite.processes
-    if processes < 1:
-        raise UsageError(f"--processes must be >= 1, got {processes}")
+    _check_range("--processes", processes, 1, MAX_PROCESSES)
+    _check_range("--seed", request.seed, 0, MAX_SEED)
+    threads = request.threads or default_threads
+    _check_range("--threads", threads.intra_op, 1, MAX_THREADS)
+    _check_range("--interop-threads", threads.inter_op, 1, MAX_THREADS)
+    _check_range("--windows", request.windows, 1, MAX_WINDOWS)
+    _check_range("--epochs", request.epochs, 1, MAX_EPOCHS)
+    _check_range("--min-window", request.min_window_seconds, 0, MAX_MIN_WINDOW_SECONDS)
+    _check_range("--timeout", request.timeout_seconds, 0, MAX_TIMEOUT_SECONDS)
     if request.device not in ("cpu", "gpu"):
         raise UsageError(f"unknown device {request.device!r}; valid: cpu, gpu")
+    converging = any("convergence" in chosen for chosen in scenarios.values())
+    for flag, value in (("--dataset", request.dataset), ("--epochs", request.epochs)):
+        if value is not None and not converging:
+            raise UsageError(f"{flag} applies to the convergence scenario, which this plan "
+                             "does not run (add --scenarios convergence)")
 
     base = MEASURE_BY_SIZE[size]
     try:
@@ -214,7 +241,7 @@ def build_plan(request: Request, default_threads: ThreadSettings, *,
                        if scenario == "convergence" else {})
             timeout = request.timeout_seconds or TIMEOUT_BY_SIZE[size] * (
                 1 + int(options.get("epochs", 0)))
-            for batch_size in request.batch_sizes or [default_batch]:
+            for batch_size in batch_sizes or [default_batch]:
                 for framework, mode in _interleaved(variants):
                     cells.append(CellSpec(
                         workload=workload,
@@ -225,7 +252,7 @@ def build_plan(request: Request, default_threads: ThreadSettings, *,
                         device=request.device,
                         batch_size=batch_size,
                         precision=TIMED_PRECISION,
-                        threads=request.threads or default_threads,
+                        threads=threads,
                         measure=measure,
                         seed=request.seed,
                         timeout_seconds=timeout,
@@ -234,6 +261,20 @@ def build_plan(request: Request, default_threads: ThreadSettings, *,
     if not cells:
         raise UsageError("nothing to run: no chosen framework implements the chosen workloads")
     return [PlannedCell(cell, process) for process in range(processes) for cell in cells]
+
+
+def _check_range(name: str, value: float | None, low: float, high: float) -> None:
+    """An integer in [low, high], or seconds in (low, high]; None is "not given"."""
+    if value is None:
+        return
+    if isinstance(value, int):
+        if not low <= value <= high:
+            digits = str(value)
+            shown = digits if len(digits) <= 24 else f"a {len(digits)}-digit number"
+            raise UsageError(f"{name} must be an integer from {low} to {high}, got {shown}")
+    elif not low < value <= high:
+        raise UsageError(f"{name} must be more than {low:g} and at most {high:g} seconds, "
+                         f"got {value:g}")
 
 
 def plan_key(planned: Sequence[PlannedCell], context: dict[str, object]) -> str:

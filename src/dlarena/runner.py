@@ -74,22 +74,27 @@ def check_installed(frameworks: Sequence[str], interpreters: dict[str, str]) -> 
     return versions
 
 
-def run(
-    request: Request,
-    *,
-    store: Store,
-    executor: Executor,
-    observer: Observer,
-    interpreters: dict[str, str],
-    fresh: bool = False,
-) -> RunSummary:
-    threads = default_threads()
-    planned = build_plan(request, threads,
+@dataclass(frozen=True)
+class PreparedRun:
+    """A request checked in full (names, numbers, installed frameworks) before the store is
+    opened: bad input never creates or touches a store."""
+
+    request: Request
+    planned: list[PlannedCell]
+    versions: dict[str, str]
+    interpreters: dict[str, str]
+    key: str
+    # The same plan's key without the code version: finds the run a code change replaces.
+    key_without_code: str
+    code_version: str
+    rule: stopping.StoppingRule | None
+
+
+def prepare(request: Request, interpreters: dict[str, str]) -> PreparedRun:
+    planned = build_plan(request, default_threads(),
                          installed=environment.installed_frameworks(interpreters))
     frameworks = sorted({p.cell.framework for p in planned})
     versions = check_installed(frameworks, interpreters)
-    store.check_writable()
-
     machine = environment.machine_fingerprint()
     rule = stopping_rule(request)
     code = environment.code_version()
@@ -100,37 +105,70 @@ def run(
         "interpreters": {name: interpreters.get(name, sys.executable) for name in frameworks},
         "stopping": rule.to_json() if rule is not None else None,
     }
-    key = plan_key(planned, {**context, "code_version": code})
-    run_id = None if fresh else store.latest_run_for_plan(key)
+    return PreparedRun(request, planned, versions, dict(interpreters),
+                       key=plan_key(planned, {**context, "code_version": code}),
+                       key_without_code=plan_key(planned, context), code_version=code,
+                       rule=rule)
+
+
+def run(
+    request: Request,
+    *,
+    store: Store,
+    executor: Executor,
+    observer: Observer,
+    interpreters: dict[str, str],
+    fresh: bool = False,
+) -> RunSummary:
+    return execute(prepare(request, interpreters), store=store, executor=executor,
+                   observer=observer, fresh=fresh)
+
+
+def execute(
+    prepared: PreparedRun,
+    *,
+    store: Store,
+    executor: Executor,
+    observer: Observer,
+    fresh: bool = False,
+) -> RunSummary:
+    planned, versions, interpreters = prepared.planned, prepared.versions, prepared.interpreters
+    store.check_writable()
+    run_id = None if fresh else store.latest_run_for_plan(prepared.key)
     resumed = run_id is not None
+    rule = prepared.rule
     if run_id is None:
-        same_plan = plan_key(planned, context)
-        older = [run for run in store.runs() if run.environment.get("plan_without_code")
-                 == same_plan]
+        older = [run for run in store.runs()
+                 if run.environment.get("plan_without_code") == prepared.key_without_code]
         if older and not fresh:
             observer.note(f"the code changed since run {older[-1].id} (code version "
-                          f"{older[-1].environment.get('code_version')} -> {code}): "
-                          "starting a new run instead of resuming it")
+                          f"{older[-1].environment.get('code_version')} -> "
+                          f"{prepared.code_version}): starting a new run instead of resuming it")
+        frameworks = sorted(versions)
         used = planned[0].cell.threads
-        run_id = store.create_run(
-            plan_key=key,
-            command=shlex.join(["dlarena", *sys.argv[1:]]),
-            environment={
-                **environment.fingerprint(
-                    dict(versions), {"intra_op": used.intra_op, "inter_op": used.inter_op},
-                    peaks=peak.matmul_peaks(
-                        {name: interpreters.get(name, sys.executable) for name in frameworks},
-                        threads=used, device=request.device),
-                    device=request.device,
-                ),
-                "code_version": code,
-                "plan_without_code": same_plan,
-                "stopping": rule.to_json() if rule is not None else None,
-                # What reports need of today's definitions, so they read the store only.
-                "definitions": facts.Definitions.current().to_json(),
-            },
-        )
-    if request.check_parity:
+        command = shlex.join(["dlarena", *sys.argv[1:]])
+        fingerprint = {
+            **environment.fingerprint(
+                dict(versions), {"intra_op": used.intra_op, "inter_op": used.inter_op},
+                peaks=peak.matmul_peaks(
+                    {name: interpreters.get(name, sys.executable) for name in frameworks},
+                    threads=used, device=prepared.request.device),
+                device=prepared.request.device,
+            ),
+            "code_version": prepared.code_version,
+            "plan_without_code": prepared.key_without_code,
+            "stopping": rule.to_json() if rule is not None else None,
+            # What reports need of today's definitions, so they read the store only.
+            "definitions": facts.Definitions.current().to_json(),
+        }
+        if fresh:
+            run_id = store.create_run(plan_key=prepared.key, command=command,
+                                      environment=fingerprint)
+        else:
+            # Another coordinator may have created it meanwhile: look up and create at once.
+            run_id, resumed = store.run_for_plan(plan_key=prepared.key, command=command,
+                                                 environment=fingerprint)
+    if prepared.request.check_parity:
         ensure_parity(planned, versions, run_id=run_id, store=store, executor=executor,
                       observer=observer)
     done = store.finished(run_id)

@@ -1,7 +1,9 @@
 """`python -m dlarena.worker`: measure (or check) one cell in this process, then exit.
 
-Reads one JSON request on stdin ({"protocol", "task", "cell", "artifacts"}); writes JSON
-lines on the original stdout: progress events, then exactly one result. Whatever the
+Reads one JSON request line on stdin ({"protocol", "task", "cell", "artifacts"}), which the
+coordinator then holds open until this process exits (see `lifeline`: the worker and its
+children die with the coordinator); writes JSON lines on the original stdout: progress
+events, then exactly one result. Whatever the
 framework prints goes to stderr, so it can never corrupt the protocol. Imports the standard
 library, NumPy and the one framework asked for, nothing else: it may run in another
 interpreter than the coordinator.
@@ -18,7 +20,7 @@ import traceback
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from dlarena import registry
+from dlarena import lifeline, registry
 from dlarena.cell import PROTOCOL_VERSION, CellSpec, parse_worker_request
 from dlarena.contract import Implementation, Runtime, Workload
 from dlarena.measure.memory import peak_rss_bytes
@@ -151,6 +153,7 @@ def check_cell(cell: CellSpec, artifacts: str | None, progress: Progress) -> dic
 
 
 def main() -> int:
+    lifeline.die_with_parent()
     # Keep the real stdout for the protocol; send fd 1 (framework chatter) to stderr.
     channel = Channel(os.fdopen(os.dup(sys.stdout.fileno()), "w"))
     sys.stdout.flush()
@@ -160,7 +163,9 @@ def main() -> int:
         channel.emit("progress", phase=phase, done=done, total=total)
 
     try:
-        cell, task, artifacts, process = parse_worker_request(sys.stdin.read())
+        request = sys.stdin.readline()
+        lifeline.guard_process_group()  # after the request: the guardian reads stdin too
+        cell, task, artifacts, process = parse_worker_request(request)
         # Each worker process of a cell is an independent replicate: its own seed.
         cell = dataclasses.replace(cell, seed=cell.seed + process)
         if task == "check":

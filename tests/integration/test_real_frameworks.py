@@ -337,7 +337,7 @@ def test_accuracy_suite_on_real_data_writes_curves_and_judges_the_claims(
     from dlarena.report.build import build_report
     from dlarena.report.claims import NOT_MEASURED, judge_all
 
-    store = Store.open(db, create=False)
+    store = Store.read(db)
     claims = {result.claim.id: result.status for result in judge_all(build_report(store))}
     assert claims["same-accuracy"] != NOT_MEASURED
     assert claims["ram-while-loading-data"] != NOT_MEASURED

@@ -21,8 +21,7 @@ def run(args: argparse.Namespace) -> int:
     from dlarena.plan import Request
     from dlarena.report import terminal
     from dlarena.report.build import build_report
-    from dlarena.runner import default_threads
-    from dlarena.runner import run as run_plan
+    from dlarena.runner import default_threads, execute, prepare
     from dlarena.store import Store
 
     threads = None
@@ -39,14 +38,15 @@ def run(args: argparse.Namespace) -> int:
         min_window_seconds=args.min_window, timeout_seconds=args.timeout, seed=args.seed,
         check_parity=not args.no_parity, until_decided=args.until_decided,
     )
-    interpreters = dict(args.python)
+    interpreters = _interpreters(args.python)
     reference = _reference(args.reference)
+    # Every input is checked before the store is opened: a mistake leaves no file behind.
+    prepared = prepare(request, interpreters)
     console = _console()
     store = Store.open(args.db)
     try:
-        summary = run_plan(request, store=store, executor=LocalExecutor(interpreters),
-                      observer=ConsoleObserver(console), interpreters=interpreters,
-                      fresh=args.fresh)
+        summary = execute(prepared, store=store, executor=LocalExecutor(interpreters),
+                          observer=ConsoleObserver(console), fresh=args.fresh)
         terminal.render(build_report(store, summary.run_id), console, reference=reference)
     finally:
         store.close()
@@ -69,7 +69,7 @@ def check(args: argparse.Namespace) -> int:
     from dlarena.runner import check_installed, default_threads
 
     threads = ThreadSettings(args.threads, args.threads) if args.threads else default_threads()
-    interpreters = dict(args.python)
+    interpreters = _interpreters(args.python)
     frameworks = args.frameworks or environment.installed_frameworks(interpreters)
     if not frameworks:
         raise UsageError("no framework is installed: see `dlarena list` for install commands")
@@ -125,7 +125,7 @@ def check(args: argparse.Namespace) -> int:
 def listing(args: argparse.Namespace) -> int:
     from dlarena.cli import listing as listing_module
 
-    data = listing_module.listing(dict(args.python))
+    data = listing_module.listing(_interpreters(args.python))
     if args.json:
         print(json.dumps(data, indent=2))
     else:
@@ -138,7 +138,8 @@ def report(args: argparse.Namespace) -> int:
     from dlarena.store import Store
 
     reference = _reference(args.reference)
-    store = Store.open(args.db, create=False)
+    out = _out(args.out, args.db)
+    store = Store.read(args.db)
     try:
         try:
             report = build_report(store, args.run)
@@ -146,23 +147,62 @@ def report(args: argparse.Namespace) -> int:
             raise UsageError(str(error)) from None
     finally:
         store.close()
-    if args.format == "terminal" and not args.out:
+    if args.format == "terminal" and out is None:
         from dlarena.report import terminal
 
         terminal.render(report, _console(), reference=reference)
         return 0
     text = _render_text(report, args.format, reference)
-    if args.out:
-        out = Path(args.out)
-        try:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(text)
-        except OSError as error:
-            raise UsageError(f"cannot write --out {out}: {error}") from None
-        print(f"report written to {out.resolve()}")
-    else:
+    if out is None:
         sys.stdout.write(text)
+        return 0
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
+    except (OSError, ValueError) as error:
+        raise UsageError(f"cannot write --out {out}: {error}") from None
+    print(f"report written to {printable(str(out.resolve()))}")
     return 0
+
+
+def _out(text: str | None, db: str) -> Path | None:
+    """The report's file: never an empty name, never the store itself (or its journal)."""
+    if text is None:
+        return None
+    if not text.strip():
+        raise UsageError("--out needs a file name (leave it out to print the report)")
+    out = Path(text)
+    try:
+        store = Path(db).resolve()
+        if out.resolve() in {store, *(store.with_name(store.name + suffix)
+                                       for suffix in ("-wal", "-shm", "-journal", "-lock"))}:
+            raise UsageError(f"--out {out} is the results database itself; choose another file")
+    except (OSError, ValueError, RuntimeError) as error:  # a name too long, a NUL, a loop
+        raise UsageError(f"cannot use --out {out}: {error}") from None
+    return out
+
+
+def _interpreters(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    """--python FRAMEWORK=PATH, each naming a known framework, once."""
+    from dlarena import registry
+
+    interpreters: dict[str, str] = {}
+    for name, path in pairs:
+        if name not in registry.frameworks():
+            raise UsageError(f"unknown framework {name!r} in --python; valid: "
+                             f"{', '.join(registry.frameworks())}")
+        if name in interpreters:
+            raise UsageError(f"--python names {name} twice")
+        interpreters[name] = path
+    return interpreters
+
+
+def printable(text: str) -> str:
+    """`text` as one line that any terminal shows as it is: control characters and
+    undecodable bytes of a file name written as escapes."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape",
+                                                       "backslashreplace").decode("ascii")
+                   for c in text)
 
 
 def _console() -> Any:
@@ -219,7 +259,7 @@ def compare(args: argparse.Namespace) -> int:
     from dlarena.report.compare import compare_runs
     from dlarena.store import Store
 
-    store = Store.open(args.db, create=False)
+    store = Store.read(args.db)
     try:
         result = compare_runs(store, args.first, args.second)
     finally:

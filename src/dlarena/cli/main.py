@@ -18,7 +18,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler = handlers[args.command]
         return handler(args)
     except UsageError as error:
-        print(f"dlarena: error: {error}", file=sys.stderr)
+        # One line, whatever a file name or a value in the message holds.
+        print(f"dlarena: error: {commands.printable(str(error))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("dlarena: interrupted; finished cells are stored: run the same command to resume",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from typing import Any
 
 from dlarena.errors import UsageError
@@ -14,14 +15,21 @@ def _names(text: str) -> list[str]:
     names = [name.strip() for name in text.split(",") if name.strip()]
     if not names:
         raise argparse.ArgumentTypeError("expected a comma-separated list of names")
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise argparse.ArgumentTypeError(f"{', '.join(map(repr, twice))} given twice")
     return names
 
 
-def _positive_int(text: str) -> int:
+def _integer(text: str, kind: str) -> int:
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected {kind}, got {_shown(text)}") from None
+
+
+def _positive_int(text: str) -> int:
+    value = _integer(text, "a positive integer")
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
     return value
@@ -35,10 +43,20 @@ def _positive_float(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+        raise argparse.ArgumentTypeError(
+            f"expected a positive number, got {_shown(text)}") from None
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text}")
     return value
+
+
+def _seed(text: str) -> int:
+    return _integer(text, "an integer")
+
+
+def _shown(text: str) -> str:
+    """A value in a message, shortened: a 5,000-digit number need not be echoed in full."""
+    return repr(text) if len(text) <= 40 else repr(text[:40]) + "…"
 
 
 def _interpreter(text: str) -> tuple[str, str]:
@@ -69,9 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--workloads", type=_names, help="comma-separated, e.g. mlp,cnn")
     run.add_argument("--scenarios", type=_names, help="comma-separated, e.g. train,infer")
     run.add_argument("--size", help="smoke | cpu | full (default: the suite's)")
-    run.add_argument("--batch-size", type=_positive_int, help="override each workload's default")
-    run.add_argument("--batch-sizes", type=_positive_ints,
-                     help="comma-separated: a batch-size sweep, e.g. 1,8,32,128")
+    batch = run.add_mutually_exclusive_group()
+    batch.add_argument("--batch-size", type=_positive_int, help="override each workload's default")
+    batch.add_argument("--batch-sizes", type=_positive_ints,
+                       help="comma-separated: a batch-size sweep, e.g. 1,8,32,128")
     run.add_argument("--modes", type=_names,
                      help="framework modes, or default|eager|compiled|all (default: the suite's)")
     run.add_argument("--device", default="cpu", help="cpu | gpu (no silent fallback)")
@@ -79,18 +98,21 @@ def build_parser() -> argparse.ArgumentParser:
                      help="intra-op threads for every framework (default: CPUs available)")
     run.add_argument("--interop-threads", type=_positive_int,
                      help="inter-op threads for every framework (default: CPUs available)")
-    run.add_argument("--processes", type=_positive_int,
-                     help="worker processes per cell, interleaved across frameworks "
-                          "(default: the suite's)")
+    replicates = run.add_mutually_exclusive_group()
+    replicates.add_argument("--processes", type=_positive_int,
+                            help="worker processes per cell, interleaved across frameworks "
+                                 "(default: the suite's)")
     run.add_argument("--windows", type=_positive_int, help="timed windows per process")
     run.add_argument("--epochs", type=_positive_int, help="convergence: epochs per cell")
-    run.add_argument("--seeds", type=_positive_int,
-                     help="convergence: seeds, one worker process each (same as --processes)")
+    replicates.add_argument("--seeds", type=_positive_int,
+                            help="convergence: seeds, one worker process each "
+                                 "(same as --processes)")
     run.add_argument("--dataset", help="convergence: dataset (default: the suite's)")
     run.add_argument("--min-window", type=_positive_float,
                      help="seconds of work per timed window (default: by size)")
     run.add_argument("--timeout", type=_positive_float, help="seconds per worker process")
-    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--seed", type=_seed, default=0,
+                     help="base seed; worker process N of a cell uses seed + N")
     run.add_argument("--python", type=_interpreter, action="append", default=[],
                      metavar="FRAMEWORK=PATH", help="interpreter for one framework's workers")
     run.add_argument("--db", default=DEFAULT_DB, help=f"SQLite results file ({DEFAULT_DB})")

@@ -18,12 +18,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from dlarena import registry
+from dlarena import lifeline, registry
 from dlarena.cell import CellSpec, ThreadSettings, worker_request
 from dlarena.contract import FrameworkInfo
 from dlarena.executors.base import CellOutcome, Executor, ProgressHandler
 
 STDERR_TAIL_LINES = 40
+# How long a worker that has reported its result may take to exit before it is killed (a
+# framework's teardown takes a second or two; a hung atexit handler takes forever).
+EXIT_GRACE_SECONDS = 10.0
 # The worker imports dlarena from the same source tree as the coordinator, whatever
 # interpreter runs it.
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
@@ -49,6 +52,7 @@ def worker_environment(
                         for name, folder in framework.cache_variables.items()})
     env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, base.get("PYTHONPATH")) if p)
     env["PYTHONUNBUFFERED"] = "1"
+    env[lifeline.COORDINATOR_VARIABLE] = str(os.getpid())
     return env
 
 
@@ -62,8 +66,13 @@ def _describe_exit(returncode: int) -> str:
 
 
 class LocalExecutor(Executor):
-    def __init__(self, interpreters: Mapping[str, str] | None = None) -> None:
+    """Runs each cell in a fresh worker process, from the calling thread (see `lifeline`:
+    the worker is killed when the thread that started it ends)."""
+
+    def __init__(self, interpreters: Mapping[str, str] | None = None, *,
+                 exit_grace_seconds: float = EXIT_GRACE_SECONDS) -> None:
         self._interpreters = dict(interpreters or {})
+        self._exit_grace = exit_grace_seconds
 
     def interpreter(self, framework: str) -> str:
         return self._interpreters.get(framework, sys.executable)
@@ -119,43 +128,54 @@ class LocalExecutor(Executor):
             reader.start()
         assert process.stdin is not None
         try:
+            # The request, and then nothing: stdin stays open until the worker has exited,
+            # and its end tells the worker's guardian that this coordinator is gone.
             process.stdin.write(worker_request(cell, task=task, artifacts=artifacts,
-                                               process=replicate))
-            process.stdin.close()
+                                               process=replicate) + "\n")
+            process.stdin.flush()
         except BrokenPipeError:
             pass  # the worker died at once; its exit code and stderr say why
 
         result: dict[str, Any] | None = None
-        timed_out = False
-        deadline = started + cell.timeout_seconds
+        output_closed = exited = False
+        limit = started + cell.timeout_seconds
         try:
-            while True:
+            while (remaining := limit - time.monotonic()) > 0:
                 try:
-                    event = events.get(timeout=max(0.0, min(0.5, deadline - time.monotonic())))
+                    event = events.get(timeout=min(0.5, remaining))
                 except queue.Empty:
-                    if time.monotonic() >= deadline:
-                        timed_out = True
-                        break
                     continue
-                if event is None:  # stdout closed: the worker is finishing or dead
+                if event is None:  # stdout closed: the worker is exiting (or should be)
+                    output_closed = True
+                    limit = min(limit, time.monotonic() + self._exit_grace)
                     break
                 if event.get("event") == "result":
+                    # Final: what the worker does after it is not part of the cell. It gets a
+                    # short grace to exit, not the rest of the timeout.
                     result = event
+                    limit = min(limit, time.monotonic() + self._exit_grace)
                 elif event.get("event") == "progress":
                     on_progress(cell, event)
-        finally:
-            if timed_out or (process.poll() is None and result is None):
-                _kill(process)
             try:
-                process.wait(timeout=max(1.0, deadline - time.monotonic()))
+                process.wait(timeout=max(0.0, limit - time.monotonic()))
+                exited = True
             except subprocess.TimeoutExpired:
-                timed_out = True
+                pass
+        finally:
+            if process.poll() is None:  # time is up, or the coordinator is interrupted
                 _kill(process)
                 process.wait()
+            with contextlib.suppress(OSError):
+                process.stdin.close()
             for reader in readers:
                 reader.join(timeout=5)
 
-        if timed_out:
+        lingered = {} if exited else {
+            "killed_after_result": f"did not exit within {self._exit_grace:g} s of its result"}
+        if result is None and not exited:
+            if output_closed:
+                return outcome(f"worker closed its output without a result and did not exit "
+                               f"within {self._exit_grace:g} s")
             return outcome(f"timed out after {cell.timeout_seconds:g} s")
         if result is None:
             last = _last_line("".join(stderr_tail))
@@ -163,8 +183,8 @@ class LocalExecutor(Executor):
             return outcome(f"{reason}: {last}" if last else reason)
         if result.get("status") != "ok":
             return outcome(str(result.get("error", "unknown worker error")),
-                           details={"traceback": result.get("traceback", "")})
-        return outcome(None, payload=result)
+                           details={"traceback": result.get("traceback", ""), **lingered})
+        return outcome(None, payload=result, details=lingered)
 
 
 def _kill(process: subprocess.Popen[str]) -> None:

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from dlarena import lifeline
 from dlarena.cell import ThreadSettings
 
 SIZE = 2048
@@ -86,6 +87,7 @@ def ceiling(peaks: dict[str, float | str]) -> float | None:
 
 
 def main(argv: list[str]) -> int:
+    lifeline.die_with_parent()
     framework, intra, inter, device = argv[1], int(argv[2]), int(argv[3]), argv[4]
     print(json.dumps(round(measure(framework, ThreadSettings(intra, inter), device), 1)))
     return 0

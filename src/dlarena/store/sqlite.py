@@ -1,23 +1,30 @@
 """SQLite store: runs, cells (one row per worker process), timing windows, metric samples.
 
 WAL mode; one transaction per finished worker process, so a crash or Ctrl-C loses at most
-the cell in flight. The schema carries a version and is migrated forward on open.
+the cell in flight. The schema carries a version and is migrated forward when a run opens the
+store; reading never writes (see `files`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
+import re
 import sqlite3
 from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from dlarena.cell import CellSpec
 from dlarena.errors import UsageError
 from dlarena.executors.base import CellOutcome
 from dlarena.parity.compare import ParityResult
+from dlarena.store import files
 
 APPLICATION = "dlarena"
 SCHEMA_VERSION = 3
@@ -98,6 +105,82 @@ _MIGRATIONS: dict[int, str] = {
 }
 
 
+def _tables(version: int) -> set[str]:
+    """The tables a store of this schema version has."""
+    return {name for step in range(1, version + 1)
+            for name in re.findall(r"CREATE TABLE (\w+)", _MIGRATIONS[step])}
+
+
+def _check(db: sqlite3.Connection, path: Path, *, thorough: bool) -> int:
+    """The schema version of a dlarena store (0: an SQLite file with nothing in it yet);
+    anything else is refused in one line that names the file. Reads only. `thorough` also
+    reads every page, for a writer about to add to the file."""
+    try:
+        tables = {row[0] for row in db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not tables:
+            return 0
+        if "meta" not in tables:
+            raise UsageError(f"--db {path} is an SQLite file of another program, not dlarena's")
+        meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+        if thorough:
+            problems = [row[0] for row in db.execute("PRAGMA quick_check")]
+            if problems != ["ok"]:
+                raise UsageError(f"--db {path} is damaged: {problems[0]}")
+    except sqlite3.Error as error:
+        raise UsageError(f"--db {path} is not a usable SQLite database: {error}") from None
+    if meta.get("application") != APPLICATION:
+        raise UsageError(f"--db {path} is not a dlarena database")
+    text = meta.get("schema_version")
+    if not isinstance(text, str) or not text.isdigit() or not 1 <= int(text) <= 10**6:
+        raise UsageError(f"--db {path} has schema version {text!r}, not a version number: "
+                         "it is damaged, or not dlarena's")
+    version = int(text)
+    if version > SCHEMA_VERSION:
+        raise UsageError(f"--db {path} has schema {version}, newer than this dlarena's "
+                         f"{SCHEMA_VERSION}: upgrade dlarena")
+    missing = sorted(_tables(version) - tables)
+    if missing:
+        raise UsageError(f"--db {path} is damaged: schema {version} without table(s) "
+                         f"{', '.join(missing)}")
+    return version
+
+
+def _connect_for_reading(path: Path) -> tuple[sqlite3.Connection, files.Lock | None]:
+    try:
+        return files.connect_for_reading(path)
+    except (sqlite3.Error, OSError) as error:
+        raise UsageError(f"cannot read --db {path}: {error}") from None
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _guarded(method: Callable[Concatenate[Store, _P], _R]) -> Callable[Concatenate[Store, _P], _R]:
+    """A failure of SQLite (a damaged page, a full disk, a lock held too long) or a record
+    that does not decode becomes one line that names the file, not a traceback."""
+
+    @functools.wraps(method)
+    def guarded(self: Store, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as error:
+            raise UsageError(f"results database {self.path}: {error}") from None
+
+    return guarded
+
+
+@contextmanager
+def _decoding(path: Path) -> Iterator[None]:
+    """Stored JSON that no longer parses is a damaged store, not a bug of the reader."""
+    try:
+        yield
+    except (ValueError, KeyError, TypeError) as error:
+        raise UsageError(f"results database {path} holds a record dlarena cannot read: "
+                         f"{type(error).__name__}: {error}") from None
+
+
 @dataclass(frozen=True)
 class StoredRun:
     id: int
@@ -134,85 +217,113 @@ class StoredCell:
 
 
 class Store:
-    """Open with `Store.open(path)`; every write is its own transaction."""
+    """`Store.open(path)` to write (a run), `Store.read(path)` to read (reports); every write
+    is its own transaction. Any SQLite failure is one line naming the file (`UsageError`)."""
 
-    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
+    def __init__(self, connection: sqlite3.Connection, path: Path, *,
+                 lock: files.Lock | None = None) -> None:
         self._db = connection
+        self._lock = lock
         self.path = path
 
     @classmethod
-    def open(cls, path: str | Path, *, create: bool = True) -> Store:
+    def open(cls, path: str | Path) -> Store:
+        """For writing: created if missing, migrated if older, and refused, untouched, when it
+        is not dlarena's, is newer, or is damaged. Holds the writer's lock until `close`."""
         path = Path(path)
-        if not create and not path.exists():
-            raise UsageError(f"no results database at {path}: run `dlarena run` first")
-        if path.is_dir():
-            raise UsageError(f"--db {path} is a directory, not an SQLite file")
-        if create:
+        kind = files.inspect(path)
+        if kind == "sqlite":
+            # Every check reads through a read-only connection: a refused file stays as it was.
+            connection, shared = _connect_for_reading(path)
             try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as error:
-                raise UsageError(f"cannot create the folder for --db {path}: {error}") from None
+                _check(connection, path, thorough=True)
+            finally:
+                connection.close()
+                if shared is not None:
+                    shared.release()
+        else:
+            files.create_folder(path)
+        lock = files.lock_for_writing(path)
         try:
             connection = sqlite3.connect(path, isolation_level=None, timeout=30)
+        except sqlite3.Error as error:
+            lock.release()
+            raise UsageError(f"cannot open --db {path}: {error}") from None
+        store = cls(connection, path, lock=lock)
+        try:
             connection.execute("PRAGMA foreign_keys = ON")
-            tables = {row[0] for row in connection.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table'"
-            )}
-            if create:
-                connection.execute("PRAGMA journal_mode = WAL")
-        except sqlite3.DatabaseError as error:
-            raise UsageError(f"--db {path} is not a usable SQLite database: {error}") from None
-        store = cls(connection, path)
-        store._check_and_migrate(tables)
+            connection.execute("PRAGMA journal_mode = WAL")
+            store._migrate()
+        except sqlite3.Error as error:
+            store.close()
+            raise UsageError(f"cannot write to --db {path}: {error}") from None
+        except UsageError:
+            store.close()
+            raise
+        return store
+
+    @classmethod
+    def read(cls, path: str | Path) -> Store:
+        """For reading, and nothing else: opened read-only; an older schema is migrated in a
+        copy in memory, never in the file."""
+        path = Path(path)
+        kind = files.inspect(path)
+        if kind == "missing":
+            raise UsageError(f"no results database at {path}: run `dlarena run` first")
+        if kind == "empty":
+            raise UsageError(f"--db {path} is an empty file, not a dlarena results database")
+        connection, shared = _connect_for_reading(path)
+        store = cls(connection, path, lock=shared)
+        try:
+            version = _check(connection, path, thorough=False)
+            if version == 0:
+                raise UsageError(f"--db {path} holds no dlarena results: run `dlarena run` first")
+            if version < SCHEMA_VERSION:
+                store._db = files.in_memory(connection)
+                store._migrate()
+            # One snapshot for every query, should a writer commit while we read.
+            store._db.execute("BEGIN")
+        except sqlite3.Error as error:
+            store.close()
+            raise UsageError(f"cannot read --db {path}: {error}") from None
+        except UsageError:
+            store.close()
+            raise
         return store
 
     def close(self) -> None:
         self._db.close()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
-    def _check_and_migrate(self, tables: set[str]) -> None:
-        if tables and "meta" not in tables:
-            raise UsageError(
-                f"--db {self.path} is an SQLite file of another program, not dlarena's"
-            )
-        version = 0
-        if tables:
-            meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
-            if meta.get("application") != APPLICATION:
-                raise UsageError(f"--db {self.path} is not a dlarena database")
-            version = int(meta.get("schema_version", "0"))
-        if version > SCHEMA_VERSION:
-            raise UsageError(
-                f"--db {self.path} has schema {version}, newer than this dlarena's "
-                f"{SCHEMA_VERSION}: upgrade dlarena"
-            )
-        if version == SCHEMA_VERSION:
-            return
-        try:
-            with self._transaction():
-                for step in range(version + 1, SCHEMA_VERSION + 1):
-                    for statement in _MIGRATIONS[step].split(";"):
-                        if statement.strip():
-                            self._db.execute(statement)
+    def _migrate(self) -> None:
+        """Bring the schema to this version, checked again inside the transaction: the file
+        may have changed since it was first looked at."""
+        with self._transaction():
+            version = _check(self._db, self.path, thorough=False)
+            for step in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in _MIGRATIONS[step].split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+            if version < SCHEMA_VERSION:
                 self._db.execute(
                     "INSERT OR REPLACE INTO meta VALUES ('application', ?), ('schema_version', ?)",
                     (APPLICATION, str(SCHEMA_VERSION)),
                 )
-        except sqlite3.OperationalError as error:
-            raise UsageError(f"cannot write to --db {self.path}: {error}") from None
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db)
 
+    @_guarded
     def check_writable(self) -> None:
         """Fail now, not after the first cell, when the file cannot be written."""
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute("ROLLBACK")
-        except sqlite3.OperationalError as error:
-            raise UsageError(f"cannot write to --db {self.path}: {error}") from None
+        self._db.execute("BEGIN IMMEDIATE")
+        self._db.execute("ROLLBACK")
 
     # -- runs -------------------------------------------------------------------------------
 
+    @_guarded
     def create_run(self, *, plan_key: str, command: str, environment: dict[str, Any]) -> int:
         with self._transaction():
             cursor = self._db.execute(
@@ -222,17 +333,38 @@ class Store:
         assert cursor.lastrowid is not None
         return cursor.lastrowid
 
+    @_guarded
+    def run_for_plan(self, *, plan_key: str, command: str, environment: dict[str, Any]
+                     ) -> tuple[int, bool]:
+        """The latest run of this plan, or a new one, and whether it already existed: looked
+        up and created in one transaction, so two coordinators of one plan share one run."""
+        with self._transaction():
+            row = self._db.execute(
+                "SELECT id FROM runs WHERE plan_key = ? ORDER BY id DESC LIMIT 1", (plan_key,)
+            ).fetchone()
+            if row is not None:
+                return int(row[0]), True
+            cursor = self._db.execute(
+                "INSERT INTO runs (plan_key, created_utc, command, environment) VALUES (?,?,?,?)",
+                (plan_key, environment["created_utc"], command, json.dumps(environment)),
+            )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid, False
+
+    @_guarded
     def latest_run_for_plan(self, plan_key: str) -> int | None:
         row = self._db.execute(
             "SELECT id FROM runs WHERE plan_key = ? ORDER BY id DESC LIMIT 1", (plan_key,)
         ).fetchone()
         return None if row is None else int(row[0])
 
+    @_guarded
     def runs(self) -> list[StoredRun]:
         rows = self._db.execute(
             "SELECT id, plan_key, created_utc, command, environment FROM runs ORDER BY id"
         ).fetchall()
-        return [StoredRun(r[0], r[1], r[2], r[3], json.loads(r[4])) for r in rows]
+        with _decoding(self.path):
+            return [StoredRun(r[0], r[1], r[2], r[3], json.loads(r[4])) for r in rows]
 
     def run(self, run_id: int) -> StoredRun:
         for stored in self.runs():
@@ -242,6 +374,7 @@ class Store:
 
     # -- cells ------------------------------------------------------------------------------
 
+    @_guarded
     def finished(self, run_id: int) -> set[tuple[str, int]]:
         """(cell key, process) pairs measured successfully: a resumed run skips them."""
         rows = self._db.execute(
@@ -249,6 +382,7 @@ class Store:
         )
         return {(key, int(process)) for key, process in rows}
 
+    @_guarded
     def save(self, run_id: int, outcome: CellOutcome, *, process: int) -> None:
         """Store one worker process's outcome; replaces an earlier failed try of it."""
         cell = outcome.cell
@@ -293,14 +427,19 @@ class Store:
 
     # -- parity ------------------------------------------------------------------------------
 
+    @_guarded
     def cached_parity(self, version_key: str) -> ParityResult | None:
         """The latest check of exactly these implementations, from any run."""
         row = self._db.execute(
             "SELECT result FROM parity WHERE version_key = ? ORDER BY id DESC LIMIT 1",
             (version_key,),
         ).fetchone()
-        return None if row is None else ParityResult.from_dict(json.loads(row[0]))
+        if row is None:
+            return None
+        with _decoding(self.path):
+            return ParityResult.from_dict(json.loads(row[0]))
 
+    @_guarded
     def save_parity(self, run_id: int, version_key: str, result: ParityResult) -> None:
         """Record that a run relies on this check; once per run and version."""
         with self._transaction():
@@ -313,6 +452,7 @@ class Store:
                  result.second_mode, run_id, version_key),
             )
 
+    @_guarded
     def parity(self, run_id: int) -> list[ParityResult]:
         """The checks a run relied on, latest per (workload, pair of framework/mode)."""
         rows = self._db.execute(
@@ -320,9 +460,11 @@ class Store:
             WHERE run_id = ? ORDER BY id""",
             (run_id,),
         ).fetchall()
-        latest = {tuple(row[:5]): ParityResult.from_dict(json.loads(row[5])) for row in rows}
+        with _decoding(self.path):
+            latest = {tuple(row[:5]): ParityResult.from_dict(json.loads(row[5])) for row in rows}
         return list(latest.values())
 
+    @_guarded
     def cells(self, run_id: int) -> list[StoredCell]:
         rows = self._db.execute(
             """SELECT id, cell_key, process, spec, status, error, framework_version,
@@ -348,9 +490,12 @@ class Store:
                 for metric, values in samples[row[0]].items():
                     pooled[metric].extend(values)
                     by_process[metric].append(values)
+            with _decoding(self.path):
+                spec = CellSpec.from_json(processes[0][3])
+                details = tuple(json.loads(row[8]) for row in processes)
             cells.append(StoredCell(
                 run_id=run_id,
-                spec=CellSpec.from_json(processes[0][3]),
+                spec=spec,
                 processes=len(processes),
                 statuses=tuple(row[4] for row in processes),
                 errors=tuple(row[5] for row in processes if row[5]),
@@ -358,7 +503,7 @@ class Store:
                 device_name=next((r[7] for r in processes if r[7]), None),
                 samples=dict(pooled),
                 samples_by_process=dict(by_process),
-                details=tuple(json.loads(row[8]) for row in processes),
+                details=details,
                 stderr_tails=tuple(row[9] for row in processes),
             ))
         return cells
@@ -392,4 +537,9 @@ class _Transaction:
         self._db.execute("BEGIN IMMEDIATE")
 
     def __exit__(self, kind: object, value: object, traceback: object) -> None:
-        self._db.execute("COMMIT" if kind is None else "ROLLBACK")
+        if kind is None:
+            self._db.execute("COMMIT")
+        elif self._db.in_transaction:
+            # The error in flight (a Ctrl-C, a full disk) is the one to report, not this.
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("ROLLBACK")
