@@ -51,6 +51,7 @@ from typing import Any
 
 import numpy as np
 
+from dlarena.cell import TIMED_PRECISION
 from dlarena.parity.probe import AUDIT_PREFIX, PROBE_PRECISION, TRAIN_STEPS
 
 FORWARD_TOLERANCE = 1e-13
@@ -354,7 +355,7 @@ def compare(
 
 
 def audit_precision(label: str, evidence: Evidence, facts: ModelFacts,
-                    precision: str = "fp32") -> PrecisionAudit:
+                    precision: str = TIMED_PRECISION) -> PrecisionAudit:
     """The timed configuration's layer outputs and gradients against this side's float64."""
     unit = UNIT_ROUNDOFF[precision]
     lengths = facts.reduction_lengths
