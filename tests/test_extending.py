@@ -74,7 +74,7 @@ def test_the_numpy_mlp_is_pytorchs_mlp_to_float64_rounding(extended: Path) -> No
                     "--threads", "1")
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
-    assert "torch vs numpy: same model" in output, output
+    assert "torch/eager vs numpy/eager, checked in float64: same model" in output, output
     errors = [float(value) for value in re.findall(r"worst relative error (\S+)", output)]
     # forward (inference, training), gradients, Adam and SGD losses, weights after SGD
     assert len(errors) == 6, output
