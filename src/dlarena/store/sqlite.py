@@ -250,16 +250,10 @@ class Store:
             lock.release()
             raise UsageError(f"cannot open --db {path}: {error}") from None
         store = cls(connection, path, lock=lock)
-        try:
+        with _closed_on_failure(store, f"cannot write to --db {path}"):
             connection.execute("PRAGMA foreign_keys = ON")
             connection.execute("PRAGMA journal_mode = WAL")
             store._migrate()
-        except sqlite3.Error as error:
-            store.close()
-            raise UsageError(f"cannot write to --db {path}: {error}") from None
-        except UsageError:
-            store.close()
-            raise
         return store
 
     @classmethod
@@ -274,7 +268,7 @@ class Store:
             raise UsageError(f"--db {path} is an empty file, not a dlarena results database")
         connection, shared = _connect_for_reading(path)
         store = cls(connection, path, lock=shared)
-        try:
+        with _closed_on_failure(store, f"cannot read --db {path}"):
             version = _check(connection, path, thorough=False)
             if version == 0:
                 raise UsageError(f"--db {path} holds no dlarena results: run `dlarena run` first")
@@ -283,12 +277,6 @@ class Store:
                 store._migrate()
             # One snapshot for every query, should a writer commit while we read.
             store._db.execute("BEGIN")
-        except sqlite3.Error as error:
-            store.close()
-            raise UsageError(f"cannot read --db {path}: {error}") from None
-        except UsageError:
-            store.close()
-            raise
         return store
 
     def close(self) -> None:
@@ -543,3 +531,17 @@ class _Transaction:
             # The error in flight (a Ctrl-C, a full disk) is the one to report, not this.
             with contextlib.suppress(sqlite3.Error):
                 self._db.execute("ROLLBACK")
+
+
+@contextmanager
+def _closed_on_failure(store: Store, failure: str) -> Iterator[None]:
+    """While a store is being opened: any failure closes it (and its lock), and a SQLite error
+    becomes one line naming the file."""
+    try:
+        yield
+    except sqlite3.Error as error:
+        store.close()
+        raise UsageError(f"{failure}: {error}") from None
+    except UsageError:
+        store.close()
+        raise
