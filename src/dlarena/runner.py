@@ -18,7 +18,7 @@ from dlarena import environment, registry
 from dlarena.cell import CellSpec, ThreadSettings
 from dlarena.errors import UsageError
 from dlarena.executors.base import CellOutcome, Executor
-from dlarena.measure import peak, stopping
+from dlarena.measure import peak, stats, stopping
 from dlarena.measure.scenarios import SCENARIOS
 from dlarena.parity.check import check_workload, pair_version
 from dlarena.parity.compare import ParityResult
@@ -218,18 +218,24 @@ def _measure(item: PlannedCell, index: int, total: int, *, run_id: int, store: S
 
 def _decisions(cells: Sequence[StoredCell], rule: stopping.StoppingRule, rounds: int,
                open_groups: set[GroupKey]) -> dict[GroupKey, dict[str, str]]:
-    """Each open group's pairs after `rounds` rounds, on the scenario's headline metric."""
+    """Each open group's pairs after `rounds` rounds, on the scenario's headline metric,
+    with the noise prior of every cell of the run on that metric (report.model does the
+    same, so the report reads the verdicts the run stopped on)."""
     by_group: dict[GroupKey, list[StoredCell]] = {}
     for cell in cells:
         if group_key(cell.spec) in open_groups:
             by_group.setdefault(group_key(cell.spec), []).append(cell)
+    headlines = {SCENARIOS[key[1]].headline for key in by_group} - {None}
+    priors = {metric: stats.noise_prior([c.samples_by_process[metric] for c in cells
+                                         if c.samples_by_process.get(metric)])
+              for metric in headlines if metric}
     decisions: dict[GroupKey, dict[str, str]] = {}
     for key, members in by_group.items():
         metric = SCENARIOS[key[1]].headline
         measured = [c for c in members if metric and c.samples_by_process.get(metric)]
         pairs = {f"{a.spec.framework}/{a.spec.mode} vs {b.spec.framework}/{b.spec.mode}":
                  stopping.decide(a.samples_by_process[metric], b.samples_by_process[metric],
-                                 rule, rounds=rounds)
+                                 rule, rounds=rounds, prior=priors.get(metric))
                  for a, b in itertools.combinations(measured, 2) if metric}
         # A group with nothing to compare needs only the minimum rounds.
         decisions[key] = pairs or {"nothing to compare": stopping.UNDECIDED}

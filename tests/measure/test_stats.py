@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -153,3 +155,55 @@ def test_a_higher_confidence_gives_a_wider_interval() -> None:
     narrow = stats.hierarchical_median_ci(cell) or (0.0, 0.0)
     wide = stats.hierarchical_median_ci(cell, confidence=0.99) or (0.0, 0.0)
     assert wide[0] <= narrow[0] and wide[1] >= narrow[1]
+
+
+def _cells(rng: np.random.Generator, sigmas: list[float], processes: int
+           ) -> list[list[list[float]]]:
+    """One cell per sigma: `processes` worker processes whose levels spread by sigma (log
+    scale), three windows each agreeing to 0.5%."""
+    return [[list(100 * np.exp(rng.normal(0, sigma)) * (1 + rng.normal(0, 0.005, size=3)))
+             for _ in range(processes)] for sigma in sigmas]
+
+
+def test_trigamma_inverse_inverts_trigamma() -> None:
+    from scipy.special import polygamma
+
+    for y in (0.3, 1.0, 3.0, 40.0):
+        assert stats._trigamma_inverse(float(polygamma(1, y))) == pytest.approx(y, rel=1e-6)
+
+
+def test_the_noise_prior_learns_a_shared_variance_and_notices_when_it_is_not_shared() -> None:
+    rng = np.random.default_rng(5)
+    shared = stats.noise_prior(_cells(rng, [0.05] * 30, processes=4))
+    assert shared is not None and shared.cells == 30 and shared.total_df == 90
+    # The variance of a median of processes (k x its squared standard error): the scale of
+    # sigma^2, somewhat above it (a median of 4 is less efficient than their mean).
+    assert 0.05**2 < shared.variance < 2.5 * 0.05**2
+    assert shared.df > 20  # the cells agree: each may borrow (nearly) all of them
+    mixed = stats.noise_prior(_cells(rng, [0.005] * 15 + [0.2] * 15, processes=4))
+    assert mixed is not None and mixed.df < 3  # they do not: each keeps mostly its own
+    assert stats.noise_prior(_cells(rng, [0.05] * 2, processes=4)) is None
+    assert stats.noise_prior([[[1.0, 2.0]]] * 5) is None  # one process each: nothing to learn
+
+
+def test_moderation_pulls_a_cell_towards_the_prior_by_the_prior_s_weight() -> None:
+    prior = stats.NoisePrior(variance=0.01, df=6.0, cells=10, total_df=20)
+    variance, df = prior.moderate(0.04, 2)
+    assert variance == pytest.approx((6 * 0.01 + 2 * 0.04) / 8)
+    assert df == 8
+    assert stats.NoisePrior(0.01, math.inf, 10, 20).moderate(0.04, 2) == (0.01, 20)
+    assert stats.NoisePrior(0.01, 30.0, 10, 20).moderate(0.04, 2)[1] == 20  # capped
+
+
+def test_a_prior_narrows_a_two_process_interval_that_t_with_two_df_leaves_open() -> None:
+    """Two processes each, 12% apart, processes 3% from their cell's level: t(2) cannot
+    tell; with 40 other cells showing what 3% noise looks like, the difference is shown."""
+    rng = np.random.default_rng(11)
+    first = [[112 * 1.03] * 3, [112 / 1.03] * 3]
+    second = [[100 / 1.03] * 3, [100 * 1.03] * 3]
+    prior = stats.noise_prior(_cells(rng, [0.03] * 40, processes=2))
+    plain = stats.hierarchical_ratio_ci(first, second, confidence=0.99)
+    moderated = stats.hierarchical_ratio_ci(first, second, confidence=0.99, prior=prior)
+    assert plain is not None and moderated is not None
+    assert moderated[1] - moderated[0] < 0.5 * (plain[1] - plain[0])
+    assert stats.is_significant(moderated) and not stats.is_significant(plain)

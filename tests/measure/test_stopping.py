@@ -76,3 +76,56 @@ def test_repeated_looks_keep_false_differences_rare() -> None:
     naive_rate = naive.count(stopping.DIFFERENT) / len(naive)
     assert spent_rate <= naive_rate
     assert spent_rate <= 0.08, spent_rate
+
+
+def _run(rule: StoppingRule, rng: np.random.Generator, *, effect: float, spread: float,
+         prior: bool, pairs: int = 10) -> list[tuple[str, int]]:
+    """One simulated adaptive run of `pairs` comparisons on a drifting machine whose cells
+    differ in noise: each side's worker processes spread by a sigma drawn between 2% and
+    2% x `spread` (log-uniform); the first side is `effect` times faster. Like the runner,
+    each look moderates by the prior of every cell measured so far. (decision, rounds)."""
+    sigmas = np.exp(rng.uniform(np.log(0.02), np.log(0.02 * spread), size=(pairs, 2)))
+    cells: list[list[list[list[float]]]] = [[[], []] for _ in range(pairs)]
+    found: list[tuple[str, int] | None] = [None] * pairs
+    for rounds in range(1, rule.max_rounds + 1):
+        for index, (first, second) in enumerate(cells):
+            if found[index] is None:
+                for side, level, sigma in ((first, effect, sigmas[index, 0]),
+                                           (second, 1.0, sigmas[index, 1])):
+                    centre = 100 * level * np.exp(rng.normal(0, sigma))
+                    side.append(list(centre * (1 + rng.normal(0, 0.01, size=rule.windows))))
+        if rounds < rule.min_rounds:
+            continue
+        learned = (stopping.stats.noise_prior([side for pair in cells for side in pair])
+                   if prior else None)
+        for index, (first, second) in enumerate(cells):
+            if found[index] is None:
+                decision = stopping.decide(first, second, rule, rounds=rounds, prior=learned)
+                if decision != stopping.CONTINUE:
+                    found[index] = (decision, rounds)
+    return [result for result in found if result is not None]
+
+
+def test_borrowing_the_run_s_noise_keeps_false_differences_within_alpha() -> None:
+    """Identical frameworks, 20 runs of 10 pairs whose noise differs up to 6x between
+    cells: moderating by the run's prior must not call more differences than alpha allows."""
+    results = [result for seed in range(20) for result in
+               _run(RULE, np.random.default_rng(seed), effect=1.0, spread=6, prior=True)]
+    rate = sum(decision == stopping.DIFFERENT for decision, _ in results) / len(results)
+    assert len(results) == 200
+    assert rate <= 0.05, rate
+
+
+def test_borrowing_the_run_s_noise_decides_a_clear_difference_sooner() -> None:
+    """A 25% difference, noise up to 3x apart between cells: with the prior nearly every
+    pair is decided at the first look; from its own two processes alone, far fewer are."""
+    def first_look_share(prior: bool) -> float:
+        results = [result for seed in range(8) for result in
+                   _run(RULE, np.random.default_rng(100 + seed), effect=1.25, spread=3,
+                        prior=prior)]
+        return sum(decision == stopping.DIFFERENT and rounds == RULE.min_rounds
+                   for decision, rounds in results) / len(results)
+
+    moderated, alone = first_look_share(True), first_look_share(False)
+    assert moderated >= 0.9, moderated
+    assert moderated > alone + 0.3, (moderated, alone)

@@ -65,7 +65,7 @@ def test_today_s_definitions_cover_the_registry_and_survive_json() -> None:
     today = Definitions.current()
     assert set(today.workloads) == set(registry.workloads())
     assert set(today.frameworks) == set(registry.frameworks())
-    assert today.verdict_rules == VERDICT_RULES_VERSION == "2"
+    assert today.verdict_rules == VERDICT_RULES_VERSION == "3"
     text = json.dumps(today.to_json())  # plain JSON: the run stores it in its environment
     assert Definitions.from_json(json.loads(text)) == today
     tokens = [w for w in today.workloads.values() if w.unit == "tokens"]
@@ -118,8 +118,9 @@ def test_an_old_run_falls_back_to_today_s_definitions_and_says_so(tmp_path: Path
 def test_a_run_stored_under_other_verdict_rules_says_so(tmp_path: Path) -> None:
     older = dataclasses.replace(Definitions.current(), verdict_rules="1")
     [note] = _report(tmp_path, older.to_json()).definitions_notes
-    assert note == ("verdicts by today's rules 2 (hierarchical bootstrap over processes then "
-                    "blocks of windows); the run was stored under rules 1 (percentile "
+    assert note == ("verdicts by today's rules 3 (hierarchical bootstrap over processes then "
+                    "blocks of windows, each cell's between-process variance moderated by the "
+                    "run's (empirical Bayes)); the run was stored under rules 1 (percentile "
                     "bootstrap over the pooled samples)")
 
 

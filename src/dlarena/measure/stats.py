@@ -146,7 +146,7 @@ def _log_standard_error(per_process: Samples, rng: np.random.Generator) -> float
     return float(logs.std(ddof=1) * math.sqrt(k / (k - 1)))
 
 
-def _t_quantile(confidence: float, df: int) -> float:
+def _t_quantile(confidence: float, df: float) -> float:
     from scipy.stats import t
 
     return float(t.ppf(1 - (1 - confidence) / 2, df))
@@ -172,16 +172,19 @@ def hierarchical_median_ci(per_process: Samples, *, confidence: float = CONFIDEN
     return math.exp(estimate - half), math.exp(estimate + half)
 
 
-def hierarchical_ratio_ci(a: Samples, b: Samples, *, confidence: float = CONFIDENCE
-                          ) -> tuple[float, float] | None:
+def hierarchical_ratio_ci(a: Samples, b: Samples, *, confidence: float = CONFIDENCE,
+                          prior: NoisePrior | None = None) -> tuple[float, float] | None:
     """Interval of median(a) / median(b); None when either side has fewer than two values.
 
     With one process on a side, the percentile interval of independent hierarchical (here:
-    block) bootstraps of each side. With several on both: log ratio ± t(ka + kb - 2) x the
-    bootstrap standard errors combined, each from resampling processes, then blocks of
-    windows. Simulated on this machine's kind of drift (processes ±3%, windows ±0.5%), a
-    plain percentile interval over 2-4 processes called 23% of identical pairs different at a
-    nominal 5%; this one stays below it (tests/measure/test_stopping.py).
+    block) bootstraps of each side. With several on both: log ratio ± t x the bootstrap
+    standard errors combined, each from resampling processes, then blocks of windows.
+    Without a `prior`, t has ka + kb - 2 degrees of freedom. Simulated on this machine's kind
+    of drift (processes ±3%, windows ±0.5%), a plain percentile interval over 2-4 processes
+    called 23% of identical pairs different at a nominal 5%; this one stays below it
+    (tests/measure/test_stopping.py). With a `prior` (the run's other cells, `noise_prior`),
+    each side's between-process variance is moderated towards the run's and borrows its
+    degrees of freedom; t takes the Welch-Satterthwaite degrees of freedom of the two.
     """
     if not (_enough(a) and _enough(b)):
         return None
@@ -191,9 +194,91 @@ def hierarchical_ratio_ci(a: Samples, b: Samples, *, confidence: float = CONFIDE
         ratios = resampled_medians(a, rng=rng) / resampled_medians(b, rng=rng)
         return _percentile_interval(ratios, confidence)
     estimate = math.log(median(pooled(a)) / median(pooled(b)))
-    error = math.hypot(_log_standard_error(a, rng), _log_standard_error(b, rng))
-    half = _t_quantile(confidence, ka + kb - 2) * error
+    error_a, error_b = _log_standard_error(a, rng), _log_standard_error(b, rng)
+    if prior is None:
+        half = _t_quantile(confidence, ka + kb - 2) * math.hypot(error_a, error_b)
+    else:
+        var_a, df_a = prior.moderate(ka * error_a**2, ka - 1)
+        var_b, df_b = prior.moderate(kb * error_b**2, kb - 1)
+        va, vb = var_a / ka, var_b / kb
+        df = (va + vb) ** 2 / (va**2 / df_a + vb**2 / df_b)
+        half = _t_quantile(confidence, df) * math.sqrt(va + vb)
     return math.exp(estimate - half), math.exp(estimate + half)
+
+
+@dataclass(frozen=True)
+class NoisePrior:
+    """How much worker processes differ on this machine, learned from a run's cells: an
+    empirical-Bayes prior for each cell's between-process variance (Smyth 2004, the
+    moderated t of limma).
+
+    A cell measured in k processes estimates its between-process variance (of log median)
+    with only k - 1 degrees of freedom, so with 2-3 processes its t quantile is huge (9 at
+    98.75% with 2 + 2 processes). Every cell of a run shares the machine, so the run's other
+    cells say what that variance usually is: each cell's estimate is shrunk towards the
+    run's typical one (`variance`) by as many degrees of freedom as the cells' agreement
+    supports (`df`, estimated; infinite when they agree no worse than chance allows), never
+    more than the run holds in all (`total_df`). Cells whose variances differ widely get a
+    small `df` and keep their own estimate.
+    """
+
+    variance: float
+    df: float
+    cells: int
+    total_df: int
+
+    def moderate(self, variance: float, df: int) -> tuple[float, float]:
+        """(moderated variance, its degrees of freedom) of one cell's own estimate."""
+        if math.isinf(self.df):
+            return self.variance, float(self.total_df)
+        moderated = (self.df * self.variance + df * variance) / (self.df + df)
+        return moderated, min(self.df + df, float(self.total_df))
+
+
+def noise_prior(cells: Sequence[Samples]) -> NoisePrior | None:
+    """The prior that `cells` (one metric's samples per cell, several processes each) give;
+    None with fewer than three cells of two or more processes (nothing to learn from)."""
+    from scipy.special import digamma, polygamma
+
+    estimates = []
+    for cell in cells:
+        k = processes(cell)
+        if k >= 2 and _positive(cell):
+            variance = k * _log_standard_error(cell, np.random.default_rng(_SEED)) ** 2
+            if variance > 0:
+                estimates.append((variance, k - 1))
+    if len(estimates) < 3:
+        return None
+    variances = np.array([v for v, _ in estimates])
+    dfs = np.array([float(d) for _, d in estimates])
+    # Fit a scaled F (inverse chi-square) distribution to the variances by moments of logs.
+    e = np.log(variances) - digamma(dfs / 2) + np.log(dfs / 2)
+    mean = float(e.mean())
+    spread = float(e.var(ddof=1) - np.mean(polygamma(1, dfs / 2)))
+    total = int(dfs.sum())
+    if spread <= 0:
+        return NoisePrior(math.exp(mean), math.inf, len(estimates), total)
+    df = 2 * _trigamma_inverse(spread)
+    variance = math.exp(mean + float(digamma(df / 2)) - math.log(df / 2))
+    return NoisePrior(variance, df, len(estimates), total)
+
+
+def _trigamma_inverse(x: float) -> float:
+    """y with trigamma(y) = x, by Smyth's Newton iteration (limma's trigammaInverse)."""
+    from scipy.special import polygamma
+
+    if x > 1e7:
+        return 1 / math.sqrt(x)
+    if x < 1e-6:
+        return 1 / x
+    y = 0.5 + 1 / x
+    for _ in range(50):
+        tri = float(polygamma(1, y))
+        step = tri * (1 - tri / x) / float(polygamma(2, y))
+        y += step
+        if -step / y < 1e-8:
+            break
+    return y
 
 
 def pooled(per_process: Samples) -> list[float]:

@@ -50,12 +50,15 @@ def _range(interval: tuple[float, float], confidence: float) -> str:
 def compare(
     metric: str, first: str, first_samples: stats.Samples, second: str,
     second_samples: stats.Samples, *, rule: stopping.StoppingRule | None = None,
+    prior: stats.NoisePrior | None = None,
 ) -> Verdict:
     """first vs second: ratio of medians with its hierarchical bootstrap interval, at the
-    stopping rule's confidence when the run stopped adaptively (else 95%)."""
+    stopping rule's confidence when the run stopped adaptively (else 95%), moderated by the
+    run's noise `prior` where one is given."""
     confidence = rule.confidence if rule is not None else stats.CONFIDENCE
     ratio = stats.median(stats.pooled(first_samples)) / stats.median(stats.pooled(second_samples))
-    interval = stats.hierarchical_ratio_ci(first_samples, second_samples, confidence=confidence)
+    interval = stats.hierarchical_ratio_ci(first_samples, second_samples, confidence=confidence,
+                                          prior=prior)
     significant = stats.is_significant(interval)
     decision = stopping.outcome(interval, rule.equivalence) if rule is not None else None
     if interval is None:

@@ -26,11 +26,14 @@ THROUGHPUTS = ("train_throughput", "infer_throughput")
 
 # How verdicts are reached from samples, so a report can tell a run stored under other rules.
 # 1 = percentile bootstrap over the pooled samples;
-# 2 = hierarchical bootstrap over processes then blocks of windows.
-VERDICT_RULES_VERSION = "2"
+# 2 = hierarchical bootstrap over processes then blocks of windows;
+# 3 = as 2, each cell's between-process variance moderated by the run's (empirical Bayes).
+VERDICT_RULES_VERSION = "3"
 VERDICT_RULES = {
     "1": "percentile bootstrap over the pooled samples",
     "2": "hierarchical bootstrap over processes then blocks of windows",
+    "3": "hierarchical bootstrap over processes then blocks of windows, each cell's "
+         "between-process variance moderated by the run's (empirical Bayes)",
 }
 
 # Layout of the stored snapshot; one this module does not know is refused, not misread.
