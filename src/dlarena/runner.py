@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import shlex
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -19,7 +19,9 @@ from dlarena.cell import CellSpec, ThreadSettings
 from dlarena.errors import UsageError
 from dlarena.executors.base import CellOutcome, Executor
 from dlarena.measure import peak, stats, stopping
+from dlarena.measure.metrics import METRICS
 from dlarena.measure.scenarios import SCENARIOS
+from dlarena.measure.verdict import compared_pairs
 from dlarena.parity.check import check_workload, pair_version
 from dlarena.parity.compare import ParityResult
 from dlarena.plan import PlannedCell, Request, build_plan, plan_key, stopping_rule
@@ -233,13 +235,20 @@ def _decisions(cells: Sequence[StoredCell], rule: stopping.StoppingRule, rounds:
     for key, members in by_group.items():
         metric = SCENARIOS[key[1]].headline
         measured = [c for c in members if metric and c.samples_by_process.get(metric)]
+        compared = compared_pairs(
+            measured, _median_of(metric),
+            METRICS[metric].higher_is_better) if metric else []
         pairs = {f"{a.spec.framework}/{a.spec.mode} vs {b.spec.framework}/{b.spec.mode}":
                  stopping.decide(a.samples_by_process[metric], b.samples_by_process[metric],
                                  rule, rounds=rounds, prior=priors.get(metric))
-                 for a, b in itertools.combinations(measured, 2) if metric}
+                 for a, b in compared if metric}
         # A group with nothing to compare needs only the minimum rounds.
         decisions[key] = pairs or {"nothing to compare": stopping.UNDECIDED}
     return decisions
+
+
+def _median_of(metric: str) -> Callable[[StoredCell], float]:
+    return lambda cell: stats.median(cell.samples[metric])
 
 
 def ensure_parity(

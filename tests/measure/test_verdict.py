@@ -75,3 +75,16 @@ def test_every_directed_metric_says_how_its_winner_wins() -> None:
     for metric in METRICS.values():
         if metric.higher_is_better is not None:
             assert "{factor}" in metric.comparison, metric.name
+
+
+def test_up_to_three_variants_every_pair_is_compared_beyond_ranked_neighbours() -> None:
+    from dlarena.measure.verdict import compared_pairs
+
+    speed = {"a": 3.0, "b": 1.0, "c": 2.0, "d": 4.0}
+    three = compared_pairs(["a", "b", "c"], speed.__getitem__, True)
+    assert three == [("a", "b"), ("a", "c"), ("b", "c")]
+    assert compared_pairs(list(speed), speed.__getitem__, True) == [
+        ("d", "a"), ("a", "c"), ("c", "b")]
+    # Lower is better (a cost): the cheapest first.
+    assert compared_pairs(list(speed), speed.__getitem__, False) == [
+        ("b", "c"), ("c", "a"), ("a", "d")]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from itertools import combinations, pairwise
+from typing import Any, TypeVar
 
 from dlarena.measure import stats, stopping
 from dlarena.measure.metrics import METRICS
@@ -13,6 +14,24 @@ UNSTABLE_CV = 0.05
 MIN_SAMPLES = 3
 # A window shorter than this many clock ticks is too close to the timer's resolution.
 MIN_TICKS_PER_WINDOW = 10_000
+
+
+# Up to this many variants in a group, every pair gets a verdict (three frameworks: each pair
+# is a question someone asks); beyond, ranked neighbours only.
+EVERY_PAIR_UP_TO = 3
+
+T = TypeVar("T")
+
+
+def compared_pairs(variants: Sequence[T], median: Callable[[T], float],
+                   higher_is_better: bool | None) -> list[tuple[T, T]]:
+    """Which pairs of a group get a verdict (the runner's stopping decisions and the reports
+    share this): every pair of up to `EVERY_PAIR_UP_TO` variants, else the variants ranked
+    best first and each compared with the next one down (k - 1 verdicts, not k(k - 1) / 2)."""
+    if len(variants) <= EVERY_PAIR_UP_TO:
+        return list(combinations(variants, 2))
+    ranked = sorted(variants, key=median, reverse=higher_is_better is True)
+    return list(pairwise(ranked))
 
 
 @dataclass(frozen=True)

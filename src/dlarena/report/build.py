@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import itertools
-from collections.abc import Iterable
+from collections.abc import Callable
 
 from dlarena.measure import stats
 from dlarena.measure.metrics import METRICS
 from dlarena.measure.scenarios import SCENARIOS
-from dlarena.measure.verdict import instability_flags
+from dlarena.measure.verdict import compared_pairs, instability_flags
 from dlarena.report.facts import Definitions
 from dlarena.report.model import CellReport, Group, Report
 from dlarena.store import Store, StoredCell
@@ -67,13 +66,13 @@ def build_report(store: Store, run_id: int | None = None) -> Report:
         metric = group.headline
         if metric is not None:
             measured = [c for c in cells if metric in c.summaries]
-            pairs: Iterable[tuple[CellReport, CellReport]] = itertools.combinations(measured, 2)
-            if len(measured) > 2:
-                # Many variants (modes): rank them, and compare each with the next one down.
-                ranked = sorted(measured, key=lambda c: c.summaries[metric].median,
-                                reverse=METRICS[metric].higher_is_better is True)
-                pairs = itertools.pairwise(ranked)
+            pairs = compared_pairs(measured, _median_of(metric),
+                                   METRICS[metric].higher_is_better)
             group.verdicts.extend(report.verdict(workload, metric, first, second)
                                   for first, second in pairs)
         report.groups.append(group)
     return report
+
+
+def _median_of(metric: str) -> Callable[[CellReport], float]:
+    return lambda cell: cell.summaries[metric].median
