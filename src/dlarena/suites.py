@@ -88,4 +88,16 @@ _ALL = (
     ),
 )
 
+_ALL += (
+    Suite(
+        "devex", "ease of development, measured (counts, no timing): code size of every "
+        "implementation, where a breakpoint in the forward pass stops in each mode, and the "
+        "tracebacks of mistakes planted in a scratch copy of mlp (wrong dense width, integer "
+        "inputs, one class short)",
+        workloads=("mlp", "cnn", "alexnet", "vgg19", "resnet50", "mobilenet_v2", "gnmt",
+                   "ncf", "lstm", "transformer"),
+        frameworks=INSTALLED, scenarios=("devex",), size="smoke", modes=("eager", "compiled"),
+    ),
+)
+
 SUITES: dict[str, Suite] = {suite.name: suite for suite in _ALL}
