@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from dlarena.measure.stats import CONFIDENCE
 from dlarena.parity.compare import REDUCED_PRECISION_LIMIT, TOLERANCES
 from dlarena.report.facts import VERDICT_RULES, VERDICT_RULES_VERSION
+from dlarena.report import devex
+from dlarena.report.claims import judge_all
 from dlarena.report.model import Report
 from dlarena.report.paper import paper_note, paper_table
 from dlarena.report.table import (
@@ -72,6 +74,20 @@ def render(report: Report, *, reference: str | None = None) -> str:
                                  ("Batch-1 latency", LATENCY_HEADER, latency_rows(report))):
         if body:
             lines += ["", f"## {title}", "", *_table(columns, body)]
+    found = devex.tables(report)
+    if found:
+        lines += ["", "## Ease of development", "",
+                  "Counts from the devex cells: code size read from each implementation "
+                  "file's AST; a sys.settrace probe (how pdb stops) in the model's forward; "
+                  "classic mistakes planted in a scratch copy (the real files are never "
+                  "written), one training step each."]
+        for title, header, rows in found:
+            lines += ["", f"### {title}", "", *_table(header, rows)]
+        lines += ["", "### The seeds' claims on ease of development", ""]
+        lines += [f"- **{_cell(result.status)}** — {_cell(result.claim.source)}: "
+                  f"“{_cell(result.claim.quote)}” ({_cell(result.claim.english)}) "
+                  f"{_cell(result.summary)}"
+                  for result in judge_all(report) if result.claim.criterion]
     for title, items in (("Batch-size sweeps", sweep_lines(report)),
                          ("Break-even of compiled modes", break_even_lines(report))):
         if items:

@@ -9,6 +9,7 @@ the folder is removed whatever happens.
 from __future__ import annotations
 
 import importlib.util
+import math
 import shutil
 import tempfile
 from pathlib import Path
@@ -94,7 +95,8 @@ def plant_and_run(mistake: Mistake, source: Path, cell: CellSpec, runtime: Runti
             impl.build()
             stage = FIRST_STEP
             impl.prepare(training=True)
-            runtime.sync(impl.train_step(_batch(impl, workload, cell)))
+            loss = impl.train_step(_batch(impl, workload, cell))
+            runtime.sync(loss)
         except Exception as error:
             reading = read_error(
                 error, user_roots={str(Path(dlarena.__file__).parent): "dlarena/",
@@ -105,11 +107,17 @@ def plant_and_run(mistake: Mistake, source: Path, cell: CellSpec, runtime: Runti
         else:
             counted, expected = (impl.trainable_parameter_count(),
                                  workload.trainable_parameter_count(cell.size))
+            # Silent: the model trained; what it became shows how far the mistake went.
             record.update(raised=False, stage=None, trainable_parameters=counted,
-                          expected_parameters=expected)
+                          expected_parameters=expected, loss=_finite_or_text(runtime.scalar(loss)))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return record
+
+
+def _finite_or_text(value: float) -> float | str:
+    """NaN and infinities as text: JSON readers other than Python's refuse them."""
+    return value if math.isfinite(value) else str(value)
 
 
 def run_devex(impl: Implementation, runtime: Runtime, workload: Workload, cell: CellSpec,
