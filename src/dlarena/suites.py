@@ -86,9 +86,6 @@ _ALL = (
             "ncf": {"dataset": "movielens-100k", "epochs": 20, "target_accuracy": 0.6},
         },
     ),
-)
-
-_ALL += (
     Suite(
         "devex", "ease of development, measured (counts, no timing): code size of every "
         "implementation, where a breakpoint in the forward pass stops in each mode, and the "

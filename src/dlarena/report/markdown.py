@@ -7,9 +7,9 @@ from collections.abc import Sequence
 
 from dlarena.measure.stats import CONFIDENCE
 from dlarena.parity.compare import REDUCED_PRECISION_LIMIT, TOLERANCES
-from dlarena.report.facts import VERDICT_RULES, VERDICT_RULES_VERSION
 from dlarena.report import devex
 from dlarena.report.claims import judge_all
+from dlarena.report.facts import VERDICT_RULES, VERDICT_RULES_VERSION
 from dlarena.report.model import Report
 from dlarena.report.paper import paper_note, paper_table
 from dlarena.report.table import (
@@ -81,8 +81,8 @@ def render(report: Report, *, reference: str | None = None) -> str:
                   "file's AST; a sys.settrace probe (how pdb stops) in the model's forward; "
                   "classic mistakes planted in a scratch copy (the real files are never "
                   "written), one training step each."]
-        for title, header, rows in found:
-            lines += ["", f"### {title}", "", *_table(header, rows)]
+        for heading, devex_header, devex_rows in found:
+            lines += ["", f"### {heading}", "", *_table(devex_header, devex_rows)]
         lines += ["", "### The seeds' claims on ease of development", ""]
         lines += [f"- **{_cell(result.status)}** — {_cell(result.claim.source)}: "
                   f"“{_cell(result.claim.quote)}” ({_cell(result.claim.english)}) "

@@ -67,7 +67,8 @@ class KerasModel(Implementation):
 
     def forward_code(self) -> CodeType | None:
         # The model's `call`, which tf.function traces into a graph.
-        return inspect.unwrap(type(self.model).call).__code__
+        code: CodeType = inspect.unwrap(type(self.model).call).__code__
+        return code
 
     def compilation_stats(self) -> dict[str, float]:
         if self.cell.mode == "eager":

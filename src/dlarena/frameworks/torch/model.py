@@ -73,7 +73,8 @@ class TorchModel(Implementation):
 
     def forward_code(self) -> CodeType | None:
         # The module's own `forward`, which `torch.compile` traces and replaces.
-        return inspect.unwrap(type(self.model).forward).__code__
+        code: CodeType = inspect.unwrap(type(self.model).forward).__code__
+        return code
 
     def compilation_stats(self) -> dict[str, float]:
         if self.cell.mode == "eager":

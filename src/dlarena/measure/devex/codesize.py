@@ -75,10 +75,10 @@ def _framework_aliases(tree: ast.Module) -> dict[str, str]:
                 if _is_framework(alias.name):
                     local = alias.asname or alias.name.split(".")[0]
                     aliases[local] = alias.name if alias.asname else local
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            if _is_framework(node.module):
-                for alias in node.names:
-                    aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+        elif (isinstance(node, ast.ImportFrom) and node.module and node.level == 0
+              and _is_framework(node.module)):
+            for alias in node.names:
+                aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
     # Local shorthands: `layers = keras.layers`, `layers, bn = keras.layers, ...`.
     for node in ast.walk(tree):
         if not isinstance(node, ast.Assign) or len(node.targets) != 1:

@@ -63,7 +63,7 @@ def probe(forward: CodeType, steps: Callable[[], None], count: int,
             seen.append((type(value).__name__, kind, _shorten(repr(value))))
 
     previous = sys.gettrace()
-    sys.settrace(tracer)  # type: ignore[arg-type]
+    sys.settrace(tracer)
     try:
         for _ in range(count):
             steps()
