@@ -66,9 +66,11 @@ def _docstring_nodes(tree: ast.Module) -> list[ast.Constant]:
     return found
 
 
-def _framework_aliases(tree: ast.Module) -> dict[str, str]:
-    """Local name -> the framework module path it stands for."""
+def _framework_aliases(tree: ast.Module) -> tuple[dict[str, str], set[int]]:
+    """Local name -> the framework module path it stands for; and the ids of the
+    expressions that only define a local shorthand (not a use of the API)."""
     aliases: dict[str, str] = {}
+    shorthands: set[int] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
@@ -91,7 +93,8 @@ def _framework_aliases(tree: ast.Module) -> dict[str, str]:
             parts = _dotted(expression)
             if isinstance(name, ast.Name) and parts and parts[0] in aliases:
                 aliases[name.id] = ".".join([aliases[parts[0]], *parts[1:]])
-    return aliases
+                shorthands.update(id(inner) for inner in ast.walk(expression))
+    return aliases, shorthands
 
 
 def _is_framework(module: str) -> bool:
@@ -138,8 +141,8 @@ def measure_source(source: str) -> CodeSize:
         tokens += 1
         code_lines.update(range(token.start[0], token.end[0] + 1))
 
-    aliases = _framework_aliases(tree)
-    skip = _annotations(tree)
+    aliases, shorthands = _framework_aliases(tree)
+    skip = _annotations(tree) | shorthands
     names: set[str] = set()
     calls = padding = layout = 0
     inner: set[int] = set()  # attribute nodes that are part of a longer chain

@@ -93,14 +93,14 @@ def _integer_inputs(source: str) -> Planted | None:
         lines.insert(first.lineno - 1, indent + mistake)
         return Planted("".join(lines), first.lineno, mistake.strip())
     indent = " " * (owner.body[0].col_offset)
-    method = [f"\n{indent}def to_device(self, inputs, labels):\n",
+    method = ["\n", f"{indent}def to_device(self, inputs, labels):\n",
               f"{indent}    {mistake}",
               f"{indent}    return super().to_device(inputs, labels)\n"]
     end = owner.end_lineno or len(lines)
     if lines and not lines[end - 1].endswith("\n"):
         lines[end - 1] += "\n"
     lines[end:end] = method
-    return Planted("".join(lines), end + 2, mistake.strip())
+    return Planted("".join(lines), end + 3, mistake.strip())  # after a blank line and the def
 
 
 # The mistakes, by the workload whose names they are written in.
