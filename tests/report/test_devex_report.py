@@ -49,8 +49,8 @@ def devex_outcome(framework: str, mode: str, *, tokens: float, api_names: list[s
 def _store(tmp_path: Path, *outcomes: CellOutcome) -> Store:
     store = Store.open(tmp_path / "r.db")
     run_id = store.create_run(plan_key="k", command="c", environment=ENV)
-    for outcome in outcomes:
-        store.save(run_id, outcome, process=0)
+    for stored in outcomes:
+        store.save(run_id, stored, process=0)
     return store
 
 
@@ -122,9 +122,26 @@ def test_the_markdown_report_has_the_ease_of_development_tables(tmp_path: Path) 
     assert "“Intuitivo y fácil de depurar.”" in section
     # No verdict and no same-model check is asked of cells that are not compared.
     assert report.unchecked_pairs == []
-    assert [t[0] for t in devex.tables(report)][0].startswith("Code size per implementation")
+    assert devex.tables(report)[0][0].startswith("Code size per implementation")
 
 
 def test_a_run_without_devex_cells_has_no_section(tmp_path: Path) -> None:
     store = _store(tmp_path, outcome("torch", "eager", 1.0))
     assert "Ease of development" not in markdown.render(build_report(store))
+
+
+def test_the_html_report_has_the_section_and_the_judged_claims(tmp_path: Path) -> None:
+    from dlarena.report import html
+
+    store = _store(
+        tmp_path,
+        devex_outcome("torch", "eager", tokens=100, api_names=["a"], stops=3, concrete=3,
+                      mistakes={"width": RAISED}),
+        devex_outcome("tensorflow", "function", tokens=150, api_names=["a"], stops=1,
+                      concrete=0, mistakes={"width": SILENT}))
+    page = html.render(build_report(store))
+    section = page[page.index('id="devex"'):]
+    assert "Planted mistakes: one training step from a scratch copy" in section
+    assert "symbolic T" in section
+    claim = page[page.index('id="claim-pytorch-python-debuggers"'):]
+    assert 'class="badge holds"' in claim[:2000]

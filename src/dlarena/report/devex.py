@@ -22,6 +22,10 @@ PROBE_HEADER = ("framework/mode", "forward probed", "stops (of steps)", "value s
 MISTAKE_HEADER = ("mistake", "framework/mode", "outcome", "innermost user frame",
                   "at the mistake", "mistake's line shown", "internal frames below",
                   "traceback lines", "message chars")
+NOTE = ("Counts from the devex cells: code size read from each implementation file's AST "
+        "(shared base classes not counted); a sys.settrace probe (how pdb stops) in the "
+        "model's forward pass; classic mistakes planted in a scratch copy of the "
+        "implementation (the real files are never written), one training step each.")
 # Code sizes within this fraction of each other are called the same in a claim's judgement.
 SAME_SIZE = 0.05
 

@@ -76,11 +76,7 @@ def render(report: Report, *, reference: str | None = None) -> str:
             lines += ["", f"## {title}", "", *_table(columns, body)]
     found = devex.tables(report)
     if found:
-        lines += ["", "## Ease of development", "",
-                  "Counts from the devex cells: code size read from each implementation "
-                  "file's AST; a sys.settrace probe (how pdb stops) in the model's forward; "
-                  "classic mistakes planted in a scratch copy (the real files are never "
-                  "written), one training step each."]
+        lines += ["", "## Ease of development", "", _cell(devex.NOTE)]
         for heading, devex_header, devex_rows in found:
             lines += ["", f"### {heading}", "", *_table(devex_header, devex_rows)]
         lines += ["", "### The seeds' claims on ease of development", ""]
