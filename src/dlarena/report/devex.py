@@ -122,7 +122,7 @@ def _probe_text(probe: dict[str, Any] | None) -> tuple[str, str, str]:
         seen = "never stopped"
     else:
         seen = f"{probe['seen']} {probe['value_type']}"
-        if probe["concrete_stops"] != probe["stops"]:
+        if 0 < probe["concrete_stops"] < probe["stops"]:
             seen += f" ({probe['concrete_stops']} of {probe['stops']} stops concrete)"
     return str(probe.get("forward", "yes")), stops, seen
 
@@ -148,7 +148,9 @@ def _outcome(record: dict[str, Any]) -> str:
     changed = record.get("trainable_parameters") != record.get("expected_parameters")
     what = (f"{record.get('trainable_parameters'):,} parameters instead of "
             f"{record.get('expected_parameters'):,}" if changed else "same parameter count")
-    return f"silent: trained ({what}; loss {record.get('loss')})"
+    loss = record.get("loss")
+    shown = f"{loss:.4g}" if isinstance(loss, float | int) else str(loss)
+    return f"silent: trained ({what}; loss {shown})"
 
 
 def mistake_rows(report: Report) -> list[list[str]]:
