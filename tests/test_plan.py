@@ -147,3 +147,13 @@ def test_a_framework_in_the_default_set_joins_every_suite(
 def test_a_suite_with_nothing_installed_says_so() -> None:
     with pytest.raises(UsageError, match="none is installed"):
         build_plan(Request(suite="graphs"), THREADS, installed=[])
+
+
+def test_a_suite_can_measure_one_workload_in_more_modes() -> None:
+    planned = build_plan(Request(suite="devex", frameworks=["fake"], workloads=["mlp", "cnn"]),
+                         THREADS, installed=["fake"])
+    modes = {(p.cell.workload, p.cell.mode) for p in planned}
+    assert modes == {("mlp", "eager"), ("mlp", "compiled"), ("cnn", "eager")}
+    asked = build_plan(Request(suite="devex", frameworks=["fake"], workloads=["mlp", "cnn"],
+                               modes=["eager"]), THREADS, installed=["fake"])
+    assert {p.cell.mode for p in asked} == {"eager"}

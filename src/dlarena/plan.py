@@ -196,8 +196,10 @@ def build_plan(request: Request, default_threads: ThreadSettings, *,
         _check_range("batch size", batch_size, 1, MAX_BATCH_SIZE)
         if batch_sizes.count(batch_size) > 1:
             raise UsageError(f"batch size {batch_size} given twice")
-    asked_modes = list(request.modes or suite.modes)
-    _check_modes(asked_modes, frameworks)
+    asked_modes = {workload: list(request.modes or suite.modes_for(workload))
+                   for workload in workloads}
+    for chosen_modes in asked_modes.values():
+        _check_modes(chosen_modes, frameworks)
     rule = stopping_rule(request)
     # Adaptive: every round is one more process of each cell, up to the rule's budget.
     processes = rule.max_rounds if rule is not None else request.processes or suite.processes
@@ -233,7 +235,7 @@ def build_plan(request: Request, default_threads: ThreadSettings, *,
     for workload in workloads:
         implemented = registry.implementing_frameworks(workload)
         variants = [(framework, mode) for framework in frameworks if framework in implemented
-                    for mode in modes_for(framework, asked_modes)]
+                    for mode in modes_for(framework, asked_modes[workload])]
         for scenario in scenarios[workload]:
             default_batch = (SCENARIOS[scenario].batch_size
                              or registry.workloads()[workload].sizes[size].batch_size)

@@ -32,6 +32,8 @@ class Suite:
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Workloads measured in other scenarios than `scenarios` (unless --scenarios is given).
     scenarios_by_workload: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Workloads measured in other modes than `modes` (unless --modes is given).
+    modes_by_workload: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # Timed windows per cell when not the size's default (unless --windows is given).
     windows: int | None = None
     # Measure in rounds until every pair is decided (measure.stopping), instead of a fixed
@@ -44,6 +46,9 @@ class Suite:
 
     def scenarios_for(self, workload: str) -> tuple[str, ...]:
         return self.scenarios_by_workload.get(workload, self.scenarios)
+
+    def modes_for(self, workload: str) -> tuple[str, ...]:
+        return self.modes_by_workload.get(workload, self.modes)
 
 
 _ALL = (
@@ -85,6 +90,18 @@ _ALL = (
             # NeuMF reaches HR@10 of about 0.68 on MovieLens-1M in the NCF paper.
             "ncf": {"dataset": "movielens-100k", "epochs": 20, "target_accuracy": 0.6},
         },
+    ),
+    Suite(
+        "devex", "ease of development, measured (counts, no timing): code size of every "
+        "implementation, whether a breakpoint in the forward pass stops (eager and default "
+        "modes; every mode for mlp), and the tracebacks of mistakes planted in a scratch "
+        "copy of mlp (wrong dense width, integer inputs, one class short)",
+        workloads=("mlp", "cnn", "alexnet", "vgg19", "resnet50", "mobilenet_v2", "gnmt",
+                   "ncf", "lstm", "transformer"),
+        frameworks=INSTALLED, scenarios=("devex",), size="smoke", modes=("eager", "default"),
+        # Every compiled mode compiles under the probe's trace function (minutes a cell for
+        # torch.compile here): once, on the model the mistakes are planted in.
+        modes_by_workload={"mlp": ("all",)},
     ),
 )
 

@@ -102,15 +102,16 @@ def measure_cell(cell: CellSpec, progress: Progress) -> dict[str, Any]:
     scenario = SCENARIOS[cell.scenario]
     result = scenario.run(impl, runtime, built.workload, cell, progress)
     metrics: dict[str, float] = {
-        "first_step_seconds": result.first_step_seconds,
         "import_seconds": built.import_seconds,
         "build_seconds": built.build_seconds,
-        "time_to_first_result_seconds": (
-            built.import_seconds + built.build_seconds + result.first_step_seconds),
         "peak_rss_bytes": peak_rss_bytes(),
         "trainable_parameters": impl.trainable_parameter_count(),
         **result.extra_metrics,
     }
+    if result.first_step_seconds is not None:
+        metrics["first_step_seconds"] = result.first_step_seconds
+        metrics["time_to_first_result_seconds"] = (
+            built.import_seconds + built.build_seconds + result.first_step_seconds)
     device_peak = runtime.peak_device_memory_bytes()
     if device_peak is not None:
         metrics["peak_device_memory_bytes"] = device_peak
@@ -127,6 +128,8 @@ def measure_cell(cell: CellSpec, progress: Progress) -> dict[str, Any]:
         },
         "pid": os.getpid(),
     }
+    if result.details:
+        payload["scenario_details"] = result.details
     if result.timing is not None:
         payload.update(
             throughput_metric=scenario.headline,

@@ -7,6 +7,7 @@ framework's model base class (which subclasses this one). The worker drives it.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from types import CodeType
 from typing import Any
 
 import numpy as np
@@ -51,6 +52,12 @@ class Implementation(ABC):
         """The workload's optimizer, unless the cell asks for plain SGD (parity checks do)."""
         sgd = self.cell.options.get(SGD_OPTION)
         return SgdSettings(float(sgd)) if sgd is not None else self.workload.optimizer
+
+    def forward_code(self) -> CodeType | None:
+        """The Python function that computes the built model's forward pass, where a user
+        would put a breakpoint (the devex scenario's debugger probe stops there); None: not
+        declared, so the probe is not run."""
+        return None
 
     @abstractmethod
     def build(self) -> None:

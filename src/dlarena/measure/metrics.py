@@ -62,6 +62,22 @@ _ALL = (
     Metric("compiled_graphs", "count", None, "graphs the compiler produced"),
     Metric("graph_breaks", "count", None, "graph breaks (the compiler fell back to Python)"),
     Metric("traces", "count", None, "function traces (more than one per signature = retracing)"),
+    # Ease of development (the devex scenario): counts, no timing.
+    Metric("code_lines", "lines", None, "lines holding code in the implementation file"),
+    Metric("code_logical_lines", "statements", None, "statements in the implementation file"),
+    Metric("code_tokens", "tokens", None, "code tokens in the implementation file"),
+    Metric("code_api_calls", "count", None, "calls of the framework's API in the file"),
+    Metric("code_api_names", "count", None, "distinct framework API names the file uses"),
+    Metric("code_helper_classes", "count", None, "classes beside Implementation (custom "
+           "layers, cells)"),
+    Metric("code_padding_calls", "count", None, "explicit padding layers or calls"),
+    Metric("code_layout_calls", "count", None, "transposes, reshapes, flattens spelled out"),
+    Metric("probe_stops", "count", None, "times a breakpoint in the forward pass stopped in "
+           "3 training steps"),
+    Metric("probe_concrete_stops", "count", None, "of those, stops that saw concrete numbers"),
+    Metric("mistakes_raised", "count", None, "planted mistakes that raised an error"),
+    Metric("mistakes_at_mistake_line", "count", None, "planted mistakes whose traceback's "
+           "innermost user frame is the mistake's line"),
 )
 
 METRICS: dict[str, Metric] = {metric.name: metric for metric in _ALL}

@@ -27,12 +27,15 @@ MIN_REQUESTS = 50
 
 @dataclass(frozen=True)
 class ScenarioResult:
-    first_step_seconds: float
+    # None: the scenario times no first step (devex runs its steps under a debugger probe).
+    first_step_seconds: float | None
     # Steady-state windows, for throughput scenarios.
     timing: TimingResult | None = None
     # Other per-event samples (e.g. one latency per request).
     samples: dict[str, list[float]] = field(default_factory=dict)
     extra_metrics: dict[str, float] = field(default_factory=dict)
+    # What is not a number: stored with the cell as it is (JSON).
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 Run = Callable[[Implementation, Runtime, Workload, CellSpec, Progress], ScenarioResult]
@@ -42,12 +45,17 @@ Run = Callable[[Implementation, Runtime, Workload, CellSpec, Progress], Scenario
 class Scenario:
     name: str
     description: str
-    headline: str  # the metric verdicts compare
+    headline: str | None  # the metric verdicts compare; None: frameworks are not ranked
     run: Run
     # Batch size the scenario means, whatever the workload's default (latency: 1 request).
     batch_size: int | None = None
     # Samples are timed windows of steady state (their spread says something about noise).
     windowed: bool = True
+
+    @property
+    def compared(self) -> bool:
+        """Verdicts compare frameworks on it, so a run first proves they compute the same."""
+        return self.headline is not None
 
 
 def device_batches(impl: Implementation, workload: Workload, cell: CellSpec) -> list[Any]:
@@ -200,6 +208,16 @@ def run_convergence(
     return ScenarioResult(first_step, samples=curves, extra_metrics=metrics)
 
 
+def run_devex(
+    impl: Implementation, runtime: Runtime, workload: Workload, cell: CellSpec, progress: Progress
+) -> ScenarioResult:
+    """Code size, debugger reach and planted mistakes (measure.devex): counts, not timings."""
+    from dlarena.measure.devex.scenario import run_devex as measure_devex
+
+    metrics, details = measure_devex(impl, runtime, workload, cell, progress)
+    return ScenarioResult(None, extra_metrics=metrics, details=details)
+
+
 SCENARIOS: dict[str, Scenario] = {
     scenario.name: scenario for scenario in (
         Scenario("train", "samples/s of full optimizer steps (forward, backward, update)",
@@ -212,5 +230,8 @@ SCENARIOS: dict[str, Scenario] = {
                  "time_to_first_result_seconds", run_startup, windowed=False),
         Scenario("convergence", "train N epochs on a real dataset: accuracy, time, memory",
                  "final_val_accuracy", run_convergence, windowed=False),
+        Scenario("devex", "ease of development: code size, planted mistakes' tracebacks, "
+                 "whether a breakpoint in the forward pass stops", None, run_devex,
+                 windowed=False),
     )
 }

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dlarena.measure.verdict import Verdict
+from dlarena.report import devex
 from dlarena.report.model import CellReport, Report
 from dlarena.report.published import PASZKE_2019
 
@@ -37,6 +38,8 @@ class Claim:
     needs: str = ""  # what a run must include to measure it
     # Only these workloads' verdicts count (None: every workload measured).
     workloads: tuple[str, ...] | None = None
+    # Judged by a rule of report.devex.CRITERIA on the devex cells' counts, not by verdicts.
+    criterion: str | None = None
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,48 @@ CLAIMS = (
         needs="the paper's six models (the paper suite)",
         workloads=tuple(PASZKE_2019.columns),
     ),
+    Claim(
+        "pytorch-easy-to-debug", "seed 001, §1.2 “Filosofía de Diseño” (PyTorch)",
+        "Intuitivo y fácil de depurar.",
+        "PyTorch is intuitive and easy to debug. Measured here as error locality: mistakes "
+        "planted in a scratch copy of mlp (a dense layer too wide, integer inputs, one class "
+        "short), one training step in each framework's default mode; per mistake, an error "
+        "beats silence, a traceback that points at or shows the mistake's line beats one "
+        "that does not, then the shorter printed traceback wins.",
+        favours="torch", over="tensorflow", criterion="error_locality",
+        needs="planted mistakes (the devex suite)",
+    ),
+    Claim(
+        "keras-concise", "seed 001, “Solución y Explicación”",
+        "TensorFlow: Utiliza una API de alto nivel (Keras) para definir y compilar el modelo "
+        "de manera concisa.",
+        "TensorFlow, with Keras, defines a model concisely. Measured here as the code tokens "
+        "of the implementation files of every workload both frameworks implement (shared base "
+        "classes not counted); within 5% is no clear difference.",
+        favours="tensorflow", over="torch", criterion="concise",
+        needs="code sizes (the devex suite)",
+    ),
+    Claim(
+        "pytorch-easier-to-learn", "seed 002, §3 “Curva de aprendizado”",
+        "PyTorch é a biblioteca mais fácil de aprender. […] O TensorFlow é a biblioteca mais "
+        "desafiadora.",
+        "PyTorch is the easier library to learn; TensorFlow the more demanding. Measured here, "
+        "as a proxy, as the distinct framework API names the implementations of the same "
+        "models use: the vocabulary a learner needs.",
+        favours="torch", over="tensorflow", criterion="vocabulary",
+        needs="code sizes (the devex suite)",
+    ),
+    Claim(
+        "pytorch-python-debuggers", "seed 004, “Difference – Debugging”",
+        "Tensorflow: Need to use a special debugging tool, tfdbg […] Pytorch: You can use your "
+        "favorite Python debugging tools such as pdb, ipdb, Pycharm debuggers.",
+        "A Python debugger works on PyTorch models and not on TensorFlow's. Measured here as "
+        "a sys.settrace probe (how pdb stops) in the model's forward pass over 3 training "
+        "steps in each framework's default mode: does it stop at every step, and is the value "
+        "there a concrete number or a symbolic tensor?",
+        favours="torch", over="tensorflow", criterion="debugger_reach",
+        needs="the debugger probe (the devex suite)",
+    ),
 )
 
 
@@ -171,7 +216,18 @@ def _outcome(claim: Claim, verdict: Verdict) -> str:
     return HOLDS if verdict.better == verdict.first else DOES_NOT_HOLD
 
 
+_DEVEX_STATUS = {"holds": HOLDS, "does not hold": DOES_NOT_HOLD,
+                 "no clear difference": NO_DIFFERENCE, devex.NOT_MEASURED: NOT_MEASURED}
+
+
 def judge(claim: Claim, report: Report) -> ClaimResult:
+    if claim.criterion is not None:
+        assert claim.favours and claim.over
+        judgement = devex.CRITERIA[claim.criterion](report, claim.favours, claim.over)
+        summary = judgement.summary
+        if judgement.status == devex.NOT_MEASURED and claim.needs:
+            summary = f"needs {claim.needs}"
+        return ClaimResult(claim, _DEVEX_STATUS[judgement.status], summary, ())
     for metric, scenario in claim.measures:
         evidence = _verdicts(report, claim, metric, scenario)
         if evidence:

@@ -14,8 +14,8 @@ from typing import Any
 from dlarena import __version__
 from dlarena.measure.stats import CONFIDENCE
 from dlarena.parity.compare import REDUCED_PRECISION_LIMIT, TOLERANCES
+from dlarena.report import devex, plots
 from dlarena.report import formatting as fmt
-from dlarena.report import plots
 from dlarena.report.analyses import sweeps
 from dlarena.report.claims import ClaimResult, judge_all
 from dlarena.report.facts import VERDICT_RULES, VERDICT_RULES_VERSION
@@ -171,6 +171,8 @@ _MEASURED_ELSEWHERE = (
     ("startup", "Start-up and break-even", "import, build, first step (scenario startup)"),
     ("learning-curves", "Learning curves and memory by phase",
      "accuracy, loss and peak RSS per phase on real data (scenario convergence)"),
+    ("devex", "Ease of development", "code size, debugger reach and planted mistakes "
+     "(the devex suite)"),
 )
 
 
@@ -212,6 +214,15 @@ def _environment(page: Page) -> Section:
                    {"header": ["", "value"], "rows": rows, "note": page.report.run.command})
 
 
+def _devex(page: Page) -> Section | None:
+    tables = [{"title": title, "header": header, "rows": rows}
+              for title, header, rows in devex.tables(page.report)]
+    if not tables:
+        return None
+    return Section("devex", "Ease of development", "sections/devex.html.j2", {
+        "tables": tables, "note": devex.NOTE})
+
+
 def _problems(page: Page) -> Section:
     failed = [
         {"label": cell.stored.spec.label, "error": cell.stored.error or "",
@@ -226,7 +237,7 @@ def _problems(page: Page) -> Section:
 
 SECTIONS: list[SectionBuilder] = [
     _glance, _verdicts, _claims, _paper, _workloads, _convergence, _sweeps, _latency, _startup,
-    _memory, _parity, _manifest,
+    _devex, _memory, _parity, _manifest,
     _environment, _problems,
 ]
 

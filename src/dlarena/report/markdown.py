@@ -7,6 +7,8 @@ from collections.abc import Sequence
 
 from dlarena.measure.stats import CONFIDENCE
 from dlarena.parity.compare import REDUCED_PRECISION_LIMIT, TOLERANCES
+from dlarena.report import devex
+from dlarena.report.claims import judge_all
 from dlarena.report.facts import VERDICT_RULES, VERDICT_RULES_VERSION
 from dlarena.report.model import Report
 from dlarena.report.paper import paper_note, paper_table
@@ -72,6 +74,16 @@ def render(report: Report, *, reference: str | None = None) -> str:
                                  ("Batch-1 latency", LATENCY_HEADER, latency_rows(report))):
         if body:
             lines += ["", f"## {title}", "", *_table(columns, body)]
+    found = devex.tables(report)
+    if found:
+        lines += ["", "## Ease of development", "", _cell(devex.NOTE)]
+        for heading, devex_header, devex_rows in found:
+            lines += ["", f"### {heading}", "", *_table(devex_header, devex_rows)]
+        lines += ["", "### The seeds' claims on ease of development", ""]
+        lines += [f"- **{_cell(result.status)}** — {_cell(result.claim.source)}: "
+                  f"“{_cell(result.claim.quote)}” ({_cell(result.claim.english)}) "
+                  f"{_cell(result.summary)}"
+                  for result in judge_all(report) if result.claim.criterion]
     for title, items in (("Batch-size sweeps", sweep_lines(report)),
                          ("Break-even of compiled modes", break_even_lines(report))):
         if items:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 
 from dlarena.cell import DTYPES
 from dlarena.measure import stats
+from dlarena.measure.scenarios import SCENARIOS
 from dlarena.measure.stopping import StoppingRule
 from dlarena.measure.verdict import Verdict, compare, not_comparable
 from dlarena.parity.compare import ParityResult, PrecisionAudit
@@ -161,6 +162,9 @@ class Report:
         """(workload, framework/mode, framework/mode) compared by a verdict without a check."""
         pairs = []
         for group in self.groups:
+            scenario = SCENARIOS.get(group.scenario)
+            if scenario is not None and not scenario.compared:
+                continue  # no verdict compares these cells
             variants = list(dict.fromkeys(c.variant for c in group.cells))
             for first, second in itertools.combinations(variants, 2):
                 if self.parity_of(group.workload, first, second) is None:

@@ -8,6 +8,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from dlarena.report import devex
+from dlarena.report.claims import judge_all
 from dlarena.report.model import Report
 from dlarena.report.paper import paper_note, paper_table
 from dlarena.report.table import (
@@ -60,6 +62,7 @@ def render(report: Report, console: Console, *, reference: str | None = None) ->
            convergence_rows(report))
     _table(console, "Start-up (medians; seconds)", STARTUP_HEADER, startup_rows(report))
     _table(console, "Batch-1 latency", LATENCY_HEADER, latency_rows(report))
+    _ease_of_development(console, report)
     _lines(console, "Batch-size sweeps", sweep_lines(report))
     _lines(console, "Break-even of compiled modes", break_even_lines(report))
     checks = parity_lines(report)
@@ -77,6 +80,18 @@ def render(report: Report, console: Console, *, reference: str | None = None) ->
         for values in settings:
             manifest.add_row(*(escape(value) for value in values))
         console.print(manifest)
+
+
+def _ease_of_development(console: Console, report: Report) -> None:
+    found = devex.tables(report)
+    if not found:
+        return
+    console.print("[bold]Ease of development[/bold] (counts from the devex cells)")
+    for title, header, rows in found:
+        _table(console, title, header, rows)
+    _lines(console, "The seeds' claims on ease of development",
+           [f"{result.claim.source}: “{result.claim.quote}” — {result.status}: "
+            f"{result.summary}" for result in judge_all(report) if result.claim.criterion])
 
 
 def _table(console: Console, title: str, header: Sequence[str],

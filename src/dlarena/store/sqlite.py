@@ -377,7 +377,7 @@ class Store:
         payload = outcome.payload
         details = dict(outcome.details)
         for name in ("steps_per_window", "warmup_capped", "clock_resolution", "manifest",
-                     "throughput_metric", "pid"):
+                     "throughput_metric", "pid", "scenario_details"):
             if name in payload:
                 details[name] = payload[name]
         with self._transaction():

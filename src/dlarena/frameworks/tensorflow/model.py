@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 from abc import abstractmethod
 from collections.abc import Callable, Iterator, Sequence
+from types import CodeType
 from typing import Any
 
 import numpy as np
@@ -62,6 +64,11 @@ class KerasModel(Implementation):
         if mode == "eager":
             return step
         raise ValueError(f"unknown TensorFlow mode {mode!r}")
+
+    def forward_code(self) -> CodeType | None:
+        # The model's `call`, which tf.function traces into a graph.
+        code: CodeType = inspect.unwrap(type(self.model).call).__code__
+        return code
 
     def compilation_stats(self) -> dict[str, float]:
         if self.cell.mode == "eager":

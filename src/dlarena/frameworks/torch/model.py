@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 from abc import abstractmethod
 from collections.abc import Callable, Sequence
+from types import CodeType
 from typing import Any
 
 import numpy as np
@@ -68,6 +70,11 @@ class TorchModel(Implementation):
             self.forward = torch.compile(self.model, mode=_COMPILE_MODES[mode])
         else:
             raise ValueError(f"unknown PyTorch mode {mode!r}")
+
+    def forward_code(self) -> CodeType | None:
+        # The module's own `forward`, which `torch.compile` traces and replaces.
+        code: CodeType = inspect.unwrap(type(self.model).forward).__code__
+        return code
 
     def compilation_stats(self) -> dict[str, float]:
         if self.cell.mode == "eager":
