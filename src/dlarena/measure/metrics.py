@@ -62,6 +62,8 @@ _ALL = (
     Metric("compiled_graphs", "count", None, "graphs the compiler produced"),
     Metric("graph_breaks", "count", None, "graph breaks (the compiler fell back to Python)"),
     Metric("traces", "count", None, "function traces (more than one per signature = retracing)"),
+    Metric("compile_seconds", "s", None,
+           "tracing, lowering and compiling, summed over the cell's compilations"),
 )
 
 METRICS: dict[str, Metric] = {metric.name: metric for metric in _ALL}
