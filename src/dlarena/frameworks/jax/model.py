@@ -14,7 +14,14 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from dlarena.contract import Implementation, SgdSettings, Weights, check_layout
+from dlarena.contract import (
+    STATE_SUFFIXES,
+    BatchNormSettings,
+    Implementation,
+    SgdSettings,
+    Weights,
+    check_layout,
+)
 from dlarena.frameworks.jax import layouts
 from dlarena.frameworks.jax.runtime import JaxRuntime, Stepped
 
@@ -210,6 +217,12 @@ class JaxModel(Implementation):
                         "optimizer_epsilon": self.settings.epsilon,
                         "betas": [self.settings.beta_1, self.settings.beta_2],
                         "adam_epsilon_on": "bias-corrected sqrt(v) (PyTorch's placement)"}
+        if any(name.endswith(STATE_SUFFIXES) for name in self.slots):
+            bn = self.workload.batch_norm  # what `batch_norm` below gives every layer
+            settings.update(batchnorm_epsilon=bn.epsilon, batchnorm_new_stat_weight=bn.momentum,
+                            batchnorm_flax_momentum=round(1.0 - bn.momentum, 10),
+                            batchnorm_running_variance="biased (Flax's; PyTorch's unbiased "
+                                                       "is converted by the check)")
         settings.update(self.conventions())
         settings["loss"] = self.workload.loss
         settings["weight_init"] = "dlarena canonical weights (glorot-uniform), loaded"
@@ -283,3 +296,36 @@ def dense_head(features: list[tuple[str, int, int]]) -> Callable[[Any], Any]:
                 x = nn.relu(x)
         return x
     return head
+
+
+def conv(features: int, kernel: int, *, name: str, stride: int = 1, padding: int = 0,
+         bias: bool = True, groups: int = 1) -> Any:
+    """A convolution padded `padding` pixels on every side, as PyTorch pads.
+
+    Flax's "SAME" pads the odd pixel after, not before, at stride 2 (as Keras does); an
+    explicit symmetric padding is PyTorch's model.
+    """
+    from flax import linen as nn
+
+    return nn.Conv(features, (kernel, kernel), strides=stride,
+                   padding=((padding, padding), (padding, padding)), use_bias=bias,
+                   feature_group_count=groups, name=name)
+
+
+def batch_norm(settings: BatchNormSettings, *, training: bool, name: str) -> Any:
+    """BatchNorm with the workload's epsilon and momentum in Flax's terms.
+
+    Flax's `momentum` is the old statistic's weight (Keras' convention), 1 - PyTorch's.
+    `use_fast_variance=False` computes the variance as mean((x - mean)^2), not
+    mean(x^2) - mean^2, which loses digits when the mean is large.
+    """
+    from flax import linen as nn
+
+    return nn.BatchNorm(use_running_average=not training, momentum=1.0 - settings.momentum,
+                        epsilon=settings.epsilon, use_fast_variance=False, name=name)
+
+
+def max_pool(x: Any, window: int, stride: int) -> Any:
+    from flax import linen as nn
+
+    return nn.max_pool(x, (window, window), strides=(stride, stride), padding="VALID")
