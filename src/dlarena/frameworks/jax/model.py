@@ -325,7 +325,9 @@ def batch_norm(settings: BatchNormSettings, *, training: bool, name: str) -> Any
                         epsilon=settings.epsilon, use_fast_variance=False, name=name)
 
 
-def max_pool(x: Any, window: int, stride: int) -> Any:
+def max_pool(x: Any, window: int, stride: int, padding: int = 0) -> Any:
+    """Max-pooling padded symmetrically (with -inf, as PyTorch pads)."""
     from flax import linen as nn
 
-    return nn.max_pool(x, (window, window), strides=(stride, stride), padding="VALID")
+    return nn.max_pool(x, (window, window), strides=(stride, stride),
+                       padding=((padding, padding), (padding, padding)))
