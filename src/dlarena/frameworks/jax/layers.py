@@ -64,3 +64,31 @@ class BidirectionalLstm(nn.Module):
                  self.param(f"{side}_bias", _ZEROS, (4 * units,)), reverse=side == "backward")
             for side in ("forward", "backward")]
         return jnp.concatenate(outputs, axis=-1)
+
+
+class SelfAttention(nn.Module):
+    """Multi-head self-attention with the canonical (hidden, hidden) projections.
+
+    Flax's `MultiHeadDotProductAttention` keeps (hidden, heads, head) kernels in nested
+    `query`/`key`/`value`/`out` modules; the computation is the same, written here with one
+    `{part}_kernel` and `{part}_bias` per projection (PyTorch's and Keras' layout). Scores are
+    scaled by 1/sqrt(head width), softmax over the keys, no mask, no dropout.
+    """
+
+    heads: int
+
+    @nn.compact
+    def __call__(self, x: Any) -> Any:
+        batch, steps, hidden = x.shape
+        head = hidden // self.heads
+
+        def project(part: str, inputs: Any) -> Any:
+            return (inputs @ self.param(f"{part}_kernel", _ZEROS, (hidden, hidden))
+                    + self.param(f"{part}_bias", _ZEROS, (hidden,)))
+
+        def split(inputs: Any) -> Any:
+            return inputs.reshape(batch, steps, self.heads, head)
+
+        attended = nn.dot_product_attention(split(project("query", x)), split(project("key", x)),
+                                            split(project("value", x)))
+        return project("output", attended.reshape(batch, steps, hidden))
