@@ -327,7 +327,8 @@ def batch_norm(settings: BatchNormSettings, *, training: bool, name: str) -> Any
 
 def max_pool(x: Any, window: int, stride: int, padding: int = 0) -> Any:
     """Max-pooling padded symmetrically (with -inf, as PyTorch pads)."""
-    from flax import linen as nn
+    from flax import linen
 
+    nn: Any = linen  # max_pool is untyped
     return nn.max_pool(x, (window, window), strides=(stride, stride),
                        padding=((padding, padding), (padding, padding)))
