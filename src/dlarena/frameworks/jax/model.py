@@ -84,7 +84,10 @@ class JaxModel(Implementation):
                                         b2=self.settings.beta_2, eps=self.settings.epsilon)
         params = variables["params"]
         model_state = {k: v for k, v in variables.items() if k != "params"}
-        self.state = TrainState(params, model_state, self.optimizer.init(params))
+        # Every leaf committed to the device, as the step's outputs are: an uncommitted
+        # optimizer state (optax.init's zeros) made the second step compile again.
+        self.state = jax.device_put(TrainState(params, model_state, self.optimizer.init(params)),
+                                    device)
         self._training = False
         jit = self._compile
         self._train = jit(self._train_fn, donate=True)
