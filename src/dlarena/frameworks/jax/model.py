@@ -70,10 +70,7 @@ class JaxModel(Implementation):
         sample, _ = self.workload.synthetic_batch(np.random.default_rng(0), 1, self.cell.size)
         shapes = jax.eval_shape(lambda x: self.module.init(jax.random.key(0), x, training=False),
                                 self._cast(self.native_inputs(sample)))
-        device = self.runtime.jax_device
-        variables = jax.tree_util.tree_map(
-            lambda s: jax.device_put(np.zeros(s.shape, self._leaf_dtype(s.dtype)), device),
-            shapes)
+        variables = self._zeros(shapes)
         self.slots = layouts.named_slots(variables, self.flattened_dense_inputs())
         self.prefixes = layouts.layer_prefixes(self.slots)
         if isinstance(self.settings, SgdSettings):
@@ -84,10 +81,11 @@ class JaxModel(Implementation):
                                         b2=self.settings.beta_2, eps=self.settings.epsilon)
         params = variables["params"]
         model_state = {k: v for k, v in variables.items() if k != "params"}
-        # Every leaf committed to the device, as the step's outputs are: an uncommitted
-        # optimizer state (optax.init's zeros) made the second step compile again.
-        self.state = jax.device_put(TrainState(params, model_state, self.optimizer.init(params)),
-                                    device)
+        # Zeros from NumPy, committed to the device as the step's outputs are (optax.init's
+        # own zeros compiled one program per weight shape, and, uncommitted, made the second
+        # training step compile again).
+        self.state = TrainState(params, model_state,
+                                self._zeros(jax.eval_shape(self.optimizer.init, params)))
         self._training = False
         jit = self._compile
         self._train = jit(self._train_fn, donate=True)
@@ -96,8 +94,16 @@ class JaxModel(Implementation):
         self._activations = {training: jit(self._activations_fn(training))
                              for training in (False, True)}
 
-    def _leaf_dtype(self, dtype: Any) -> Any:
-        return self.dtype if np.issubdtype(dtype, np.floating) else dtype
+    def _zeros(self, shapes: Any) -> Any:
+        """Zeros of the cell's float dtype for a tree of shapes, on the device, uncompiled."""
+        import jax
+
+        device = self.runtime.jax_device
+
+        def zeros(shape: Any) -> Any:
+            dtype = self.dtype if np.issubdtype(shape.dtype, np.floating) else shape.dtype
+            return jax.device_put(np.zeros(shape.shape, dtype), device)
+        return jax.tree_util.tree_map(zeros, shapes)
 
     def _compile(self, function: Callable[..., Any], *, donate: bool = False) -> Callable[..., Any]:
         import jax
