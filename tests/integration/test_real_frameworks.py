@@ -1,7 +1,8 @@
-"""Real PyTorch and TensorFlow: smoke cells in worker processes, and same-model checks."""
+"""Real PyTorch, TensorFlow and JAX: smoke cells in worker processes, and same-model checks."""
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 from typing import Any
@@ -18,11 +19,14 @@ from dlarena.store import Store
 from tests.conftest import RecordingObserver, fake_cell, require
 
 pytestmark = pytest.mark.frameworks
+# Set up in this process by the `runtimes` fixture (JAX's runtime would pin it to one CPU).
 FRAMEWORKS = ("torch", "tensorflow")
+# What `make run` measures (INFO.in_default_set), in registry order.
+DEFAULT_SET = tuple(name for name, info in registry.frameworks().items() if info.in_default_set)
 
 
 def test_smoke_cells_measure_positive_finite_throughput(tmp_path: Path) -> None:
-    for framework in FRAMEWORKS:
+    for framework in DEFAULT_SET:
         require(framework)
     store = Store.open(tmp_path / "r.db")
     request = Request(suite="smoke", threads=ThreadSettings(1, 1), min_window_seconds=0.05)
@@ -31,7 +35,7 @@ def test_smoke_cells_measure_positive_finite_throughput(tmp_path: Path) -> None:
     cells = store.cells(summary.run_id)
     assert summary.failed == 0, [c.error for c in cells if not c.ok]
     assert {(c.spec.workload, c.spec.framework, c.spec.scenario) for c in cells} == {
-        (w, f, s) for w in ("mlp", "cnn") for f in FRAMEWORKS for s in ("train", "infer")
+        (w, f, s) for w in ("mlp", "cnn") for f in DEFAULT_SET for s in ("train", "infer")
     }
     for cell in cells:
         values = cell.samples[f"{cell.spec.scenario}_throughput"]
@@ -147,15 +151,19 @@ def test_compiled_modes_are_checked_through_their_compiled_passes(
 
 
 def test_check_command_passes_for_every_workload() -> None:
+    """torch, tensorflow and jax: every pair the same model on all ten workloads at smoke."""
     import subprocess
     import sys
 
-    for framework in FRAMEWORKS:
+    frameworks = ("torch", "tensorflow", "jax")
+    for framework in frameworks:
         require(framework)
-    result = subprocess.run([sys.executable, "-m", "dlarena.cli", "check", "--threads", "1"],
-                            capture_output=True, text=True, timeout=900, check=False)
+    result = subprocess.run([sys.executable, "-m", "dlarena.cli", "check", "--threads", "1",
+                             "--size", "smoke", "--frameworks", ",".join(frameworks)],
+                            capture_output=True, text=True, timeout=1500, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.count("same model") == len(registry.workloads())
+    pairs = len(list(itertools.combinations(frameworks, 2)))
+    assert result.stdout.count("same model") == pairs * len(registry.workloads())
     assert "✗" not in result.stdout
 
 
@@ -216,16 +224,18 @@ def test_a_missing_bias_is_refused_naming_the_weight(
 def test_a_run_checks_parity_once_and_reuses_it(tmp_path: Path) -> None:
     from dlarena.runner import ensure_parity
 
-    for framework in FRAMEWORKS:
+    for framework in DEFAULT_SET:
         require(framework)
     store = Store.open(tmp_path / "r.db")
     request = Request(suite="smoke", workloads=["mlp"], scenarios=["infer"],
                       threads=ThreadSettings(1, 1), min_window_seconds=0.05)
     summary = run(request, store=store, executor=LocalExecutor(), interpreters={},
                   observer=(first := RecordingObserver()))
-    [result] = store.parity(summary.run_id)
-    assert result.passed and {result.first, result.second} == set(FRAMEWORKS)
-    assert ("checked", ([result], False)) in first.events
+    results = store.parity(summary.run_id)
+    assert all(result.passed for result in results)
+    assert {frozenset((r.first, r.second)) for r in results} == {
+        frozenset(pair) for pair in itertools.combinations(DEFAULT_SET, 2)}
+    assert ("checked", (results, False)) in first.events
 
     from dlarena.plan import build_plan
     from dlarena.runner import check_installed
@@ -233,11 +243,11 @@ def test_a_run_checks_parity_once_and_reuses_it(tmp_path: Path) -> None:
     second = RecordingObserver()
     planned = build_plan(request, ThreadSettings(1, 1))
     other_run = store.create_run(plan_key="x", command="c", environment={"created_utc": "t"})
-    ensure_parity(planned, check_installed(list(FRAMEWORKS), {}), run_id=other_run,
+    ensure_parity(planned, check_installed(list(DEFAULT_SET), {}), run_id=other_run,
                   store=store, executor=LocalExecutor(), observer=second)
     assert [event[0] for event in second.events] == ["checked"]
     assert second.events[0][1][1] is True  # cached
-    assert store.parity(other_run) == [result]
+    assert store.parity(other_run) == results
 
 
 def test_a_swapped_lstm_gate_order_is_caught_at_the_lstm(
@@ -274,10 +284,11 @@ def test_graphs_suite_runs_every_mode_and_reports_startup_latency_break_even(
         require(framework)
     db = str(tmp_path / "graphs.db")
     # The same-model check now probes all six modes of each workload first (45 pairs): about
-    # 10 min of it on the shared 2-core machine, loaded.
+    # 10 min of it on the shared 2-core machine, loaded. Other frameworks' modes are run by
+    # their own tests (test_jax_graphs_suite_reports_compilations_and_break_even).
     ran = subprocess.run([sys.executable, "-m", "dlarena.cli", "run", "--suite", "graphs",
-                          "--size", "smoke", "--db", db], capture_output=True, text=True,
-                         timeout=2700, check=False)
+                          "--size", "smoke", "--frameworks", ",".join(FRAMEWORKS), "--db", db],
+                         capture_output=True, text=True, timeout=2700, check=False)
     assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
     document = json.loads(subprocess.run(
         [sys.executable, "-m", "dlarena.cli", "report", "--db", db, "--format", "json"],
@@ -313,7 +324,7 @@ def test_accuracy_suite_on_real_data_writes_curves_and_judges_the_claims(
 
     from dlarena.report.tensorboard import read_scalars
 
-    for framework in FRAMEWORKS:
+    for framework in DEFAULT_SET:
         require(framework)
     db = tmp_path / "accuracy.db"
     ran = subprocess.run([sys.executable, "-m", "dlarena.cli", "run", "--suite", "accuracy",
@@ -331,7 +342,7 @@ def test_accuracy_suite_on_real_data_writes_curves_and_judges_the_claims(
     assert {cell["workload"] for cell in document["cells"]} == {"mlp", "cnn", "ncf"}
     for workload, dataset in (("mlp", "mnist"), ("cnn", "fashion-mnist"),
                               ("ncf", "movielens-100k")):
-        for label in ("torch-eager", "tensorflow-function"):
+        for label in ("torch-eager", "tensorflow-function", "jax-jit"):
             [events] = (tmp_path / "tensorboard" / "run-1" / f"{workload}-{dataset}"
                         / f"{label}-seed0").glob("events.out.tfevents.*")
             tags = {tag for tag, _, _ in read_scalars(events)}

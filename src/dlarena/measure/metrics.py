@@ -78,6 +78,8 @@ _ALL = (
     Metric("mistakes_raised", "count", None, "planted mistakes that raised an error"),
     Metric("mistakes_at_mistake_line", "count", None, "planted mistakes whose traceback's "
            "innermost user frame is the mistake's line"),
+    Metric("compile_seconds", "s", None,
+           "tracing, lowering and compiling, summed over the cell's compilations"),
 )
 
 METRICS: dict[str, Metric] = {metric.name: metric for metric in _ALL}

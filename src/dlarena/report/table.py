@@ -177,6 +177,9 @@ def startup_rows(report: Report) -> list[list[str]]:
         compiler = ", ".join(f"{name.replace('_', ' ')} {cell.summaries[name].median:.0f}"
                              for name in ("compiled_graphs", "graph_breaks", "traces")
                              if name in cell.summaries)
+        if "compile_seconds" in cell.summaries:
+            compiler += f"{', ' if compiler else ''}compiling " \
+                        f"{cell.summaries['compile_seconds'].median:.2f} s"
         rows.append([cell.stored.spec.workload, cell.label, *seconds, compiler or "–"])
     return rows
 

@@ -1,0 +1,160 @@
+"""JAX runtime glue: float64, threads (CPU affinity), device, compile counting, synchronisation.
+
+JAX has no thread-count API. XLA's CPU client sizes its thread pools from the CPUs the
+process may run on, so the one exact limit is CPU affinity, set here before JAX is imported
+when a cell asks for fewer threads than the process may use; `--xla_cpu_multi_thread_eigen`
+is switched off for one thread. There is no inter-op setting: XLA runs one program's
+operations from the same pool. The manifest reads back the affinity and the OS threads the
+process has after start-up.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from dlarena.cell import ThreadSettings
+from dlarena.contract import DeviceUnavailable, Runtime
+
+# Durations JAX reports for each compilation (jax._src.dispatch): tracing to a jaxpr,
+# lowering to MLIR, and XLA's compile. One backend compile is one compiled program.
+_TRACE_EVENT = "/jax/core/compile/jaxpr_trace_duration"
+_LOWER_EVENT = "/jax/core/compile/jaxpr_to_mlir_module_duration"
+_COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
+_EIGEN_FLAG = "--xla_cpu_multi_thread_eigen"
+
+
+class Stepped(NamedTuple):
+    """A training step's result: the loss and the whole new train state (a pytree).
+
+    `sync` blocks on both, so a timed window ends when the parameters, optimizer state and
+    BatchNorm statistics are written, not merely when the loss is known.
+    """
+
+    loss: Any
+    state: Any
+
+
+class CompileLog:
+    """Counts compiled programs and adds up the time spent tracing, lowering and compiling."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.programs = 0
+        self.seconds = 0.0
+
+    def record(self, event: str, duration_secs: float, **_: str | int) -> None:
+        if event not in (_TRACE_EVENT, _LOWER_EVENT, _COMPILE_EVENT):
+            return
+        with self._lock:
+            self.seconds += duration_secs
+            if event == _COMPILE_EVENT:
+                self.programs += 1
+
+
+def xla_flags(existing: str, threads: ThreadSettings) -> str:
+    """The user's XLA_FLAGS with the Eigen multi-threading flag set from the thread count."""
+    kept = [flag for flag in existing.split() if not flag.startswith(_EIGEN_FLAG)]
+    return " ".join([*kept, f"{_EIGEN_FLAG}={'true' if threads.intra_op > 1 else 'false'}"])
+
+
+def cpus_for(threads: ThreadSettings, allowed: set[int]) -> set[int]:
+    """The CPUs a cell with `threads` may run on: the first `intra_op` of those allowed."""
+    return set(sorted(allowed)[:threads.intra_op])
+
+
+class JaxRuntime(Runtime):
+    def setup(self, *, threads: ThreadSettings, seed: int, device: str) -> None:
+        # All of this must happen before JAX is imported and before any array exists.
+        allowed = os.sched_getaffinity(0)
+        if threads.intra_op < len(allowed):
+            os.sched_setaffinity(0, cpus_for(threads, allowed))
+        os.environ["XLA_FLAGS"] = xla_flags(os.environ.get("XLA_FLAGS", ""), threads)
+        if device == "cpu":
+            os.environ["JAX_PLATFORMS"] = "cpu"  # no probing for CUDA or TPU plug-ins
+        import jax as jax_module
+
+        jax: Any = jax_module  # partly untyped (config.update, block_until_ready)
+        # The same-model check computes in float64; float32 cells keep float32 explicitly
+        # (weights, inputs, losses), which the precision audit and a test of the step's
+        # jaxpr confirm. Enabled in every worker, so the audited path is the timed one.
+        jax.config.update("jax_enable_x64", True)
+        jax.config.update("jax_enable_compilation_cache", False)  # start-up compiles all
+        jax.config.update("jax_default_matmul_precision", "highest")  # float32 means float32
+        self.compiles = CompileLog()
+        jax.monitoring.register_event_duration_secs_listener(self.compiles.record)
+        if device == "gpu":
+            try:
+                devices = jax.devices("gpu")
+            except RuntimeError as error:
+                raise DeviceUnavailable(f"the cell asks for a GPU but JAX sees none ({error})") \
+                    from error
+        else:
+            devices = jax.devices("cpu")
+        self._device = devices[0]
+        self._jax = jax
+        self.seed = seed  # nothing random is drawn: every weight is loaded
+
+    @property
+    def jax_device(self) -> Any:
+        return self._device
+
+    def version(self) -> str:
+        return str(self._jax.__version__)
+
+    def device_name(self) -> str:
+        return f"{self._device.platform}:{self._device.id}"
+
+    def sync(self, value: Any) -> None:
+        self._jax.block_until_ready(value)
+
+    def scalar(self, value: Any) -> float:
+        return float(value.loss if isinstance(value, Stepped) else value)
+
+    def to_numpy(self, value: Any) -> Any:
+        import numpy as np
+
+        return np.asarray(value)
+
+    def peak_device_memory_bytes(self) -> int | None:
+        if self._device.platform == "cpu":
+            return None
+        stats = self._device.memory_stats() or {}
+        peak = stats.get("peak_bytes_in_use")
+        return None if peak is None else int(peak)
+
+    def matrix_product(self, size: int) -> Callable[[], Any]:
+        jax = self._jax
+        keys = jax.random.split(jax.random.key(0))
+        a, b = (jax.device_put(jax.random.uniform(key, (size, size), "float32"), self._device)
+                for key in keys)
+        product = jax.jit(lambda x, y: (x @ y)[0, 0])
+        return lambda: product(a, b)
+
+    def manifest(self) -> dict[str, Any]:
+        import flax
+        import optax
+
+        jax = self._jax
+        cpus = len(os.sched_getaffinity(0))
+        return {
+            # Read back: the CPUs XLA may use (its pools are sized from them); no inter-op
+            # setting exists, so the same count is stated for both.
+            "intra_op_threads": cpus,
+            "inter_op_threads": cpus,
+            "thread_control": "CPU affinity (JAX has no thread-count API); "
+                              "no separate inter-op pool",
+            "os_threads": len(os.listdir("/proc/self/task")),
+            "xla_flags": os.environ.get("XLA_FLAGS", ""),
+            "x64_enabled": bool(jax.config.jax_enable_x64),
+            "matmul_precision": str(jax.config.jax_default_matmul_precision),
+            "persistent_compilation_cache": bool(jax.config.jax_enable_compilation_cache),
+            "tf32": str(jax.config.jax_default_matmul_precision) not in ("highest", "float32"),
+            "flax_version": str(flax.__version__),
+            "optax_version": str(optax.__version__),
+        }
+
+
+RUNTIME = JaxRuntime
