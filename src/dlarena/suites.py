@@ -90,7 +90,7 @@ _ALL = (
 
 _DEPLOYMENT = ("save-weights", "save-model", "save-program", "export-onnx", "export-litert",
                "serve")
-_ALL = (
+_ALL_WITH_DEPLOYMENT = (
     *_ALL,
     Suite(
         "deploy", "shipping a model: save and load in a fresh process (weights, model, "
@@ -101,4 +101,4 @@ _ALL = (
     ),
 )
 
-SUITES: dict[str, Suite] = {suite.name: suite for suite in _ALL}
+SUITES: dict[str, Suite] = {suite.name: suite for suite in _ALL_WITH_DEPLOYMENT}

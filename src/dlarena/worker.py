@@ -27,7 +27,6 @@ from dlarena.measure.memory import peak_rss_bytes
 from dlarena.measure.scenarios import SCENARIOS
 from dlarena.measure.timing import Progress, Window
 
-
 # Tasks of a deployment cell's child processes (deploy/child.py), not of the coordinator's.
 CHILD_TASKS = ("load", "serve")
 
@@ -128,6 +127,7 @@ def measure_cell(cell: CellSpec, progress: Progress) -> dict[str, Any]:
             **runtime.manifest(),
             **impl.hyperparameters(),
             "data_layout": impl.data_layout(),
+            **result.manifest,
         },
         "pid": os.getpid(),
     }

@@ -5,6 +5,7 @@ nothing outlives its cell."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import subprocess
@@ -81,10 +82,8 @@ class Child:
     def close(self) -> None:
         """Close the child's stdin (its signal to stop), then kill it if it lingers."""
         if self.process.stdin is not None and not self.process.stdin.closed:
-            try:
+            with contextlib.suppress(OSError):
                 self.process.stdin.close()
-            except OSError:
-                pass
         try:
             self.process.wait(EXIT_GRACE_SECONDS)
         except subprocess.TimeoutExpired:

@@ -45,7 +45,7 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     server: _Server
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (the API's name)
+    def log_message(self, format: str, *args: object) -> None:
         pass  # no line per request on stderr
 
     def _answer(self, status: int, body: bytes, kind: str = "application/octet-stream") -> None:
@@ -55,13 +55,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+    def do_GET(self) -> None:
         if self.path == "/health":
             self._answer(200, b"ok", "text/plain")
         else:
             self._answer(404, b"not found", "text/plain")
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+    def do_POST(self) -> None:
         if self.path != "/predict":
             self._answer(404, b"not found", "text/plain")
             return

@@ -47,6 +47,7 @@ class Figures:
     timing: TimingResult | None = None
     samples: dict[str, list[float]] = dataclasses.field(default_factory=dict)
     metrics: dict[str, float] = dataclasses.field(default_factory=dict)
+    manifest: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 def _deployment(impl: Implementation, cell: CellSpec) -> Deployment:
@@ -118,7 +119,8 @@ def save_scenario(kind: str) -> Callable[..., Figures]:
         return Figures(save_seconds, metrics={
             "save_seconds": save_seconds, "load_seconds": load_seconds,
             "file_bytes": float(size), "max_abs_difference": check.max_abs_difference,
-            "bit_exact_promised": float(deployment.bit_exact(kind)), **loaded})
+            "bit_exact_promised": float(deployment.bit_exact(kind)), **loaded},
+            manifest={"saved_format": format_name})
     return run
 
 
@@ -184,7 +186,7 @@ def export_scenario(portable_format: str) -> Callable[..., Figures]:
             "max_abs_difference": check.max_abs_difference,
             "native_infer_throughput": native_rate,
             "portable_speedup": portable_rate / native_rate,
-        })
+        }, manifest={"portable_runtime": portable.runtime_version(portable_format)})
     return run
 
 

@@ -33,6 +33,8 @@ class ScenarioResult:
     # Other per-event samples (e.g. one latency per request).
     samples: dict[str, list[float]] = field(default_factory=dict)
     extra_metrics: dict[str, float] = field(default_factory=dict)
+    # Settings the scenario chose (a saved format's name, a runtime's version): the manifest.
+    manifest: dict[str, Any] = field(default_factory=dict)
 
 
 Run = Callable[[Implementation, Runtime, Workload, CellSpec, Progress], ScenarioResult]
@@ -206,7 +208,8 @@ def _deployed(figures_of: Callable[..., Any]) -> Run:
             progress: Progress) -> ScenarioResult:
         figures = figures_of(impl, runtime, workload, cell, progress)
         return ScenarioResult(figures.first_step_seconds, figures.timing,
-                              samples=figures.samples, extra_metrics=figures.metrics)
+                              samples=figures.samples, extra_metrics=figures.metrics,
+                              manifest=figures.manifest)
     return run
 
 

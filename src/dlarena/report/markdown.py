@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from dlarena.measure.stats import CONFIDENCE
 from dlarena.parity.compare import REDUCED_PRECISION_LIMIT, TOLERANCES
+from dlarena.report import deployment
 from dlarena.report.facts import VERDICT_RULES, VERDICT_RULES_VERSION
 from dlarena.report.model import Report
 from dlarena.report.paper import paper_note, paper_table
@@ -42,6 +43,20 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     ]
 
 
+def _deployment(report: Report) -> list[str]:
+    header, matrix = deployment.export_matrix(report)
+    if not matrix:
+        return []
+    lines = ["", "## Deployment", "", "### Export matrix", "", *_table(header, matrix)]
+    for title, columns, body in (
+            ("Save and load", deployment.SAVE_HEADER, deployment.save_rows(report)),
+            ("Portable inference", deployment.EXPORT_HEADER, deployment.export_rows(report)),
+            ("Serving under load", deployment.SERVE_HEADER, deployment.serve_rows(report))):
+        if body:
+            lines += ["", f"### {title}", "", *_table(columns, body)]
+    return [*lines, "", _cell(deployment.NOTE)]
+
+
 def render(report: Report, *, reference: str | None = None) -> str:
     lines = ["# dlarena comparison", "", _cell(run_line(report)), "",
              *(f"- {_cell(line)}" for line in hardware_lines(report)),
@@ -72,6 +87,7 @@ def render(report: Report, *, reference: str | None = None) -> str:
                                  ("Batch-1 latency", LATENCY_HEADER, latency_rows(report))):
         if body:
             lines += ["", f"## {title}", "", *_table(columns, body)]
+    lines += _deployment(report)
     for title, items in (("Batch-size sweeps", sweep_lines(report)),
                          ("Break-even of compiled modes", break_even_lines(report))):
         if items:

@@ -23,7 +23,8 @@ def _outputs(weights: Weights, inputs: np.ndarray) -> np.ndarray:
     signature = np.array([float(np.sum(value)) for _, value in sorted(weights.items())])
     scores = np.resize(signature, 10)
     flat = inputs.reshape(len(inputs), -1).astype(np.float64)
-    return (flat.mean(axis=1, keepdims=True) + scores).astype(np.float32)
+    outputs: np.ndarray = (flat.mean(axis=1, keepdims=True) + scores).astype(np.float32)
+    return outputs
 
 
 class FakeDeployment(Deployment):
@@ -40,7 +41,7 @@ class FakeDeployment(Deployment):
 
     def save(self, kind: str, folder: str, inputs: np.ndarray) -> str:
         path = os.path.join(folder, f"{kind}.npz")
-        np.savez(path, **self.impl.weights)
+        np.savez(path, **self.impl.weights)  # type: ignore[arg-type]
         return path
 
     def load(self, kind: str, path: str) -> Predict:
