@@ -154,4 +154,4 @@ NOTE = ("Save: the model saved in the framework's format of each kind (weights: 
         "own, same process, same threads. Serve: the same small HTTP server on 127.0.0.1 for "
         "every framework, one request computing at a time; closed loop at 1, 4 and 16 "
         "clients, then Poisson arrivals stepped up from half the 1-client rate until p99 "
-        "exceeds 5x the 1-client median.")
+        "exceeds twice the 1-client p99.")
