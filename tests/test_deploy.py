@@ -199,3 +199,16 @@ def test_agreement_bit_for_bit_and_within_tolerance() -> None:
     assert not far.equal and "exceeds the float32 tolerance" in far.reason
     assert not agreement(reference, reference[:, :2], exact=False).equal
     assert "NaN" in agreement(reference, reference * np.nan, exact=False).reason
+
+
+def test_deploy_suite_plans_every_scenario_for_the_default_set() -> None:
+    from dlarena.cell import ThreadSettings
+    from dlarena.plan import Request, build_plan
+
+    planned = build_plan(Request(suite="deploy"), ThreadSettings(1, 1))
+    cells = [p.cell for p in planned]
+    assert {c.workload for c in cells} == {"mlp", "cnn", "resnet50", "transformer"}
+    assert {c.scenario for c in cells} == {"save-weights", "save-model", "save-program",
+                                           "export-onnx", "export-litert", "serve"}
+    assert {c.batch_size for c in cells if c.scenario == "serve"} == {1}
+    assert {c.size for c in cells} == {"cpu"} and "fake" not in {c.framework for c in cells}
