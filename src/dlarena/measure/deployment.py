@@ -162,16 +162,6 @@ def export_scenario(portable_format: str) -> Callable[..., Figures]:
         single, single_labels = _batch(workload, cell, 1)
         reference = deployment.predict(inputs, labels)
         items = cell.batch_size * workload.items_per_sample(cell.size)
-        # The framework first: a portable runtime's thread pool keeps spinning for a while
-        # after its last call, and took the cores from the framework measured after it.
-        progress("native", 0, 1)
-        impl.prepare(training=False)
-        native_batch = impl.to_device(inputs, labels)
-        native_one = impl.to_device(single, single_labels)
-        _, native_rate = _throughput(
-            lambda: runtime.sync(impl.infer_step(native_batch)), cell, items, progress)
-        native_latency = _latencies(lambda: runtime.sync(impl.infer_step(native_one)),
-                                    _level_seconds(cell) / 4)
         with _scratch() as folder:
             progress("export", 0, 1)
             started = time.perf_counter()
@@ -181,6 +171,17 @@ def export_scenario(portable_format: str) -> Callable[..., Figures]:
                 raise RuntimeError(f"export to {portable_format} failed: {error}") from None
             export_seconds = time.perf_counter() - started
             size = _size(path)
+            # The framework before the runtime is opened: a portable runtime's thread pool
+            # keeps spinning for a while after its calls, and took the cores from the
+            # framework measured after it.
+            progress("native", 0, 1)
+            impl.prepare(training=False)
+            native_batch = impl.to_device(inputs, labels)
+            native_one = impl.to_device(single, single_labels)
+            _, native_rate = _throughput(
+                lambda: runtime.sync(impl.infer_step(native_batch)), cell, items, progress)
+            native_latency = _latencies(lambda: runtime.sync(impl.infer_step(native_one)),
+                                        _level_seconds(cell) / 4)
             model = portable.open_model(portable_format, path, cell.threads.intra_op)
             batch, one = deployment.portable_inputs(inputs), deployment.portable_inputs(single)
             check = agreement(reference, model(batch), exact=False)
