@@ -31,6 +31,6 @@ else
 fi
 # JAX's layers and optimizers (pure Python: one build for CPU and GPU).
 "${pip[@]}" "flax==$flax_version" "optax==$optax_version"
-"${pip[@]}" -e ".[dev]"
+"${pip[@]}" -e ".[dev,deploy]"
 "$venv/bin/python" -m pip check
 bash scripts/install-data.sh "$venv"

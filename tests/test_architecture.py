@@ -28,15 +28,16 @@ ALLOWED_IMPORTS: dict[str, set[str]] = {
     "frameworks": {"cell", "contract"},  # never a workload
     "workloads": {"contract", "data", "frameworks"},
     "registry": {"contract", "frameworks", "workloads"},
+    "deploy": {"cell", "contract"},  # server, load generator, portable runtimes: neutral
     "executors": {"cell", "contract", "lifeline", "registry"},
-    "measure": {"cell", "contract", "data", "executors", "lifeline", "registry"},
+    "measure": {"cell", "contract", "data", "deploy", "executors", "lifeline", "registry"},
     "parity": {"cell", "contract", "executors", "registry"},
     "store": {"cell", "errors", "executors", "parity"},
     "environment": {"contract", "measure", "registry"},
     "suites": set(),
     "plan": {"cell", "errors", "measure", "registry", "suites"},
     "report": {"cell", "contract", "errors", "measure", "parity", "registry", "store"},
-    "worker": {"cell", "contract", "lifeline", "measure", "parity", "registry"},
+    "worker": {"cell", "contract", "deploy", "lifeline", "measure", "parity", "registry"},
     "runner": {"cell", "environment", "errors", "executors", "measure", "parity", "plan",
                "registry", "report", "store"},
     "api": {"errors", "report", "store"},

@@ -12,8 +12,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 PROTOCOL_VERSION = 1
-# What a worker does with a cell: time it, or collect parity evidence into an artifacts file.
-TASKS = ("measure", "check")
+# What a worker does with a cell: time it, collect parity evidence into an artifacts file, or
+# (a deployment cell's children) load a saved model in a fresh process, or serve the model.
+TASKS = ("measure", "check", "load", "serve")
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,15 @@ def runtime_path(framework: str) -> str:
     return f"dlarena.frameworks.{framework}.runtime:RUNTIME"
 
 
+def deployment_path(framework: str) -> str | None:
+    """"module:attribute" of the framework's Deployment (`frameworks/<name>/deploy.py`), or
+    None when the framework has no deployment paths."""
+    module = f"dlarena.frameworks.{framework}.deploy"
+    if importlib.util.find_spec(module) is None:
+        return None
+    return f"{module}:DEPLOYMENT"
+
+
 def load(path: str) -> object:
     """Import "module:attribute"; used inside the worker only."""
     module, _, attribute = path.partition(":")

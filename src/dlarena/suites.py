@@ -105,4 +105,17 @@ _ALL = (
     ),
 )
 
-SUITES: dict[str, Suite] = {suite.name: suite for suite in _ALL}
+_DEPLOYMENT = ("save-weights", "save-model", "save-program", "export-onnx", "export-litert",
+               "serve")
+_ALL_WITH_DEPLOYMENT = (
+    *_ALL,
+    Suite(
+        "deploy", "shipping a model: save and load in a fresh process (weights, model, "
+        "program), export to ONNX and LiteRT run in their runtimes, serving over HTTP under "
+        "closed- and open-loop load",
+        workloads=("mlp", "cnn", "resnet50", "transformer"), frameworks=DEFAULT_SET,
+        scenarios=_DEPLOYMENT, size="cpu", windows=6,
+    ),
+)
+
+SUITES: dict[str, Suite] = {suite.name: suite for suite in _ALL_WITH_DEPLOYMENT}

@@ -22,10 +22,13 @@ from typing import Any, TextIO
 
 from dlarena import lifeline, registry
 from dlarena.cell import PROTOCOL_VERSION, CellSpec, parse_worker_request
-from dlarena.contract import Implementation, Runtime, Workload
+from dlarena.contract import Deployment, Implementation, Runtime, Workload
 from dlarena.measure.memory import peak_rss_bytes
 from dlarena.measure.scenarios import SCENARIOS
 from dlarena.measure.timing import Progress, Window
+
+# Tasks of a deployment cell's child processes (deploy/child.py), not of the coordinator's.
+CHILD_TASKS = ("load", "serve")
 
 
 class Channel:
@@ -125,6 +128,7 @@ def measure_cell(cell: CellSpec, progress: Progress) -> dict[str, Any]:
             **runtime.manifest(),
             **impl.hyperparameters(),
             "data_layout": impl.data_layout(),
+            **result.manifest,
         },
         "pid": os.getpid(),
     }
@@ -155,6 +159,71 @@ def check_cell(cell: CellSpec, artifacts: str | None, progress: Progress) -> dic
     return {"framework_version": runtime.version(), "device_name": runtime.device_name()}
 
 
+def deployment_of(cell: CellSpec, impl: Implementation) -> Deployment:
+    path = registry.deployment_path(cell.framework)
+    if path is None:
+        raise LookupError(f"{cell.framework} has no deployment paths (frameworks/"
+                          f"{cell.framework}/deploy.py)")
+    return registry.load(path)(impl)  # type: ignore[operator,no-any-return]
+
+
+def load_cell(cell: CellSpec, progress: Progress) -> dict[str, Any]:
+    """In a fresh process: read a saved model, predict once, write the outputs (.npy)."""
+    import numpy as np
+
+    from dlarena.deploy.child import LOAD_JOB_OPTION, OTHER_WEIGHTS_SEED
+
+    job = cell.options[LOAD_JOB_OPTION]
+    progress("import", 0, 1)
+    started = time.perf_counter()
+    runtime = setup_runtime(cell)
+    import_seconds = time.perf_counter() - started
+    progress("build", 0, 1)
+    started = time.perf_counter()
+    impl = build_implementation(cell, runtime)
+    # Other weights than the saved ones: a loader that reads nothing cannot pass.
+    impl.set_weights(registry.workloads()[cell.workload].initial_weights(
+        cell.size, cell.seed + OTHER_WEIGHTS_SEED))
+    deployment = deployment_of(cell, impl)
+    build_seconds = time.perf_counter() - started
+    progress("load", 0, 1)
+    started = time.perf_counter()
+    predict = deployment.load(job["kind"], job["path"])
+    read_seconds = time.perf_counter() - started
+    inputs = np.load(job["inputs"], allow_pickle=False)
+    started = time.perf_counter()
+    outputs = predict(inputs)
+    first_prediction_seconds = time.perf_counter() - started
+    np.save(job["outputs"], np.asarray(outputs), allow_pickle=False)
+    return {"framework_version": runtime.version(), "device_name": runtime.device_name(),
+            "metrics": {"load_import_seconds": import_seconds,
+                        "load_build_seconds": build_seconds,
+                        "load_read_seconds": read_seconds,
+                        "load_first_prediction_seconds": first_prediction_seconds,
+                        "load_peak_rss_bytes": peak_rss_bytes()}}
+
+
+def serve_cell(cell: CellSpec, channel: Channel, progress: Progress) -> dict[str, Any]:
+    """Build the cell's model, serve it on 127.0.0.1 until stdin ends (deploy/server.py)."""
+    import numpy as np
+
+    from dlarena.deploy.server import CRASH_AFTER_OPTION, serve
+
+    built = build_cell(cell, progress)
+    deployment = deployment_of(cell, built.impl)
+    built.impl.prepare(training=False)
+    _, labels = built.workload.synthetic_batch(np.random.default_rng(0), 1, cell.size)
+
+    def predict(inputs: np.ndarray) -> np.ndarray:
+        return deployment.predict(inputs, np.resize(labels, (len(inputs), *labels.shape[1:])))
+
+    crash_after = cell.options.get(CRASH_AFTER_OPTION)
+    answered = serve(predict, crash_after=None if crash_after is None else int(crash_after),
+                     on_listening=lambda port: channel.emit("listening", port=port,
+                                                            pid=os.getpid()))
+    return {"metrics": {"answered": answered}}
+
+
 def main() -> int:
     lifeline.die_with_parent()
     # Keep the real stdout for the protocol; send fd 1 (framework chatter) to stderr.
@@ -167,12 +236,19 @@ def main() -> int:
 
     try:
         request = sys.stdin.readline()
-        lifeline.guard_process_group()  # after the request: the guardian reads stdin too
         cell, task, artifacts, process = parse_worker_request(request)
+        if task not in CHILD_TASKS:
+            # After the request: the guardian reads stdin too. A deployment cell's child is
+            # in its cell's group, which that cell's guardian already watches.
+            lifeline.guard_process_group()
         # Each worker process of a cell is an independent replicate: its own seed.
         cell = dataclasses.replace(cell, seed=cell.seed + process)
         if task == "check":
             payload = check_cell(cell, artifacts, progress)
+        elif task == "load":
+            payload = load_cell(cell, progress)
+        elif task == "serve":
+            payload = serve_cell(cell, channel, progress)
         else:
             payload = measure_cell(cell, progress)
     except Exception as error:  # every failure is data for the store, not a lost run

@@ -3,6 +3,13 @@
 The bottom layer: `frameworks/` and `workloads/` both build on it, and it imports neither.
 """
 
+from dlarena.contract.deployment import (
+    PORTABLE_FORMATS,
+    SAVE_KINDS,
+    Deployment,
+    ExportUnsupported,
+    Predict,
+)
 from dlarena.contract.framework import FrameworkInfo
 from dlarena.contract.implementation import SGD_OPTION, Implementation, check_layout
 from dlarena.contract.runtime import DeviceUnavailable, Runtime
@@ -19,14 +26,19 @@ from dlarena.contract.workload import (
 )
 
 __all__ = [
+    "PORTABLE_FORMATS",
+    "SAVE_KINDS",
     "SGD_OPTION",
     "STATE_SUFFIXES",
     "AdamSettings",
     "BatchNormSettings",
+    "Deployment",
     "DeviceUnavailable",
+    "ExportUnsupported",
     "FrameworkInfo",
     "Implementation",
     "OptimizerSettings",
+    "Predict",
     "Runtime",
     "SgdSettings",
     "Shape",

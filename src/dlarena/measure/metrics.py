@@ -82,4 +82,52 @@ _ALL = (
            "tracing, lowering and compiling, summed over the cell's compilations"),
 )
 
-METRICS: dict[str, Metric] = {metric.name: metric for metric in _ALL}
+_DEPLOYMENT = (
+    Metric("load_seconds", "s", False, "a fresh process: start, import, (weights: build the "
+           "model,) read the saved file, first prediction", "loads {factor}x faster than"),
+    Metric("save_seconds", "s", False, "writing the saved model", "saves {factor}x faster than"),
+    Metric("file_bytes", "bytes", False, "size of the saved model on disk",
+           "saves {factor}x smaller files than"),
+    Metric("max_abs_difference", "", None, "largest |difference| between the saved/exported "
+           "model's outputs and the original's"),
+    Metric("bit_exact_promised", "bool", None, "1 when the format promises equal bits"),
+    Metric("load_import_seconds", "s", None, "fresh process: framework import"),
+    Metric("load_build_seconds", "s", None, "fresh process: building the model's code"),
+    Metric("load_read_seconds", "s", None, "fresh process: reading the saved model"),
+    Metric("load_first_prediction_seconds", "s", None, "fresh process: the first prediction"),
+    Metric("load_peak_rss_bytes", "bytes", None, "fresh process: peak resident memory"),
+    Metric("export_seconds", "s", False, "exporting to the portable format",
+           "exports {factor}x faster than"),
+    Metric("export_bytes", "bytes", False, "size of the exported model",
+           "exports {factor}x smaller files than"),
+    Metric("portable_infer_throughput", "samples/s", True,
+           "the exported model in its portable runtime, forward passes",
+           "exports a model that runs {factor}x faster than"),
+    Metric("native_infer_throughput", "samples/s", None,
+           "the framework's own inference beside the export, same process"),
+    Metric("portable_speedup", "x", None, "portable runtime throughput / the framework's"),
+    Metric("portable_latency_seconds", "s", None, "batch-1 latency in the portable runtime"),
+    Metric("native_latency_seconds", "s", None, "batch-1 latency in the framework"),
+    Metric("serve_latency_seconds", "s", False, "HTTP request latency, closed loop, one client",
+           "serves {factor}x faster (median latency) than"),
+    Metric("server_start_seconds", "s", False, "server process start to first answered request",
+           "starts serving {factor}x sooner than"),
+    Metric("server_peak_rss_bytes", "bytes", False, "the server process's peak resident memory",
+           "serves in {factor}x less memory than"),
+    Metric("poisson_max_rate_within_bound", "requests/s", None,
+           "highest Poisson arrival rate whose p99 stayed within the bound, no errors"),
+    Metric("poisson_p99_bound_seconds", "s", None, "the open loop's p99 bound"),
+    Metric("poisson_offered_rate", "requests/s", None, "open loop: arrival rate of a step"),
+    Metric("poisson_achieved_rate", "requests/s", None, "open loop: answers per second"),
+    Metric("poisson_p99_seconds", "s", None, "open loop: p99 latency of a step"),
+    Metric("poisson_errors", "count", None, "open loop: failed requests of a step"),
+    Metric("answered", "count", None, "requests the server answered"),
+    *(metric for c in (1, 4, 16) for metric in (
+        Metric(f"serve_requests_per_second_c{c}", "requests/s", None,
+               f"closed loop, {c} clients: answers per second"),
+        *(Metric(f"serve_p{q}_seconds_c{c}", "s", None, f"closed loop, {c} clients: p{q}")
+          for q in (50, 90, 99)),
+        Metric(f"serve_errors_c{c}", "count", None, f"closed loop, {c} clients: errors"))),
+)
+
+METRICS: dict[str, Metric] = {metric.name: metric for metric in (*_ALL, *_DEPLOYMENT)}

@@ -36,6 +36,8 @@ class ScenarioResult:
     extra_metrics: dict[str, float] = field(default_factory=dict)
     # What is not a number: stored with the cell as it is (JSON).
     details: dict[str, Any] = field(default_factory=dict)
+    # Settings the scenario chose (a saved format's name, a runtime's version): the manifest.
+    manifest: dict[str, Any] = field(default_factory=dict)
 
 
 Run = Callable[[Implementation, Runtime, Workload, CellSpec, Progress], ScenarioResult]
@@ -218,6 +220,39 @@ def run_devex(
     return ScenarioResult(None, extra_metrics=metrics, details=details)
 
 
+def _deployed(figures_of: Callable[..., Any]) -> Run:
+    """A deployment scenario (measure/deployment.py) as a Run."""
+    def run(impl: Implementation, runtime: Runtime, workload: Workload, cell: CellSpec,
+            progress: Progress) -> ScenarioResult:
+        figures = figures_of(impl, runtime, workload, cell, progress)
+        return ScenarioResult(figures.first_step_seconds, figures.timing,
+                              samples=figures.samples, extra_metrics=figures.metrics,
+                              manifest=figures.manifest)
+    return run
+
+
+def _deployment_scenarios() -> tuple[Scenario, ...]:
+    from dlarena.measure import deployment
+
+    saves = {"weights": "weights only; loading needs the model's code",
+             "model": "architecture and weights in one file",
+             "program": "a traced program that runs without the model's code"}
+    return (
+        *(Scenario(f"save-{kind}", f"save the {what}, load it in a fresh process up to the "
+                   "first prediction; outputs must equal the original's",
+                   "load_seconds", _deployed(deployment.save_scenario(kind)), windowed=False)
+          for kind, what in saves.items()),
+        *(Scenario(f"export-{fmt}", f"export to {fmt}, check its outputs, run it in {runtime}: "
+                   "throughput beside the framework's, batch-1 latency",
+                   "portable_infer_throughput", _deployed(deployment.export_scenario(fmt)))
+          for fmt, runtime in (("onnx", "ONNX Runtime"), ("litert", "the LiteRT interpreter"))),
+        Scenario("serve", "the model behind the same small HTTP server on 127.0.0.1: closed "
+                 "loop at concurrency 1, 4, 16, open-loop Poisson arrivals",
+                 "serve_latency_seconds", _deployed(deployment.run_serve), batch_size=1,
+                 windowed=False),
+    )
+
+
 SCENARIOS: dict[str, Scenario] = {
     scenario.name: scenario for scenario in (
         Scenario("train", "samples/s of full optimizer steps (forward, backward, update)",
@@ -233,5 +268,6 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("devex", "ease of development: code size, planted mistakes' tracebacks, "
                  "whether a breakpoint in the forward pass stops", None, run_devex,
                  windowed=False),
+        *_deployment_scenarios(),
     )
 }

@@ -14,7 +14,7 @@ from typing import Any
 from dlarena import __version__
 from dlarena.measure.stats import CONFIDENCE
 from dlarena.parity.compare import REDUCED_PRECISION_LIMIT, TOLERANCES
-from dlarena.report import devex, plots
+from dlarena.report import deployment, deployment_plots, devex, plots
 from dlarena.report import formatting as fmt
 from dlarena.report.analyses import sweeps
 from dlarena.report.claims import ClaimResult, judge_all
@@ -165,6 +165,26 @@ def _sweeps(page: Page) -> Section | None:
     })
 
 
+def _deployment(page: Page) -> Section | None:
+    header, matrix = deployment.export_matrix(page.report)
+    if not matrix:
+        return None
+    report, style = page.report, page.style
+    parts = [
+        {"title": title, "figure": figure, "header": columns, "rows": rows}
+        for title, figure, columns, rows in (
+            ("Save and load", deployment_plots.save_figure(report, style),
+             deployment.SAVE_HEADER, deployment.save_rows(report)),
+            ("Portable inference", deployment_plots.portable_figure(report, style),
+             deployment.EXPORT_HEADER, deployment.export_rows(report)),
+            ("Serving under load", deployment_plots.load_curve_figure(report, style),
+             deployment.SERVE_HEADER, deployment.serve_rows(report)))
+        if rows
+    ]
+    return Section("deployment", "Deployment", "sections/deployment.html.j2", {
+        "note": deployment.NOTE, "matrix_header": header, "matrix": matrix, "parts": parts})
+
+
 _MEASURED_ELSEWHERE = (
     ("sweeps", "Batch-size sweeps", "throughput against batch size (--batch-sizes)"),
     ("latency", "Latency distributions", "batch-1 request latency (scenario latency)"),
@@ -237,7 +257,7 @@ def _problems(page: Page) -> Section:
 
 SECTIONS: list[SectionBuilder] = [
     _glance, _verdicts, _claims, _paper, _workloads, _convergence, _sweeps, _latency, _startup,
-    _devex, _memory, _parity, _manifest,
+    _devex, _memory, _deployment, _parity, _manifest,
     _environment, _problems,
 ]
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from dlarena.measure.stats import CONFIDENCE
 from dlarena.parity.compare import REDUCED_PRECISION_LIMIT, TOLERANCES
-from dlarena.report import devex
+from dlarena.report import deployment, devex
 from dlarena.report.claims import judge_all
 from dlarena.report.facts import VERDICT_RULES, VERDICT_RULES_VERSION
 from dlarena.report.model import Report
@@ -42,6 +42,20 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
         "|" + "|".join("---" for _ in header) + "|",
         *("| " + " | ".join(_cell(value) for value in row) + " |" for row in rows),
     ]
+
+
+def _deployment(report: Report) -> list[str]:
+    header, matrix = deployment.export_matrix(report)
+    if not matrix:
+        return []
+    lines = ["", "## Deployment", "", "### Export matrix", "", *_table(header, matrix)]
+    for title, columns, body in (
+            ("Save and load", deployment.SAVE_HEADER, deployment.save_rows(report)),
+            ("Portable inference", deployment.EXPORT_HEADER, deployment.export_rows(report)),
+            ("Serving under load", deployment.SERVE_HEADER, deployment.serve_rows(report))):
+        if body:
+            lines += ["", f"### {title}", "", *_table(columns, body)]
+    return [*lines, "", _cell(deployment.NOTE)]
 
 
 def render(report: Report, *, reference: str | None = None) -> str:
@@ -84,6 +98,7 @@ def render(report: Report, *, reference: str | None = None) -> str:
                   f"“{_cell(result.claim.quote)}” ({_cell(result.claim.english)}) "
                   f"{_cell(result.summary)}"
                   for result in judge_all(report) if result.claim.criterion]
+    lines += _deployment(report)
     for title, items in (("Batch-size sweeps", sweep_lines(report)),
                          ("Break-even of compiled modes", break_even_lines(report))):
         if items:

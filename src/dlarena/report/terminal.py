@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from dlarena.report import devex
+from dlarena.report import deployment, devex
 from dlarena.report.claims import judge_all
 from dlarena.report.model import Report
 from dlarena.report.paper import paper_note, paper_table
@@ -63,6 +63,11 @@ def render(report: Report, console: Console, *, reference: str | None = None) ->
     _table(console, "Start-up (medians; seconds)", STARTUP_HEADER, startup_rows(report))
     _table(console, "Batch-1 latency", LATENCY_HEADER, latency_rows(report))
     _ease_of_development(console, report)
+    matrix_header, matrix = deployment.export_matrix(report)
+    _table(console, "Deployment: export matrix", matrix_header, matrix)
+    _table(console, "Save and load", deployment.SAVE_HEADER, deployment.save_rows(report))
+    _table(console, "Portable inference", deployment.EXPORT_HEADER, deployment.export_rows(report))
+    _table(console, "Serving under load", deployment.SERVE_HEADER, deployment.serve_rows(report))
     _lines(console, "Batch-size sweeps", sweep_lines(report))
     _lines(console, "Break-even of compiled modes", break_even_lines(report))
     checks = parity_lines(report)

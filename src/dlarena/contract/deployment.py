@@ -1,0 +1,72 @@
+"""How a framework saves, loads and exports a built implementation: its `deploy.py`.
+
+`frameworks/<name>/deploy.py` defines `DEPLOYMENT`, a subclass of `Deployment`; a framework
+without that file has no deployment scenarios (its cells fail saying so). The worker drives
+it around the implementation the cell built, so one class serves every workload.
+
+Three kinds of native save cover what each ecosystem offers, so cells compare like with like:
+`weights` (loading needs the model's code: PyTorch's `state_dict`, Keras' `.weights.h5`),
+`model` (architecture and weights in one file: a pickled `nn.Module`, a `.keras` file) and
+`program` (a traced program that runs without the model's code: `torch.export`, SavedModel).
+Portable formats are exported files that another runtime runs: `onnx` and `litert`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+
+import numpy as np
+
+from dlarena.contract.implementation import Implementation
+
+SAVE_KINDS = ("weights", "model", "program")
+PORTABLE_FORMATS = ("onnx", "litert")
+
+# canonical inputs -> outputs, as float64-free NumPy (the model's own dtype).
+Predict = Callable[[np.ndarray], np.ndarray]
+
+
+class ExportUnsupported(Exception):
+    """A format this framework cannot produce here, with the reason (an unsupported op, a
+    converter that is not installed, a dynamic shape): the reason is the cell's result."""
+
+
+class Deployment(ABC):
+    """One framework's save, load and export paths around a built implementation."""
+
+    def __init__(self, impl: Implementation) -> None:
+        self.impl = impl
+
+    @abstractmethod
+    def format_name(self, kind: str) -> str:
+        """The framework's own name for its format of one save kind (`state_dict`);
+        raise ExportUnsupported when it has none."""
+
+    @abstractmethod
+    def bit_exact(self, kind: str) -> bool:
+        """True when the format promises the loaded model computes bit for bit as the saved
+        one (the same kernels on the same weights); False: within float32 tolerance."""
+
+    @abstractmethod
+    def predict(self, inputs: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        """The built model's outputs on canonical inputs, in inference mode, on the host."""
+
+    @abstractmethod
+    def save(self, kind: str, folder: str, inputs: np.ndarray) -> str:
+        """Write the model in the kind's format inside `folder`; the path written (a file or
+        a folder). `inputs` are canonical example inputs, for formats that trace."""
+
+    @abstractmethod
+    def load(self, kind: str, path: str) -> Predict:
+        """Read a saved model in this (fresh) process. For `weights` the implementation was
+        built with other weights than the saved ones, so a loader that reads nothing fails."""
+
+    @abstractmethod
+    def export(self, portable_format: str, folder: str, inputs: np.ndarray) -> str:
+        """Export to a portable format inside `folder` (batch dimension dynamic); the path.
+        `inputs` are canonical example inputs. Raise ExportUnsupported with the reason."""
+
+    @abstractmethod
+    def portable_inputs(self, inputs: np.ndarray) -> np.ndarray:
+        """Canonical inputs -> what the exported model takes (its native layout)."""

@@ -1,0 +1,68 @@
+"""Run an exported model in a portable runtime: ONNX Runtime or the LiteRT interpreter.
+
+Both get the cell's intra-op thread count, as every framework does; neither is a framework,
+so neither is named in frameworks/.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from dlarena.contract import Predict
+
+RUNTIME_DISTRIBUTIONS = {"onnx": "onnxruntime", "litert": "ai-edge-litert"}
+
+
+def runtime_version(portable_format: str) -> str:
+    from importlib.metadata import version
+
+    distribution = RUNTIME_DISTRIBUTIONS[portable_format]
+    return f"{distribution} {version(distribution)}"
+
+
+def open_model(portable_format: str, path: str, threads: int) -> Predict:
+    if portable_format == "onnx":
+        return _onnx(path, threads)
+    if portable_format == "litert":
+        return _litert(path, threads)
+    raise ValueError(f"unknown portable format {portable_format!r}")
+
+
+def _onnx(path: str, threads: int) -> Predict:
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+
+    def predict(inputs: np.ndarray) -> np.ndarray:
+        return np.asarray(session.run(None, {name: inputs})[0])
+    return predict
+
+
+def _litert(path: str, threads: int) -> Predict:
+    from ai_edge_litert.interpreter import Interpreter
+
+    # One interpreter per batch shape: resizing re-plans the graph, outside any timing.
+    interpreters: dict[tuple[int, ...], Any] = {}
+
+    def interpreter_for(shape: tuple[int, ...]) -> Any:
+        if shape not in interpreters:
+            interpreter = Interpreter(model_path=path, num_threads=threads)
+            index = interpreter.get_input_details()[0]["index"]
+            interpreter.resize_tensor_input(index, list(shape), strict=False)
+            interpreter.allocate_tensors()
+            interpreters[shape] = interpreter
+        return interpreters[shape]
+
+    def predict(inputs: np.ndarray) -> np.ndarray:
+        interpreter = interpreter_for(inputs.shape)
+        detail = interpreter.get_input_details()[0]
+        interpreter.set_tensor(detail["index"], inputs.astype(detail["dtype"], copy=False))
+        interpreter.invoke()
+        return np.array(interpreter.get_tensor(interpreter.get_output_details()[0]["index"]))
+    return predict

@@ -1,0 +1,157 @@
+"""The deployment section: the export matrix (framework x format x workload: did it work, or
+why not), save/load figures, portable inference beside the framework, serving under load.
+Tables as strings, shared by the terminal, Markdown and HTML reports; medians only."""
+
+from __future__ import annotations
+
+from dlarena.report import formatting as fmt
+from dlarena.report.model import CellReport, Report
+
+SAVE_SCENARIOS = ("save-weights", "save-model", "save-program")
+EXPORT_SCENARIOS = ("export-onnx", "export-litert")
+MATRIX_SCENARIOS = (*SAVE_SCENARIOS, *EXPORT_SCENARIOS, "serve")
+# A failed cell's reason in the matrix, cut to this many characters (the full one is listed
+# under the failed cells).
+REASON_CHARACTERS = 90
+
+SAVE_HEADER = ("workload", "framework", "kind", "format", "save s", "load s (fresh process)",
+               "import s", "read s", "size", "max |Δ|")
+EXPORT_HEADER = ("workload", "framework", "format", "runtime", "export s", "size", "max |Δ|",
+                 "runtime samples/s", "framework samples/s", "speed-up", "runtime p50 batch-1",
+                 "framework p50 batch-1")
+SERVE_HEADER = ("workload", "framework", "start → 1st answer", "c1 req/s", "c1 p50", "c1 p99",
+                "c4 req/s", "c4 p99", "c16 req/s", "c16 p99", "errors",
+                "Poisson max rate (p99 ≤ bound)", "server peak RSS")
+
+
+def _deployment_cells(report: Report, scenarios: tuple[str, ...]) -> list[CellReport]:
+    return [cell for cell in report.cells if cell.stored.spec.scenario in scenarios]
+
+
+def _median(cell: CellReport, metric: str) -> float | None:
+    summary = cell.summaries.get(metric)
+    return None if summary is None else summary.median
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{1e3 * value:.3g} ms" if value < 1 else f"{value:.3g} s"
+
+
+def _number(value: float | None) -> str:
+    return "–" if value is None else fmt.number(value)
+
+
+def _bytes(value: float | None) -> str:
+    if value is None:
+        return "–"
+    for limit, unit in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
+        if value >= limit:
+            return f"{value / limit:.3g} {unit}"
+    return f"{value:.0f} B"
+
+
+def _manifest(cell: CellReport, key: str) -> str:
+    values = {str(d.get("manifest", {}).get(key)) for d in cell.stored.details
+              if key in d.get("manifest", {})}
+    return " / ".join(sorted(values)) or "–"
+
+
+def _outcome(cell: CellReport) -> str:
+    if cell.stored.ok:
+        difference = _median(cell, "max_abs_difference")
+        return "ok" if difference is None else f"ok (max |Δ| {difference:.1e})"
+    reason = (cell.stored.error or "failed").removeprefix("RuntimeError: ")
+    reason = reason.removeprefix("AssertionError: ")
+    if len(reason) > REASON_CHARACTERS:
+        reason = reason[:REASON_CHARACTERS - 1] + "…"
+    return f"FAILED: {reason}"
+
+
+def export_matrix(report: Report) -> tuple[list[str], list[list[str]]]:
+    """Rows (workload, framework), a column per deployment scenario the run measured."""
+    cells = _deployment_cells(report, MATRIX_SCENARIOS)
+    columns = [s for s in MATRIX_SCENARIOS if any(c.stored.spec.scenario == s for c in cells)]
+    by_row: dict[tuple[str, str], dict[str, CellReport]] = {}
+    for cell in cells:
+        spec = cell.stored.spec
+        by_row.setdefault((spec.workload, cell.label), {})[spec.scenario] = cell
+    rows = [[workload, label, *(_outcome(found[s]) if s in found else "not run"
+                                for s in columns)]
+            for (workload, label), found in by_row.items()]
+    return ["workload", "framework", *columns], rows
+
+
+def save_rows(report: Report) -> list[list[str]]:
+    return [[cell.stored.spec.workload, cell.label,
+             cell.stored.spec.scenario.removeprefix("save-"), _manifest(cell, "saved_format"),
+             _seconds(_median(cell, "save_seconds")), _seconds(_median(cell, "load_seconds")),
+             _seconds(_median(cell, "load_import_seconds")),
+             _seconds(_median(cell, "load_read_seconds")),
+             _bytes(_median(cell, "file_bytes")),
+             _number(_median(cell, "max_abs_difference"))]
+            for cell in _deployment_cells(report, SAVE_SCENARIOS) if cell.stored.ok]
+
+
+def export_rows(report: Report) -> list[list[str]]:
+    return [[cell.stored.spec.workload, cell.label,
+             cell.stored.spec.scenario.removeprefix("export-"),
+             _manifest(cell, "portable_runtime"),
+             _seconds(_median(cell, "export_seconds")), _bytes(_median(cell, "export_bytes")),
+             _number(_median(cell, "max_abs_difference")),
+             _number(_median(cell, "portable_infer_throughput")),
+             _number(_median(cell, "native_infer_throughput")),
+             "–" if (ratio := _median(cell, "portable_speedup")) is None else f"{ratio:.2f}x",
+             _seconds(_median(cell, "portable_latency_seconds")),
+             _seconds(_median(cell, "native_latency_seconds"))]
+            for cell in _deployment_cells(report, EXPORT_SCENARIOS) if cell.stored.ok]
+
+
+def serve_rows(report: Report) -> list[list[str]]:
+    rows = []
+    for cell in _deployment_cells(report, ("serve",)):
+        if not cell.stored.ok:
+            continue
+        errors = sum(_median(cell, f"serve_errors_c{c}") or 0.0 for c in (1, 4, 16))
+        rows.append([
+            cell.stored.spec.workload, cell.label,
+            _seconds(_median(cell, "server_start_seconds")),
+            _number(_median(cell, "serve_requests_per_second_c1")),
+            _seconds(_median(cell, "serve_p50_seconds_c1")),
+            _seconds(_median(cell, "serve_p99_seconds_c1")),
+            _number(_median(cell, "serve_requests_per_second_c4")),
+            _seconds(_median(cell, "serve_p99_seconds_c4")),
+            _number(_median(cell, "serve_requests_per_second_c16")),
+            _seconds(_median(cell, "serve_p99_seconds_c16")),
+            f"{errors:.0f}",
+            _number(_median(cell, "poisson_max_rate_within_bound")),
+            _bytes(_median(cell, "server_peak_rss_bytes")),
+        ])
+    return rows
+
+
+def load_curves(report: Report) -> list[tuple[str, str, list[tuple[float, float]]]]:
+    """(workload, framework, [(offered requests/s, p99 s)]) of every served cell: latency
+    under open-loop load, one point per Poisson step."""
+    curves = []
+    for cell in _deployment_cells(report, ("serve",)):
+        offered = cell.stored.samples.get("poisson_offered_rate", [])
+        p99 = cell.stored.samples.get("poisson_p99_seconds", [])
+        if offered and cell.stored.ok:
+            curves.append((cell.stored.spec.workload, cell.label,
+                           list(zip(offered, p99, strict=False))))
+    return curves
+
+
+NOTE = ("Save: the model saved in the framework's format of each kind (weights: needs the "
+        "model's code; model: architecture and weights; program: runs without the code), then "
+        "loaded in a fresh process up to its first prediction (code-free kinds exclude "
+        "building the model); outputs equal the original's bit for bit where the format "
+        "promises it, else within |Δ| ≤ 1e-4·max|reference| + 1e-5 (float32). Export: the "
+        "same float32 tolerance against the framework's outputs, then throughput at the "
+        "cell's batch size and batch-1 latency in the portable runtime beside the framework's "
+        "own, same process, same threads. Serve: the same small HTTP server on 127.0.0.1 for "
+        "every framework, one request computing at a time; closed loop at 1, 4 and 16 "
+        "clients, then Poisson arrivals stepped up from half the 1-client rate until p99 "
+        "exceeds twice the 1-client p99.")

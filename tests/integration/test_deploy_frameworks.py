@@ -1,0 +1,74 @@
+"""Real PyTorch and TensorFlow deployment cells at smoke size (mlp and cnn): a save that
+loads in a fresh process with equal outputs, ONNX and LiteRT exports checked against the
+framework and run in their runtimes, a served model under load. The format of each framework
+that cannot be produced here fails its cell saying why."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+
+from dlarena.cell import MeasureSettings
+from dlarena.executors.local import LocalExecutor
+from tests.conftest import fake_cell, require
+
+pytestmark = pytest.mark.frameworks
+SMOKE = MeasureSettings(min_window_seconds=0.05, windows=3, max_warmup_windows=1)
+MODES = {"torch": "eager", "tensorflow": "function"}
+
+
+def measure(framework: str, workload: str, scenario: str) -> Any:
+    require(framework)
+    require("onnxruntime")
+    cell = fake_cell(framework=framework, mode=MODES[framework], workload=workload,
+                     scenario=scenario, measure=SMOKE, timeout_seconds=300.0,
+                     batch_size=1 if scenario == "serve" else 8)
+    return LocalExecutor().run(cell, lambda _cell, _event: None)
+
+
+@pytest.mark.parametrize(("framework", "workload", "scenario"), [
+    ("torch", "mlp", "save-program"),  # torch.export: the most fragile of PyTorch's
+    ("tensorflow", "mlp", "save-weights"),  # .weights.h5: bit for bit
+])
+def test_saved_model_loads_in_a_fresh_process_with_equal_outputs(
+        framework: str, workload: str, scenario: str) -> None:
+    outcome = measure(framework, workload, scenario)
+    assert outcome.status == "ok", outcome.error
+    metrics, samples = outcome.payload["metrics"], outcome.payload["samples"]
+    assert samples["load_seconds"][0] > samples["load_read_seconds"][0] > 0
+    assert metrics["file_bytes"] > 10_000
+    if metrics["bit_exact_promised"]:
+        assert metrics["max_abs_difference"] == 0.0
+
+
+@pytest.mark.parametrize(("framework", "workload", "scenario"), [
+    ("torch", "cnn", "export-onnx"),
+    ("tensorflow", "cnn", "export-litert"),  # NHWC inputs, through the SavedModel
+])
+def test_export_runs_in_its_runtime_beside_the_framework(
+        framework: str, workload: str, scenario: str) -> None:
+    require("ai_edge_litert")
+    outcome = measure(framework, workload, scenario)
+    assert outcome.status == "ok", outcome.error
+    metrics, samples = outcome.payload["metrics"], outcome.payload["samples"]
+    assert 0 < metrics["max_abs_difference"] < 1e-4
+    assert metrics["export_bytes"] > 10_000
+    assert metrics["native_infer_throughput"] > 0 and math.isfinite(metrics["portable_speedup"])
+    assert len(samples["portable_latency_seconds"]) >= 20
+    assert outcome.payload["throughput_metric"] == "portable_infer_throughput"
+
+
+def test_pytorch_to_litert_fails_saying_why() -> None:
+    outcome = measure("torch", "mlp", "export-litert")
+    assert outcome.status == "error"
+    assert "export to litert failed: litert-torch is not installed" in outcome.error
+
+
+def test_served_model_answers_under_load() -> None:
+    outcome = measure("torch", "mlp", "serve")
+    assert outcome.status == "ok", outcome.error
+    metrics = outcome.payload["metrics"]
+    assert all(metrics[f"serve_errors_c{c}"] == 0 for c in (1, 4, 16))
+    assert metrics["server_peak_rss_bytes"] > 100 * 2**20  # the server loaded torch

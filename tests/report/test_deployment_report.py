@@ -1,0 +1,47 @@
+"""The deployment section from a real run of the fake framework's deployment scenarios: the
+export matrix says which worked and why the others did not, in Markdown and HTML."""
+
+from __future__ import annotations
+
+import pytest
+
+from dlarena.executors.local import LocalExecutor
+from dlarena.plan import Request
+from dlarena.report import deployment, html, markdown
+from dlarena.report.build import build_report
+from dlarena.runner import run
+from dlarena.store import Store
+from tests.conftest import RecordingObserver
+
+pytestmark = pytest.mark.usefixtures("no_fault")
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    store = Store.open(tmp_path_factory.mktemp("deploy") / "r.db")
+    request = Request(suite="deploy", frameworks=["fake"], workloads=["mlp"], size="smoke",
+                      min_window_seconds=0.02, windows=3, check_parity=False)
+    run(request, store=store, executor=LocalExecutor(), interpreters={},
+        observer=RecordingObserver())
+    return build_report(store)
+
+
+def test_export_matrix_shows_each_outcome(report) -> None:  # type: ignore[no-untyped-def]
+    header, rows = deployment.export_matrix(report)
+    assert header == ["workload", "framework", *deployment.MATRIX_SCENARIOS]
+    (row,) = rows
+    outcomes = dict(zip(header, row, strict=True))
+    assert outcomes["save-weights"] == "ok (max |Δ| 0.0e+00)"
+    assert outcomes["export-onnx"] == ("FAILED: export to onnx failed: the fake framework has "
+                                       "no onnx exporter")
+    assert outcomes["serve"] == "ok"
+
+
+def test_markdown_and_html_carry_the_deployment_section(report) -> None:  # type: ignore[no-untyped-def]
+    text = markdown.render(report)
+    assert "## Deployment" in text and "### Serving under load" in text
+    assert "the fake framework has no litert exporter" in text
+    page = html.render(report)
+    assert 'id="deployment"' in page and "Export matrix" in page
+    assert "Serving under load" in page and "<svg" in page
+    assert len(deployment.save_rows(report)) == 3 and len(deployment.serve_rows(report)) == 1

@@ -1,0 +1,214 @@
+"""Deployment scenarios with the fake framework, through the real worker processes: a load
+that computes other outputs fails its cell, a failing export records why, a server that
+crashes mid-load fails its cell, and no server outlives its cell. The load generator, the
+server and the output comparison on their own."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dlarena.cell import MeasureSettings
+from dlarena.deploy import load as loadgen
+from dlarena.deploy.compare import agreement
+from dlarena.deploy.server import _Server
+from dlarena.executors.local import LocalExecutor
+from tests.conftest import fake_cell, processes_marked, wait_for
+
+pytestmark = pytest.mark.usefixtures("no_fault")
+
+
+@pytest.fixture
+def marker(monkeypatch: pytest.MonkeyPatch) -> str:
+    """An environment variable every process of the cell inherits, to find survivors."""
+    value = f"dlarena-deploy-test-{uuid.uuid4().hex}"
+    monkeypatch.setenv("DLARENA_TEST_MARKER", value)
+    return value
+
+
+def run_fake(scenario: str, **options: object):  # type: ignore[no-untyped-def]
+    # Load levels of 0.3 s each: enough requests for a planted crash after 10 to happen.
+    cell = fake_cell(scenario=scenario, options=dict(options),
+                     measure=MeasureSettings(min_window_seconds=0.1, windows=3,
+                                             max_warmup_windows=1),
+                     batch_size=1 if scenario == "serve" else 8)
+    return LocalExecutor().run(cell, lambda _cell, _event: None)
+
+
+def test_save_and_load_in_a_fresh_process_gives_equal_outputs() -> None:
+    outcome = run_fake("save-weights")
+    assert outcome.status == "ok", outcome.error
+    metrics, samples = outcome.payload["metrics"], outcome.payload["samples"]
+    assert metrics["max_abs_difference"] == 0.0 and metrics["bit_exact_promised"] == 1.0
+    assert metrics["file_bytes"] > 0 and metrics["save_seconds"] > 0
+    # One fresh process at smoke size; its own steps all fit inside its wall time.
+    [load] = samples["load_seconds"]
+    assert load >= samples["load_read_seconds"][0] + samples["load_first_prediction_seconds"][0]
+
+
+def test_a_load_that_computes_other_outputs_fails_its_cell() -> None:
+    outcome = run_fake("save-model", plant_load_difference=1e-3)
+    assert outcome.status == "error"
+    assert "computes other outputs than the saved one" in outcome.error
+    assert "bit for bit" in outcome.error
+
+
+def test_a_failing_export_fails_its_cell_saying_why() -> None:
+    outcome = run_fake("export-onnx")
+    assert outcome.status == "error"
+    assert outcome.error == ("RuntimeError: export to onnx failed: the fake framework has no "
+                             "onnx exporter")
+
+
+def test_serving_measures_every_load_level_and_leaves_no_server(marker: str) -> None:
+    outcome = run_fake("serve")
+    assert outcome.status == "ok", outcome.error
+    metrics, samples = outcome.payload["metrics"], outcome.payload["samples"]
+    for concurrency in (1, 4, 16):
+        assert metrics[f"serve_errors_c{concurrency}"] == 0
+        assert metrics[f"serve_requests_per_second_c{concurrency}"] > 0
+        assert (metrics[f"serve_p50_seconds_c{concurrency}"]
+                <= metrics[f"serve_p99_seconds_c{concurrency}"])
+    assert len(samples["serve_latency_seconds"]) > 0
+    assert samples["poisson_offered_rate"] == sorted(samples["poisson_offered_rate"])
+    assert metrics["server_peak_rss_bytes"] > 0 and metrics["server_start_seconds"] > 0
+    assert wait_for(lambda: not processes_marked(marker), 5), processes_marked(marker)
+
+
+def test_a_server_that_crashes_mid_load_fails_its_cell(marker: str) -> None:
+    started = time.monotonic()
+    outcome = run_fake("serve", plant_server_crash_after=10)
+    assert outcome.status == "error"
+    assert "ServerDied: the server exited with code 17 during the closed loop" in outcome.error
+    assert time.monotonic() - started < 60  # the load stopped by itself
+    assert wait_for(lambda: not processes_marked(marker), 5), processes_marked(marker)
+
+
+def test_the_server_dies_with_a_killed_cell_worker(marker: str, tmp_path: Path) -> None:
+    """SIGKILL the cell's worker while its server runs: the server goes too (its death
+    signal, then the worker group's guardian)."""
+    from dlarena.cell import worker_request
+    from dlarena.executors.local import worker_environment
+
+    cell = fake_cell(scenario="serve", batch_size=1, options={"plant_server_crash_after": 10**9},
+                     measure=MeasureSettings(min_window_seconds=5.0, windows=4,
+                                             max_warmup_windows=0))
+    env = worker_environment(cell.threads, os.environ)
+    worker = subprocess.Popen([sys.executable, "-m", "dlarena.worker"], stdin=subprocess.PIPE,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+                              text=True, start_new_session=True)
+    assert worker.stdin is not None
+    worker.stdin.write(worker_request(cell) + "\n")
+    worker.stdin.flush()
+    try:
+        def serving() -> bool:
+            return any("dlarena.worker" in c and pid != worker.pid
+                       for pid, c in processes_marked(marker).items())
+        assert wait_for(serving, 30), "the server never started"
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.wait()
+
+        def workers() -> list[str]:
+            return [c for c in processes_marked(marker).values() if "dlarena.worker" in c]
+        assert wait_for(lambda: not workers(), 10), workers()
+        worker.stdin.close()  # as a coordinator does: the group's guardian goes too
+        assert wait_for(lambda: not processes_marked(marker), 10), processes_marked(marker)
+    finally:
+        worker.kill()
+        if not worker.stdin.closed:
+            worker.stdin.close()
+        worker.wait()
+
+
+@pytest.fixture
+def server() -> object:
+    """The real server class in this process, around a model that takes 5 ms a request."""
+    def predict(inputs: np.ndarray) -> np.ndarray:
+        time.sleep(0.005)
+        return inputs * 2
+    instance = _Server(predict, crash_after=None)
+    thread = threading.Thread(target=instance.serve_forever, daemon=True)
+    thread.start()
+    yield instance
+    instance.shutdown()
+    instance.server_close()
+
+
+def _body() -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    np.save(buffer, np.ones((1, 3), np.float32))
+    return buffer.getvalue()
+
+
+def test_closed_loop_stops_at_its_request_bound(server: _Server) -> None:
+    port = server.server_address[1]
+    result = loadgen.closed_loop(port, _body(), concurrency=4, max_requests=25, max_seconds=30)
+    assert (len(result.latencies), result.errors) == (25, 0)
+    assert server.answered == 25
+    assert all(latency >= 0.005 for latency in result.latencies)
+
+
+def test_closed_loop_stops_at_its_time_bound(server: _Server) -> None:
+    port = server.server_address[1]
+    result = loadgen.closed_loop(port, _body(), concurrency=1, max_requests=10**6,
+                                 max_seconds=0.3)
+    assert 0.3 <= result.seconds < 1.0
+    assert 10 <= len(result.latencies) <= 60  # one at a time, 5 ms each
+
+
+def test_open_loop_latency_counts_the_queue(server: _Server) -> None:
+    """Arrivals at 4x what the server can answer: latency grows with the queue."""
+    port = server.server_address[1]
+    result = loadgen.open_loop(port, _body(), rate=800.0, max_requests=100, max_seconds=5.0,
+                               seed=0)
+    assert result.errors == 0 and len(result.latencies) == 100
+    assert result.percentile(99) > 10 * 0.005
+
+
+def test_load_on_a_dead_port_is_errors_not_a_hang() -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed when the block ends: nobody listens
+    started = time.monotonic()
+    result = loadgen.closed_loop(port, _body(), concurrency=4, max_requests=20, max_seconds=5)
+    assert (len(result.latencies), result.errors) == (0, 20)
+    assert "ConnectionRefusedError" in result.first_error
+    assert time.monotonic() - started < 5
+
+
+def test_agreement_bit_for_bit_and_within_tolerance() -> None:
+    reference = np.array([[1.0, -2.0, 3.0]], np.float32)
+    nudged = reference + np.float32(1e-6)
+    assert agreement(reference, reference.copy(), exact=True).equal
+    assert not agreement(reference, nudged, exact=True).equal
+    assert agreement(reference, nudged, exact=False).equal
+    far = agreement(reference, reference + 0.01, exact=False)
+    assert not far.equal and "exceeds the float32 tolerance" in far.reason
+    assert not agreement(reference, reference[:, :2], exact=False).equal
+    assert "NaN" in agreement(reference, reference * np.nan, exact=False).reason
+
+
+def test_deploy_suite_plans_every_scenario_for_the_default_set() -> None:
+    from dlarena.cell import ThreadSettings
+    from dlarena.plan import Request, build_plan
+
+    planned = build_plan(Request(suite="deploy"), ThreadSettings(1, 1))
+    cells = [p.cell for p in planned]
+    assert {c.workload for c in cells} == {"mlp", "cnn", "resnet50", "transformer"}
+    assert {c.scenario for c in cells} == {"save-weights", "save-model", "save-program",
+                                           "export-onnx", "export-litert", "serve"}
+    assert {c.batch_size for c in cells if c.scenario == "serve"} == {1}
+    assert {c.size for c in cells} == {"cpu"} and "fake" not in {c.framework for c in cells}
