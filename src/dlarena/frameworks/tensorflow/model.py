@@ -231,9 +231,12 @@ def _adam_with_pytorch_epsilon() -> type:
             m = self._momentums[self._get_variable_index(variable)]
             v = self._velocities[self._get_variable_index(variable)]
             alpha = lr * correction_2 / (1 - beta_1_power)
-            self.assign_add(m, ops.multiply(ops.subtract(gradient, m), 1 - self.beta_1))
-            self.assign_add(v, ops.multiply(ops.subtract(ops.square(gradient), v),
-                                            1 - self.beta_2))
+            # At the variable's dtype too: Keras on PyTorch turns a Python float operand into
+            # a float32 tensor (its floatx), which rounded 1 - beta_1 in float64 by 1.5e-8.
+            keep_1 = ops.convert_to_tensor(1 - self.beta_1, variable.dtype)
+            keep_2 = ops.convert_to_tensor(1 - self.beta_2, variable.dtype)
+            self.assign_add(m, ops.multiply(ops.subtract(gradient, m), keep_1))
+            self.assign_add(v, ops.multiply(ops.subtract(ops.square(gradient), v), keep_2))
             self.assign_sub(variable, ops.divide(
                 ops.multiply(m, alpha), ops.add(ops.sqrt(v), self.epsilon * correction_2)))
 
