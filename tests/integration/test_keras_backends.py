@@ -34,14 +34,14 @@ def test_keras_on_jax_and_torch_compute_torchs_model_on_every_workload() -> None
 
 
 def test_each_backend_runs_its_modes_in_a_worker_without_tensorflow(tmp_path: Path) -> None:
-    """Start-up cells of mlp in every mode: KERAS_BACKEND took, threads are as set, TensorFlow
+    """Train cells of mlp in every mode: KERAS_BACKEND took, threads are as set, TensorFlow
     was never imported, and the compiled modes compiled once."""
     for module in ("torch", "keras", "jax"):
         require(module)
     db = str(tmp_path / "keras.db")
     ran = subprocess.run(
         [sys.executable, "-m", "dlarena.cli", "run", "--frameworks", ",".join(KERAS_BACKENDS),
-         "--workloads", "mlp", "--scenarios", "startup", "--size", "smoke", "--modes", "all",
+         "--workloads", "mlp", "--scenarios", "train", "--size", "smoke", "--modes", "all",
          "--threads", "1", "--windows", "2", "--min-window", "0.05", "--no-parity",
          "--db", db], capture_output=True, text=True, timeout=600, check=False)
     assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
