@@ -8,6 +8,9 @@ venv=${1:-.venv}
 python=${PYTHON:-python3}
 torch_version=${TORCH_VERSION:-2.13.0}
 tensorflow_version=${TENSORFLOW_VERSION:-2.21.0}
+# Keras 3 (TensorFlow's own Keras) also runs on JAX and PyTorch: keras-jax needs jax.
+keras_version=${KERAS_VERSION:-3.15.1}
+jax_version=${JAX_VERSION:-0.10.2}
 
 if [ ! -x "$venv/bin/python" ]; then
   echo "creating $venv with $($python --version)"
@@ -24,6 +27,7 @@ else
   "${pip[@]}" "torch==$torch_version"
   "${pip[@]}" "tensorflow-cpu==$tensorflow_version"
 fi
+"${pip[@]}" "keras==$keras_version" "jax==$jax_version"
 "${pip[@]}" -e ".[dev]"
 "$venv/bin/python" -m pip check
 bash scripts/install-data.sh "$venv"
