@@ -11,6 +11,8 @@ tensorflow_version=${TENSORFLOW_VERSION:-2.21.0}
 jax_version=${JAX_VERSION:-0.10.2}
 flax_version=${FLAX_VERSION:-0.12.8}
 optax_version=${OPTAX_VERSION:-0.2.8}
+# Keras 3 (TensorFlow's own Keras) also runs on JAX and PyTorch: keras-jax needs jax.
+keras_version=${KERAS_VERSION:-3.15.1}
 
 if [ ! -x "$venv/bin/python" ]; then
   echo "creating $venv with $($python --version)"
@@ -31,6 +33,7 @@ else
 fi
 # JAX's layers and optimizers (pure Python: one build for CPU and GPU).
 "${pip[@]}" "flax==$flax_version" "optax==$optax_version"
+"${pip[@]}" "keras==$keras_version"
 "${pip[@]}" -e ".[dev,deploy]"
 "$venv/bin/python" -m pip check
 bash scripts/install-data.sh "$venv"

@@ -9,7 +9,8 @@ from dlarena.cell import ThreadSettings
 from dlarena.errors import UsageError
 from dlarena.measure.stopping import StoppingRule
 from dlarena.plan import Request, build_plan, plan_key
-from dlarena.suites import INSTALLED, SUITES
+from dlarena.suites import DEFAULT_SET as DEFAULT_SET_RULE
+from dlarena.suites import FRONT_ENDS, INSTALLED, SUITES
 
 THREADS = ThreadSettings(2, 2)
 DEFAULT_SET = [name for name, info in registry.frameworks().items() if info.in_default_set]
@@ -62,11 +63,11 @@ def test_overrides_reach_every_cell() -> None:
 
 
 @pytest.mark.parametrize(("request_", "message"), [
-    (Request(frameworks=["pytorch"]), "unknown framework 'pytorch'; valid: fake, tensorflow, torch"),
+    (Request(frameworks=["pytorch"]), "unknown framework 'pytorch'; valid: fake, keras-jax, keras-torch, tensorflow, torch"),
     (Request(workloads=["resnet"]),
      f"unknown workload 'resnet'; valid: {', '.join(registry.workloads())}"),
     (Request(scenarios=["speed"]), "unknown scenario 'speed'; valid: train, infer"),
-    (Request(suite="nightly"), "unknown suite 'nightly'; valid: default, smoke, graphs, paper, accuracy"),
+    (Request(suite="nightly"), "unknown suite 'nightly'; valid: default, smoke, graphs, front-ends, paper, accuracy"),
     (Request(size="huge"), "unknown size 'huge'; valid: smoke, cpu, full"),
     (Request(batch_sizes=[8, 0]), "batch size must be an integer from 1 to 2147483647, got 0"),
     (Request(frameworks=["torch", "tensorflow"], modes=["jit"]), "unknown mode 'jit' for torch, tensorflow; valid: default, eager, compiled, all, compile, compile-max-autotune, function, xla"),
@@ -138,10 +139,34 @@ def test_a_framework_in_the_default_set_joins_every_suite(
     planted = dict(registry.frameworks())
     planted[twin] = dataclasses.replace(planted[twin], in_default_set=True)
     monkeypatch.setattr(registry, "frameworks", lambda: planted)
-    for name in SUITES:
+    for name, suite in SUITES.items():
         planned = build_plan(Request(suite=name, size="smoke"), THREADS,
                              installed=[twin, *DEFAULT_SET])
-        assert twin in {p.cell.framework for p in planned}, name
+        joins = suite.frameworks in (DEFAULT_SET_RULE, INSTALLED)
+        assert (twin in {p.cell.framework for p in planned}) == joins, name
+
+
+def test_the_front_ends_suite_takes_keras_on_each_backend_and_the_frameworks_beneath(
+        twin: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keras on JAX and on PyTorch run tensorflow's implementations and run on jax and torch:
+    all four (and jax when it exists) are measured, nothing else, and only when installed."""
+    keras_suites = [name for name, suite in SUITES.items() if suite.frameworks == FRONT_ENDS]
+    assert keras_suites == ["front-ends"]
+    everything = [*registry.frameworks(), twin]
+    chosen = {p.cell.framework for p in build_plan(
+        Request(suite="front-ends", size="smoke"), THREADS, installed=everything)}
+    beneath = {"jax"} & set(registry.frameworks())
+    assert chosen == {"tensorflow", "keras-jax", "keras-torch", "torch", *beneath}
+    without_torch = {p.cell.framework for p in build_plan(
+        Request(suite="front-ends", size="smoke"), THREADS,
+        installed=[name for name in everything if name != "torch"])}
+    assert without_torch == chosen - {"torch"}
+    # A framework running on twin brings twin in.
+    planted = dict(registry.frameworks())
+    planted["keras-jax"] = dataclasses.replace(planted["keras-jax"], runs_on=twin)
+    monkeypatch.setattr(registry, "frameworks", lambda: planted)
+    assert twin in {p.cell.framework for p in build_plan(
+        Request(suite="front-ends", size="smoke"), THREADS, installed=everything)}
 
 
 def test_a_suite_with_nothing_installed_says_so() -> None:

@@ -18,10 +18,47 @@ SOURCE = Path(dlarena.__file__).parent
 
 
 def test_every_framework_folder_is_registered_under_its_name() -> None:
+    """A name's hyphens are the folder's underscores (keras-jax lives in keras_jax/)."""
     folders = {m.name for m in pkgutil.iter_modules([str(SOURCE / "frameworks")]) if m.ispkg}
-    assert set(registry.frameworks()) == folders
+    assert {info.module for info in registry.frameworks().values()} == folders
     for name, info in registry.frameworks().items():
         assert isinstance(info, FrameworkInfo) and info.name == name and info.modes
+        assert info.module == name.replace("-", "_")
+        assert registry.runtime_path(name) == f"dlarena.frameworks.{info.module}.runtime:RUNTIME"
+
+
+def test_a_framework_that_runs_anothers_implementations_implements_what_that_one_does() -> None:
+    """keras-jax and keras-torch run the Keras models of `tensorflow`: same workloads, same
+    files, and their check is versioned by those files and both framework folders."""
+    sharing = {name: info for name, info in registry.frameworks().items()
+               if info.implementations_of}
+    assert {"keras-jax", "keras-torch"} <= set(sharing)
+    for name, info in sharing.items():
+        owner = info.implementations_of
+        assert owner in registry.frameworks() and not registry.frameworks()[owner].implementations_of
+        for workload in registry.workloads():
+            assert registry.implementation_path(workload, name) == (
+                registry.implementation_path(workload, owner or ""))
+        patterns = registry.source_patterns("mlp", name)
+        assert patterns == (f"workloads/mlp/{owner}.py", f"frameworks/{info.module}/*.py",
+                            f"frameworks/{owner}/*.py")
+        assert all(list(SOURCE.glob(pattern)) for pattern in patterns)
+
+
+def test_a_framework_naming_itself_unlike_its_folder_is_refused(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import dlarena.frameworks.keras_jax as package
+
+    monkeypatch.setattr(package, "INFO", FrameworkInfo(
+        name="kerasjax", description="", distributions=(), pip_requirement="", modes=("a",),
+        eager_mode=None))
+    registry.frameworks.cache_clear()
+    try:
+        with pytest.raises(RuntimeError, match="frameworks/keras_jax/ names itself 'kerasjax'"):
+            registry.frameworks()
+    finally:
+        monkeypatch.undo()
+        registry.frameworks.cache_clear()
 
 
 def test_every_implementation_file_names_a_known_framework() -> None:
@@ -30,7 +67,8 @@ def test_every_implementation_file_names_a_known_framework() -> None:
             continue
         for file in folder.glob("*.py"):
             if file.stem not in ("spec", "__init__"):
-                assert file.stem in registry.frameworks(), file
+                modules = {info.module for info in registry.frameworks().values()}
+                assert file.stem in modules, file
                 assert registry.implementation_path(folder.name, file.stem) is not None
 
 

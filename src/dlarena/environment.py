@@ -23,9 +23,16 @@ from dlarena import registry
 from dlarena.contract import FrameworkInfo
 from dlarena.measure import ceiling, peak
 
+# argv: the distributions that must all be installed, "--", then those of which the first
+# installed gives the version.
 _PROBE = (
     "import importlib.metadata as m, sys\n"
-    "for name in sys.argv[1:]:\n"
+    "cut = sys.argv.index('--')\n"
+    "try:\n"
+    "    [m.version(name) for name in sys.argv[1:cut]]\n"
+    "except m.PackageNotFoundError:\n"
+    "    sys.exit()\n"
+    "for name in sys.argv[cut + 1:]:\n"
     "    try:\n"
     "        print(m.version(name)); break\n"
     "    except m.PackageNotFoundError:\n"
@@ -36,6 +43,11 @@ _PROBE = (
 def framework_version(info: FrameworkInfo, interpreter: str | None = None) -> str | None:
     """Installed version of the framework, or None when it is not installed."""
     if interpreter is None or Path(interpreter).resolve() == Path(sys.executable).resolve():
+        try:
+            for required in info.requires:
+                importlib.metadata.version(required)
+        except importlib.metadata.PackageNotFoundError:
+            return None
         for distribution in info.distributions:
             try:
                 return importlib.metadata.version(distribution)
@@ -44,7 +56,7 @@ def framework_version(info: FrameworkInfo, interpreter: str | None = None) -> st
         return None
     try:
         probe = subprocess.run(
-            [interpreter, "-c", _PROBE, *info.distributions],
+            [interpreter, "-c", _PROBE, *info.requires, "--", *info.distributions],
             capture_output=True, text=True, timeout=60, check=False,
         )
     except OSError:

@@ -14,7 +14,7 @@ from dlarena.cell import TIMED_PRECISION, CellSpec, MeasureSettings, ThreadSetti
 from dlarena.errors import UsageError
 from dlarena.measure.scenarios import SCENARIOS
 from dlarena.measure.stopping import StoppingRule
-from dlarena.suites import DEFAULT_SET, SUITES, Suite
+from dlarena.suites import DEFAULT_SET, FRONT_ENDS, SUITES, Suite
 
 # How long each size measures: a window of at least `min_window_seconds`, `windows` of them.
 MEASURE_BY_SIZE = {
@@ -141,14 +141,30 @@ def _convergence_options(request: Request, suite_options: dict[str, Any],
     return options
 
 
+def front_ends_and_beneath() -> set[str]:
+    """Frameworks that run another's implementations, that other one, and what they run on
+    (those that exist here: a framework beneath that has no folder is not measured)."""
+    known = registry.frameworks()
+    front = [info for info in known.values() if info.implementations_of and not info.test_double]
+    names = {info.name for info in front}
+    names |= {info.implementations_of for info in front if info.implementations_of}
+    names |= {info.runs_on for info in front if info.runs_on}
+    return names & set(known)
+
+
 def suite_frameworks(suite: Suite, installed: Collection[str]) -> list[str]:
     """The frameworks a suite's rule admits (test doubles never, unless asked by name).
 
     The default set is what `make run` installs: a missing member is reported with its
     install command later, not silently dropped. Every other rule takes what is installed.
     """
-    chosen = [name for name, info in registry.frameworks().items() if not info.test_double
-              and (info.in_default_set if suite.frameworks == DEFAULT_SET else name in installed)]
+    if suite.frameworks == FRONT_ENDS:
+        admitted = front_ends_and_beneath()
+        chosen = [name for name in registry.frameworks() if name in admitted and name in installed]
+    else:
+        chosen = [name for name, info in registry.frameworks().items() if not info.test_double
+                  and (info.in_default_set if suite.frameworks == DEFAULT_SET
+                       else name in installed)]
     if not chosen:
         raise UsageError(f"suite {suite.name!r} compares {suite.frameworks}, and none is "
                          "installed: see `dlarena list` for install commands")

@@ -5,6 +5,9 @@ Found by layout, so adding a framework or a workload touches no list:
   `runtime.py` defines `RUNTIME`;
 - `dlarena/workloads/<name>/spec.py` defines `WORKLOAD`;
 - `dlarena/workloads/<workload>/<framework>.py` defines `Implementation`.
+A framework's name may hold hyphens (`keras-jax`); its folder and files use underscores
+(`frameworks/keras_jax/`). A framework may run another's implementations
+(`FrameworkInfo.implementations_of`): Keras on JAX runs the Keras models of `tensorflow`.
 Importing these modules never imports a framework: that happens inside the worker only.
 """
 
@@ -28,7 +31,7 @@ def frameworks() -> dict[str, FrameworkInfo]:
         if not module.ispkg:
             continue
         info = importlib.import_module(f"dlarena.frameworks.{module.name}").INFO
-        if info.name != module.name:
+        if info.module != module.name:
             raise RuntimeError(f"frameworks/{module.name}/ names itself {info.name!r}")
         found[info.name] = info
     return dict(sorted(found.items()))
@@ -52,7 +55,7 @@ def implementation_path(workload: str, framework: str) -> str | None:
     info = frameworks()[framework]
     if info.generic_implementation is not None:
         return info.generic_implementation
-    module = f"dlarena.workloads.{workload}.{framework}"
+    module = f"dlarena.workloads.{workload}.{info.implementation_module}"
     if importlib.util.find_spec(module) is None:
         return None
     return f"{module}:Implementation"
@@ -63,7 +66,17 @@ def implementing_frameworks(workload: str) -> list[str]:
 
 
 def runtime_path(framework: str) -> str:
-    return f"dlarena.frameworks.{framework}.runtime:RUNTIME"
+    return f"dlarena.frameworks.{frameworks()[framework].module}.runtime:RUNTIME"
+
+
+def source_patterns(workload: str, framework: str) -> tuple[str, ...]:
+    """Glob patterns, relative to the package, of the files that define `framework`'s model
+    of `workload`: its implementation file and folder, and those of the framework whose
+    implementations it runs."""
+    info = frameworks()[framework]
+    folders = dict.fromkeys((info.module, info.implementation_module))
+    return (f"workloads/{workload}/{info.implementation_module}.py",
+            *(f"frameworks/{folder}/*.py" for folder in folders))
 
 
 def deployment_path(framework: str) -> str | None:

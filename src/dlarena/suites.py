@@ -2,7 +2,9 @@
 
 A suite chooses its frameworks by rule, never by name, so a new framework folder joins every
 suite its rule admits: `DEFAULT_SET` (the frameworks whose INFO says `in_default_set`: what
-`make run` installs and compares) or `INSTALLED` (every framework installed here).
+`make run` installs and compares), `INSTALLED` (every framework installed here) or
+`FRONT_ENDS` (a front end on each of its backends, with the frameworks beneath: Keras on
+TensorFlow, JAX and PyTorch beside JAX and PyTorch themselves).
 """
 
 from __future__ import annotations
@@ -12,7 +14,10 @@ from typing import Any
 
 DEFAULT_SET = "default set"
 INSTALLED = "every installed framework"
-FRAMEWORK_RULES = (DEFAULT_SET, INSTALLED)
+# The installed frameworks that run another's implementations (FrameworkInfo.implementations_of),
+# that other one, and the frameworks they run on (FrameworkInfo.runs_on).
+FRONT_ENDS = "a front end on every backend, and the frameworks beneath"
+FRAMEWORK_RULES = (DEFAULT_SET, INSTALLED, FRONT_ENDS)
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,13 @@ _ALL = (
         "graphs", "eager vs compiled: every mode, start-up, train, infer, batch-1 latency",
         workloads=("mlp", "cnn", "lstm"), frameworks=INSTALLED,
         scenarios=("startup", "train", "infer", "latency"), size="cpu", modes=("all",),
+    ),
+    Suite(
+        "front-ends", "what a front end costs: Keras on each of its backends beside the bare "
+        "framework beneath (Keras on JAX vs JAX, Keras on PyTorch vs PyTorch), every mode, "
+        "start-up, train and infer",
+        workloads=("mlp", "cnn", "lstm"), frameworks=FRONT_ENDS,
+        scenarios=("startup", "train", "infer"), size="cpu", modes=("all",),
     ),
     Suite(
         "paper", "Paszke et al. 2019, Table 1: training throughput of AlexNet, VGG-19, "

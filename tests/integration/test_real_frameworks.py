@@ -399,7 +399,8 @@ def test_paper_suite_prints_the_measured_table_beside_the_published_one(tmp_path
         require(framework)
     ran = subprocess.run(
         [sys.executable, "-m", "dlarena.cli", "run", "--suite", "paper", "--size", "smoke",
-         "--windows", "3", "--min-window", "0.05", "--db", str(tmp_path / "paper.db")],
+         "--windows", "3", "--min-window", "0.05", "--db", str(tmp_path / "paper.db"),
+         "--frameworks", ",".join(FRAMEWORKS)],
         capture_output=True, text=True, timeout=1200, check=False,
         env={**os.environ, "COLUMNS": "250"})
     assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]

@@ -46,6 +46,15 @@ class FrameworkInfo:
     # Its BatchNorm updates the running variance with the unbiased batch variance (x n/(n-1)),
     # not the biased one; the same-model check converts between the two exactly.
     unbiased_running_variance: bool = False
+    # Distributions that must be installed beside the first of `distributions` (a Keras
+    # backend: keras-jax needs jax).
+    requires: tuple[str, ...] = ()
+    # Runs another framework's implementations (`workloads/<w>/<that one>.py`) instead of
+    # files of its own: Keras on JAX runs the Keras models the `tensorflow` framework runs.
+    implementations_of: str | None = None
+    # The framework it runs on top of, when that is a framework of its own (Keras on JAX runs
+    # on `jax`): the front-ends suite measures both, so reports show the front end's cost.
+    runs_on: str | None = None
 
     def __post_init__(self) -> None:
         if not self.modes:
@@ -53,6 +62,17 @@ class FrameworkInfo:
         if self.eager_mode is not None and self.eager_mode not in self.modes:
             raise ValueError(f"{self.name}: eager mode {self.eager_mode!r} is not one of "
                              f"its modes {self.modes}")
+
+    @property
+    def module(self) -> str:
+        """Its folder's (and implementation files') name: a name's hyphens become
+        underscores (`keras-jax` lives in `frameworks/keras_jax/`)."""
+        return self.name.replace("-", "_")
+
+    @property
+    def implementation_module(self) -> str:
+        """The name of the workload files it runs: `workloads/<w>/<this>.py`."""
+        return (self.implementations_of or self.name).replace("-", "_")
 
     @property
     def default_mode(self) -> str:

@@ -31,7 +31,7 @@ def implementation_version(workload: str, framework: str, framework_version: str
     """Changes whenever the code that defines the model or the check changes: the contract,
     the shared workload modules, the workload's own files, the framework's folder, the probe."""
     patterns = ("contract/*.py", "workloads/*.py", f"workloads/{workload}/spec.py",
-                f"workloads/{workload}/{framework}.py", f"frameworks/{framework}/*.py",
+                *registry.source_patterns(workload, framework),
                 "parity/probe.py", "parity/compare.py")
     files = sorted({path for pattern in patterns for path in _SOURCE.glob(pattern)})
     digest = hashlib.sha256(f"{workload}/{framework}/{framework_version}".encode())

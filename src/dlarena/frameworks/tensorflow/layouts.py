@@ -172,7 +172,7 @@ def layer_outputs(model: Any, inputs: Any, *, training: bool,
         values = [values]
     outputs: dict[str, np.ndarray] = {}
     for layer, value in zip(weighted, values, strict=True):
-        array = np.asarray(value)
+        array = np.asarray(keras.ops.convert_to_numpy(value))
         if array.ndim == 4:  # NHWC -> canonical NCHW
             array = array.transpose(0, 3, 1, 2)
         outputs[layer.name] = np.ascontiguousarray(array)

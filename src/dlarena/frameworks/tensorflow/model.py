@@ -1,4 +1,8 @@
-"""The base class of every Keras implementation (custom training step), and shared helpers."""
+"""The base class of every Keras implementation (custom training step), and shared helpers.
+
+Backend-agnostic Keras 3: the frameworks `tensorflow`, `keras-jax` and `keras-torch` all run
+these models; the backend's own step comes from the runtime (see `backend`).
+"""
 
 from __future__ import annotations
 
@@ -14,13 +18,17 @@ import numpy as np
 
 from dlarena.contract import Implementation, SgdSettings, Weights, check_layout
 from dlarena.frameworks.tensorflow import layouts as keras_layers
-from dlarena.frameworks.tensorflow.runtime import TensorflowRuntime
+from dlarena.frameworks.tensorflow.backend import KerasRuntime
 
 
 class KerasModel(Implementation):
-    """Keras layers named after the canonical prefixes, trained with a GradientTape step."""
+    """Keras layers named after the canonical prefixes, trained with the backend's custom step.
 
-    runtime: TensorflowRuntime
+    Backend-agnostic: the backend (TensorFlow, JAX or PyTorch) is the runtime's, and so are
+    the steps (`backend.KerasSteps`); see `backend` for what each backend's step is.
+    """
+
+    runtime: KerasRuntime
 
     @abstractmethod
     def build_model(self) -> Any:
@@ -35,13 +43,14 @@ class KerasModel(Implementation):
         return {}
 
     def build(self) -> None:
-        import tensorflow as tf
+        import keras
 
         settings = self.optimizer_settings()
-        with tf.device(self.runtime.tf_device), _floatx(self.cell.dtype):
+        self.runtime.use_dtype(self.cell.dtype)
+        with self.runtime.scope(), _floatx(self.cell.dtype):
             self.model = self.build_model()
             if isinstance(settings, SgdSettings):
-                self.optimizer = tf.keras.optimizers.SGD(learning_rate=settings.learning_rate)
+                self.optimizer = keras.optimizers.SGD(learning_rate=settings.learning_rate)
             else:
                 self.optimizer = _adam_with_pytorch_epsilon()(
                     learning_rate=settings.learning_rate,
@@ -51,19 +60,19 @@ class KerasModel(Implementation):
                 )
             self.optimizer.build(self.model.trainable_variables)
             # Keras losses compute in the float type current at their construction.
-            self.loss_fn = _loss(self.workload.loss)
-        self._train = self._compile(self._eager_train_step)
-        self._infer = self._compile(self._eager_infer_step)
+            self.loss_fn = self._loss(self.workload.loss)
+        self.steps = self.runtime.steps(self.model, self.optimizer, self.loss_fn,
+                                        self.cell.mode)
 
-    def _compile(self, step: Callable[..., Any]) -> Callable[..., Any]:
-        import tensorflow as tf
+    def _loss(self, kind: str) -> Callable[[Any, Any], Any]:
+        """The workload's loss, averaged over every label (tokens included)."""
+        import keras
 
-        mode = self.cell.mode
-        if mode in ("function", "xla"):
-            return tf.function(step, jit_compile=mode == "xla")  # type: ignore[no-any-return]
-        if mode == "eager":
-            return step
-        raise ValueError(f"unknown TensorFlow mode {mode!r}")
+        if kind == "softmax_cross_entropy":
+            return keras.losses.SparseCategoricalCrossentropy(from_logits=True)  # type: ignore[no-any-return]
+        if kind == "sigmoid_cross_entropy":
+            return self.runtime.sigmoid_cross_entropy()
+        raise ValueError(f"unknown loss {kind!r}")
 
     def forward_code(self) -> CodeType | None:
         # The model's `call`, which tf.function traces into a graph.
@@ -71,79 +80,48 @@ class KerasModel(Implementation):
         return code
 
     def compilation_stats(self) -> dict[str, float]:
-        if self.cell.mode == "eager":
-            return {}
-        # One trace per input signature is expected; more means retracing.
-        functions: list[Any] = [self._train, self._infer]
-        return {"traces": float(sum(f.experimental_get_tracing_count() for f in functions))}
-
-    def _eager_train_step(self, inputs: Any, labels: Any) -> Any:
-        import tensorflow as tf
-
-        with tf.GradientTape() as tape:
-            loss = self.loss_fn(labels, self.model(inputs, training=True))
-        variables = self.model.trainable_variables
-        # Embedding gradients come as IndexedSlices that repeat a row for every repeated token;
-        # Keras 3's Adam squares the repeats one by one (sum of squares, not the square of the
-        # sum). Summed into a dense gradient first, as PyTorch's nn.Embedding gives it.
-        gradients = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g
-                     for g in tape.gradient(loss, variables)]
-        self.optimizer.apply_gradients(zip(gradients, variables, strict=True))
-        return loss
-
-    def _eager_infer_step(self, inputs: Any) -> Any:
-        return self.model(inputs, training=False)
+        return self.steps.compilation_stats()
 
     def prepare(self, *, training: bool) -> None:
         # Keras takes `training` per call; `activations` reads it from here.
         self._training = training
 
     def to_device(self, inputs: np.ndarray, labels: np.ndarray) -> Any:
-        import tensorflow as tf
-
         def place(array: np.ndarray) -> Any:
             if np.issubdtype(array.dtype, np.floating):
                 array = array.astype(self.cell.dtype, copy=False)  # copies only to convert
-            return tf.identity(tf.constant(array))
+            return self.runtime.place(array)
 
-        with tf.device(self.runtime.tf_device):
+        with self.runtime.scope():
             return place(self.native_inputs(inputs)), place(labels)
 
     def train_step(self, batch: Any) -> Any:
-        return self._train(*batch)
+        return self.steps.train(*batch)
 
     def infer_step(self, batch: Any) -> Any:
-        return self._infer(batch[0])
+        return self.steps.infer(batch[0])
 
     def activations(self, batch: Any) -> Weights:
-        # Through the mode's wrapper: in "function" and "xla" the check sees the graph.
+        # Through the mode's wrapper: in a compiled mode the check sees the compiled pass.
+        self.steps.weights_current()
         return keras_layers.layer_outputs(self.model, batch[0], training=self._training,
                                           flattened=self.flattened_dense_inputs(),
-                                          compile_step=self._compile)
+                                          compile_step=self.steps.compile)
 
     def gradients(self, batch: Any) -> tuple[float, Weights]:
-        import tensorflow as tf
-
+        self.steps.weights_current()
+        loss, computed = self.steps.gradients(*batch)
         variables = self.model.trainable_variables
-
-        def loss_and_gradients(inputs: Any, labels: Any) -> tuple[Any, list[Any]]:
-            with tf.GradientTape() as tape:
-                loss = self.loss_fn(labels, self.model(inputs, training=True))
-            # Embedding gradients come as IndexedSlices; made dense, outside any timing.
-            return loss, [None if g is None else tf.convert_to_tensor(g)
-                          for g in tape.gradient(loss, variables)]
-
-        loss, computed = self._compile(loss_and_gradients)(*batch)
         by_variable = dict(zip(map(id, variables), computed, strict=True))
         gradients = {
-            name: slot.convert(np.asarray(by_variable[id(slot.variable)]))
+            name: slot.convert(by_variable[id(slot.variable)])  # type: ignore[arg-type]
             for name, slot in self._slots().items()
             if by_variable.get(id(slot.variable)) is not None
         }
-        return float(loss), gradients
+        return loss, gradients
 
     def hyperparameters(self) -> dict[str, Any]:
-        import tensorflow as tf
+        import keras
 
         optimizer = self.optimizer
         settings: dict[str, Any] = {
@@ -151,18 +129,18 @@ class KerasModel(Implementation):
             # Keras keeps it in a float32 variable: 7 significant digits are all there is.
             "learning_rate": float(f"{float(np.asarray(optimizer.learning_rate)):.7g}"),
         }
-        if isinstance(optimizer, tf.keras.optimizers.Adam):
+        if isinstance(optimizer, keras.optimizers.Adam):
             settings.update(optimizer_epsilon=optimizer.epsilon,
                             betas=[optimizer.beta_1, optimizer.beta_2],
                             adam_epsilon_on="bias-corrected sqrt(v) (PyTorch's placement)")
         norms = [layer for layer in self.model.layers
-                 if isinstance(layer, tf.keras.layers.BatchNormalization)]
+                 if isinstance(layer, keras.layers.BatchNormalization)]
         if norms:
             settings["batchnorm_epsilon"] = norms[0].epsilon
             # Keras keeps `momentum` of the old statistic; this is the new statistic's weight.
             settings["batchnorm_new_stat_weight"] = round(1.0 - norms[0].momentum, 10)
         layer_norms = [layer for layer in self.model.layers
-                       if isinstance(layer, tf.keras.layers.LayerNormalization)]
+                       if isinstance(layer, keras.layers.LayerNormalization)]
         if layer_norms:
             settings["layernorm_epsilon"] = layer_norms[0].epsilon
         settings["loss"] = self.workload.loss
@@ -176,13 +154,15 @@ class KerasModel(Implementation):
         return keras_layers.named_slots(self.model, self.flattened_dense_inputs())
 
     def get_weights(self) -> Weights:
+        self.steps.weights_current()
         return {name: slot.read() for name, slot in self._slots().items()}
 
     def set_weights(self, weights: Weights) -> None:
         slots = self._slots()
-        check_layout("tensorflow", set(slots), set(weights))
+        check_layout(self.cell.framework, set(slots), set(weights))
         for name, slot in slots.items():
             slot.write(weights[name])
+        self.steps.weights_written()
 
 
 def dense_head(features: Sequence[tuple[str, int, int]]) -> list[Any]:
@@ -190,7 +170,7 @@ def dense_head(features: Sequence[tuple[str, int, int]]) -> list[Any]:
 
     ReLU is its own layer, as in PyTorch, so the parity check sees each Dense's own output.
     """
-    from tensorflow import keras
+    import keras
 
     layers: list[Any] = [keras.layers.Flatten(name="flatten")]
     for index, (name, _, n_out) in enumerate(features):
@@ -243,8 +223,8 @@ def _adam_with_pytorch_epsilon() -> type:
     same-model check's losses (mlp, cnn); converted, it is 2e-16. (The learning rate is a
     variable of the build-time float type, float64 in the check.)
     """
-    from tensorflow import keras
-    from tensorflow.keras import ops
+    import keras
+    from keras import ops
 
     class Adam(keras.optimizers.Adam):  # type: ignore[misc]
         def update_step(self, gradient: Any, variable: Any, learning_rate: Any) -> None:
@@ -258,24 +238,14 @@ def _adam_with_pytorch_epsilon() -> type:
             m = self._momentums[self._get_variable_index(variable)]
             v = self._velocities[self._get_variable_index(variable)]
             alpha = lr * correction_2 / (1 - beta_1_power)
-            self.assign_add(m, ops.multiply(ops.subtract(gradient, m), 1 - self.beta_1))
-            self.assign_add(v, ops.multiply(ops.subtract(ops.square(gradient), v),
-                                            1 - self.beta_2))
+            # At the variable's dtype too: Keras on PyTorch turns a Python float operand into
+            # a float32 tensor (its floatx), which rounded 1 - beta_1 in float64 by 1.5e-8.
+            keep_1 = ops.convert_to_tensor(1 - self.beta_1, variable.dtype)
+            keep_2 = ops.convert_to_tensor(1 - self.beta_2, variable.dtype)
+            self.assign_add(m, ops.multiply(ops.subtract(gradient, m), keep_1))
+            self.assign_add(v, ops.multiply(ops.subtract(ops.square(gradient), v), keep_2))
             self.assign_sub(variable, ops.divide(
                 ops.multiply(m, alpha), ops.add(ops.sqrt(v), self.epsilon * correction_2)))
 
     return Adam
 
-
-def _loss(kind: str) -> Callable[[Any, Any], Any]:
-    """The workload's loss, averaged over every label (tokens included)."""
-    import tensorflow as tf
-
-    if kind == "softmax_cross_entropy":
-        return tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)  # type: ignore[no-any-return]
-    if kind == "sigmoid_cross_entropy":
-        def sigmoid(labels: Any, logits: Any) -> Any:
-            return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(
-                labels=labels, logits=tf.reshape(logits, tf.shape(labels))))
-        return sigmoid
-    raise ValueError(f"unknown loss {kind!r}")

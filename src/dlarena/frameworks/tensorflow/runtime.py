@@ -1,18 +1,25 @@
-"""TensorFlow runtime glue: threads, seeds, device, synchronisation."""
+"""TensorFlow runtime glue: threads, seeds, device, synchronisation; Keras on TensorFlow."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from dlarena.cell import ThreadSettings
-from dlarena.contract import DeviceUnavailable, Runtime
+from dlarena.contract import DeviceUnavailable
+from dlarena.frameworks.tensorflow.backend import KerasRuntime, KerasSteps, Step
 
 
-class TensorflowRuntime(Runtime):
+class TensorflowRuntime(KerasRuntime):
     def setup(self, *, threads: ThreadSettings, seed: int, device: str) -> None:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        # Keras 3 follows KERAS_BACKEND; this framework is Keras on TensorFlow, whatever the
+        # user's environment or ~/.keras/keras.json says.
+        os.environ["KERAS_BACKEND"] = "tensorflow"
         import tensorflow as tf
 
         # Must run before TensorFlow's first op; later calls raise RuntimeError.
@@ -34,6 +41,26 @@ class TensorflowRuntime(Runtime):
     @property
     def tf_device(self) -> str:
         return self._device
+
+    def scope(self) -> contextlib.AbstractContextManager[None]:
+        return self._tf.device(self._device)  # type: ignore[no-any-return]
+
+    def place(self, array: np.ndarray) -> Any:
+        tf = self._tf
+        return tf.identity(tf.constant(array))
+
+    def steps(self, model: Any, optimizer: Any, loss: Step, mode: str) -> KerasSteps:
+        from dlarena.frameworks.tensorflow.steps import TensorflowSteps
+
+        return TensorflowSteps(model, optimizer, loss, mode)
+
+    def sigmoid_cross_entropy(self) -> Step:
+        tf = self._tf
+
+        def sigmoid(labels: Any, logits: Any) -> Any:
+            return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(
+                labels=labels, logits=tf.reshape(logits, tf.shape(labels))))
+        return sigmoid
 
     def version(self) -> str:
         return str(self._tf.__version__)

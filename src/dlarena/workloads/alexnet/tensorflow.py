@@ -10,7 +10,7 @@ from dlarena.workloads.alexnet.spec import CONVS, WORKLOAD
 
 class Implementation(KerasImageModel):
     def build_model(self) -> Any:
-        from tensorflow import keras
+        import keras
 
         size = self.cell.size
         side = self.knobs["image"]

@@ -10,7 +10,7 @@ from dlarena.workloads.cnn.spec import CLASSES, CONVS, IMAGE, WORKLOAD
 
 class Implementation(KerasImageModel):
     def build_model(self) -> Any:
-        from tensorflow import keras
+        import keras
 
         bn = WORKLOAD.batch_norm
         channels, height, width = IMAGE

@@ -13,7 +13,7 @@ class Implementation(KerasModel):
         return "batch-major sequences"
 
     def build_model(self) -> Any:
-        from tensorflow import keras
+        import keras
 
         knobs = self.knobs
         return keras.Sequential([

@@ -13,7 +13,7 @@ class Implementation(KerasModel):
         return "contiguous"
 
     def build_model(self) -> Any:
-        from tensorflow import keras
+        import keras
 
         return keras.Sequential(
             [

@@ -16,7 +16,7 @@ from dlarena.workloads.mobilenet_v2.spec import WORKLOAD
 
 class Implementation(KerasImageModel):
     def build_model(self) -> Any:
-        from tensorflow import keras
+        import keras
 
         layers, bn = keras.layers, WORKLOAD.batch_norm
 

@@ -13,7 +13,7 @@ class Implementation(KerasModel):
         return "(user, item) id pairs"
 
     def build_model(self) -> Any:
-        from tensorflow import keras
+        import keras
 
         knobs = self.knobs
         layers = knobs["layers"]

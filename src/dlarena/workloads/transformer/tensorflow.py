@@ -19,13 +19,17 @@ def _gelu(x: Any) -> Any:
     `tf.nn.gelu` casts its 1/sqrt(2) from a Python float through a float32 tensor, so in
     float64 it is off by 1.7e-8, which moved the same-model check's layer outputs by 5e-9.
     Converted at the input's dtype here; in float32 the constant, the ops and the result are
-    the same as `tf.nn.gelu`'s.
+    the same as `tf.nn.gelu`'s. `keras.ops.erfc` is the backend's own erfc (`tf.math.erfc`
+    on TensorFlow), so every Keras backend computes the same function.
     """
     import math
 
-    import tensorflow as tf
+    import keras
 
-    return 0.5 * x * tf.math.erfc(-x * tf.constant(math.sqrt(0.5), dtype=x.dtype))
+    ops = keras.ops
+    dtype = keras.backend.standardize_dtype(x.dtype)
+    root_half = ops.convert_to_tensor(math.sqrt(0.5), dtype=dtype)
+    return 0.5 * x * ops.erfc(-x * root_half)
 
 
 class Implementation(KerasModel):

@@ -10,7 +10,7 @@ from dlarena.workloads.vgg19.spec import WORKLOAD
 
 class Implementation(KerasImageModel):
     def build_model(self) -> Any:
-        from tensorflow import keras
+        import keras
 
         size = self.cell.size
         side = self.knobs["image"]
