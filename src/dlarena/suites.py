@@ -86,6 +86,14 @@ _ALL = (
             "ncf": {"dataset": "movielens-100k", "epochs": 20, "target_accuracy": 0.6},
         },
     ),
+    Suite(
+        "data", "input pipelines on real files: JPEG class folders (32x32 for cnn, 224x224 "
+        "cropped to 64 for resnet50) and record shards, each framework's own loader with 0, "
+        "1 and 2 loader workers; then the training step fed from files against fed from "
+        "memory: input-bound below 0.9x",
+        workloads=("cnn", "resnet50"), frameworks=INSTALLED,
+        scenarios=("dataload", "train-from-files"), size="cpu", windows=8,
+    ),
 )
 
 SUITES: dict[str, Suite] = {suite.name: suite for suite in _ALL}

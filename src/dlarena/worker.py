@@ -124,6 +124,7 @@ def measure_cell(cell: CellSpec, progress: Progress) -> dict[str, Any]:
             **runtime.manifest(),
             **impl.hyperparameters(),
             "data_layout": impl.data_layout(),
+            **result.manifest,
         },
         "pid": os.getpid(),
     }

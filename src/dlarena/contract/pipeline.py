@@ -76,7 +76,7 @@ class InputPipeline(ABC):
         """How the loader was set up, for the fairness manifest."""
         return {}
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - a hook: most pipelines have nothing to stop
         """Stop loader processes or threads."""
 
     def records(self) -> tuple[Path, ...]:

@@ -97,7 +97,8 @@ def image(side: int, label: int, index: int) -> np.ndarray:
     rows = coarse[low] * (1 - weight)[:, None, None] + coarse[low + 1] * weight[:, None, None]
     smooth = rows[:, low] * (1 - weight)[None, :, None] + rows[:, low + 1] * weight[None, :, None]
     noisy = smooth + rng.normal(0.0, 8.0, size=smooth.shape)
-    return np.clip(np.rint(noisy), 0, 255).astype(np.uint8)
+    pixels: np.ndarray = np.clip(np.rint(noisy), 0, 255).astype(np.uint8)
+    return pixels
 
 
 def _write_jpegs(target: Path, side: int) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +16,8 @@ import numpy as np
 
 from dlarena.cell import CellSpec
 from dlarena.contract import Implementation, Runtime, Workload
+from dlarena.contract.pipeline import JPEG, RECORDS
+from dlarena.measure import dataload
 from dlarena.measure.timing import Progress, TimingResult, measure
 
 # Distinct batches cycled through the timed loop; made on the device before timing starts,
@@ -33,6 +35,8 @@ class ScenarioResult:
     # Other per-event samples (e.g. one latency per request).
     samples: dict[str, list[float]] = field(default_factory=dict)
     extra_metrics: dict[str, float] = field(default_factory=dict)
+    # Settings the scenario read back (an input pipeline's), for the fairness manifest.
+    manifest: dict[str, Any] = field(default_factory=dict)
 
 
 Run = Callable[[Implementation, Runtime, Workload, CellSpec, Progress], ScenarioResult]
@@ -48,6 +52,21 @@ class Scenario:
     batch_size: int | None = None
     # Samples are timed windows of steady state (their spread says something about noise).
     windowed: bool = True
+    # Cell options the plan sweeps (each cell is made once per value), unless given.
+    sweep: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
+    # Fed by the framework's input pipeline: only frameworks that have one are planned.
+    needs_pipeline: bool = False
+
+
+def swept_options(spec: CellSpec) -> str:
+    """The cell's values of its scenario's swept options ("workers=2 format=jpeg"),
+    empty for scenarios without a sweep: cells differing here are not the same measurement."""
+    scenario = SCENARIOS.get(spec.scenario)
+    if scenario is None:
+        return ""
+    # The option's last word is its name here: "loader_workers" -> "workers".
+    return " ".join(f"{name.rsplit('_', 1)[-1]}={spec.options[name]}" for name in scenario.sweep
+                    if name in spec.options)
 
 
 def device_batches(impl: Implementation, workload: Workload, cell: CellSpec) -> list[Any]:
@@ -212,5 +231,15 @@ SCENARIOS: dict[str, Scenario] = {
                  "time_to_first_result_seconds", run_startup, windowed=False),
         Scenario("convergence", "train N epochs on a real dataset: accuracy, time, memory",
                  "final_val_accuracy", run_convergence, windowed=False),
+        Scenario("dataload", "images/s of the framework's input pipeline alone, from JPEG "
+                 "files or record shards: decode, crop, flip, normalise, batch",
+                 "load_throughput", dataload.run_dataload, needs_pipeline=True,
+                 sweep={dataload.WORKERS_OPTION: dataload.LOADER_WORKERS,
+                        dataload.FORMAT_OPTION: (JPEG, RECORDS)}),
+        Scenario("train-from-files", "samples/s of training steps fed by the input pipeline, "
+                 "alternating with steps fed from memory: input-bound below 0.9x",
+                 "train_from_files_throughput", dataload.run_train_from_files,
+                 needs_pipeline=True,
+                 sweep={dataload.WORKERS_OPTION: dataload.LOADER_WORKERS}),
     )
 }

@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from dlarena.report import dataload
 from dlarena.report.model import Report
 from dlarena.report.paper import paper_note, paper_table
 from dlarena.report.table import (
@@ -60,6 +61,11 @@ def render(report: Report, console: Console, *, reference: str | None = None) ->
            convergence_rows(report))
     _table(console, "Start-up (medians; seconds)", STARTUP_HEADER, startup_rows(report))
     _table(console, "Batch-1 latency", LATENCY_HEADER, latency_rows(report))
+    _table(console, "Input pipelines (images/s; CPU and memory of the worker and its loaders)",
+           dataload.PIPELINE_HEADER, dataload.pipeline_rows(report))
+    _table(console, "Training from files vs from memory (samples/s, alternating windows)",
+           dataload.TRAIN_HEADER, dataload.train_rows(report))
+    _lines(console, "Input-bound", dataload.input_bound_lines(report))
     _lines(console, "Batch-size sweeps", sweep_lines(report))
     _lines(console, "Break-even of compiled modes", break_even_lines(report))
     checks = parity_lines(report)
