@@ -88,7 +88,7 @@ def test_an_epoch_is_a_seeded_permutation() -> None:
 def test_crops_follow_the_random_resized_crop_rule() -> None:
     draws = [augment.draw(0, 0, index, 224, 224) for index in range(500)]
     for d in draws:
-        assert 0 <= d.top and d.top + d.height <= 224 and 0 <= d.left and d.left + d.width <= 224
+        assert d.top >= 0 and d.top + d.height <= 224 and d.left >= 0 and d.left + d.width <= 224
         area = d.height * d.width / 224**2
         assert augment.SCALE[0] * 0.95 <= area <= augment.SCALE[1]
     flips = sum(d.flip for d in draws)
