@@ -24,6 +24,6 @@ else
   "${pip[@]}" "torch==$torch_version"
   "${pip[@]}" "tensorflow-cpu==$tensorflow_version"
 fi
-"${pip[@]}" -e ".[dev]"
+"${pip[@]}" -e ".[dev,grain]"
 "$venv/bin/python" -m pip check
 bash scripts/install-data.sh "$venv"

@@ -109,3 +109,16 @@ def test_a_planted_slow_decode_makes_real_training_input_bound(
     assert row[1] == "torch/eager" and row[-1] == "input-bound"
 
 
+
+
+@pytest.mark.parametrize(("file_format", "workers"), [(JPEG, 0), (RECORDS, 0), (JPEG, 2)])
+def test_grain_delivers_the_same_bits_from_files_and_array_records(
+        folder: ImageFolder, file_format: str, workers: int) -> None:
+    """Grain decodes with Pillow, as the reference does; ArrayRecord gives random access, so
+    the records come in the files' order with the same crops."""
+    require("grain")
+    spec = PipelineSpec(folder, file_format, 24, 16, workers, seed=2, augment=True, device="cpu")
+    reference = _batches("fake", dataclasses.replace(spec, file_format=JPEG), 2)
+    for (images, labels), (want_images, want_labels) in zip(
+            _batches("jax", spec, 2), reference, strict=True):
+        assert np.array_equal(labels, want_labels) and np.array_equal(images, want_images)

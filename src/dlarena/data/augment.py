@@ -12,6 +12,7 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -76,7 +77,7 @@ def normalise(pixels: np.ndarray) -> np.ndarray:
     return (pixels.astype(np.float32) / np.float32(255) - mean) / std
 
 
-def decode_with_pillow(path: Path, draw: Draw, side: int, *, delay_seconds: float = 0.0,
+def decode_with_pillow(path: Path | BinaryIO, draw: Draw, side: int, *, delay_seconds: float = 0.0,
                        ) -> np.ndarray:
     """One sample as the pipelines that decode with Pillow make it (torchvision's default
     loader does too): (side, side, 3) float32, cropped, resized, flipped, normalised.
