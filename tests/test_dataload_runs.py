@@ -16,7 +16,7 @@ from dlarena.executors.local import LocalExecutor
 from dlarena.measure import dataload
 from dlarena.plan import Request, build_plan
 from dlarena.report import dataload as dataload_report
-from dlarena.report import markdown
+from dlarena.report import html, markdown
 from dlarena.report.build import build_report
 from dlarena.runner import execute, prepare
 from dlarena.store import Store
@@ -93,6 +93,8 @@ def test_a_planted_slow_decode_caps_the_pipeline_and_makes_training_input_bound(
     assert line.startswith("cnn fake/eager (batch 16): input-bound with 0 loader workers")
     text = markdown.render(slow)
     assert "## Input-bound" in text and "## Input pipelines" in text
+    page = html.render(slow)
+    assert "Training from files" in page and line in page
     [cell] = [c for c in slow.cells if c.stored.spec.scenario == "dataload"]
     assert cell.summaries["cpu_seconds_per_image"].median > 0
     assert cell.summaries["peak_rss_loading_bytes"].median > 10 * 2**20
