@@ -53,6 +53,7 @@ class TensorflowPipeline(InputPipeline):
         options.autotune.enabled = spec.workers > 0
         self._iterator = iter(dataset.with_options(options))
         self._next_epoch = 0
+        self._model_wants_nchw: bool | None = None
 
     def _files(self) -> Any:
         """(file index, top, left, height, width, flip) in each epoch's order."""
@@ -89,17 +90,16 @@ class TensorflowPipeline(InputPipeline):
         shards = [str(path) for path in self._shards]
         reads = tf.data.AUTOTUNE if spec.workers > 0 else None
 
-        def one_epoch(epoch: Any) -> Any:
-            records = tf.data.TFRecordDataset(shards, num_parallel_reads=reads)
-            return (records.shuffle(len(spec.folder), seed=spec.seed * 1_000_003 + epoch)
-                    .take(kept).map(lambda record: (record, epoch)))
-
-        def parse(record: Any, epoch: Any) -> Any:
+        def parse(position: Any, record: Any) -> Any:
             example = tf.io.parse_single_example(record, features)
-            box = self._stateless_box(example["index"], epoch)
+            box = self._stateless_box(example["index"], position // kept)
             return example["image"], example["label"], box
 
-        return tf.data.Dataset.range(2**62).flat_map(one_epoch).map(parse)
+        # Each pass over the shards reshuffles (reshuffle_each_iteration); a sample's epoch
+        # is its position in the stream over the epoch's length.
+        records = tf.data.TFRecordDataset(shards, num_parallel_reads=reads)
+        return (records.shuffle(len(spec.folder), seed=spec.seed, reshuffle_each_iteration=True)
+                .take(kept).repeat().enumerate().map(parse))
 
     def _stateless_box(self, index: Any, epoch: Any) -> tuple[Any, ...]:
         tf, spec = self._tf, self.spec
@@ -154,8 +154,10 @@ class TensorflowPipeline(InputPipeline):
 
     def model_batch(self, batch: Any, impl: Any) -> Any:
         images, labels = batch
-        probe = np.zeros((1, 3, 2, 2), np.float32)
-        if impl.native_inputs(probe).shape != (1, 2, 2, 3):  # the model wants NCHW
+        if self._model_wants_nchw is None:
+            probe = np.zeros((1, 3, 2, 2), np.float32)
+            self._model_wants_nchw = impl.native_inputs(probe).shape != (1, 2, 2, 3)
+        if self._model_wants_nchw:
             images = self._tf.transpose(images, [0, 3, 1, 2])
         with self._tf.device(impl.runtime.tf_device):
             return self._tf.identity(images), self._tf.identity(labels)
