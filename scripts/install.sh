@@ -34,6 +34,6 @@ fi
 # JAX's layers and optimizers (pure Python: one build for CPU and GPU).
 "${pip[@]}" "flax==$flax_version" "optax==$optax_version"
 "${pip[@]}" "keras==$keras_version"
-"${pip[@]}" -e ".[dev,deploy]"
+"${pip[@]}" -e ".[dev,deploy,grain]"
 "$venv/bin/python" -m pip check
 bash scripts/install-data.sh "$venv"

@@ -25,7 +25,7 @@ ALLOWED_IMPORTS: dict[str, set[str]] = {
     "lifeline": set(),  # the standard library only: runs first in every worker
     "data": set(),  # NumPy and the standard library: the worker side reads data
     "contract": {"cell", "data"},  # the bottom of frameworks and workloads
-    "frameworks": {"cell", "contract"},  # never a workload
+    "frameworks": {"cell", "contract", "data"},  # never a workload; data: input pipelines
     "workloads": {"contract", "data", "frameworks"},
     "registry": {"contract", "frameworks", "workloads"},
     "deploy": {"cell", "contract"},  # server, load generator, portable runtimes: neutral

@@ -118,6 +118,11 @@ def twin(monkeypatch: pytest.MonkeyPatch) -> str:
     planted = dict(registry.frameworks())
     planted["twin"] = dataclasses.replace(fake, name="twin", test_double=False)
     monkeypatch.setattr(registry, "frameworks", lambda: planted)
+    # ... with the fake's input pipeline, for the data scenarios.
+    for name in ("pipeline_path", "pipeline_formats"):
+        original = getattr(registry, name)
+        monkeypatch.setattr(registry, name, lambda framework, original=original: original(
+            "fake" if framework == "twin" else framework))
     return "twin"
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from dlarena import registry
 from dlarena.cell import TIMED_PRECISION, CellSpec, MeasureSettings, ThreadSettings
 from dlarena.errors import UsageError
+from dlarena.measure import dataload
 from dlarena.measure.scenarios import SCENARIOS
 from dlarena.measure.stopping import StoppingRule
 from dlarena.suites import DEFAULT_SET, FRONT_ENDS, SUITES, Suite
@@ -65,6 +66,9 @@ class Request:
     check_parity: bool = True
     # Measure in rounds until each pair is decided; None: the suite's choice.
     until_decided: bool | None = None
+    # Values of a scenario's swept cell options (loader workers, file format) that replace
+    # the scenario's own; an option no chosen scenario sweeps is refused.
+    sweep: Mapping[str, Sequence[Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -259,8 +263,11 @@ def build_plan(request: Request, default_threads: ThreadSettings, *,
                        if scenario == "convergence" else {})
             timeout = request.timeout_seconds or TIMEOUT_BY_SIZE[size] * (
                 1 + int(options.get("epochs", 0)))
-            for batch_size in batch_sizes or [default_batch]:
+            for batch_size, swept in itertools.product(batch_sizes or [default_batch],
+                                                       _swept(request, scenario)):
                 for framework, mode in _interleaved(variants):
+                    if not _feeds(framework, scenario, swept):
+                        continue
                     cells.append(CellSpec(
                         workload=workload,
                         framework=framework,
@@ -274,11 +281,47 @@ def build_plan(request: Request, default_threads: ThreadSettings, *,
                         measure=measure,
                         seed=request.seed,
                         timeout_seconds=timeout,
-                        options=options,
+                        options={**options, **swept},
                     ))
+    _check_sweep(request, [s for chosen in scenarios.values() for s in chosen])
     if not cells:
         raise UsageError("nothing to run: no chosen framework implements the chosen workloads")
     return [PlannedCell(cell, process) for process in range(processes) for cell in cells]
+
+
+def _swept(request: Request, scenario: str) -> list[dict[str, Any]]:
+    """One options dict per combination of the scenario's swept values (the request's
+    values where it gives them)."""
+    sweep = {**SCENARIOS[scenario].sweep}
+    for name, values in (request.sweep or {}).items():
+        if name in sweep:
+            sweep[name] = tuple(values)
+    return [dict(zip(sweep, values, strict=True)) for values in itertools.product(*sweep.values())]
+
+
+def _feeds(framework: str, scenario: str, options: Mapping[str, Any]) -> bool:
+    """The framework can run this scenario with these options: scenarios fed by an input
+    pipeline need one that reads the file format asked for."""
+    if not SCENARIOS[scenario].needs_pipeline:
+        return True
+    formats = registry.pipeline_formats(framework)
+    return bool(formats) and options.get(dataload.FORMAT_OPTION, formats[0]) in formats
+
+
+def _check_sweep(request: Request, scenarios: Sequence[str]) -> None:
+    sweepable = {name: values for scenario in scenarios
+                 for name, values in SCENARIOS[scenario].sweep.items()}
+    for name, values in (request.sweep or {}).items():
+        if name not in sweepable:
+            raise UsageError(f"{name} is an option of no chosen scenario; sweepable: "
+                             f"{', '.join(sorted(sweepable)) or 'none'}")
+        if not values:
+            raise UsageError(f"{name}: give at least one value")
+        kind = type(sweepable[name][0])
+        wrong = [value for value in values if type(value) is not kind]
+        if wrong or (kind is int and min(values) < 0):
+            raise UsageError(f"{name} takes values like {', '.join(map(str, sweepable[name]))}, "
+                             f"got {', '.join(map(str, values))}")
 
 
 def _check_range(name: str, value: float | None, low: float, high: float) -> None:

@@ -4,10 +4,13 @@ Found by layout, so adding a framework or a workload touches no list:
 - `dlarena/frameworks/<name>/__init__.py` defines `INFO` (a FrameworkInfo), and its
   `runtime.py` defines `RUNTIME`;
 - `dlarena/workloads/<name>/spec.py` defines `WORKLOAD`;
-- `dlarena/workloads/<workload>/<framework>.py` defines `Implementation`.
+- `dlarena/workloads/<workload>/<framework>.py` defines `Implementation`;
 A framework's name may hold hyphens (`keras-jax`); its folder and files use underscores
 (`frameworks/keras_jax/`). A framework may run another's implementations
 (`FrameworkInfo.implementations_of`): Keras on JAX runs the Keras models of `tensorflow`.
+- `dlarena/workloads/<workload>/<framework>.py` defines `Implementation`;
+- `dlarena/frameworks/<name>/pipeline.py`, when there, defines `PIPELINE` (an input
+  pipeline over image files) and `FORMATS` (the file formats it reads).
 Importing these modules never imports a framework: that happens inside the worker only.
 """
 
@@ -63,6 +66,26 @@ def implementation_path(workload: str, framework: str) -> str | None:
 
 def implementing_frameworks(workload: str) -> list[str]:
     return [name for name in frameworks() if implementation_path(workload, name) is not None]
+
+
+def pipeline_path(framework: str) -> str | None:
+    """"module:Class" of the framework's input pipeline, or None when it has none."""
+    module = f"dlarena.frameworks.{framework}.pipeline"
+    try:
+        found = importlib.util.find_spec(module)
+    except ModuleNotFoundError:  # a framework known from its INFO alone (tests make some)
+        return None
+    return None if found is None else f"{module}:PIPELINE"
+
+
+def pipeline_formats(framework: str) -> tuple[str, ...]:
+    """File formats the framework's pipeline reads (none without a pipeline). Its module
+    imports the framework only inside methods, so reading this imports no framework."""
+    if pipeline_path(framework) is None:
+        return ()
+    formats: tuple[str, ...] = importlib.import_module(
+        f"dlarena.frameworks.{framework}.pipeline").FORMATS
+    return formats
 
 
 def runtime_path(framework: str) -> str:

@@ -20,7 +20,7 @@ from dlarena.errors import UsageError
 from dlarena.executors.base import CellOutcome, Executor
 from dlarena.measure import peak, stats, stopping
 from dlarena.measure.metrics import METRICS
-from dlarena.measure.scenarios import SCENARIOS
+from dlarena.measure.scenarios import SCENARIOS, swept_options
 from dlarena.measure.verdict import compared_pairs
 from dlarena.parity.check import check_workload, pair_version
 from dlarena.parity.compare import ParityResult
@@ -31,11 +31,13 @@ from dlarena.store import Store, StoredCell
 
 # The cells whose figures a verdict compares: one workload and scenario at one size, batch
 # and device, in several frameworks or modes.
-GroupKey = tuple[str, str, str, int, str]
+GroupKey = tuple[str, str, str, int, str, str]
 
 
 def group_key(cell: CellSpec) -> GroupKey:
-    return (cell.workload, cell.scenario, cell.size, cell.batch_size, cell.device)
+    """As the report groups cells: swept options (loader workers, file format) apart."""
+    return (cell.workload, cell.scenario, cell.size, cell.batch_size, cell.device,
+            swept_options(cell))
 
 
 class Observer(Protocol):

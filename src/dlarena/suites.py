@@ -115,6 +115,14 @@ _ALL = (
         # torch.compile here): once, on the model the mistakes are planted in.
         modes_by_workload={"mlp": ("all",)},
     ),
+    Suite(
+        "data", "input pipelines on real files: JPEG class folders (32x32 for cnn, 224x224 "
+        "cropped to 64 for resnet50) and record shards, each framework's own loader with 0, "
+        "1 and 2 loader workers; then the training step fed from files against fed from "
+        "memory: input-bound below 0.9x",
+        workloads=("cnn", "resnet50"), frameworks=INSTALLED,
+        scenarios=("dataload", "train-from-files"), size="cpu", windows=8,
+    ),
 )
 
 _DEPLOYMENT = ("save-weights", "save-model", "save-program", "export-onnx", "export-litert",

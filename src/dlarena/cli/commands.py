@@ -37,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
         windows=args.windows, epochs=args.epochs, dataset=args.dataset,
         min_window_seconds=args.min_window, timeout_seconds=args.timeout, seed=args.seed,
         check_parity=not args.no_parity, until_decided=args.until_decided,
+        sweep=_sweep(args),
     )
     interpreters = _interpreters(args.python)
     reference = _reference(args.reference)
@@ -180,6 +181,15 @@ def _out(text: str | None, db: str) -> Path | None:
     except (OSError, ValueError, RuntimeError) as error:  # a name too long, a NUL, a loop
         raise UsageError(f"cannot use --out {out}: {error}") from None
     return out
+
+
+def _sweep(args: argparse.Namespace) -> dict[str, list[Any]] | None:
+    """The data scenarios' swept options the command line gives (None: the scenarios')."""
+    from dlarena.measure import dataload
+
+    given = {dataload.WORKERS_OPTION: args.loader_workers,
+             dataload.FORMAT_OPTION: args.file_formats}
+    return {name: values for name, values in given.items() if values} or None
 
 
 def _interpreters(pairs: list[tuple[str, str]]) -> dict[str, str]:

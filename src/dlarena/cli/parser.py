@@ -39,6 +39,17 @@ def _positive_ints(text: str) -> list[int]:
     return [_positive_int(part.strip()) for part in _names(text)]
 
 
+def _counts(text: str) -> list[int]:
+    """Comma-separated whole numbers from 0 (loader workers)."""
+    values = []
+    for part in _names(text):
+        if not part.strip().isdigit() or len(part.strip()) > 4:
+            raise argparse.ArgumentTypeError(f"expected whole numbers from 0 to 9999, "
+                                             f"got {_shown(part)}")
+        values.append(int(part))
+    return values
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -91,6 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--batch-size", type=_positive_int, help="override each workload's default")
     batch.add_argument("--batch-sizes", type=_positive_ints,
                        help="comma-separated: a batch-size sweep, e.g. 1,8,32,128")
+    run.add_argument("--loader-workers", type=_counts,
+                     help="data scenarios: comma-separated loader workers to sweep "
+                          "(default: 0,1,2)")
+    run.add_argument("--file-formats", type=_names,
+                     help="dataload: jpeg and/or records (default: both)")
     run.add_argument("--modes", type=_names,
                      help="framework modes, or default|eager|compiled|all (default: the suite's)")
     run.add_argument("--device", default="cpu", help="cpu | gpu (no silent fallback)")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +16,8 @@ import numpy as np
 
 from dlarena.cell import CellSpec
 from dlarena.contract import Implementation, Runtime, Workload
+from dlarena.contract.pipeline import JPEG, RECORDS
+from dlarena.measure import dataload
 from dlarena.measure.timing import Progress, TimingResult, measure
 
 # Distinct batches cycled through the timed loop; made on the device before timing starts,
@@ -36,7 +38,8 @@ class ScenarioResult:
     extra_metrics: dict[str, float] = field(default_factory=dict)
     # What is not a number: stored with the cell as it is (JSON).
     details: dict[str, Any] = field(default_factory=dict)
-    # Settings the scenario chose (a saved format's name, a runtime's version): the manifest.
+    # Settings the scenario chose (a saved format's name, a runtime's version, an input
+    # pipeline's settings): the fairness manifest.
     manifest: dict[str, Any] = field(default_factory=dict)
 
 
@@ -53,11 +56,26 @@ class Scenario:
     batch_size: int | None = None
     # Samples are timed windows of steady state (their spread says something about noise).
     windowed: bool = True
+    # Cell options the plan sweeps (each cell is made once per value), unless given.
+    sweep: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
+    # Fed by the framework's input pipeline: only frameworks that have one are planned.
+    needs_pipeline: bool = False
 
     @property
     def compared(self) -> bool:
         """Verdicts compare frameworks on it, so a run first proves they compute the same."""
         return self.headline is not None
+
+
+def swept_options(spec: CellSpec) -> str:
+    """The cell's values of its scenario's swept options ("workers=2 format=jpeg"),
+    empty for scenarios without a sweep: cells differing here are not the same measurement."""
+    scenario = SCENARIOS.get(spec.scenario)
+    if scenario is None:
+        return ""
+    # The option's last word is its name here: "loader_workers" -> "workers".
+    return " ".join(f"{name.rsplit('_', 1)[-1]}={spec.options[name]}" for name in scenario.sweep
+                    if name in spec.options)
 
 
 def device_batches(impl: Implementation, workload: Workload, cell: CellSpec) -> list[Any]:
@@ -269,5 +287,15 @@ SCENARIOS: dict[str, Scenario] = {
                  "whether a breakpoint in the forward pass stops", None, run_devex,
                  windowed=False),
         *_deployment_scenarios(),
+        Scenario("dataload", "images/s of the framework's input pipeline alone, from JPEG "
+                 "files or record shards: decode, crop, flip, normalise, batch",
+                 "load_throughput", dataload.run_dataload, needs_pipeline=True,
+                 sweep={dataload.WORKERS_OPTION: dataload.LOADER_WORKERS,
+                        dataload.FORMAT_OPTION: (JPEG, RECORDS)}),
+        Scenario("train-from-files", "samples/s of training steps fed by the input pipeline, "
+                 "alternating with steps fed from memory: input-bound below 0.9x",
+                 "train_from_files_throughput", dataload.run_train_from_files,
+                 needs_pipeline=True,
+                 sweep={dataload.WORKERS_OPTION: dataload.LOADER_WORKERS}),
     )
 }

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from dlarena.measure import stats
 from dlarena.measure.metrics import METRICS
-from dlarena.measure.scenarios import SCENARIOS
+from dlarena.measure.scenarios import SCENARIOS, swept_options
 from dlarena.measure.verdict import compared_pairs, instability_flags
 from dlarena.report.facts import Definitions
 from dlarena.report.model import CellReport, Group, Report
@@ -53,15 +53,18 @@ def build_report(store: Store, run_id: int | None = None) -> Report:
     stored = run.environment.get("definitions")
     # A run stored before snapshots existed has none: today's code is all there is.
     definitions = Definitions.current() if stored is None else Definitions.from_json(stored)
-    groups: dict[tuple[str, str, str, int, str], list[CellReport]] = {}
+    groups: dict[tuple[str, str, str, int, str, str], list[CellReport]] = {}
     for cell in store.cells(run.id):
         spec = cell.spec
-        key = (spec.workload, spec.scenario, spec.size, spec.batch_size, spec.device)
+        # Swept options (loader workers, file format) split groups: verdicts compare
+        # frameworks at the same setting.
+        key = (spec.workload, spec.scenario, spec.size, spec.batch_size, spec.device,
+               swept_options(spec))
         groups.setdefault(key, []).append(
             _cell_report(cell, run.environment.get("physical_ceiling_gflops"), definitions))
     report = Report(run, [], definitions, store.parity(run.id),
                     definitions_stored=stored is not None)
-    for (workload, scenario, size, batch, device), cells in groups.items():
+    for (workload, scenario, size, batch, device, _), cells in groups.items():
         group = Group(workload, scenario, size, batch, device, cells)
         metric = group.headline
         if metric is not None:

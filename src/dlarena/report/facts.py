@@ -22,7 +22,10 @@ from dlarena.cell import CellSpec
 from dlarena.measure import derived
 from dlarena.measure.metrics import METRICS
 
-THROUGHPUTS = ("train_throughput", "infer_throughput")
+# Throughputs of model steps (a FLOP rate follows from them), then every throughput.
+MODEL_THROUGHPUTS = ("train_throughput", "infer_throughput")
+THROUGHPUTS = (*MODEL_THROUGHPUTS, "load_throughput", "train_from_files_throughput",
+               "train_in_memory_throughput")
 
 # How verdicts are reached from samples, so a report can tell a run stored under other rules.
 # 1 = percentile bootstrap over the pooled samples;
@@ -160,7 +163,7 @@ class Definitions:
                         median: float | None) -> float | None:
         """FLOP rate of a train or infer cell at its median throughput (analytic FLOPs)."""
         found = self.workloads.get(spec.workload)
-        if found is None or metric not in THROUGHPUTS or median is None:
+        if found is None or metric not in MODEL_THROUGHPUTS or median is None:
             return None
         flops = (found.train_flops if metric == "train_throughput"
                  else found.forward_flops).get(spec.size)

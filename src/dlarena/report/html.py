@@ -12,9 +12,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dlarena import __version__
+from dlarena.measure.dataload import INPUT_BOUND_RATIO
 from dlarena.measure.stats import CONFIDENCE
 from dlarena.parity.compare import REDUCED_PRECISION_LIMIT, TOLERANCES
-from dlarena.report import deployment, deployment_plots, devex, plots
+from dlarena.report import dataload, deployment, deployment_plots, devex, plots
 from dlarena.report import formatting as fmt
 from dlarena.report.analyses import sweeps
 from dlarena.report.claims import ClaimResult, judge_all
@@ -185,6 +186,32 @@ def _deployment(page: Page) -> Section | None:
         "note": deployment.NOTE, "matrix_header": header, "matrix": matrix, "parts": parts})
 
 
+def _pipelines(page: Page) -> Section | None:
+    rows = dataload.pipeline_rows(page.report)
+    if not rows:
+        return None
+    return Section("pipelines", "Input pipelines", "sections/panel.html.j2", {
+        "figure": None, "lines": [], "header": dataload.PIPELINE_HEADER, "rows": rows,
+        "note": "Each framework's own loader reading the generated JPEG files (or its record "
+                "shards): decode, random resized crop, flip, normalise, batch. Images/s of the "
+                "pipeline alone; CPU time and peak resident memory of the worker and its loader "
+                "processes together.",
+    })
+
+
+def _from_files(page: Page) -> Section | None:
+    rows = dataload.train_rows(page.report)
+    if not rows:
+        return None
+    return Section("from-files", "Training from files", "sections/panel.html.j2", {
+        "figure": None, "lines": dataload.input_bound_lines(page.report),
+        "header": dataload.TRAIN_HEADER, "rows": rows,
+        "note": "The training step fed by the input pipeline, in windows alternating with the "
+                "same step fed from batches in memory, in one worker process. Input-bound: "
+                f"from files below {INPUT_BOUND_RATIO:g}x the in-memory rate.",
+    })
+
+
 _MEASURED_ELSEWHERE = (
     ("sweeps", "Batch-size sweeps", "throughput against batch size (--batch-sizes)"),
     ("latency", "Latency distributions", "batch-1 request latency (scenario latency)"),
@@ -257,7 +284,7 @@ def _problems(page: Page) -> Section:
 
 SECTIONS: list[SectionBuilder] = [
     _glance, _verdicts, _claims, _paper, _workloads, _convergence, _sweeps, _latency, _startup,
-    _devex, _memory, _deployment, _parity, _manifest,
+    _devex, _pipelines, _from_files, _memory, _deployment, _parity, _manifest,
     _environment, _problems,
 ]
 

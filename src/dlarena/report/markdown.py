@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from dlarena.measure.stats import CONFIDENCE
 from dlarena.parity.compare import REDUCED_PRECISION_LIMIT, TOLERANCES
-from dlarena.report import deployment, devex
+from dlarena.report import dataload, deployment, devex
 from dlarena.report.claims import judge_all
 from dlarena.report.facts import VERDICT_RULES, VERDICT_RULES_VERSION
 from dlarena.report.model import Report
@@ -85,7 +85,12 @@ def render(report: Report, *, reference: str | None = None) -> str:
     for title, columns, body in (("Convergence on real data (medians over seeds)",
                                   CONVERGENCE_HEADER, convergence_rows(report)),
                                  ("Start-up (medians)", STARTUP_HEADER, startup_rows(report)),
-                                 ("Batch-1 latency", LATENCY_HEADER, latency_rows(report))):
+                                 ("Batch-1 latency", LATENCY_HEADER, latency_rows(report)),
+                                 ("Input pipelines (images/s; CPU and memory of the worker "
+                                  "and its loaders)", dataload.PIPELINE_HEADER,
+                                  dataload.pipeline_rows(report)),
+                                 ("Training from files vs from memory (samples/s, alternating "
+                                  "windows)", dataload.TRAIN_HEADER, dataload.train_rows(report))):
         if body:
             lines += ["", f"## {title}", "", *_table(columns, body)]
     found = devex.tables(report)
@@ -99,7 +104,8 @@ def render(report: Report, *, reference: str | None = None) -> str:
                   f"{_cell(result.summary)}"
                   for result in judge_all(report) if result.claim.criterion]
     lines += _deployment(report)
-    for title, items in (("Batch-size sweeps", sweep_lines(report)),
+    for title, items in (("Input-bound", dataload.input_bound_lines(report)),
+                         ("Batch-size sweeps", sweep_lines(report)),
                          ("Break-even of compiled modes", break_even_lines(report))):
         if items:
             lines += ["", f"## {title}", ""] + [f"- {_cell(item)}" for item in items]

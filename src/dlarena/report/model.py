@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 
 from dlarena.cell import DTYPES
 from dlarena.measure import stats
-from dlarena.measure.scenarios import SCENARIOS
+from dlarena.measure.scenarios import SCENARIOS, swept_options
 from dlarena.measure.stopping import StoppingRule
 from dlarena.measure.verdict import Verdict, compare, not_comparable
 from dlarena.parity.compare import ParityResult, PrecisionAudit
@@ -29,7 +29,8 @@ class CellReport:
     @property
     def label(self) -> str:
         spec = self.stored.spec
-        return f"{spec.framework}/{spec.mode}"
+        swept = swept_options(spec)
+        return f"{spec.framework}/{spec.mode}" + (f" [{swept}]" if swept else "")
 
     @property
     def variant(self) -> tuple[str, str]:

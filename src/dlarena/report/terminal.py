@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from dlarena.report import deployment, devex
+from dlarena.report import dataload, deployment, devex
 from dlarena.report.claims import judge_all
 from dlarena.report.model import Report
 from dlarena.report.paper import paper_note, paper_table
@@ -62,6 +62,11 @@ def render(report: Report, console: Console, *, reference: str | None = None) ->
            convergence_rows(report))
     _table(console, "Start-up (medians; seconds)", STARTUP_HEADER, startup_rows(report))
     _table(console, "Batch-1 latency", LATENCY_HEADER, latency_rows(report))
+    _table(console, "Input pipelines (images/s; CPU and memory of the worker and its loaders)",
+           dataload.PIPELINE_HEADER, dataload.pipeline_rows(report))
+    _table(console, "Training from files vs from memory (samples/s, alternating windows)",
+           dataload.TRAIN_HEADER, dataload.train_rows(report))
+    _lines(console, "Input-bound", dataload.input_bound_lines(report))
     _ease_of_development(console, report)
     matrix_header, matrix = deployment.export_matrix(report)
     _table(console, "Deployment: export matrix", matrix_header, matrix)

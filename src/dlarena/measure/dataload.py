@@ -1,0 +1,234 @@
+"""The data-loading scenarios, run inside the worker (stdlib and NumPy only).
+
+`dataload`: a framework's input pipeline alone, reading the generated image files: images
+per second, the peak resident memory of the worker and its loader processes while loading,
+and CPU seconds per image (the worker's and the loader processes' together).
+
+`train-from-files`: the workload's training step fed by that pipeline, in windows that
+alternate with the same step fed from batches already in memory. The verdict "input-bound"
+says the pipeline caps the step rate: files reach less than INPUT_BOUND_RATIO of the
+in-memory rate, both measured in one process, window by window.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dlarena import registry
+from dlarena.cell import CellSpec, MeasureSettings
+from dlarena.contract import Implementation, Runtime, Workload
+from dlarena.contract.pipeline import JPEG, InputPipeline, PipelineSpec
+from dlarena.data.imagefiles import image_folder, source_side
+from dlarena.measure.timing import (
+    Progress,
+    Step,
+    TimingResult,
+    Window,
+    measure,
+    next_steps,
+    time_window,
+)
+from dlarena.measure.timing import settled as _settled
+
+# Cell options of the data scenarios, and the values the plan sweeps when none is given.
+WORKERS_OPTION = "loader_workers"
+FORMAT_OPTION = "file_format"
+AUGMENT_OPTION = "augment"
+DELAY_OPTION = "decode_delay_seconds"  # planted slowness, for tests
+LOADER_WORKERS = (0, 1, 2)
+# Files deliver less than this fraction of the in-memory step rate: the job is input-bound.
+INPUT_BOUND_RATIO = 0.9
+
+
+def input_bound(files_rate: float, memory_rate: float) -> bool:
+    """The verdict: the step rate fed from files is below INPUT_BOUND_RATIO x in memory."""
+    return files_rate < INPUT_BOUND_RATIO * memory_rate
+
+
+def image_side(workload: Workload, size: str) -> int:
+    """The side of the workload's square images; a clear error for other workloads."""
+    shape = workload.synthetic_batch(np.random.default_rng(0), 1, size)[0].shape
+    if len(shape) != 4 or shape[1] != 3 or shape[2] != shape[3]:
+        raise ValueError(f"{workload.name} takes inputs of shape {shape[1:]}, not square "
+                         "RGB images: the data scenarios feed image workloads only")
+    return int(shape[2])
+
+
+def open_pipeline(workload: Workload, cell: CellSpec) -> InputPipeline:
+    path = registry.pipeline_path(cell.framework)
+    if path is None:
+        raise LookupError(f"{cell.framework} has no input pipeline "
+                          f"(frameworks/{cell.framework}/pipeline.py)")
+    side = image_side(workload, cell.size)
+    spec = PipelineSpec(
+        folder=image_folder(source_side(side)),
+        file_format=str(cell.options.get(FORMAT_OPTION, JPEG)),
+        side=side,
+        batch_size=cell.batch_size,
+        workers=int(cell.options.get(WORKERS_OPTION, 0)),
+        seed=cell.seed,
+        augment=bool(cell.options.get(AUGMENT_OPTION, True)),
+        device=cell.device,
+        decode_delay_seconds=float(cell.options.get(DELAY_OPTION, 0.0)),
+    )
+    pipeline: InputPipeline = registry.load(path)(spec)  # type: ignore[operator]
+    return pipeline
+
+
+def endless(pipeline: InputPipeline) -> Iterator[Any]:
+    """Batches of epoch 0, 1, 2, ... without end."""
+    for epoch in itertools.count():
+        yield from pipeline.epoch(epoch)
+
+
+def _descendants(pid: int) -> list[int]:
+    found, queue = [], [pid]
+    while queue:
+        current = queue.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*/children"):
+            try:
+                queue += [int(child) for child in task.read_text().split()]
+            except OSError:
+                continue  # the task ended while we looked
+    return found
+
+
+def tree_rss_bytes() -> int:
+    """Resident memory of this process and every process below it (loader workers), now."""
+    total = 0
+    for pid in _descendants(os.getpid()):
+        try:
+            fields = Path(f"/proc/{pid}/statm").read_text().split()
+        except OSError:
+            continue
+        total += int(fields[1]) * os.sysconf("SC_PAGE_SIZE")
+    return total
+
+
+def tree_cpu_seconds() -> float:
+    """CPU time (user + system) used so far by this process and the processes below it."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in _descendants(os.getpid()):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return total
+
+
+class _PeakRss:
+    """Samples the tree's resident memory whenever the timing loop reports progress."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.peak = tree_rss_bytes()
+        self._progress = progress
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        self.peak = max(self.peak, tree_rss_bytes())
+        self._progress(phase, done, total)
+
+
+def _images(timing: TimingResult, batch_size: int) -> int:
+    steps = 1 + sum(w.steps for w in (*timing.warmup, *timing.windows))
+    return steps * batch_size
+
+
+def run_dataload(impl: Implementation, runtime: Runtime, workload: Workload, cell: CellSpec,
+                 progress: Progress) -> Any:
+    from dlarena.measure.scenarios import ScenarioResult
+
+    progress("open files", 0, 1)
+    started = time.perf_counter()
+    pipeline = open_pipeline(workload, cell)
+    open_seconds = time.perf_counter() - started
+    try:
+        batches = endless(pipeline)
+        sampler = _PeakRss(progress)
+        cpu_before = tree_cpu_seconds()
+        timing = measure(lambda: next(batches), lambda _: None, cell.measure, progress=sampler)
+        cpu_seconds = tree_cpu_seconds() - cpu_before
+        sampler("done", 1, 1)
+    finally:
+        pipeline.close()
+    return ScenarioResult(timing.first_step_seconds, timing, extra_metrics={
+        "pipeline_open_seconds": open_seconds,
+        "peak_rss_loading_bytes": float(sampler.peak),
+        "cpu_seconds_per_image": cpu_seconds / _images(timing, cell.batch_size),
+    }, manifest=_manifest(pipeline))
+
+
+def _manifest(pipeline: InputPipeline) -> dict[str, Any]:
+    spec = pipeline.spec
+    return {**pipeline.settings(), "image_files": str(spec.folder.root),
+            "image_files_digest": spec.folder.digest, "image_side": spec.side,
+            "augment": spec.augment, "record_shards": len(pipeline.records())}
+
+
+def alternating(steps: dict[str, Step], sync: Callable[[Any], None], settings: MeasureSettings,
+                progress: Progress) -> dict[str, TimingResult]:
+    """Each step calibrated and warmed up on its own, then their timed windows alternate
+    (A B A B ...), so a shared machine's drift falls on both alike."""
+    clock = time.perf_counter
+    plans: dict[str, tuple[float, int, list[Window], bool]] = {}
+    for name, step in steps.items():
+        progress(f"calibrate {name}", 0, 1)
+        start = clock()
+        sync(step())
+        first = clock() - start
+        count, calibration = 1, [time_window(step, sync, 1, clock)]
+        while calibration[-1].seconds < settings.min_window_seconds:
+            count = next_steps(calibration[-1], settings.min_window_seconds)
+            calibration.append(time_window(step, sync, count, clock))
+        warmup = [calibration[-1]]
+        while not _settled(warmup, settings) and len(warmup) <= settings.max_warmup_windows:
+            warmup.append(time_window(step, sync, count, clock))
+        plans[name] = (first, count, calibration[:-1] + warmup, not _settled(warmup, settings))
+    windows: dict[str, list[Window]] = {name: [] for name in steps}
+    for index in range(settings.windows):
+        progress("measure", index, settings.windows)
+        for name, step in steps.items():
+            windows[name].append(time_window(step, sync, plans[name][1], clock))
+    progress("measure", settings.windows, settings.windows)
+    return {name: TimingResult(first, count, tuple(warm), tuple(windows[name]), capped)
+            for name, (first, count, warm, capped) in plans.items()}
+
+
+def run_train_from_files(impl: Implementation, runtime: Runtime, workload: Workload,
+                         cell: CellSpec, progress: Progress) -> Any:
+    from dlarena.measure.scenarios import ScenarioResult, cycling, device_batches
+
+    impl.prepare(training=True)
+    memory = cycling(impl.train_step, device_batches(impl, workload, cell))
+    progress("open files", 0, 1)
+    pipeline = open_pipeline(workload, cell)
+    try:
+        batches = endless(pipeline)
+        sampler = _PeakRss(progress)
+        timings = alternating(
+            {"files": lambda: impl.train_step(pipeline.model_batch(next(batches), impl)),
+             "memory": memory}, runtime.sync, cell.measure, sampler)
+    finally:
+        pipeline.close()
+    items = cell.batch_size * workload.items_per_sample(cell.size)
+    memory_rates = [w.steps * items / w.seconds for w in timings["memory"].windows]
+    files_rates = [w.steps * items / w.seconds for w in timings["files"].windows]
+    ratio = float(np.median(files_rates) / np.median(memory_rates))
+    return ScenarioResult(
+        timings["files"].first_step_seconds, timings["files"],
+        samples={"train_in_memory_throughput": memory_rates},
+        extra_metrics={**impl.compilation_stats(), "input_bound_ratio": ratio,
+                       "input_bound": float(input_bound(float(np.median(files_rates)),
+                                                        float(np.median(memory_rates)))),
+                       "peak_rss_loading_bytes": float(sampler.peak)},
+        manifest=_manifest(pipeline))
