@@ -137,6 +137,10 @@ def report(args: argparse.Namespace) -> int:
     from dlarena.report.build import build_report
     from dlarena.store import Store
 
+    if args.machines or args.runs:
+        from dlarena.cli import machines
+
+        return machines.report(args)
     reference = _reference(args.reference)
     out = _out(args.out, args.db)
     store = Store.read(args.db)

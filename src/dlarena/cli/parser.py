@@ -152,6 +152,23 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--reference", metavar="FRAMEWORK",
                         help="paper table: ratios against this framework (default: the paper's)")
 
+    report.add_argument("--machines", action="store_true",
+                        help="machines side by side: the latest run of each machine in the "
+                             "store (or --runs), with a hardware column")
+    report.add_argument("--runs", type=_positive_ints,
+                        help="with --machines: these runs, comma-separated")
+
+    export = commands.add_parser(
+        "export", help="one stored run as a self-describing bundle (for `dlarena import`)")
+    export.add_argument("--db", default=DEFAULT_DB)
+    export.add_argument("--run", type=_positive_int, help="run id (default: the latest)")
+    export.add_argument("--out", help="write to this file instead of standard output")
+
+    importing = commands.add_parser(
+        "import", help="merge a bundle from `dlarena export` into a store, without duplicates")
+    importing.add_argument("bundle", metavar="BUNDLE", help="a bundle file, or - for stdin")
+    importing.add_argument("--db", default=DEFAULT_DB)
+
     compare = commands.add_parser("compare", help="what changed between two stored runs")
     compare.add_argument("first", type=_positive_int, metavar="RUN_A")
     compare.add_argument("second", type=_positive_int, metavar="RUN_B")
