@@ -8,6 +8,7 @@ venv=${1:-.venv}
 python=${PYTHON:-python3}
 torch_version=${TORCH_VERSION:-2.13.0}
 tensorflow_version=${TENSORFLOW_VERSION:-2.21.0}
+ray_version=${RAY_VERSION:-2.60.0}
 
 if [ ! -x "$venv/bin/python" ]; then
   echo "creating $venv with $($python --version)"
@@ -24,6 +25,8 @@ else
   "${pip[@]}" "torch==$torch_version"
   "${pip[@]}" "tensorflow-cpu==$tensorflow_version"
 fi
+# Ray for `--executor ray`: the core only, no dashboard extras.
+"${pip[@]}" "ray==$ray_version"
 "${pip[@]}" -e ".[dev]"
 "$venv/bin/python" -m pip check
 bash scripts/install-data.sh "$venv"

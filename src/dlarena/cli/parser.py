@@ -115,6 +115,14 @@ def build_parser() -> argparse.ArgumentParser:
                      help="base seed; worker process N of a cell uses seed + N")
     run.add_argument("--python", type=_interpreter, action="append", default=[],
                      metavar="FRAMEWORK=PATH", help="interpreter for one framework's workers")
+    run.add_argument("--executor", choices=("local", "ray"), default="local",
+                     help="local: one worker process at a time on this machine; ray: cells as "
+                          "tasks on a Ray cluster, one per node at a time (docs/distributed.md)")
+    run.add_argument("--address", help="with --executor ray: the cluster's address "
+                                       "(default: a private local cluster on 127.0.0.1)")
+    run.add_argument("--ray-machine", metavar="RESOURCE",
+                     help="with --executor ray: only nodes offering this custom resource "
+                          "(a machine type) measure")
     run.add_argument("--db", default=DEFAULT_DB, help=f"SQLite results file ({DEFAULT_DB})")
     run.add_argument("--fresh", action="store_true",
                      help="start a new run instead of resuming the stored one")
