@@ -12,6 +12,7 @@ from typing import Any
 from dlarena import registry
 from dlarena.cell import TIMED_PRECISION, CellSpec, MeasureSettings, ThreadSettings
 from dlarena.errors import UsageError
+from dlarena.measure import data_parallel
 from dlarena.measure.scenarios import SCENARIOS
 from dlarena.measure.stopping import StoppingRule
 from dlarena.suites import DEFAULT_SET, SUITES, Suite
@@ -241,23 +242,32 @@ def build_plan(request: Request, default_threads: ThreadSettings, *,
                        if scenario == "convergence" else {})
             timeout = request.timeout_seconds or TIMEOUT_BY_SIZE[size] * (
                 1 + int(options.get("epochs", 0)))
+            # Data-parallel cells: one per number of ranks, each rank its share of the threads.
+            shapes = ([({**options, data_parallel.RANKS_OPTION: ranks},
+                        data_parallel.rank_threads(threads, ranks))
+                       for ranks in data_parallel.RANKS] if scenario == "train-ddp"
+                      else [(options, threads)])
             for batch_size in batch_sizes or [default_batch]:
                 for framework, mode in _interleaved(variants):
-                    cells.append(CellSpec(
-                        workload=workload,
-                        framework=framework,
-                        mode=mode,
-                        scenario=scenario,
-                        size=size,
-                        device=request.device,
-                        batch_size=batch_size,
-                        precision=TIMED_PRECISION,
-                        threads=threads,
-                        measure=measure,
-                        seed=request.seed,
-                        timeout_seconds=timeout,
-                        options=options,
-                    ))
+                    if (scenario == "train-ddp"
+                            and not registry.frameworks()[framework].data_parallel):
+                        continue
+                    for cell_options, cell_threads in shapes:
+                        cells.append(CellSpec(
+                            workload=workload,
+                            framework=framework,
+                            mode=mode,
+                            scenario=scenario,
+                            size=size,
+                            device=request.device,
+                            batch_size=batch_size,
+                            precision=TIMED_PRECISION,
+                            threads=cell_threads,
+                            measure=measure,
+                            seed=request.seed,
+                            timeout_seconds=timeout,
+                            options=cell_options,
+                        ))
     if not cells:
         raise UsageError("nothing to run: no chosen framework implements the chosen workloads")
     return [PlannedCell(cell, process) for process in range(processes) for cell in cells]

@@ -46,6 +46,9 @@ class FrameworkInfo:
     # Its BatchNorm updates the running variance with the unbiased batch variance (x n/(n-1)),
     # not the biased one; the same-model check converts between the two exactly.
     unbiased_running_variance: bool = False
+    # Trains one model in several processes (scenario train-ddp): its Runtime joins a group
+    # (`join_data_parallel`) and its models wrap themselves (`Implementation.data_parallel`).
+    data_parallel: bool = False
 
     def __post_init__(self) -> None:
         if not self.modes:

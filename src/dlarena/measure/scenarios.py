@@ -200,6 +200,15 @@ def run_convergence(
     return ScenarioResult(first_step, samples=curves, extra_metrics=metrics)
 
 
+def run_train_ddp(
+    impl: Implementation, runtime: Runtime, workload: Workload, cell: CellSpec, progress: Progress
+) -> ScenarioResult:
+    """Data-parallel training (measure.data_parallel, imported only for this scenario)."""
+    from dlarena.measure import data_parallel
+
+    return data_parallel.run_train_ddp(impl, runtime, workload, cell, progress)
+
+
 SCENARIOS: dict[str, Scenario] = {
     scenario.name: scenario for scenario in (
         Scenario("train", "samples/s of full optimizer steps (forward, backward, update)",
@@ -212,5 +221,8 @@ SCENARIOS: dict[str, Scenario] = {
                  "time_to_first_result_seconds", run_startup, windowed=False),
         Scenario("convergence", "train N epochs on a real dataset: accuracy, time, memory",
                  "final_val_accuracy", run_convergence, windowed=False),
+        Scenario("train-ddp", "samples/s of one model trained by N processes (data-parallel, "
+                 "global batch), and the same-model check of N against 1",
+                 "train_throughput", run_train_ddp),
     )
 }

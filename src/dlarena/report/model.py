@@ -28,7 +28,8 @@ class CellReport:
     @property
     def label(self) -> str:
         spec = self.stored.spec
-        return f"{spec.framework}/{spec.mode}"
+        ranks = spec.options.get("ranks")  # train-ddp: processes training the one model
+        return f"{spec.framework}/{spec.mode}" + (f" ×{ranks}" if ranks else "")
 
     @property
     def variant(self) -> tuple[str, str]:
