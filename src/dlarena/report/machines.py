@@ -12,7 +12,6 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from dlarena.measure.metrics import METRICS
 from dlarena.report.build import build_report
 from dlarena.store import Store, StoredRun
 
@@ -48,6 +47,7 @@ class Row:
     run_id: int
     hardware: str
     median: float
+    unit: str  # as the run's stored definitions name it (images/s for an image model)
     reference: str  # the variant the ratio is taken against, on the same machine
     ratio: float | None
 
@@ -99,6 +99,7 @@ def side_by_side(store: Store, run_ids: list[int] | None = None) -> MachinesView
             for label, median in sorted(medians.items()):
                 base = medians.get(reference) if reference else None
                 rows.append(Row(key[0], metric, label, run.id, hardware(run), median,
+                                report.definitions.unit(metric, group.workload),
                                 reference or "–", median / base if base else None))
     rows.sort(key=lambda r: (r.group, r.metric, r.variant, r.run_id))
     return MachinesView(runs, rows)
@@ -115,7 +116,8 @@ def to_json(view: MachinesView) -> str:
                       "created_utc": run.created_utc} for run in view.runs],
         "note": view.note,
         "rows": [{"group": r.group, "metric": r.metric, "variant": r.variant, "run": r.run_id,
-                  "hardware": r.hardware, "median": r.median, "reference": r.reference,
+                  "hardware": r.hardware, "median": r.median, "unit": r.unit,
+                  "reference": r.reference,
                   "ratio_within_machine": r.ratio} for r in view.rows],
     }, indent=2) + "\n"
 
@@ -147,8 +149,7 @@ def render_terminal(view: MachinesView, console: Any) -> None:
 def _median(row: Row) -> str:
     from dlarena.report import formatting
 
-    unit = METRICS[row.metric].unit if row.metric in METRICS else ""
-    return f"{formatting.number(row.median)} {unit}".strip()
+    return f"{formatting.number(row.median)} {row.unit}".strip()
 
 
 def _ratio(row: Row) -> str:
