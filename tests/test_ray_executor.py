@@ -135,7 +135,7 @@ def test_a_node_killed_mid_run_fails_its_cell_with_the_reason_and_the_run_goes_o
                       observer=RecordingObserver())
         killer.join()
         assert killed, "node c never measured a cell"
-        assert time.monotonic() - started < 90  # not the hung cell's 120 s timeout
+        assert time.monotonic() - started < 110  # not the hung cell's 120 s timeout
         assert (summary.measured, summary.failed) == (4, 1)
         [lost] = [c for c in store.cells(summary.run_id) if not c.ok]
         assert "lost on the Ray cluster" in (lost.error or "")
