@@ -13,6 +13,7 @@ flax_version=${FLAX_VERSION:-0.12.8}
 optax_version=${OPTAX_VERSION:-0.2.8}
 # Keras 3 (TensorFlow's own Keras) also runs on JAX and PyTorch: keras-jax needs jax.
 keras_version=${KERAS_VERSION:-3.15.1}
+ray_version=${RAY_VERSION:-2.60.0}
 
 if [ ! -x "$venv/bin/python" ]; then
   echo "creating $venv with $($python --version)"
@@ -34,6 +35,8 @@ fi
 # JAX's layers and optimizers (pure Python: one build for CPU and GPU).
 "${pip[@]}" "flax==$flax_version" "optax==$optax_version"
 "${pip[@]}" "keras==$keras_version"
+# Ray for `--executor ray`: the core only, no dashboard extras.
+"${pip[@]}" "ray==$ray_version"
 "${pip[@]}" -e ".[dev,deploy,grain]"
 "$venv/bin/python" -m pip check
 bash scripts/install-data.sh "$venv"

@@ -12,7 +12,7 @@ from typing import Any
 from dlarena import registry
 from dlarena.cell import TIMED_PRECISION, CellSpec, MeasureSettings, ThreadSettings
 from dlarena.errors import UsageError
-from dlarena.measure import dataload
+from dlarena.measure import data_parallel, dataload
 from dlarena.measure.scenarios import SCENARIOS
 from dlarena.measure.stopping import StoppingRule
 from dlarena.suites import DEFAULT_SET, FRONT_ENDS, SUITES, Suite
@@ -265,24 +265,34 @@ def build_plan(request: Request, default_threads: ThreadSettings, *,
                 1 + int(options.get("epochs", 0)))
             for batch_size, swept in itertools.product(batch_sizes or [default_batch],
                                                        _swept(request, scenario)):
+                # Data-parallel cells: one per number of ranks, each rank its share of the
+                # threads.
+                shapes = ([({**options, **swept, data_parallel.RANKS_OPTION: ranks},
+                            data_parallel.rank_threads(threads, ranks))
+                           for ranks in data_parallel.RANKS] if scenario == "train-ddp"
+                          else [({**options, **swept}, threads)])
                 for framework, mode in _interleaved(variants):
                     if not _feeds(framework, scenario, swept):
                         continue
-                    cells.append(CellSpec(
-                        workload=workload,
-                        framework=framework,
-                        mode=mode,
-                        scenario=scenario,
-                        size=size,
-                        device=request.device,
-                        batch_size=batch_size,
-                        precision=TIMED_PRECISION,
-                        threads=threads,
-                        measure=measure,
-                        seed=request.seed,
-                        timeout_seconds=timeout,
-                        options={**options, **swept},
-                    ))
+                    if (scenario == "train-ddp"
+                            and not registry.frameworks()[framework].data_parallel):
+                        continue
+                    for cell_options, cell_threads in shapes:
+                        cells.append(CellSpec(
+                            workload=workload,
+                            framework=framework,
+                            mode=mode,
+                            scenario=scenario,
+                            size=size,
+                            device=request.device,
+                            batch_size=batch_size,
+                            precision=TIMED_PRECISION,
+                            threads=cell_threads,
+                            measure=measure,
+                            seed=request.seed,
+                            timeout_seconds=timeout,
+                            options=cell_options,
+                        ))
     _check_sweep(request, [s for chosen in scenarios.values() for s in chosen])
     if not cells:
         raise UsageError("nothing to run: no chosen framework implements the chosen workloads")

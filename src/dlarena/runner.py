@@ -11,6 +11,7 @@ import itertools
 import shlex
 import sys
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -188,6 +189,11 @@ def execute(
     open_groups = {group_key(p.cell) for p in planned}
     for round_index in range(max(p.process for p in planned) + 1):
         batch = [p for p in todo if p.process == round_index and group_key(p.cell) in open_groups]
+        if executor.slots > 1:
+            failed += _measure_at_once(batch, measured, len(todo), run_id=run_id, store=store,
+                                       executor=executor, observer=observer)
+            measured += len(batch)
+            batch = []
         for item in batch:
             measured += 1
             failed += _measure(item, measured, len(todo), run_id=run_id, store=store,
@@ -218,6 +224,35 @@ def _measure(item: PlannedCell, index: int, total: int, *, run_id: int, store: S
                      outcome.payload.get("samples", {}))
     observer.finished(index, total, outcome)
     return outcome.status != "ok"
+
+
+def _measure_at_once(batch: Sequence[PlannedCell], done: int, total: int, *, run_id: int,
+                     store: Store, executor: Executor, observer: Observer) -> int:
+    """Keep `executor.slots` cells in flight (each on its own machine), and store each as it
+    comes back; the observer hears of a cell when it finishes, from this thread only, and
+    progress within cells is not relayed. How many failed."""
+    failed = 0
+    pool = ThreadPoolExecutor(max_workers=executor.slots, thread_name_prefix="dlarena-cell")
+    try:
+        futures = {pool.submit(executor.run, item.cell, lambda _cell, _event: None,
+                               replicate=item.process): item for item in batch}
+        for future in as_completed(futures):
+            item = futures[future]
+            outcome = future.result()
+            done += 1
+            observer.started(done, total, item)
+            store.save(run_id, outcome, process=item.process)
+            if outcome.status == "ok":
+                write_curves(store.path.parent / "tensorboard", run_id, item.cell,
+                             item.process, outcome.payload.get("samples", {}))
+            observer.finished(done, total, outcome)
+            failed += outcome.status != "ok"
+    except BaseException:
+        executor.cancel()  # an interrupted run leaves nothing measuring on the cluster
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
+    return failed
 
 
 def _decisions(cells: Sequence[StoredCell], rule: stopping.StoppingRule, rounds: int,

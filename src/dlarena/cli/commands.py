@@ -17,7 +17,6 @@ from dlarena.errors import UsageError
 def run(args: argparse.Namespace) -> int:
     from dlarena.cell import ThreadSettings
     from dlarena.cli.progress import ConsoleObserver
-    from dlarena.executors.local import LocalExecutor
     from dlarena.plan import Request
     from dlarena.report import terminal
     from dlarena.report.build import build_report
@@ -44,18 +43,41 @@ def run(args: argparse.Namespace) -> int:
     # Every input is checked before the store is opened: a mistake leaves no file behind.
     prepared = prepare(request, interpreters)
     console = _console()
-    store = Store.open(args.db)
+    executor = _executor(args, interpreters, console)
     try:
-        summary = execute(prepared, store=store, executor=LocalExecutor(interpreters),
-                          observer=ConsoleObserver(console), fresh=args.fresh)
-        terminal.render(build_report(store, summary.run_id), console, reference=reference)
+        store = Store.open(args.db)
+        try:
+            summary = execute(prepared, store=store, executor=executor,
+                              observer=ConsoleObserver(console), fresh=args.fresh)
+            terminal.render(build_report(store, summary.run_id), console, reference=reference)
+        finally:
+            store.close()
     finally:
-        store.close()
+        executor.close()
     if summary.failed:
         console.print(f"[red]{summary.failed} worker process(es) failed; "
                       "their errors are stored and shown above[/red]")
         return 1
     return 0
+
+
+def _executor(args: argparse.Namespace, interpreters: dict[str, str], console: Any) -> Any:
+    """The executor `run` asked for; a cluster that cannot take the run is a usage error."""
+    from dlarena.executors.local import LocalExecutor
+
+    if args.executor == "local":
+        if args.address or args.ray_machine:
+            raise UsageError("--address and --ray-machine need --executor ray")
+        return LocalExecutor(interpreters)
+    from dlarena.executors.ray import ClusterError, RayExecutor
+
+    try:
+        executor = RayExecutor(interpreters, address=args.address, machine=args.ray_machine)
+    except ClusterError as error:
+        raise UsageError(str(error)) from None
+    console.print(f"Ray cluster {args.address or '(local, 127.0.0.1)'}: {executor.slots} "
+                  "node(s) measuring, one cell each at a time")
+    return executor
 
 
 def check(args: argparse.Namespace) -> int:
@@ -138,6 +160,10 @@ def report(args: argparse.Namespace) -> int:
     from dlarena.report.build import build_report
     from dlarena.store import Store
 
+    if args.machines or args.runs:
+        from dlarena.cli import machines
+
+        return machines.report(args)
     reference = _reference(args.reference)
     out = _out(args.out, args.db)
     store = Store.read(args.db)

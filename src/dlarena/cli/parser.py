@@ -131,6 +131,14 @@ def build_parser() -> argparse.ArgumentParser:
                      help="base seed; worker process N of a cell uses seed + N")
     run.add_argument("--python", type=_interpreter, action="append", default=[],
                      metavar="FRAMEWORK=PATH", help="interpreter for one framework's workers")
+    run.add_argument("--executor", choices=("local", "ray"), default="local",
+                     help="local: one worker process at a time on this machine; ray: cells as "
+                          "tasks on a Ray cluster, one per node at a time (docs/distributed.md)")
+    run.add_argument("--address", help="with --executor ray: the cluster's address "
+                                       "(default: a private local cluster on 127.0.0.1)")
+    run.add_argument("--ray-machine", metavar="RESOURCE",
+                     help="with --executor ray: only nodes offering this custom resource "
+                          "(a machine type) measure")
     run.add_argument("--db", default=DEFAULT_DB, help=f"SQLite results file ({DEFAULT_DB})")
     run.add_argument("--fresh", action="store_true",
                      help="start a new run instead of resuming the stored one")
@@ -167,6 +175,23 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", help="write to this file instead of standard output")
     report.add_argument("--reference", metavar="FRAMEWORK",
                         help="paper table: ratios against this framework (default: the paper's)")
+
+    report.add_argument("--machines", action="store_true",
+                        help="machines side by side: the latest run of each machine in the "
+                             "store (or --runs), with a hardware column")
+    report.add_argument("--runs", type=_positive_ints,
+                        help="with --machines: these runs, comma-separated")
+
+    export = commands.add_parser(
+        "export", help="one stored run as a self-describing bundle (for `dlarena import`)")
+    export.add_argument("--db", default=DEFAULT_DB)
+    export.add_argument("--run", type=_positive_int, help="run id (default: the latest)")
+    export.add_argument("--out", help="write to this file instead of standard output")
+
+    importing = commands.add_parser(
+        "import", help="merge a bundle from `dlarena export` into a store, without duplicates")
+    importing.add_argument("bundle", metavar="BUNDLE", help="a bundle file, or - for stdin")
+    importing.add_argument("--db", default=DEFAULT_DB)
 
     compare = commands.add_parser("compare", help="what changed between two stored runs")
     compare.add_argument("first", type=_positive_int, metavar="RUN_A")

@@ -55,6 +55,9 @@ class FrameworkInfo:
     # The framework it runs on top of, when that is a framework of its own (Keras on JAX runs
     # on `jax`): the front-ends suite measures both, so reports show the front end's cost.
     runs_on: str | None = None
+    # Trains one model in several processes (scenario train-ddp): its Runtime joins a group
+    # (`join_data_parallel`) and its models wrap themselves (`Implementation.data_parallel`).
+    data_parallel: bool = False
 
     def __post_init__(self) -> None:
         if not self.modes:

@@ -106,6 +106,12 @@ class Implementation(ABC):
     def trainable_parameter_count(self) -> int:
         """Counted by the framework itself, to be checked against the workload's layout."""
 
+    def data_parallel(self) -> None:
+        """Wrap the built model for data-parallel training in the group the runtime joined:
+        gradients averaged over every process's shard of the global batch. Only a framework
+        whose INFO says `data_parallel` overrides it."""
+        raise NotImplementedError(f"{self.cell.framework} does not train data-parallel here")
+
     @abstractmethod
     def get_weights(self) -> Weights:
         """All weights in the canonical layout."""

@@ -54,3 +54,12 @@ class Runtime(ABC):
     @abstractmethod
     def manifest(self) -> dict[str, Any]:
         """Settings that decide what is computed and how fast, read back from the framework."""
+
+    def join_data_parallel(self, *, rank: int, world: int, address: str,
+                           timeout_seconds: float) -> None:
+        """Join a group of `world` processes training one model, over `address` (loopback).
+
+        Only a framework whose INFO says `data_parallel` overrides it; a collective that
+        waits longer than `timeout_seconds` for a peer fails instead of hanging.
+        """
+        raise NotImplementedError("this framework does not train data-parallel here")

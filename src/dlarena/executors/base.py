@@ -34,6 +34,18 @@ class CellOutcome:
 
 
 class Executor(ABC):
+    @property
+    def slots(self) -> int:
+        """How many cells it measures at once, each on a machine of its own (the runner
+        keeps that many in flight); one on a single machine, so cells never share it."""
+        return 1
+
+    def cancel(self) -> None:  # noqa: B027 -- most executors have nothing in flight to stop
+        """Stop every cell in flight: the run is interrupted."""
+
+    def close(self) -> None:  # noqa: B027 -- most executors hold nothing
+        """Release what the executor holds (a cluster connection)."""
+
     @abstractmethod
     def run(
         self, cell: CellSpec, on_progress: ProgressHandler, *, task: str = "measure",

@@ -271,6 +271,15 @@ def _deployment_scenarios() -> tuple[Scenario, ...]:
     )
 
 
+def run_train_ddp(
+    impl: Implementation, runtime: Runtime, workload: Workload, cell: CellSpec, progress: Progress
+) -> ScenarioResult:
+    """Data-parallel training (measure.data_parallel, imported only for this scenario)."""
+    from dlarena.measure import data_parallel
+
+    return data_parallel.run_train_ddp(impl, runtime, workload, cell, progress)
+
+
 SCENARIOS: dict[str, Scenario] = {
     scenario.name: scenario for scenario in (
         Scenario("train", "samples/s of full optimizer steps (forward, backward, update)",
@@ -297,5 +306,8 @@ SCENARIOS: dict[str, Scenario] = {
                  "train_from_files_throughput", dataload.run_train_from_files,
                  needs_pipeline=True,
                  sweep={dataload.WORKERS_OPTION: dataload.LOADER_WORKERS}),
+        Scenario("train-ddp", "samples/s of one model trained by N processes (data-parallel, "
+                 "global batch), and the same-model check of N against 1",
+                 "train_throughput", run_train_ddp),
     )
 }

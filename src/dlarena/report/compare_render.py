@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from dlarena.report import formatting as fmt
+from dlarena.report import machines
 from dlarena.report.compare import RunComparison
 
 
@@ -17,6 +18,8 @@ def json_text(result: RunComparison) -> str:
         "first": result.first.id, "second": result.second.id,
         "microarchitectures": [run.environment.get("cpu_microarchitecture")
                                for run in (result.first, result.second)],
+        "hardware": [machines.hardware(run) for run in (result.first, result.second)],
+        "same_machine": machines.machine_key(result.first) == machines.machine_key(result.second),
         "environment_differences": result.environment_differences,
         "only_first": result.only_first, "only_second": result.only_second,
         "changes": [{"cell": c.label, "metric": c.metric, "before": c.before,
@@ -30,10 +33,12 @@ def json_text(result: RunComparison) -> str:
 
 def terminal(result: RunComparison, console: Any) -> None:
     for run in (result.first, result.second):
-        env = run.environment
-        console.print(f"run {run.id}: {escape(str(env.get('cpu_model')))} "
-                      f"[{escape(str(env.get('cpu_microarchitecture', 'not recorded')))}], "
-                      f"{env.get('cpus_available')} CPUs", style="dim")
+        console.print(f"run {run.id}: {escape(machines.hardware(run))}", style="dim")
+    if machines.machine_key(result.first) != machines.machine_key(result.second):
+        console.print("[yellow bold]these runs come from two machines: each ratio below divides "
+                      "one machine's figure by another's, so it measures the hardware as much "
+                      "as the code; `report --machines` shows ratios within each machine"
+                      "[/yellow bold]")
     if result.environment_differences:
         console.print("[yellow bold]warning: the environments differ; a change may be the "
                       "machine's, not the code's:[/yellow bold]")

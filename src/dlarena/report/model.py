@@ -30,7 +30,9 @@ class CellReport:
     def label(self) -> str:
         spec = self.stored.spec
         swept = swept_options(spec)
-        return f"{spec.framework}/{spec.mode}" + (f" [{swept}]" if swept else "")
+        ranks = spec.options.get("ranks")  # train-ddp: processes training the one model
+        return (f"{spec.framework}/{spec.mode}" + (f" ×{ranks}" if ranks else "")
+                + (f" [{swept}]" if swept else ""))
 
     @property
     def variant(self) -> tuple[str, str]:

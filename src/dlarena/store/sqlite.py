@@ -24,7 +24,7 @@ from dlarena.cell import CellSpec
 from dlarena.errors import UsageError
 from dlarena.executors.base import CellOutcome
 from dlarena.parity.compare import ParityResult
-from dlarena.store import files
+from dlarena.store import bundle, files
 
 APPLICATION = "dlarena"
 SCHEMA_VERSION = 3
@@ -412,6 +412,21 @@ class Store:
                 for i, value in enumerate(values)
             ]
             self._db.executemany("INSERT INTO samples VALUES (?,?,?,?)", rows)
+
+    # -- bundles (many machines) -----------------------------------------------------------
+
+    @_guarded
+    def export_run(self, run_id: int, *, exported_by: str) -> dict[str, Any]:
+        """One run as a self-describing bundle (see `bundle`)."""
+        self.run(run_id)  # a missing run is the user's mistake, named
+        with _decoding(self.path):
+            return bundle.export_run(self._db, run_id, exported_by=exported_by)
+
+    @_guarded
+    def import_run(self, document: dict[str, Any]) -> bundle.ImportSummary:
+        """Merge a validated bundle, in one transaction: all of it or, on a failure, none."""
+        with self._transaction():
+            return bundle.import_run(self._db, document, imported_utc=_now())
 
     # -- parity ------------------------------------------------------------------------------
 

@@ -14,4 +14,5 @@ INFO = FrameworkInfo(
     cache_variables={"TORCHINDUCTOR_CACHE_DIR": "torchinductor", "TRITON_CACHE_DIR": "triton"},
     colour="#ee4c2c",
     unbiased_running_variance=True,
+    data_parallel=True,
 )

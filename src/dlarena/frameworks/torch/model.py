@@ -76,6 +76,18 @@ class TorchModel(Implementation):
         code: CodeType = inspect.unwrap(type(self.model).forward).__code__
         return code
 
+    def data_parallel(self) -> None:
+        """DistributedDataParallel: gradients all-reduced (averaged) in buckets during the
+        backward pass. On the CPU BatchNorm keeps per-process statistics (SyncBatchNorm needs
+        a GPU), so a model with BatchNorm is not the global batch's model there."""
+        import torch
+        from torch.nn.parallel import DistributedDataParallel
+
+        wrapped = DistributedDataParallel(self.model)
+        mode = self.cell.mode
+        self.forward = (wrapped if mode == "eager"
+                        else torch.compile(wrapped, mode=_COMPILE_MODES[mode]))
+
     def compilation_stats(self) -> dict[str, float]:
         if self.cell.mode == "eager":
             return {}

@@ -28,6 +28,18 @@ class TorchRuntime(Runtime):
             self._device = torch.device("cpu")
         self._torch = torch
 
+    def join_data_parallel(self, *, rank: int, world: int, address: str,
+                           timeout_seconds: float) -> None:
+        """torch.distributed over TCP on `address`: gloo on the CPU, NCCL on GPUs."""
+        from datetime import timedelta
+
+        import torch.distributed as dist
+
+        backend = "nccl" if self._device.type == "cuda" else "gloo"
+        dist.init_process_group(backend, init_method=f"tcp://{address}", rank=rank,
+                                world_size=world, timeout=timedelta(seconds=timeout_seconds))
+        self.data_parallel_backend = backend
+
     @property
     def torch_device(self) -> Any:
         return self._device

@@ -1,0 +1,261 @@
+"""Scenario `train-ddp`: one model trained by N processes on one machine, each on its shard
+of the same global batch, gradients averaged by the framework's own data-parallel machinery.
+
+The cell's worker is rank 0. It first trains the workload's canonical weights for five
+steps in float64 on the whole global batch, alone (the reference); then it starts ranks
+1..N-1 (`python -m dlarena.measure.data_parallel`, in its own process group, so they die
+with the cell), and every rank joins the group over 127.0.0.1, trains the same five steps
+in float64 on its shard (the data-parallel same-model check: the mean of the ranks' losses
+must be the reference's), then times float32 training on its shard in windows of a fixed
+number of steps that every rank runs in lock step. Throughput counts the global batch.
+
+A rank that dies makes rank 0 fail the cell at once (it exits with the rank's code and a
+line saying so; the executor reports it); a rank that hangs makes the others' collectives
+time out (`collective_timeout` option), and the cell's timeout bounds everything. Standard
+library and NumPy only, like the rest of the worker side.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
+
+import numpy as np
+
+from dlarena import lifeline, registry
+from dlarena.cell import CellSpec, ThreadSettings
+from dlarena.contract import Implementation, Runtime, Workload
+from dlarena.measure.scenarios import BATCH_POOL, ScenarioResult, cycling
+from dlarena.measure.timing import Progress, TimingResult, Window
+
+RANKS_OPTION = "ranks"
+STEPS_OPTION = "steps_per_window"
+TIMEOUT_OPTION = "collective_timeout"
+RANKS = (1, 2)
+CHECK_STEPS = 5
+DEFAULT_STEPS_PER_WINDOW = 10
+DEFAULT_COLLECTIVE_TIMEOUT = 60.0
+# Same model in float64: the ranks' mean loss within this of the reference's (relative to
+# max(1, |loss|)); reduction order alone moves it by ~1e-15.
+CHECK_TOLERANCE = 1e-9
+# For tests: "exit:<rank>" (the rank exits with code 3) or "hang:<rank>" (it never joins).
+FAULT_VARIABLE = "DLARENA_RANK_FAULT"
+
+
+def rank_threads(threads: ThreadSettings, world: int) -> ThreadSettings:
+    """Each rank's share of the machine: N ranks split the threads one process would use."""
+    return ThreadSettings(max(1, threads.intra_op // world), max(1, threads.inter_op // world))
+
+
+def _free_address() -> str:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"127.0.0.1:{probe.getsockname()[1]}"
+
+
+def _build(cell: CellSpec, runtime: Runtime) -> Implementation:
+    workload = registry.workloads()[cell.workload]
+    path = registry.implementation_path(cell.workload, cell.framework)
+    if path is None:
+        raise LookupError(f"{cell.framework} does not implement {cell.workload}")
+    impl: Implementation = registry.load(path)(workload, cell, runtime)  # type: ignore[operator]
+    impl.build()
+    impl.set_weights(workload.initial_weights(cell.size, cell.seed))
+    return impl
+
+
+def _global_batches(workload: Workload, cell: CellSpec, count: int
+                    ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The same global batches in every rank (one seed), as NumPy arrays."""
+    rng = np.random.default_rng(cell.seed + 1)
+    return [workload.synthetic_batch(rng, cell.batch_size, cell.size) for _ in range(count)]
+
+
+def _shard(batch: tuple[np.ndarray, np.ndarray], rank: int, world: int
+           ) -> tuple[np.ndarray, np.ndarray]:
+    per_rank = len(batch[1]) // world
+    chosen = slice(rank * per_rank, (rank + 1) * per_rank)
+    return batch[0][chosen], batch[1][chosen]
+
+
+def _losses(impl: Implementation, runtime: Runtime,
+            batches: list[tuple[np.ndarray, np.ndarray]]) -> list[float]:
+    impl.prepare(training=True)
+    return [runtime.scalar(impl.train_step(impl.to_device(*batch))) for batch in batches]
+
+
+def _windows(step: Any, runtime: Runtime, steps: int, count: int) -> list[Window]:
+    windows = []
+    for _ in range(count):
+        start = time.perf_counter()
+        value = None
+        for _ in range(steps):
+            value = step()
+        runtime.sync(value)
+        windows.append(Window(steps, time.perf_counter() - start))
+    return windows
+
+
+def _rank_work(impl: Implementation, runtime: Runtime, cell: CellSpec, rank: int,
+               world: int) -> dict[str, Any]:
+    """One rank's part, after joining: the float64 check's losses, then the timed windows."""
+    workload = registry.workloads()[cell.workload]
+    check_cell = dataclasses.replace(cell, precision="fp64")
+    check = _build(check_cell, runtime)
+    check.data_parallel()
+    losses = _losses(check, runtime, [_shard(batch, rank, world) for batch
+                                      in _global_batches(workload, check_cell, CHECK_STEPS)])
+    del check
+    impl.data_parallel()
+    impl.prepare(training=True)
+    step = cycling(impl.train_step, [impl.to_device(*_shard(batch, rank, world)) for batch
+                                     in _global_batches(workload, cell, BATCH_POOL)])
+    start = time.perf_counter()
+    runtime.sync(step())
+    first = time.perf_counter() - start
+    steps = int(cell.options.get(STEPS_OPTION, DEFAULT_STEPS_PER_WINDOW))
+    warmup = _windows(step, runtime, steps, cell.measure.max_warmup_windows)
+    windows = _windows(step, runtime, steps, cell.measure.windows)
+    return {"losses": losses, "first_step_seconds": first, "steps": steps,
+            "warmup": [[w.steps, w.seconds] for w in warmup],
+            "windows": [[w.steps, w.seconds] for w in windows]}
+
+
+def _inject_fault(rank: int) -> None:
+    fault, _, where = os.environ.get(FAULT_VARIABLE, "").partition(":")
+    if not fault or where != str(rank):
+        return
+    if fault == "exit":
+        os._exit(3)
+    if fault == "hang":
+        while True:
+            time.sleep(60)
+    raise ValueError(f"unknown fault {fault!r} in {FAULT_VARIABLE}")
+
+
+class _Ranks:
+    """Ranks 1..N-1 as child processes of rank 0, watched: one that dies ends rank 0 too."""
+
+    def __init__(self, cell: CellSpec, world: int, address: str) -> None:
+        self.children: list[subprocess.Popen[str]] = []
+        self._done = threading.Event()
+        for rank in range(1, world):
+            child = subprocess.Popen(
+                [sys.executable, "-m", "dlarena.measure.data_parallel"],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                env={**os.environ, lifeline.COORDINATOR_VARIABLE: str(os.getpid())})
+            assert child.stdin is not None
+            child.stdin.write(json.dumps({"cell": json.loads(cell.to_json()), "rank": rank,
+                                          "world": world, "address": address}) + "\n")
+            child.stdin.close()
+            child.stdin = None  # sent: `communicate` has nothing more to write
+            self.children.append(child)
+        threading.Thread(target=self._watch, daemon=True).start()
+
+    def _watch(self) -> None:
+        while not self._done.wait(0.2):
+            for rank, child in enumerate(self.children, start=1):
+                code = child.poll()
+                if code is not None and code != 0 and not self._done.is_set():
+                    # Rank 0 may be blocked inside a collective that only a timeout would
+                    # end: leave now, with the reason as the last line of stderr.
+                    self.stop()
+                    print(f"data-parallel rank {rank} exited with code {code} before the "
+                          "cell finished", file=sys.stderr, flush=True)
+                    os._exit(1)
+
+    def results(self, timeout: float) -> list[dict[str, Any]]:
+        results = []
+        for rank, child in enumerate(self.children, start=1):
+            try:
+                output, _ = child.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                raise TimeoutError(f"data-parallel rank {rank} sent no result within "
+                                   f"{timeout:g} s") from None
+            lines = [line for line in output.splitlines() if line.startswith("{")]
+            if child.returncode != 0 or not lines:
+                raise RuntimeError(f"data-parallel rank {rank} exited with code "
+                                   f"{child.returncode} without a result")
+            results.append(json.loads(lines[-1]))
+        self._done.set()
+        return results
+
+    def stop(self) -> None:
+        self._done.set()
+        for child in self.children:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+
+
+def run_train_ddp(impl: Implementation, runtime: Runtime, workload: Workload, cell: CellSpec,
+                  progress: Progress) -> ScenarioResult:
+    """Rank 0: the reference, the other ranks, the check, the timing (module docstring)."""
+    world = int(cell.options.get(RANKS_OPTION, 1))
+    if world < 1 or cell.batch_size % world:
+        raise ValueError(f"a global batch of {cell.batch_size} does not split into {world} "
+                         "equal shards")
+    timeout = float(cell.options.get(TIMEOUT_OPTION, DEFAULT_COLLECTIVE_TIMEOUT))
+    progress("reference", 0, 1)
+    check_cell = dataclasses.replace(cell, precision="fp64")
+    check_batches = _global_batches(workload, check_cell, CHECK_STEPS)
+    reference = _losses(_build(check_cell, runtime), runtime, check_batches)
+    address = _free_address()
+    progress("ranks", 0, world)
+    ranks = _Ranks(cell, world, address)
+    try:
+        runtime.join_data_parallel(rank=0, world=world, address=address,
+                                   timeout_seconds=timeout)
+        progress("measure", 0, 1)
+        mine = _rank_work(impl, runtime, cell, 0, world)
+        others = ranks.results(timeout)
+    finally:
+        ranks.stop()
+    every = [mine, *others]
+    combined = [float(np.mean([rank["losses"][step] for rank in every]))
+                for step in range(CHECK_STEPS)]
+    difference = max(abs(a - b) / max(1.0, abs(b)) for a, b in zip(combined, reference,
+                                                                    strict=True))
+    timing = TimingResult(
+        first_step_seconds=max(rank["first_step_seconds"] for rank in every),
+        steps_per_window=mine["steps"],
+        warmup=tuple(Window(int(s), float(t)) for s, t in mine["warmup"]),
+        windows=tuple(Window(int(s), float(t)) for s, t in mine["windows"]),
+        warmup_capped=False)
+    return ScenarioResult(
+        timing.first_step_seconds, timing,
+        samples={"data_parallel_reference_loss": reference,
+                 "data_parallel_loss": combined},
+        extra_metrics={"ranks": float(world), "data_parallel_loss_difference": difference,
+                       "data_parallel_same_model": float(difference <= CHECK_TOLERANCE)})
+
+
+def main() -> int:
+    """One rank other than 0: join, do its part, print its result as one JSON line."""
+    lifeline.die_with_parent()
+    protocol = os.fdopen(os.dup(sys.stdout.fileno()), "w")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # framework chatter to stderr
+    request = json.loads(sys.stdin.readline())
+    rank, world = int(request["rank"]), int(request["world"])
+    _inject_fault(rank)
+    cell = CellSpec.from_dict(request["cell"]["cell"])
+    runtime: Runtime = registry.load(registry.runtime_path(cell.framework))()  # type: ignore[operator]
+    runtime.setup(threads=cell.threads, seed=cell.seed, device=cell.device)
+    impl = _build(cell, runtime)
+    runtime.join_data_parallel(rank=rank, world=world, address=request["address"],
+                               timeout_seconds=float(cell.options.get(
+                                   TIMEOUT_OPTION, DEFAULT_COLLECTIVE_TIMEOUT)))
+    protocol.write(json.dumps(_rank_work(impl, runtime, cell, rank, world)) + "\n")
+    protocol.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""Scenario train-ddp: N processes train one model over loopback; the data-parallel
+same-model check; a rank that crashes or hangs fails its cell in bounded time, and no rank
+outlives it."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any
+
+import pytest
+
+from dlarena.cell import CellSpec, ThreadSettings
+from dlarena.executors.base import CellOutcome
+from dlarena.executors.local import LocalExecutor
+from dlarena.measure.data_parallel import FAULT_VARIABLE, rank_threads
+from dlarena.plan import Request, build_plan
+from tests.conftest import FAST, fake_cell, processes_marked, require, wait_for
+
+pytestmark = pytest.mark.usefixtures("no_fault")
+
+
+def ddp_cell(workload: str, ranks: int, **options: Any) -> CellSpec:
+    return fake_cell(workload=workload, framework="torch", scenario="train-ddp", batch_size=8,
+                     threads=ThreadSettings(1, 1), measure=FAST, timeout_seconds=120,
+                     options={"ranks": ranks, "steps_per_window": 2, **options})
+
+
+def measure(cell: CellSpec, monkeypatch: pytest.MonkeyPatch, **variables: str
+            ) -> tuple[CellOutcome, str]:
+    """Run the cell in a worker, marked so its ranks can be found; the marker returned."""
+    marker = f"dlarena-ddp-test-{secrets.token_hex(6)}"
+    monkeypatch.setenv("DLARENA_DDP_TEST", marker)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    return LocalExecutor().run(cell, lambda _cell, _event: None), marker
+
+
+def test_the_plan_has_one_cell_per_rank_count_for_frameworks_that_train_data_parallel(
+) -> None:
+    planned = build_plan(Request(suite="smoke", frameworks=["torch", "fake"],
+                                 workloads=["mlp", "cnn"], scenarios=["train-ddp"],
+                                 threads=ThreadSettings(2, 2)), ThreadSettings(2, 2))
+    cells = [p.cell for p in planned]
+    assert {c.framework for c in cells} == {"torch"}  # the fake has no data-parallel training
+    assert sorted((c.workload, c.options["ranks"], c.threads.intra_op) for c in cells) == [
+        ("cnn", 1, 2), ("cnn", 2, 1), ("mlp", 1, 2), ("mlp", 2, 1)]
+    assert rank_threads(ThreadSettings(1, 1), 2) == ThreadSettings(1, 1)
+
+
+@pytest.mark.frameworks
+@pytest.mark.parametrize("ranks", [1, 2])
+def test_n_ranks_train_the_same_model_as_one_process_on_the_global_batch(
+        ranks: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    require("torch")
+    outcome, marker = measure(ddp_cell("mlp", ranks), monkeypatch)
+    assert outcome.status == "ok", outcome.error
+    metrics = outcome.payload["metrics"]
+    assert metrics["ranks"] == ranks and metrics["data_parallel_same_model"] == 1.0
+    assert metrics["data_parallel_loss_difference"] < 1e-12
+    samples = outcome.payload["samples"]
+    assert len(samples["data_parallel_loss"]) == 5
+    assert samples["data_parallel_loss"] != samples["data_parallel_reference_loss"][::-1]
+    assert len(outcome.payload["windows"]) == FAST.windows
+    assert all(steps == 2 and seconds > 0 for steps, seconds in outcome.payload["windows"])
+    assert wait_for(lambda: not processes_marked(marker), 10)
+
+
+@pytest.mark.frameworks
+def test_batchnorm_statistics_per_rank_are_caught_by_the_check(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """On the CPU DDP keeps BatchNorm statistics per rank: two ranks on halves of the batch
+    are not one process on all of it, and the check says so (the cell is still measured)."""
+    require("torch")
+    outcome, _ = measure(ddp_cell("cnn", 2), monkeypatch)
+    assert outcome.status == "ok", outcome.error
+    metrics = outcome.payload["metrics"]
+    assert metrics["data_parallel_same_model"] == 0.0
+    assert metrics["data_parallel_loss_difference"] > 1e-6
+
+
+@pytest.mark.frameworks
+@pytest.mark.parametrize(("fault", "reason"), [
+    ("exit:1", "data-parallel rank 1 exited with code 3"),
+    ("hang:1", "timed out after"),
+])
+def test_a_crashed_or_hung_rank_fails_its_cell_in_bounded_time_and_nothing_outlives_it(
+        fault: str, reason: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    require("torch")
+    started = time.monotonic()
+    outcome, marker = measure(ddp_cell("mlp", 2, collective_timeout=8), monkeypatch,
+                              **{FAULT_VARIABLE: fault})
+    assert outcome.status == "error" and reason.lower() in (outcome.error or "").lower(), \
+        (outcome.error, outcome.stderr_tail[-2000:])
+    assert time.monotonic() - started < 100  # well inside the cell's 120 s timeout
+    assert wait_for(lambda: not processes_marked(marker), 15), processes_marked(marker)
