@@ -93,6 +93,18 @@ def test_every_mlp_mistake_is_planted_in_a_copy_on_the_line_it_names() -> None:
     assert _digest(IMPLEMENTATIONS) == before
 
 
+def test_a_mistake_is_planted_where_the_model_is_defined_beside_implementation() -> None:
+    source = ("from spec import CLASSES, HIDDEN\n\n\nclass Model:\n"
+              "    def __call__(self, x):\n        return dense(HIDDEN[1])(dense(CLASSES)(x))\n"
+              "\n\nclass Implementation:\n    def build_model(self):\n        return Model()\n")
+    width, _, classes = MISTAKES["mlp"]
+    planted = width.plant(source)
+    assert planted is not None and planted.line == 6
+    assert planted.text == "return dense((HIDDEN[1] + 1))(dense(CLASSES)(x))"
+    planted = classes.plant(source)
+    assert planted is not None and "dense((CLASSES - 1))" in planted.text
+
+
 def test_a_file_without_the_mistakes_place_is_not_plantable() -> None:
     assert all(m.plant("class Other:\n    x = 1\n") is None for m in MISTAKES["mlp"])
     width = MISTAKES["mlp"][0]

@@ -113,9 +113,10 @@ def test_the_markdown_report_has_the_ease_of_development_tables(tmp_path: Path) 
     section = text[text.index("## Ease of development"):]
     assert "| mlp | torch | 20 | 15 | 100 | 6 | 1 | class Block, channels_last(), 1 padding |" \
         in section
-    assert "| torch/eager (mlp) | Model.forward (m.py:1) | 3 of 3 | concrete T |" in section
-    assert "| tensorflow/function (mlp) | Model.forward (m.py:1) | 0 of 3 | never stopped |" \
-        in section
+    assert "| torch/eager (mlp) | Model.forward (m.py:1) | 3 of 3 | concrete T | 1 of 1 " \
+        "workloads |" in section
+    assert "| tensorflow/function (mlp) | Model.forward (m.py:1) | 0 of 3 | never stopped | " \
+        "0 of 1 workloads |" in section
     assert "silent: trained (11 parameters instead of 10; loss 2.3)" in section
     assert "| width | torch/eager | E at first step | dlarena/x.py:1 step | no | no | 2 | 20 " \
         "| 30 |" in section

@@ -18,7 +18,8 @@ CODE_HEADER = ("workload", "framework", "lines", "statements", "tokens", "API ca
                "API names", "beyond the layers")
 CODE_TOTAL_HEADER = ("framework", "workloads", "lines", "statements", "tokens", "API calls",
                      "distinct API names")
-PROBE_HEADER = ("framework/mode", "forward probed", "stops (of steps)", "value seen there")
+PROBE_HEADER = ("framework/mode", "forward probed", "stops (of steps)", "value seen there",
+                "every step, with numbers")
 MISTAKE_HEADER = ("mistake", "framework/mode", "outcome", "innermost user frame",
                   "at the mistake", "mistake's line shown", "internal frames below",
                   "traceback lines", "message chars")
@@ -130,13 +131,19 @@ def _probe_text(probe: dict[str, Any] | None) -> tuple[str, str, str]:
 def probe_rows(report: Report) -> list[list[str]]:
     """One row per framework/mode (the mlp cell when there is one, else the first workload)."""
     chosen: dict[str, CellReport] = {}
+    everywhere: dict[str, list[bool]] = {}
     for cell in devex_cells(report):
         if cell.label not in chosen or cell.stored.spec.workload == "mlp":
             chosen[cell.label] = cell
+        found = _stops_everywhere(cell)
+        if found is not None:
+            everywhere.setdefault(cell.label, []).append(found)
     rows = []
     for label, cell in sorted(chosen.items()):
         forward, stops, seen = _probe_text(_details(cell).get("debugger"))
-        rows.append([f"{label} ({cell.stored.spec.workload})", forward, stops, seen])
+        counts = everywhere.get(label, [])
+        rows.append([f"{label} ({cell.stored.spec.workload})", forward, stops, seen,
+                     f"{sum(counts)} of {len(counts)} workloads" if counts else "–"])
     return rows
 
 

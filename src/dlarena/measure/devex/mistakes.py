@@ -38,17 +38,14 @@ def _implementation_class(tree: ast.Module) -> ast.ClassDef | None:
 
 def _replace_first(matches: Callable[[ast.AST], bool], replacement: Callable[[str], str]
                    ) -> Callable[[str], Planted | None]:
-    """Rewrite the first expression (in source order) that matches inside the file's classes
-    and functions: `Implementation`, or the model class it builds (Flax's `nn.Module`)."""
+    """Rewrite the first expression of the file (in source order) that matches: the model
+    may be defined in `Implementation` or in a module class beside it."""
     def plant(source: str) -> Planted | None:
         tree = ast.parse(source)
         if _implementation_class(tree) is None:
             return None
-        definitions = [node for node in tree.body
-                       if isinstance(node, ast.ClassDef | ast.FunctionDef)]
-        found = sorted((node for owner in definitions for node in ast.walk(owner)
-                        if isinstance(node, ast.expr) and matches(node)),
-                       key=lambda n: (n.lineno, n.col_offset))
+        found = sorted((node for node in ast.walk(tree) if isinstance(node, ast.expr)
+                        and matches(node)), key=lambda n: (n.lineno, n.col_offset))
         if not found or found[0].end_lineno != found[0].lineno:
             return None
         node = found[0]
