@@ -183,8 +183,9 @@ def _out(text: str | None, db: str) -> Path | None:
 
 
 def _interpreters(pairs: list[tuple[str, str]]) -> dict[str, str]:
-    """--python FRAMEWORK=PATH, each naming a known framework, once."""
-    from dlarena import registry
+    """--python FRAMEWORK=PATH, each naming a known framework, once; the others run in
+    their own environment where they have one (environment.interpreters)."""
+    from dlarena import environment, registry
 
     interpreters: dict[str, str] = {}
     for name, path in pairs:
@@ -194,7 +195,7 @@ def _interpreters(pairs: list[tuple[str, str]]) -> dict[str, str]:
         if name in interpreters:
             raise UsageError(f"--python names {name} twice")
         interpreters[name] = path
-    return interpreters
+    return environment.interpreters(interpreters)
 
 
 def printable(text: str) -> str:

@@ -46,6 +46,13 @@ class FrameworkInfo:
     # Its BatchNorm updates the running variance with the unbiased batch variance (x n/(n-1)),
     # not the biased one; the same-model check converts between the two exactly.
     unbiased_running_variance: bool = False
+    # Its own virtual environment, a folder beside dlarena's source checkout (".venv-mxnet"),
+    # for a framework that cannot share the main one (an older NumPy): its workers run that
+    # environment's Python without a --python flag. None: the coordinator's interpreter.
+    own_environment: str | None = None
+    # Why no build of it runs on this kind of machine ("no wheel for Python 3.11 ...");
+    # None: it runs where it is installed. Listed and shown beside published figures.
+    unavailable: str | None = None
 
     def __post_init__(self) -> None:
         if not self.modes:
