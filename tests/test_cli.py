@@ -106,7 +106,7 @@ def test_list_json_describes_frameworks_workloads_scenarios_suites(
     assert frameworks["fake"]["installed"] and frameworks["fake"]["test_double"]
     for fw in frameworks.values():
         assert fw["installed"] == (fw["version"] is not None)
-        assert fw["installed"] or "pip install" in fw["install"]
+        assert fw["installed"] or fw["not_runnable"]
     workloads = {wl["name"]: wl for wl in data["workloads"]}
     assert set(workloads["mlp"]["frameworks"]) >= {"torch", "tensorflow"}
     assert workloads["mlp"]["trainable_parameters"]["cpu"] == 784 * 128 + 128 + 128 * 64 + 64 + 650
