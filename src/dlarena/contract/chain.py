@@ -43,6 +43,20 @@ class Relu:
 class MaxPool:
     size: int
     stride: int
+    padding: int = 0  # padded with -inf, as PyTorch pads
+
+
+@dataclass(frozen=True)
+class GlobalAveragePool:
+    """(N, C, H, W) -> (N, C)."""
+
+
+@dataclass(frozen=True)
+class Residual:
+    """body(x) + shortcut(x); an empty shortcut is the identity."""
+
+    body: tuple[Layer, ...]
+    shortcut: tuple[Layer, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -50,4 +64,16 @@ class Flatten:
     pass
 
 
-Layer = Dense | Conv | BatchNorm | Relu | MaxPool | Flatten
+Layer = Dense | Conv | BatchNorm | Relu | MaxPool | Flatten | GlobalAveragePool | Residual
+WEIGHTED = (Dense, Conv, BatchNorm)
+
+
+def flattened(layers: tuple[Layer, ...] | list[Layer]) -> list[Layer]:
+    """Every layer, residual bodies and shortcuts included, in order."""
+    found: list[Layer] = []
+    for layer in layers:
+        if isinstance(layer, Residual):
+            found += flattened(layer.body) + flattened(layer.shortcut)
+        else:
+            found.append(layer)
+    return found

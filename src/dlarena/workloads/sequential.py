@@ -8,13 +8,24 @@ layer kinds are in contract/chain.py).
 
 from __future__ import annotations
 
-from dlarena.contract.chain import BatchNorm, Conv, Dense, Flatten, Layer, MaxPool, Relu
+from dlarena.contract.chain import (
+    BatchNorm,
+    Conv,
+    Dense,
+    Flatten,
+    GlobalAveragePool,
+    Layer,
+    MaxPool,
+    Relu,
+    Residual,
+)
 from dlarena.workloads.alexnet.spec import CONVS as ALEXNET_CONVS
 from dlarena.workloads.alexnet.spec import WORKLOAD as ALEXNET
 from dlarena.workloads.cnn.spec import CONVS as CNN_CONVS
 from dlarena.workloads.cnn.spec import WORKLOAD as CNN
 from dlarena.workloads.images import DenseHeadClassifier
 from dlarena.workloads.mlp.spec import CLASSES, HIDDEN, INPUTS
+from dlarena.workloads.resnet50.spec import WORKLOAD as RESNET50
 from dlarena.workloads.vgg19.spec import WORKLOAD as VGG19
 
 
@@ -72,4 +83,25 @@ def vgg19(size: str) -> list[Layer]:
     return layers + _dense_head(VGG19, size)
 
 
-CHAINS = {"mlp": mlp, "cnn": cnn, "alexnet": alexnet, "vgg19": vgg19}
+def resnet50(size: str) -> list[Layer]:
+    """torchvision's ResNet-50 v1.5 (stride on the 3x3), canonical names its module paths."""
+    base = RESNET50.knobs(size)["width"]
+    layers: list[Layer] = [Conv("conv1", 3, base, 7, 2, 3, bias=False), BatchNorm("bn1", base),
+                           Relu(), MaxPool(3, 2, padding=1)]
+    for block in RESNET50.blocks(size):
+        name = block.name
+        body = (Conv(f"{name}_conv1", block.c_in, block.width, 1, bias=False),
+                BatchNorm(f"{name}_bn1", block.width), Relu(),
+                Conv(f"{name}_conv2", block.width, block.width, 3, block.stride, 1, bias=False),
+                BatchNorm(f"{name}_bn2", block.width), Relu(),
+                Conv(f"{name}_conv3", block.width, block.c_out, 1, bias=False),
+                BatchNorm(f"{name}_bn3", block.c_out))
+        shortcut = (Conv(f"{name}_downsample_0", block.c_in, block.c_out, 1, block.stride,
+                         bias=False),
+                    BatchNorm(f"{name}_downsample_1", block.c_out)) if block.downsample else ()
+        layers += [Residual(body, shortcut), Relu()]
+    return [*layers, GlobalAveragePool(),
+            Dense("fc", RESNET50.features(size), RESNET50.knobs(size)["classes"])]
+
+
+CHAINS = {"mlp": mlp, "cnn": cnn, "alexnet": alexnet, "vgg19": vgg19, "resnet50": resnet50}

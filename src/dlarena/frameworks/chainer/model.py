@@ -13,7 +13,18 @@ from typing import Any
 import numpy as np
 
 from dlarena.contract import Implementation, SgdSettings, Weights, check_layout
-from dlarena.contract.chain import BatchNorm, Conv, Dense, Flatten, Layer, MaxPool, Relu
+from dlarena.contract.chain import (
+    WEIGHTED,
+    BatchNorm,
+    Conv,
+    Dense,
+    Flatten,
+    GlobalAveragePool,
+    Layer,
+    MaxPool,
+    Relu,
+    Residual,
+)
 from dlarena.frameworks.chainer.runtime import ChainerRuntime
 
 
@@ -31,9 +42,10 @@ class ChainerChain(Implementation):
             raise ValueError(f"unknown Chainer mode {self.cell.mode!r}")
         self.dtype = np.dtype(self.cell.dtype)
         chainer.global_config.dtype = self.dtype  # the links' parameters are created in it
-        self.layers = [(layer, self._step(layer)) for layer in self.chain()]
-        self.links = chainer.ChainList(*[step for layer, step in self.layers
-                                         if isinstance(layer, Dense | Conv | BatchNorm)])
+        # (layer, link) of every weighted layer in order, residual bodies included.
+        self.layers: list[tuple[Layer, Any]] = []
+        self.steps = self._build(self.chain())
+        self.links = chainer.ChainList(*[link for _, link in self.layers])
         settings = self.optimizer_settings()
         if isinstance(settings, SgdSettings):
             self.optimizer = chainer.optimizers.SGD(lr=settings.learning_rate)
@@ -46,10 +58,23 @@ class ChainerChain(Implementation):
             raise ValueError(f"the Chainer chain has no {self.workload.loss} loss")
         self.training = True
 
+    def _build(self, layers: tuple[Layer, ...] | list[Layer]) -> list[tuple[Layer, Any]]:
+        steps = []
+        for layer in layers:
+            step = self._step(layer)
+            if isinstance(layer, WEIGHTED):
+                self.layers.append((layer, step))
+            steps.append((layer, step))
+        return steps
+
     def _step(self, layer: Layer) -> Any:
         import chainer.functions as F
         import chainer.links as L
 
+        if isinstance(layer, Residual):
+            return self._build(layer.body), self._build(layer.shortcut)
+        if isinstance(layer, GlobalAveragePool):
+            return lambda value: F.average(value, axis=(2, 3))
         if isinstance(layer, Dense):
             return L.Linear(layer.inputs, layer.outputs)
         if isinstance(layer, Conv):
@@ -66,7 +91,7 @@ class ChainerChain(Implementation):
         if isinstance(layer, MaxPool):
             # cover_all=False: floor the output size, as PyTorch and Keras do.
             return functools.partial(F.max_pooling_2d, ksize=layer.size, stride=layer.stride,
-                                     cover_all=False)
+                                     pad=layer.padding, cover_all=False)
         if isinstance(layer, Flatten):
             return lambda value: F.reshape(value, (value.shape[0], -1))
         raise TypeError(f"no Chainer link for {layer!r}")
@@ -87,11 +112,17 @@ class ChainerChain(Implementation):
                 yield f"{layer.name}.moving_mean", link, "avg_mean", False
                 yield f"{layer.name}.moving_variance", link, "avg_var", False
 
-    def _forward(self, inputs: Any, record: Callable[[str, Any], None] | None = None) -> Any:
+    def _forward(self, inputs: Any, record: Callable[[str, Any], None] | None = None,
+                 steps: list[tuple[Layer, Any]] | None = None) -> Any:
         value = inputs
-        for layer, step in self.layers:
+        for layer, step in self.steps if steps is None else steps:
+            if isinstance(layer, Residual):
+                body, shortcut = step
+                value = (self._forward(value, record, body)
+                         + self._forward(value, record, shortcut))
+                continue
             value = step(value)
-            if record is not None and isinstance(layer, Dense | Conv | BatchNorm):
+            if record is not None and isinstance(layer, WEIGHTED):
                 record(layer.name, value)
         return value
 

@@ -16,7 +16,18 @@ from typing import Any
 import numpy as np
 
 from dlarena.contract import Implementation, SgdSettings, Weights, check_layout
-from dlarena.contract.chain import BatchNorm, Conv, Dense, Flatten, Layer, MaxPool, Relu
+from dlarena.contract.chain import (
+    WEIGHTED,
+    BatchNorm,
+    Conv,
+    Dense,
+    Flatten,
+    GlobalAveragePool,
+    Layer,
+    MaxPool,
+    Relu,
+    Residual,
+)
 from dlarena.frameworks.mxnet.runtime import MxnetRuntime
 
 MODES = ("eager", "hybridize")
@@ -35,10 +46,10 @@ class GluonChain(Implementation):
         if self.cell.mode not in MODES:
             raise ValueError(f"unknown MXNet mode {self.cell.mode!r}")
         self.dtype = self.cell.dtype
-        self.layers = [(layer, self._block(layer)) for layer in self.chain()]
-        self.net = gluon.nn.HybridSequential()
-        for _, block in self.layers:
-            self.net.add(block)
+        # (layer, block) of every weighted layer in order, residual bodies included.
+        self.layers: list[tuple[Layer, Any]] = []
+        self.steps = self._build(self.chain())
+        self.net = _sequence([block for _, block in self.steps])
         self.net.initialize(ctx=self.runtime.context)
         self.net.cast(self.dtype)
         if self.cell.mode == "hybridize":
@@ -58,9 +69,26 @@ class GluonChain(Implementation):
         self.loss_block = gluon.loss.SoftmaxCrossEntropyLoss()
         self.training = True
 
+    def _build(self, layers: tuple[Layer, ...] | list[Layer]) -> list[tuple[Layer, Any]]:
+        steps = []
+        for layer in layers:
+            block = self._block(layer)
+            if isinstance(layer, WEIGHTED):
+                self.layers.append((layer, block))
+            steps.append((layer, block))
+        return steps
+
     def _block(self, layer: Layer) -> Any:
         from mxnet.gluon import nn
 
+        if isinstance(layer, Residual):
+            body, shortcut = self._build(layer.body), self._build(layer.shortcut)
+            block = _residual_block()(_sequence([b for _, b in body]),
+                                      _sequence([b for _, b in shortcut]) if shortcut else None)
+            block.steps = (body, shortcut)
+            return block
+        if isinstance(layer, GlobalAveragePool):
+            return _sequence([nn.GlobalAvgPool2D(), nn.Flatten()])
         if isinstance(layer, Dense):
             return nn.Dense(layer.outputs, in_units=layer.inputs, flatten=False)
         if isinstance(layer, Conv):
@@ -75,7 +103,8 @@ class GluonChain(Implementation):
         if isinstance(layer, Relu):
             return nn.Activation("relu")
         if isinstance(layer, MaxPool):
-            return nn.MaxPool2D(pool_size=layer.size, strides=layer.stride)
+            return nn.MaxPool2D(pool_size=layer.size, strides=layer.stride,
+                                padding=layer.padding)
         if isinstance(layer, Flatten):
             return nn.Flatten()
         raise TypeError(f"no MXNet block for {layer!r}")
@@ -133,12 +162,20 @@ class GluonChain(Implementation):
     def activations(self, batch: Any) -> Weights:
         # Block by block: in hybridize mode each child runs its own cached graph.
         outputs: Weights = {}
-        value = batch[0]
-        with self._mode():
-            for layer, block in self.layers:
+
+        def run(steps: list[tuple[Layer, Any]], value: Any) -> Any:
+            for layer, block in steps:
+                if isinstance(layer, Residual):
+                    body, shortcut = block.steps
+                    value = run(body, value) + (run(shortcut, value) if shortcut else value)
+                    continue
                 value = block(value)
-                if isinstance(layer, Dense | Conv | BatchNorm):
+                if isinstance(layer, WEIGHTED):
                     outputs[layer.name] = value.asnumpy()
+            return value
+
+        with self._mode():
+            run(self.steps, batch[0])
         return outputs
 
     def gradients(self, batch: Any) -> tuple[float, Weights]:
@@ -187,6 +224,32 @@ class GluonChain(Implementation):
             value = np.asarray(weights[name])
             param.set_data(nd.array(value.T if transposed else value, dtype=self.dtype,
                                     ctx=self.runtime.context))
+
+
+def _sequence(blocks: list[Any]) -> Any:
+    from mxnet import gluon
+
+    sequence = gluon.nn.HybridSequential()
+    for block in blocks:
+        sequence.add(block)
+    return sequence
+
+
+@functools.cache
+def _residual_block() -> type:
+    """body(x) + shortcut(x), the shortcut the identity when None."""
+    from mxnet import gluon
+
+    class ResidualBlock(gluon.HybridBlock):  # type: ignore[misc]
+        def __init__(self, body: Any, shortcut: Any) -> None:
+            super().__init__()
+            self.body = body
+            self.shortcut = shortcut
+
+        def hybrid_forward(self, F: Any, x: Any) -> Any:
+            return self.body(x) + (x if self.shortcut is None else self.shortcut(x))
+
+    return ResidualBlock
 
 
 def _read(array: Any, transposed: bool) -> np.ndarray:

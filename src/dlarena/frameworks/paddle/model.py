@@ -7,6 +7,7 @@ Modes: `eager` is Paddle's dynamic graph; `to_static` converts the model's forwa
 
 from __future__ import annotations
 
+import functools
 from abc import abstractmethod
 from collections.abc import Iterator
 from typing import Any
@@ -14,7 +15,18 @@ from typing import Any
 import numpy as np
 
 from dlarena.contract import Implementation, SgdSettings, Weights, check_layout
-from dlarena.contract.chain import BatchNorm, Conv, Dense, Flatten, Layer, MaxPool, Relu
+from dlarena.contract.chain import (
+    WEIGHTED,
+    BatchNorm,
+    Conv,
+    Dense,
+    Flatten,
+    GlobalAveragePool,
+    Layer,
+    MaxPool,
+    Relu,
+    Residual,
+)
 from dlarena.frameworks.paddle.runtime import PaddleRuntime
 
 MODES = ("eager", "to_static")
@@ -34,8 +46,10 @@ class PaddleChain(Implementation):
             raise ValueError(f"unknown PaddlePaddle mode {self.cell.mode!r}")
         self.dtype = self.cell.dtype
         paddle.set_default_dtype(self.dtype)  # the layers' parameters are created in it
-        self.layers = [(layer, self._layer(layer)) for layer in self.chain()]
-        self.model = paddle.nn.Sequential(*[layer for _, layer in self.layers])
+        # (layer, module) of every weighted layer in order, residual bodies included.
+        self.layers: list[tuple[Layer, Any]] = []
+        self.steps = self._build(self.chain())
+        self.model = paddle.nn.Sequential(*[module for _, module in self.steps])
         self.forward = (paddle.jit.to_static(self.model, full_graph=True)
                         if self.cell.mode == "to_static" else self.model)
         settings = self.optimizer_settings()
@@ -51,9 +65,27 @@ class PaddleChain(Implementation):
         if self.workload.loss != "softmax_cross_entropy":
             raise ValueError(f"the PaddlePaddle chain has no {self.workload.loss} loss")
 
+    def _build(self, layers: tuple[Layer, ...] | list[Layer]) -> list[tuple[Layer, Any]]:
+        steps = []
+        for layer in layers:
+            module = self._layer(layer)
+            if isinstance(layer, WEIGHTED):
+                self.layers.append((layer, module))
+            steps.append((layer, module))
+        return steps
+
     def _layer(self, layer: Layer) -> Any:
         from paddle import nn
 
+        if isinstance(layer, Residual):
+            body, shortcut = self._build(layer.body), self._build(layer.shortcut)
+            module = _residual_layer()(nn.Sequential(*[m for _, m in body]),
+                                       nn.Sequential(*[m for _, m in shortcut])
+                                       if shortcut else None)
+            module.steps = (body, shortcut)
+            return module
+        if isinstance(layer, GlobalAveragePool):
+            return nn.Sequential(nn.AdaptiveAvgPool2D(1), nn.Flatten())
         if isinstance(layer, Dense):
             return nn.Linear(layer.inputs, layer.outputs)
         if isinstance(layer, Conv):
@@ -67,7 +99,7 @@ class PaddleChain(Implementation):
         if isinstance(layer, Relu):
             return nn.ReLU()
         if isinstance(layer, MaxPool):
-            return nn.MaxPool2D(layer.size, stride=layer.stride)
+            return nn.MaxPool2D(layer.size, stride=layer.stride, padding=layer.padding)
         if isinstance(layer, Flatten):
             return nn.Flatten()
         raise TypeError(f"no PaddlePaddle layer for {layer!r}")
@@ -122,12 +154,20 @@ class PaddleChain(Implementation):
 
         # Layer by layer, in the dynamic graph: to_static converts the whole forward only.
         outputs: Weights = {}
-        value = batch[0]
-        with paddle.no_grad():
-            for layer, module in self.layers:
+
+        def run(steps: list[tuple[Layer, Any]], value: Any) -> Any:
+            for layer, module in steps:
+                if isinstance(layer, Residual):
+                    body, shortcut = module.steps
+                    value = run(body, value) + (run(shortcut, value) if shortcut else value)
+                    continue
                 value = module(value)
-                if isinstance(layer, Dense | Conv | BatchNorm):
+                if isinstance(layer, WEIGHTED):
                     outputs[layer.name] = value.numpy()
+            return value
+
+        with paddle.no_grad():
+            run(self.steps, batch[0])
         return outputs
 
     def gradients(self, batch: Any) -> tuple[float, Weights]:
@@ -172,3 +212,20 @@ class PaddleChain(Implementation):
         check_layout("paddle", {name for name, _ in slots}, set(weights))
         for name, tensor in slots:
             tensor.set_value(np.asarray(weights[name], dtype=self.dtype))
+
+
+@functools.cache
+def _residual_layer() -> type:
+    """body(x) + shortcut(x), the shortcut the identity when None."""
+    from paddle import nn
+
+    class ResidualLayer(nn.Layer):  # type: ignore[misc]
+        def __init__(self, body: Any, shortcut: Any) -> None:
+            super().__init__()
+            self.body = body
+            self.shortcut = shortcut
+
+        def forward(self, x: Any) -> Any:
+            return self.body(x) + (x if self.shortcut is None else self.shortcut(x))
+
+    return ResidualLayer
