@@ -43,6 +43,7 @@ for name in "${frameworks[@]}"; do
   else
     mkdir -p "$venv"
     reason=$(grep -E "ERROR|Error|error:" "$log" | grep -v "^WARNING" | tail -1)
+    [ -n "$reason" ] || reason=$(grep -v "^WARNING" "$log" | tail -1)
     echo "pip install failed with $($python --version): ${reason:-see the install log}" \
       > "$venv/dlarena-install-failed"
     echo "$venv: NOT installed: $(cat "$venv/dlarena-install-failed")" >&2
