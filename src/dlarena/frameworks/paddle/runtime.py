@@ -51,9 +51,11 @@ class PaddleRuntime(Runtime):
         return lambda: paddle.matmul(a, b)[0, 0]
 
     def manifest(self) -> dict[str, Any]:
+        core = getattr(getattr(self._paddle, "base", None), "core", None)
+        onednn = getattr(core, "is_compiled_with_mkldnn", None)
         return {"intra_op_threads": int(os.environ.get("OMP_NUM_THREADS", "0")) or None,
                 "inter_op_threads": 1,
-                "onednn": "on" if self._paddle.is_compiled_with_mkldnn() else "off"}
+                "onednn": "unknown" if onednn is None else "on" if onednn() else "off"}
 
 
 RUNTIME = PaddleRuntime
