@@ -109,9 +109,16 @@ def framework_version(info: FrameworkInfo, interpreter: str | None = None) -> st
             except importlib.metadata.PackageNotFoundError:
                 continue
         return None
+    return _probed_version(interpreter, info.distributions)
+
+
+@functools.lru_cache(maxsize=64)
+def _probed_version(interpreter: str, distributions: tuple[str, ...]) -> str | None:
+    """The version another interpreter reports, asked once per process: a run asks for every
+    framework's several times (the plan, the check, the record of what could not run)."""
     try:
         probe = subprocess.run(
-            [interpreter, "-c", _PROBE, *info.distributions],
+            [interpreter, "-c", _PROBE, *distributions],
             capture_output=True, text=True, timeout=60, check=False,
         )
     except OSError:
