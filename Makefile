@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.dlarena-installed
 DB ?= results/dlarena.db
 
-.PHONY: run test lint browser clean
+.PHONY: run test lint browser clean venvs
 
 $(STAMP): pyproject.toml scripts/install.sh scripts/install-data.sh
 	PYTHON=$(PYTHON) bash scripts/install.sh $(VENV)
@@ -20,8 +20,13 @@ run: $(STAMP)
 	  $(BIN)/dlarena report --db $(DB) --format html --out results/report.html; \
 	fi; exit $$status
 
-test: $(STAMP) lint browser
+test: $(STAMP) venvs lint browser
 	$(BIN)/python -m pytest
+
+# MXNet, Chainer and PaddlePaddle, each in its own environment (.venv-mxnet, ...) beside
+# this one: see docs/old-frameworks.md. One that fails to install says why in `dlarena list`.
+venvs:
+	PYTHON=$(PYTHON) bash scripts/install-venvs.sh
 
 # The HTML report is tested in Debian's headless Chromium, on a fresh machine too.
 browser:
@@ -32,4 +37,4 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) results .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-mxnet .venv-chainer .venv-paddle results .pytest_cache .mypy_cache .ruff_cache

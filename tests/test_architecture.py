@@ -47,7 +47,8 @@ ALLOWED_IMPORTS: dict[str, set[str]] = {
 # Where a framework may be named: its own folder, implementations, and published data
 # (the seeds' claims and the papers' tables name the frameworks they are about).
 MAY_NAME_FRAMEWORKS = ("frameworks/", "workloads/", "report/published.py", "report/claims.py")
-FRAMEWORK_LIBRARIES = {"torch", "tensorflow", "keras", "jax", "flax", "mxnet", "paddle"}
+FRAMEWORK_LIBRARIES = {"torch", "tensorflow", "keras", "jax", "flax", "mxnet", "paddle", "chainer",
+                       "cntk", "caffe"}
 
 
 def _modules(root: Path) -> Iterator[tuple[str, ast.Module]]:

@@ -40,9 +40,76 @@ _PROBE = (
 )
 
 
+# Written into a framework's own environment by scripts/install-venvs.sh when its install
+# failed: one line saying why, shown by `dlarena list` and the paper table.
+INSTALL_FAILED = "dlarena-install-failed"
+
+
+def _environment_roots() -> list[Path]:
+    """Where own environments are looked for: beside dlarena's source checkout (src/dlarena
+    -> the checkout), then beside the coordinator's own environment (.venv -> its folder)."""
+    roots = [Path(dlarena.__file__).resolve().parents[2], Path(sys.prefix).resolve().parent]
+    return list(dict.fromkeys(roots))
+
+
+def own_environment(info: FrameworkInfo) -> Path | None:
+    """The framework's own environment folder, where it exists; None if it has none."""
+    if info.own_environment is None:
+        return None
+    for root in _environment_roots():
+        folder = root / info.own_environment
+        if folder.is_dir():
+            return folder
+    return None
+
+
+def own_interpreter(info: FrameworkInfo) -> str | None:
+    """The Python of the framework's own environment, when that exists."""
+    folder = own_environment(info)
+    python = folder / "bin" / "python" if folder is not None else None
+    return str(python) if python is not None and python.exists() else None
+
+
+def interpreters(explicit: dict[str, str]) -> dict[str, str]:
+    """Each framework's interpreter: the one named with --python, else its own environment's
+    Python where it has one; frameworks absent from the result run in this interpreter."""
+    found = dict(explicit)
+    for name, info in registry.frameworks().items():
+        if name not in found:
+            python = own_interpreter(info)
+            if python is not None:
+                found[name] = python
+    return found
+
+
+def not_runnable_reason(info: FrameworkInfo, interpreter: str | None = None) -> str | None:
+    """Why the framework cannot be measured here (one line), or None when it is installed."""
+    if info.unavailable is not None:
+        return f"not runnable here: {info.unavailable}"
+    if framework_version(info, interpreter) is not None:
+        return None
+    folder = own_environment(info)
+    failed = folder / INSTALL_FAILED if folder is not None else None
+    if failed is not None and failed.exists():
+        reason = failed.read_text(errors="replace").strip().splitlines() or ["(no reason)"]
+        return f"not installed here: {reason[0]}"
+    return f"not installed; install it with: {install_command(info, interpreter)}"
+
+
+def not_runnable(interpreters: dict[str, str]) -> dict[str, str]:
+    """Every real framework that cannot be measured here, with its one-line reason."""
+    reasons = {name: not_runnable_reason(info, interpreters.get(name))
+               for name, info in registry.frameworks().items() if not info.test_double}
+    return {name: reason for name, reason in reasons.items() if reason is not None}
+
+
 def framework_version(info: FrameworkInfo, interpreter: str | None = None) -> str | None:
     """Installed version of the framework, or None when it is not installed."""
-    if interpreter is None or Path(interpreter).resolve() == Path(sys.executable).resolve():
+    if info.unavailable is not None:
+        return None
+    if info.own_environment is not None and interpreter is None:
+        return None  # its own environment is missing: never this interpreter's copy
+    if interpreter is None or _same_environment(interpreter, sys.executable):
         try:
             for required in info.requires:
                 importlib.metadata.version(required)
@@ -54,14 +121,28 @@ def framework_version(info: FrameworkInfo, interpreter: str | None = None) -> st
             except importlib.metadata.PackageNotFoundError:
                 continue
         return None
+    return _probed_version(interpreter, info.requires, info.distributions)
+
+
+@functools.lru_cache(maxsize=64)
+def _probed_version(interpreter: str, requires: tuple[str, ...],
+                    distributions: tuple[str, ...]) -> str | None:
+    """The version another interpreter reports, asked once per process: a run asks for every
+    framework's several times (the plan, the check, the record of what could not run)."""
     try:
         probe = subprocess.run(
-            [interpreter, "-c", _PROBE, *info.requires, "--", *info.distributions],
+            [interpreter, "-c", _PROBE, *requires, "--", *distributions],
             capture_output=True, text=True, timeout=60, check=False,
         )
     except OSError:
         return None
     return probe.stdout.strip() or None
+
+
+def _same_environment(first: str, second: str) -> bool:
+    """Whether two interpreters are one environment's: their folders, not their binaries,
+    are compared, since every virtual environment's python links to the same base binary."""
+    return Path(first).absolute().parent.resolve() == Path(second).absolute().parent.resolve()
 
 
 def installed_frameworks(interpreters: dict[str, str]) -> list[str]:
@@ -71,6 +152,8 @@ def installed_frameworks(interpreters: dict[str, str]) -> list[str]:
 
 
 def install_command(info: FrameworkInfo, interpreter: str | None = None) -> str:
+    if info.own_environment is not None and interpreter is None:
+        return f"make venvs (or: bash scripts/install-venvs.sh {info.name})"
     return f"{interpreter or sys.executable} -m pip install {info.pip_requirement}"
 
 

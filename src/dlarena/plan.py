@@ -203,6 +203,10 @@ def build_plan(request: Request, default_threads: ThreadSettings, *,
     frameworks = _choose("framework", request.frameworks,
                          suite_frameworks(suite, installed) if not request.frameworks else (),
                          list(registry.frameworks()))
+    for framework in frameworks:
+        reason = registry.frameworks()[framework].unavailable
+        if reason is not None:  # chosen by name: a rule never chooses one that cannot run
+            raise UsageError(f"{framework} is not runnable here: {reason}")
     workloads = _choose("workload", request.workloads, suite.workloads,
                         list(registry.workloads()))
     scenarios = {workload: _choose("scenario", request.scenarios,

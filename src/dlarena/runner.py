@@ -73,8 +73,8 @@ def check_installed(frameworks: Sequence[str], interpreters: dict[str, str]) -> 
         info = registry.frameworks()[name]
         version = environment.framework_version(info, interpreters.get(name))
         if version is None:
-            raise UsageError(f"{name} is not installed; install it with: "
-                             f"{environment.install_command(info, interpreters.get(name))}")
+            reason = environment.not_runnable_reason(info, interpreters.get(name))
+            raise UsageError(f"{name} is {reason}")
         versions[name] = version
     return versions
 
@@ -160,6 +160,8 @@ def execute(
                     threads=used, device=prepared.request.device),
                 device=prepared.request.device,
             ),
+            # Frameworks this run could not measure, and why (the paper table shows them).
+            "frameworks_not_runnable": environment.not_runnable(interpreters),
             "code_version": prepared.code_version,
             "plan_without_code": prepared.key_without_code,
             "stopping": rule.to_json() if rule is not None else None,

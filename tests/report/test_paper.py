@@ -17,7 +17,7 @@ from dlarena.report import json as json_report
 from dlarena.report.build import build_report
 from dlarena.report.facts import Definitions, default_mode
 from dlarena.report.model import Report
-from dlarena.report.paper import PaperTable, paper_note, paper_table
+from dlarena.report.paper import PaperTable, paper_document, paper_note, paper_table
 from dlarena.report.published import PASZKE_2019
 from dlarena.store import Store
 from tests.report.test_reports import _ok
@@ -68,9 +68,9 @@ def test_measured_ratio_sits_beside_the_published_one(tmp_path: Path) -> None:
     table = _table(_run(tmp_path, TWO))
     assert table.reference == PASZKE_2019.reference == "torch"
     assert table.columns == ("NCF",) and table.header == ("", "NCF (samples/s)")
-    assert table.rows == (("torch (here)", ("25.6k",)), ("torch (paper)", ("5.4M ± 3.4%",)),
-                          ("tensorflow (here)", ("12.8k",)),
-                          ("tensorflow (paper)", ("4.8M ± 2.9%",)))
+    assert table.rows[:4] == (("torch (here)", ("25.6k",)), ("torch (paper)", ("5.4M ± 3.4%",)),
+                              ("tensorflow (here)", ("12.8k",)),
+                              ("tensorflow (paper)", ("4.8M ± 2.9%",)))
     [(label, (measured,)), (paper_label, (published,))] = table.ratio_rows
     assert label == "tensorflow / torch (here, 95% CI)"
     low, high = measured.removeprefix("0.50 (").removesuffix(")").split("–")
@@ -91,7 +91,8 @@ def test_every_measured_framework_gets_a_row_and_the_paper_only_under_its_own(
     table = _table(_run(tmp_path, THREE))
     assert table.frameworks == ("torch", "tensorflow", "fake")
     assert [label for label, _ in table.rows] == [
-        "torch (here)", "torch (paper)", "tensorflow (here)", "tensorflow (paper)", "fake (here)"]
+        "torch (here)", "torch (paper)", "tensorflow (here)", "tensorflow (paper)", "fake (here)",
+        *UNMEASURED_LABELS]
     assert _row(table.rows, "fake (here)") == ("6.4k",)
     assert [label for label, _ in table.ratio_rows] == [
         "tensorflow / torch (here, 95% CI)", "tensorflow / torch (paper)",
@@ -197,3 +198,29 @@ def test_the_json_carries_the_table_as_numbers(tmp_path: Path) -> None:
     assert ncf["frameworks"]["tensorflow"]["ratio_to_reference"] is None
     assert fake["published"] is None and fake["published_ratio_to_reference"] is None
     assert fake["share_of_peak"] == pytest.approx(fake["achieved_gflops"] / 100.0)
+
+
+# The published table's other rows, each framework's "here" row first: never absent.
+UNMEASURED_LABELS = [f"{name} ({where})" for name in ("chainer", "cntk", "mxnet", "paddle")
+                     for where in ("here", "paper")]
+
+
+def test_every_published_framework_gets_a_row_with_why_it_was_not_measured(
+        tmp_path: Path) -> None:
+    report = _run(tmp_path, TWO, workloads=("alexnet",))
+    report.run.environment["frameworks_not_runnable"] = {
+        "mxnet": "not installed here: pip install failed with Python 3.11.7: no wheel"}
+    table = _table(report)
+    assert [label for label, _ in table.rows[4:]] == UNMEASURED_LABELS
+    assert _row(table.rows, "cntk (here)") == ("not runnable here",)
+    assert _row(table.rows, "cntk (paper)") == ("845 ± 8",)
+    assert _row(table.rows, "mxnet (here)") == ("not installed here",)
+    assert _row(table.rows, "chainer (here)") == ("not measured",)
+    note = paper_note(report)
+    assert "mxnet: not installed here: pip install failed with Python 3.11.7: no wheel." in note
+    assert "cntk: not runnable here: CNTK 2.7.post2" in note
+    assert "Python >= 3.11" in note
+    assert "chainer: not measured by this run" in note
+    document = paper_document(report)
+    assert document is not None and set(document["not_measured"]) == {
+        "chainer", "cntk", "mxnet", "paddle"}

@@ -219,8 +219,9 @@ def _sweep(args: argparse.Namespace) -> dict[str, list[Any]] | None:
 
 
 def _interpreters(pairs: list[tuple[str, str]]) -> dict[str, str]:
-    """--python FRAMEWORK=PATH, each naming a known framework, once."""
-    from dlarena import registry
+    """--python FRAMEWORK=PATH, each naming a known framework, once; the others run in
+    their own environment where they have one (environment.interpreters)."""
+    from dlarena import environment, registry
 
     interpreters: dict[str, str] = {}
     for name, path in pairs:
@@ -230,7 +231,7 @@ def _interpreters(pairs: list[tuple[str, str]]) -> dict[str, str]:
         if name in interpreters:
             raise UsageError(f"--python names {name} twice")
         interpreters[name] = path
-    return interpreters
+    return environment.interpreters(interpreters)
 
 
 def printable(text: str) -> str:

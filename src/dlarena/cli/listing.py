@@ -22,6 +22,9 @@ def listing(interpreters: dict[str, str]) -> dict[str, Any]:
             "installed": version is not None,
             "version": version,
             "install": None if version else environment.install_command(info, interpreter),
+            "not_runnable": None if version else environment.not_runnable_reason(info,
+                                                                                 interpreter),
+            "interpreter": interpreter,
             "modes": list(info.modes),
             "default_mode": info.default_mode,
             "in_default_set": info.in_default_set,
@@ -72,7 +75,9 @@ def _suite_frameworks(suite: Suite, installed: list[str]) -> list[str]:
 def render_listing(data: dict[str, Any]) -> str:
     lines = ["Frameworks"]
     for fw in data["frameworks"]:
-        state = f"{fw['version']}" if fw["installed"] else f"not installed — {fw['install']}"
+        state = f"{fw['version']}" if fw["installed"] else str(fw["not_runnable"])
+        if fw["installed"] and fw["interpreter"]:
+            state += f" (in {fw['interpreter']})"
         double = (" (test double)" if fw["test_double"]
                   else " (default set)" if fw["in_default_set"] else "")
         lines.append(f"  {fw['name']:<12} {state}{double}")

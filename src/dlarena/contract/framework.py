@@ -58,6 +58,13 @@ class FrameworkInfo:
     # Trains one model in several processes (scenario train-ddp): its Runtime joins a group
     # (`join_data_parallel`) and its models wrap themselves (`Implementation.data_parallel`).
     data_parallel: bool = False
+    # Its own virtual environment, a folder beside dlarena's source checkout (".venv-mxnet"),
+    # for a framework that cannot share the main one (an older NumPy): its workers run that
+    # environment's Python without a --python flag. None: the coordinator's interpreter.
+    own_environment: str | None = None
+    # Why no build of it runs on this kind of machine ("no wheel for Python 3.11 ...");
+    # None: it runs where it is installed. Listed and shown beside published figures.
+    unavailable: str | None = None
 
     def __post_init__(self) -> None:
         if not self.modes:

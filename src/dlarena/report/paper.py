@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from dlarena import registry
 from dlarena.measure.stats import CONFIDENCE
 from dlarena.measure.verdict import Verdict
 from dlarena.report import formatting as fmt
@@ -101,13 +102,46 @@ def _median(model: _Model, framework: str, metric: str) -> str:
     return fmt.number(cell.summaries[metric].median) if cell is not None else MISSING
 
 
+def not_measured(report: Report, table: PublishedTable = PASZKE_2019,
+               reference: str | None = None) -> dict[str, str]:
+    """The table's frameworks that this run did not measure, each with one line saying why:
+    as the run recorded it (not installed, not runnable here), else as the framework's own
+    folder states it, else that the run did not ask for it."""
+    measured = _frameworks(_models(report, table), _reference(table, reference))
+    recorded = report.run.environment.get("frameworks_not_runnable") or {}
+    known = registry.frameworks()
+    reasons: dict[str, str] = {}
+    for framework in table.rows:
+        if framework in measured:
+            continue
+        info = known.get(framework)
+        reasons[framework] = (recorded.get(framework)
+                              or (f"not runnable here: {info.unavailable}"
+                                  if info is not None and info.unavailable else None)
+                              or "not measured by this run (not asked for, or its cells "
+                                 "failed)")
+    return reasons
+
+
+def _short(reason: str) -> str:
+    """A table cell for an unmeasured framework: the reason's opening words."""
+    for opening in ("not runnable here", "not installed here", "not installed"):
+        if reason.startswith(opening):
+            return opening
+    return "not measured"
+
+
 def _throughput_rows(models: list[_Model], frameworks: tuple[str, ...],
-                     table: PublishedTable) -> tuple[Line, ...]:
+                     table: PublishedTable, missing: dict[str, str]) -> tuple[Line, ...]:
     metric = _metric(table)
     rows: list[Line] = []
-    for framework in frameworks:
-        rows.append((f"{framework} (here)", tuple(
-            _median(model, framework, metric) for model in models)))
+    for framework in (*frameworks, *missing):
+        if framework in missing:
+            rows.append((f"{framework} (here)", tuple(_short(missing[framework])
+                                                      for _ in models)))
+        else:
+            rows.append((f"{framework} (here)", tuple(
+                _median(model, framework, metric) for model in models)))
         published = table.rows.get(framework)
         if published is not None:
             rows.append((f"{framework} (paper)", tuple(
@@ -181,7 +215,7 @@ def paper_table(report: Report, table: PublishedTable = PASZKE_2019,
         columns=tuple(model.name for model in models),
         units=tuple(report.definitions.unit(_metric(table), model.group.workload)
                     for model in models),
-        rows=_throughput_rows(models, frameworks, table),
+        rows=_throughput_rows(models, frameworks, table, not_measured(report, table, against)),
         ratio_rows=_ratio_rows(report, models, frameworks, against, table),
         gflops_rows=_gflops_rows(report, models, frameworks),
     )
@@ -225,6 +259,7 @@ def paper_document(report: Report, table: PublishedTable = PASZKE_2019,
     return {
         "source": table.id, "citation": table.citation, "hardware": table.hardware,
         "metric": metric, "reference": against, "matmul_peak_gflops": peak,
+        "not_measured": not_measured(report, table, against),
         "models": [
             {"workload": model.group.workload, "name": model.name, "size": model.group.size,
              "batch_size": model.group.batch_size,
@@ -252,8 +287,10 @@ def paper_note(report: Report, table: PublishedTable = PASZKE_2019,
     unmeasured = ("" if measured else
                   f"The reference asked for, {against}, was not measured by this run, so no "
                   "ratio is measured. ")
+    missing = "".join(f"{framework}: {reason}. "
+                      for framework, reason in not_measured(report, table, against).items())
     return (f"Published: {table.citation}, on {table.hardware}; {table.conditions}. "
             "Absolute figures do not travel between machines; the ratios between frameworks "
             f"are what to compare: ratios against {against}. " + unmeasured
             + "GFLOP/s = analytic FLOPs per sample (training = 3 x forward) x samples/s. "
-            + ceiling)
+            + ceiling + ("Not measured here: " + missing if missing else ""))

@@ -48,6 +48,17 @@ PASZKE_2019 = PublishedTable(
     columns={"alexnet": "AlexNet", "vgg19": "VGG-19", "resnet50": "ResNet-50",
              "mobilenet_v2": "MobileNet", "gnmt": "GNMTv2", "ncf": "NCF"},
     rows={
+        "chainer": {"alexnet": Figure(778, "± 15"), "resnet50": Figure(219, "± 1")},
+        "cntk": {"alexnet": Figure(845, "± 8"), "vgg19": Figure(84, "± 3"),
+                 "resnet50": Figure(210, "± 1")},
+        "mxnet": {
+            "alexnet": Figure(1554, "± 22"), "vgg19": Figure(113, "± 1"),
+            "resnet50": Figure(218, "± 2"), "mobilenet_v2": Figure(444, "± 2"),
+        },
+        "paddle": {
+            "alexnet": Figure(933, "± 123"), "vgg19": Figure(112, "± 2"),
+            "resnet50": Figure(192, "± 4"), "mobilenet_v2": Figure(557, "± 24"),
+        },
         "tensorflow": {
             "alexnet": Figure(1422, "± 27"), "vgg19": Figure(66, "± 2"),
             "resnet50": Figure(200, "± 1"), "mobilenet_v2": Figure(216, "± 15"),

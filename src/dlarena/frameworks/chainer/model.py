@@ -1,0 +1,249 @@
+"""The base class of the Chainer implementations: a chain of links and functions built from
+a framework-free list of layers (contract/chain.py), in canonical NCHW. Define-by-run only.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from abc import abstractmethod
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+from dlarena.contract import Implementation, SgdSettings, Weights, check_layout
+from dlarena.contract.chain import (
+    WEIGHTED,
+    BatchNorm,
+    Conv,
+    Dense,
+    Flatten,
+    GlobalAveragePool,
+    Layer,
+    MaxPool,
+    Relu,
+    Residual,
+)
+from dlarena.frameworks.chainer.runtime import ChainerRuntime
+
+
+class ChainerChain(Implementation):
+    runtime: ChainerRuntime
+
+    @abstractmethod
+    def chain(self) -> list[Layer]:
+        """The model's layers in order (workloads/sequential.py)."""
+
+    def build(self) -> None:
+        import chainer
+
+        if self.cell.mode != "eager":
+            raise ValueError(f"unknown Chainer mode {self.cell.mode!r}")
+        self.dtype = np.dtype(self.cell.dtype)
+        chainer.global_config.dtype = self.dtype  # the links' parameters are created in it
+        # (layer, link) of every weighted layer in order, residual bodies included.
+        self.layers: list[tuple[Layer, Any]] = []
+        self.steps = self._build(self.chain())
+        self.links = chainer.ChainList(*[link for _, link in self.layers])
+        settings = self.optimizer_settings()
+        if isinstance(settings, SgdSettings):
+            self.optimizer = chainer.optimizers.SGD(lr=settings.learning_rate)
+        else:
+            self.optimizer = _adam_with_pytorch_epsilon()(
+                alpha=settings.learning_rate, beta1=settings.beta_1, beta2=settings.beta_2,
+                eps=settings.epsilon)
+        self.optimizer.setup(self.links)
+        if self.workload.loss != "softmax_cross_entropy":
+            raise ValueError(f"the Chainer chain has no {self.workload.loss} loss")
+        self.training = True
+
+    def _build(self, layers: tuple[Layer, ...] | list[Layer]) -> list[tuple[Layer, Any]]:
+        steps = []
+        for layer in layers:
+            step = self._step(layer)
+            if isinstance(layer, WEIGHTED):
+                self.layers.append((layer, step))
+            steps.append((layer, step))
+        return steps
+
+    def _step(self, layer: Layer) -> Any:
+        import chainer.functions as F
+        import chainer.links as L
+
+        if isinstance(layer, Residual):
+            return self._build(layer.body), self._build(layer.shortcut)
+        if isinstance(layer, GlobalAveragePool):
+            return lambda value: F.average(value, axis=(2, 3))
+        if isinstance(layer, Dense):
+            return L.Linear(layer.inputs, layer.outputs)
+        if isinstance(layer, Conv):
+            return L.Convolution2D(
+                layer.inputs, layer.outputs, layer.kernel, stride=layer.stride,
+                pad=layer.padding, nobias=not layer.bias)
+        if isinstance(layer, BatchNorm):
+            bn = self.workload.batch_norm
+            # Chainer's `decay` keeps the old statistics: 1 - PyTorch's new-stat weight.
+            return L.BatchNormalization(
+                layer.channels, decay=1 - bn.momentum, eps=bn.epsilon, dtype=self.dtype)
+        if isinstance(layer, Relu):
+            return F.relu
+        if isinstance(layer, MaxPool):
+            # cover_all=False: floor the output size, as PyTorch and Keras do.
+            return functools.partial(F.max_pooling_2d, ksize=layer.size, stride=layer.stride,
+                                     pad=layer.padding, cover_all=False)
+        if isinstance(layer, Flatten):
+            return lambda value: F.reshape(value, (value.shape[0], -1))
+        raise TypeError(f"no Chainer link for {layer!r}")
+
+    def _slots(self) -> Iterator[tuple[str, Any, str, bool]]:
+        """(canonical name, link, attribute, stored transposed) for every weight."""
+        for layer, link in self.layers:
+            if isinstance(layer, Dense):
+                yield f"{layer.name}.kernel", link, "W", True  # Chainer: (out, in)
+                yield f"{layer.name}.bias", link, "b", False
+            elif isinstance(layer, Conv):
+                yield f"{layer.name}.kernel", link, "W", False
+                if layer.bias:
+                    yield f"{layer.name}.bias", link, "b", False
+            elif isinstance(layer, BatchNorm):
+                yield f"{layer.name}.gamma", link, "gamma", False
+                yield f"{layer.name}.beta", link, "beta", False
+                yield f"{layer.name}.moving_mean", link, "avg_mean", False
+                yield f"{layer.name}.moving_variance", link, "avg_var", False
+
+    def _forward(self, inputs: Any, record: Callable[[str, Any], None] | None = None,
+                 steps: list[tuple[Layer, Any]] | None = None) -> Any:
+        value = inputs
+        for layer, step in self.steps if steps is None else steps:
+            if isinstance(layer, Residual):
+                body, shortcut = step
+                value = (self._forward(value, record, body)
+                         + self._forward(value, record, shortcut))
+                continue
+            value = step(value)
+            if record is not None and isinstance(layer, WEIGHTED):
+                record(layer.name, value)
+        return value
+
+    def prepare(self, *, training: bool) -> None:
+        self.training = training
+
+    def to_device(self, inputs: np.ndarray, labels: np.ndarray) -> Any:
+        return inputs.astype(self.dtype), labels.astype(np.int32)  # Chainer's label type
+
+    def _loss(self, batch: Any) -> Any:
+        import chainer
+        import chainer.functions as F
+
+        inputs, labels = batch
+        with chainer.using_config("train", self.training):
+            loss = F.softmax_cross_entropy(self._forward(inputs), labels)
+        self.links.cleargrads()
+        loss.backward()
+        return loss
+
+    def train_step(self, batch: Any) -> Any:
+        loss = self._loss(batch)
+        self.optimizer.update()
+        return loss
+
+    def infer_step(self, batch: Any) -> Any:
+        import chainer
+
+        with chainer.using_config("train", self.training), chainer.no_backprop_mode():
+            return self._forward(batch[0])
+
+    def activations(self, batch: Any) -> Weights:
+        import chainer
+
+        outputs: Weights = {}
+        with chainer.using_config("train", self.training), chainer.no_backprop_mode():
+            self._forward(batch[0], lambda name, value: outputs.__setitem__(
+                name, np.array(value.array)))
+        return outputs
+
+    def gradients(self, batch: Any) -> tuple[float, Weights]:
+        loss = self._loss(batch)
+        gradients: Weights = {}
+        for name, link, attribute, transposed in self._slots():
+            param = getattr(link, attribute)
+            if hasattr(param, "grad") and param.grad is not None:
+                gradients[name] = _read(param.grad, transposed)
+        return float(loss.array), gradients
+
+    def compilation_stats(self) -> dict[str, float]:
+        return {}  # define-by-run: nothing is compiled
+
+    def hyperparameters(self) -> dict[str, Any]:
+        hp = self.optimizer.hyperparam
+        settings: dict[str, Any] = {"optimizer": type(self.optimizer).__name__}
+        if hasattr(hp, "eps"):
+            settings.update(learning_rate=hp.alpha, optimizer_epsilon=hp.eps,
+                            betas=[hp.beta1, hp.beta2],
+                            adam_epsilon_on="bias-corrected sqrt(v) (PyTorch's placement)")
+        else:
+            settings["learning_rate"] = hp.lr
+        norms = [link for layer, link in self.layers if isinstance(layer, BatchNorm)]
+        if norms:
+            settings["batchnorm_epsilon"] = norms[0].eps
+            settings["batchnorm_new_stat_weight"] = 1 - norms[0].decay
+        settings["loss"] = self.workload.loss
+        settings["weight_init"] = "dlarena canonical weights (glorot-uniform), loaded"
+        return settings
+
+    def data_layout(self) -> str:
+        return "NCHW" if any(isinstance(layer, Conv) for layer, _ in self.layers) else \
+            "contiguous"
+
+    def trainable_parameter_count(self) -> int:
+        return sum(int(param.size) for param in self.links.params())
+
+    def get_weights(self) -> Weights:
+        return {name: _read(_array(getattr(link, attribute)), transposed)
+                for name, link, attribute, transposed in self._slots()}
+
+    def set_weights(self, weights: Weights) -> None:
+        slots = list(self._slots())
+        check_layout("chainer", {name for name, *_ in slots}, set(weights))
+        for name, link, attribute, transposed in slots:
+            value = np.asarray(weights[name], dtype=self.dtype)
+            _array(getattr(link, attribute))[...] = value.T if transposed else value
+
+
+def _array(value: Any) -> np.ndarray:
+    """A parameter's array, or the array itself (BatchNorm's running statistics)."""
+    return value.array if hasattr(value, "array") else value  # type: ignore[no-any-return]
+
+
+def _read(array: np.ndarray, transposed: bool) -> np.ndarray:
+    return np.ascontiguousarray(array.T) if transposed else np.array(array)
+
+
+@functools.cache
+def _adam_with_pytorch_epsilon() -> type:
+    """Chainer's Adam with epsilon added where PyTorch (and the Adam paper) adds it.
+
+    Chainer, like Keras and MXNet, divides by sqrt(v) + eps and folds the bias corrections
+    into the step size; scaling eps by sqrt(1 - beta_2^t) each step makes it PyTorch's
+    function (see frameworks/tensorflow/model.py).
+    """
+    from chainer import optimizers
+    from chainer.optimizers import adam
+
+    class Rule(adam.AdamRule):  # type: ignore[misc]
+        def update_core(self, param: Any) -> None:
+            base = self._pytorch_eps
+            self.hyperparam.eps = base * math.sqrt(1 - self.hyperparam.beta2**self.t)
+            try:
+                super().update_core(param)
+            finally:
+                self.hyperparam.eps = base
+
+    class Adam(optimizers.Adam):  # type: ignore[misc]
+        def create_update_rule(self) -> Any:
+            rule = Rule(self.hyperparam)
+            rule._pytorch_eps = self.hyperparam.eps
+            return rule
+
+    return Adam

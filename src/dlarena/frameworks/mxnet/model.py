@@ -1,0 +1,289 @@
+"""The base class of the MXNet (Gluon) implementations: a HybridSequential built from a
+framework-free chain of layers (contract/chain.py), in canonical NCHW.
+
+Modes: `eager` runs Gluon's imperative operators one by one; `hybridize` calls
+`hybridize(static_alloc=True, static_shape=True)`, so every step runs one cached graph.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from abc import abstractmethod
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from dlarena.contract import Implementation, SgdSettings, Weights, check_layout
+from dlarena.contract.chain import (
+    WEIGHTED,
+    BatchNorm,
+    Conv,
+    Dense,
+    Flatten,
+    GlobalAveragePool,
+    Layer,
+    MaxPool,
+    Relu,
+    Residual,
+)
+from dlarena.frameworks.mxnet.runtime import MxnetRuntime
+
+MODES = ("eager", "hybridize")
+
+
+class GluonChain(Implementation):
+    runtime: MxnetRuntime
+
+    @abstractmethod
+    def chain(self) -> list[Layer]:
+        """The model's layers in order (workloads/sequential.py)."""
+
+    def build(self) -> None:
+        from mxnet import gluon
+
+        if self.cell.mode not in MODES:
+            raise ValueError(f"unknown MXNet mode {self.cell.mode!r}")
+        self.dtype = self.cell.dtype
+        # (layer, block) of every weighted layer in order, residual bodies included.
+        self.layers: list[tuple[Layer, Any]] = []
+        self.steps = self._build(self.chain())
+        self.net = _sequence([block for _, block in self.steps])
+        self.net.initialize(ctx=self.runtime.context)
+        self.net.cast(self.dtype)
+        if self.cell.mode == "hybridize":
+            self.net.hybridize(static_alloc=True, static_shape=True)
+        settings = self.optimizer_settings()
+        params = self.net.collect_params()
+        if isinstance(settings, SgdSettings):
+            self.trainer = gluon.Trainer(params, "sgd", {"learning_rate": settings.learning_rate},
+                                         kvstore=None)
+        else:
+            adam = _adam_with_pytorch_epsilon()(
+                learning_rate=settings.learning_rate, beta1=settings.beta_1,
+                beta2=settings.beta_2, epsilon=settings.epsilon)
+            self.trainer = gluon.Trainer(params, adam, kvstore=None)
+        if self.workload.loss != "softmax_cross_entropy":
+            raise ValueError(f"the MXNet chain has no {self.workload.loss} loss")
+        self.loss_block = gluon.loss.SoftmaxCrossEntropyLoss()
+        self.training = True
+
+    def _build(self, layers: tuple[Layer, ...] | list[Layer]) -> list[tuple[Layer, Any]]:
+        steps = []
+        for layer in layers:
+            block = self._block(layer)
+            if isinstance(layer, WEIGHTED):
+                self.layers.append((layer, block))
+            steps.append((layer, block))
+        return steps
+
+    def _block(self, layer: Layer) -> Any:
+        from mxnet.gluon import nn
+
+        if isinstance(layer, Residual):
+            body, shortcut = self._build(layer.body), self._build(layer.shortcut)
+            block = _residual_block()(_sequence([b for _, b in body]),
+                                      _sequence([b for _, b in shortcut]) if shortcut else None)
+            block.steps = (body, shortcut)
+            return block
+        if isinstance(layer, GlobalAveragePool):
+            return _sequence([nn.GlobalAvgPool2D(), nn.Flatten()])
+        if isinstance(layer, Dense):
+            return nn.Dense(layer.outputs, in_units=layer.inputs, flatten=False)
+        if isinstance(layer, Conv):
+            return nn.Conv2D(layer.outputs, layer.kernel, strides=layer.stride,
+                             padding=layer.padding, in_channels=layer.inputs,
+                             use_bias=layer.bias)
+        if isinstance(layer, BatchNorm):
+            bn = self.workload.batch_norm
+            # Gluon keeps `momentum` of the old statistics: 1 - PyTorch's new-stat weight.
+            return nn.BatchNorm(axis=1, momentum=1 - bn.momentum, epsilon=bn.epsilon,
+                                in_channels=layer.channels)
+        if isinstance(layer, Relu):
+            return nn.Activation("relu")
+        if isinstance(layer, MaxPool):
+            return nn.MaxPool2D(pool_size=layer.size, strides=layer.stride,
+                                padding=layer.padding)
+        if isinstance(layer, Flatten):
+            return nn.Flatten()
+        raise TypeError(f"no MXNet block for {layer!r}")
+
+    def _slots(self) -> Iterator[tuple[str, Any, bool]]:
+        """(canonical name, Gluon parameter, stored transposed) for every weight."""
+        for layer, block in self.layers:
+            if isinstance(layer, Dense):
+                yield f"{layer.name}.kernel", block.weight, True  # Gluon: (out, in)
+                yield f"{layer.name}.bias", block.bias, False
+            elif isinstance(layer, Conv):
+                yield f"{layer.name}.kernel", block.weight, False
+                if layer.bias:
+                    yield f"{layer.name}.bias", block.bias, False
+            elif isinstance(layer, BatchNorm):
+                yield f"{layer.name}.gamma", block.gamma, False
+                yield f"{layer.name}.beta", block.beta, False
+                yield f"{layer.name}.moving_mean", block.running_mean, False
+                yield f"{layer.name}.moving_variance", block.running_var, False
+
+    def _mode(self) -> Any:
+        from mxnet import autograd
+
+        return autograd.train_mode() if self.training else autograd.predict_mode()
+
+    def prepare(self, *, training: bool) -> None:
+        self.training = training
+
+    def to_device(self, inputs: np.ndarray, labels: np.ndarray) -> Any:
+        from mxnet import nd
+
+        context = self.runtime.context
+        # Labels as the model's float type: `pick` (inside the loss) indexes with them.
+        return (nd.array(inputs, ctx=context, dtype=self.dtype),
+                nd.array(labels, ctx=context, dtype=self.dtype))
+
+    def _loss(self, batch: Any) -> Any:
+        from mxnet import autograd
+
+        inputs, labels = batch
+        with autograd.record(train_mode=self.training):
+            loss = self.loss_block(self.net(inputs), labels).mean()
+        loss.backward()
+        return loss
+
+    def train_step(self, batch: Any) -> Any:
+        loss = self._loss(batch)
+        self.trainer.step(1)  # the loss is already the batch mean
+        return loss
+
+    def infer_step(self, batch: Any) -> Any:
+        with self._mode():
+            return self.net(batch[0])
+
+    def activations(self, batch: Any) -> Weights:
+        # Block by block: in hybridize mode each child runs its own cached graph.
+        outputs: Weights = {}
+
+        def run(steps: list[tuple[Layer, Any]], value: Any) -> Any:
+            for layer, block in steps:
+                if isinstance(layer, Residual):
+                    body, shortcut = block.steps
+                    value = run(body, value) + (run(shortcut, value) if shortcut else value)
+                    continue
+                value = block(value)
+                if isinstance(layer, WEIGHTED):
+                    outputs[layer.name] = value.asnumpy()
+            return value
+
+        with self._mode():
+            run(self.steps, batch[0])
+        return outputs
+
+    def gradients(self, batch: Any) -> tuple[float, Weights]:
+        loss = self._loss(batch)
+        gradients = {name: _read(param.grad(), transposed)
+                     for name, param, transposed in self._slots() if param.grad_req != "null"}
+        return float(loss.asscalar()), gradients
+
+    def compilation_stats(self) -> dict[str, float]:
+        return {}
+
+    def hyperparameters(self) -> dict[str, Any]:
+        optimizer = self.trainer._optimizer
+        settings: dict[str, Any] = {"optimizer": type(optimizer).__name__,
+                                    "learning_rate": optimizer.learning_rate}
+        if hasattr(optimizer, "epsilon"):
+            settings.update(optimizer_epsilon=optimizer.epsilon,
+                            betas=[optimizer.beta1, optimizer.beta2],
+                            adam_epsilon_on="bias-corrected sqrt(v) (PyTorch's placement)")
+        norms = [block for layer, block in self.layers if isinstance(layer, BatchNorm)]
+        if norms:
+            settings["batchnorm_epsilon"] = norms[0]._kwargs["eps"]
+            settings["batchnorm_new_stat_weight"] = 1 - norms[0]._kwargs["momentum"]
+        settings["loss"] = self.workload.loss
+        settings["weight_init"] = "dlarena canonical weights (glorot-uniform), loaded"
+        return settings
+
+    def data_layout(self) -> str:
+        return "NCHW" if any(isinstance(layer, Conv) for layer, _ in self.layers) else \
+            "contiguous"
+
+    def trainable_parameter_count(self) -> int:
+        return sum(int(param.data().size) for param in self.net.collect_params().values()
+                   if param.grad_req != "null")
+
+    def get_weights(self) -> Weights:
+        return {name: _read(param.data(), transposed)
+                for name, param, transposed in self._slots()}
+
+    def set_weights(self, weights: Weights) -> None:
+        from mxnet import nd
+
+        slots = list(self._slots())
+        check_layout("mxnet", {name for name, _, _ in slots}, set(weights))
+        for name, param, transposed in slots:
+            value = np.asarray(weights[name])
+            param.set_data(nd.array(value.T if transposed else value, dtype=self.dtype,
+                                    ctx=self.runtime.context))
+
+
+def _sequence(blocks: list[Any]) -> Any:
+    from mxnet import gluon
+
+    sequence = gluon.nn.HybridSequential()
+    for block in blocks:
+        sequence.add(block)
+    return sequence
+
+
+@functools.cache
+def _residual_block() -> type:
+    """body(x) + shortcut(x), the shortcut the identity when None."""
+    from mxnet import gluon
+
+    class ResidualBlock(gluon.HybridBlock):  # type: ignore[misc]
+        def __init__(self, body: Any, shortcut: Any) -> None:
+            super().__init__()
+            self.body = body
+            self.shortcut = shortcut
+
+        def hybrid_forward(self, F: Any, x: Any) -> Any:
+            return self.body(x) + (x if self.shortcut is None else self.shortcut(x))
+
+    return ResidualBlock
+
+
+def _read(array: Any, transposed: bool) -> np.ndarray:
+    value = array.asnumpy()
+    return np.ascontiguousarray(value.T) if transposed else value
+
+
+@functools.cache
+def _adam_with_pytorch_epsilon() -> type:
+    """MXNet's Adam, its update written as PyTorch's (epsilon on the bias-corrected sqrt(v))
+    in NDArray operations in the weights' own dtype.
+
+    MXNet's fused `adam_update`, like Keras, divides by sqrt(v) + eps and folds the bias
+    corrections into the learning rate (the same eps is then eps / sqrt(1 - beta_2^t) in
+    PyTorch's terms), and it takes lr, the betas and eps as float32 operator attributes: in
+    float64, beta_2 = 0.999 becomes 0.99900001287. Either alone parted the same-model check's
+    mlp Adam losses from PyTorch's at step 2 (1.6e-5, then 8.9e-7 with eps rescaled). Written
+    out, the update agrees with torch.optim.Adam to float64 rounding; it is 5 in-place
+    operations per weight where the fused operator is one (see docs/old-frameworks.md).
+    """
+    import mxnet
+
+    class Adam(mxnet.optimizer.Adam):  # type: ignore[misc]
+        def update(self, index: Any, weight: Any, grad: Any, state: Any) -> None:
+            if self.rescale_grad != 1 or self._get_wd(index) != 0 or self.clip_gradient:
+                raise ValueError("dlarena's MXNet Adam has no rescaling, decay or clipping")
+            self._update_count(index)
+            step = self._index_update_count[index]
+            step_size = self._get_lr(index) / (1 - self.beta1**step)
+            root_correction = math.sqrt(1 - self.beta2**step)
+            mean, var = state
+            mean[:] = mean * self.beta1 + grad * (1 - self.beta1)
+            var[:] = var * self.beta2 + grad * grad * (1 - self.beta2)
+            weight[:] = weight - mean * step_size / (
+                mxnet.nd.sqrt(var) / root_correction + self.epsilon)
+
+    return Adam

@@ -1,0 +1,231 @@
+"""The base class of the PaddlePaddle implementations: a paddle.nn.Sequential built from a
+framework-free list of layers (contract/chain.py), in canonical NCHW.
+
+Modes: `eager` is Paddle's dynamic graph; `to_static` converts the model's forward with
+`paddle.jit.to_static(full_graph=True)`, so steps run a static program (the backward too).
+"""
+
+from __future__ import annotations
+
+import functools
+from abc import abstractmethod
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from dlarena.contract import Implementation, SgdSettings, Weights, check_layout
+from dlarena.contract.chain import (
+    WEIGHTED,
+    BatchNorm,
+    Conv,
+    Dense,
+    Flatten,
+    GlobalAveragePool,
+    Layer,
+    MaxPool,
+    Relu,
+    Residual,
+)
+from dlarena.frameworks.paddle.runtime import PaddleRuntime
+
+MODES = ("eager", "to_static")
+
+
+class PaddleChain(Implementation):
+    runtime: PaddleRuntime
+
+    @abstractmethod
+    def chain(self) -> list[Layer]:
+        """The model's layers in order (workloads/sequential.py)."""
+
+    def build(self) -> None:
+        import paddle
+
+        if self.cell.mode not in MODES:
+            raise ValueError(f"unknown PaddlePaddle mode {self.cell.mode!r}")
+        self.dtype = self.cell.dtype
+        paddle.set_default_dtype(self.dtype)  # the layers' parameters are created in it
+        # (layer, module) of every weighted layer in order, residual bodies included.
+        self.layers: list[tuple[Layer, Any]] = []
+        self.steps = self._build(self.chain())
+        self.model = paddle.nn.Sequential(*[module for _, module in self.steps])
+        self.forward = (paddle.jit.to_static(self.model, full_graph=True)
+                        if self.cell.mode == "to_static" else self.model)
+        settings = self.optimizer_settings()
+        parameters = self.model.parameters()
+        if isinstance(settings, SgdSettings):
+            self.optimizer = paddle.optimizer.SGD(learning_rate=settings.learning_rate,
+                                                  parameters=parameters)
+        else:
+            # Paddle adds epsilon * sqrt(1 - beta_2^t) to sqrt(v): PyTorch's placement.
+            self.optimizer = paddle.optimizer.Adam(
+                learning_rate=settings.learning_rate, beta1=settings.beta_1,
+                beta2=settings.beta_2, epsilon=settings.epsilon, parameters=parameters)
+        if self.workload.loss != "softmax_cross_entropy":
+            raise ValueError(f"the PaddlePaddle chain has no {self.workload.loss} loss")
+
+    def _build(self, layers: tuple[Layer, ...] | list[Layer]) -> list[tuple[Layer, Any]]:
+        steps = []
+        for layer in layers:
+            module = self._layer(layer)
+            if isinstance(layer, WEIGHTED):
+                self.layers.append((layer, module))
+            steps.append((layer, module))
+        return steps
+
+    def _layer(self, layer: Layer) -> Any:
+        from paddle import nn
+
+        if isinstance(layer, Residual):
+            body, shortcut = self._build(layer.body), self._build(layer.shortcut)
+            module = _residual_layer()(nn.Sequential(*[m for _, m in body]),
+                                       nn.Sequential(*[m for _, m in shortcut])
+                                       if shortcut else None)
+            module.steps = (body, shortcut)
+            return module
+        if isinstance(layer, GlobalAveragePool):
+            return nn.Sequential(nn.AdaptiveAvgPool2D(1), nn.Flatten())
+        if isinstance(layer, Dense):
+            return nn.Linear(layer.inputs, layer.outputs)
+        if isinstance(layer, Conv):
+            return nn.Conv2D(layer.inputs, layer.outputs, layer.kernel, stride=layer.stride,
+                             padding=layer.padding, bias_attr=None if layer.bias else False)
+        if isinstance(layer, BatchNorm):
+            bn = self.workload.batch_norm
+            # Paddle's `momentum` keeps the old statistics: 1 - PyTorch's new-stat weight.
+            return nn.BatchNorm2D(layer.channels, momentum=1 - bn.momentum,
+                                  epsilon=bn.epsilon)
+        if isinstance(layer, Relu):
+            return nn.ReLU()
+        if isinstance(layer, MaxPool):
+            return nn.MaxPool2D(layer.size, stride=layer.stride, padding=layer.padding)
+        if isinstance(layer, Flatten):
+            return nn.Flatten()
+        raise TypeError(f"no PaddlePaddle layer for {layer!r}")
+
+    def _slots(self) -> Iterator[tuple[str, Any]]:
+        """(canonical name, Paddle tensor) for every weight; Paddle's dense kernel is
+        (in, out), as the canonical one."""
+        for layer, module in self.layers:
+            if isinstance(layer, Dense):
+                yield f"{layer.name}.kernel", module.weight
+                yield f"{layer.name}.bias", module.bias
+            elif isinstance(layer, Conv):
+                yield f"{layer.name}.kernel", module.weight
+                if layer.bias:
+                    yield f"{layer.name}.bias", module.bias
+            elif isinstance(layer, BatchNorm):
+                yield f"{layer.name}.gamma", module.weight
+                yield f"{layer.name}.beta", module.bias
+                yield f"{layer.name}.moving_mean", module._mean
+                yield f"{layer.name}.moving_variance", module._variance
+
+    def prepare(self, *, training: bool) -> None:
+        self.model.train() if training else self.model.eval()
+
+    def to_device(self, inputs: np.ndarray, labels: np.ndarray) -> Any:
+        import paddle
+
+        return paddle.to_tensor(inputs.astype(self.dtype)), paddle.to_tensor(labels)
+
+    def _loss(self, batch: Any) -> Any:
+        from paddle.nn import functional
+
+        inputs, labels = batch
+        loss = functional.cross_entropy(self.forward(inputs), labels)
+        loss.backward()
+        return loss
+
+    def train_step(self, batch: Any) -> Any:
+        loss = self._loss(batch)
+        self.optimizer.step()
+        self.optimizer.clear_grad()
+        return loss
+
+    def infer_step(self, batch: Any) -> Any:
+        import paddle
+
+        with paddle.no_grad():
+            return self.forward(batch[0])
+
+    def activations(self, batch: Any) -> Weights:
+        import paddle
+
+        # Layer by layer, in the dynamic graph: to_static converts the whole forward only.
+        outputs: Weights = {}
+
+        def run(steps: list[tuple[Layer, Any]], value: Any) -> Any:
+            for layer, module in steps:
+                if isinstance(layer, Residual):
+                    body, shortcut = module.steps
+                    value = run(body, value) + (run(shortcut, value) if shortcut else value)
+                    continue
+                value = module(value)
+                if isinstance(layer, WEIGHTED):
+                    outputs[layer.name] = value.numpy()
+            return value
+
+        with paddle.no_grad():
+            run(self.steps, batch[0])
+        return outputs
+
+    def gradients(self, batch: Any) -> tuple[float, Weights]:
+        self.optimizer.clear_grad()
+        loss = self._loss(batch)
+        gradients = {name: tensor.grad.numpy() for name, tensor in self._slots()
+                     if not tensor.stop_gradient and tensor.grad is not None}
+        return float(loss.item()), gradients
+
+    def compilation_stats(self) -> dict[str, float]:
+        return {}
+
+    def hyperparameters(self) -> dict[str, Any]:
+        optimizer = self.optimizer
+        settings: dict[str, Any] = {"optimizer": type(optimizer).__name__,
+                                    "learning_rate": optimizer.get_lr()}
+        if hasattr(optimizer, "_beta1"):
+            settings.update(optimizer_epsilon=optimizer._epsilon,
+                            betas=[optimizer._beta1, optimizer._beta2],
+                            adam_epsilon_on="bias-corrected sqrt(v) (PyTorch's placement)")
+        norms = [module for layer, module in self.layers if isinstance(layer, BatchNorm)]
+        if norms:
+            settings["batchnorm_epsilon"] = norms[0]._epsilon
+            settings["batchnorm_new_stat_weight"] = 1 - norms[0]._momentum
+        settings["loss"] = self.workload.loss
+        settings["weight_init"] = "dlarena canonical weights (glorot-uniform), loaded"
+        return settings
+
+    def data_layout(self) -> str:
+        return "NCHW" if any(isinstance(layer, Conv) for layer, _ in self.layers) else \
+            "contiguous"
+
+    def trainable_parameter_count(self) -> int:
+        return sum(int(np.prod(p.shape)) for p in self.model.parameters()
+                   if not p.stop_gradient)
+
+    def get_weights(self) -> Weights:
+        return {name: np.array(tensor.numpy()) for name, tensor in self._slots()}
+
+    def set_weights(self, weights: Weights) -> None:
+        slots = list(self._slots())
+        check_layout("paddle", {name for name, _ in slots}, set(weights))
+        for name, tensor in slots:
+            tensor.set_value(np.asarray(weights[name], dtype=self.dtype))
+
+
+@functools.cache
+def _residual_layer() -> type:
+    """body(x) + shortcut(x), the shortcut the identity when None."""
+    from paddle import nn
+
+    class ResidualLayer(nn.Layer):  # type: ignore[misc]
+        def __init__(self, body: Any, shortcut: Any) -> None:
+            super().__init__()
+            self.body = body
+            self.shortcut = shortcut
+
+        def forward(self, x: Any) -> Any:
+            return self.body(x) + (x if self.shortcut is None else self.shortcut(x))
+
+    return ResidualLayer
