@@ -26,7 +26,8 @@ def assert_usage_error(result: subprocess.CompletedProcess[str], needle: str) ->
 
 
 @pytest.mark.parametrize(("args", "needle"), [
-    (["run", "--frameworks", "pytorch"], f"unknown framework 'pytorch'; valid: {', '.join(registry.frameworks())}"),
+    (["run", "--frameworks", "pytorch"],
+     f"unknown framework 'pytorch'; valid: {', '.join(registry.frameworks())}"),
     (["run", "--workloads", "resnet"],
      f"unknown workload 'resnet'; valid: {', '.join(registry.workloads())}"),
     (["run", "--scenarios", "speed"], "unknown scenario 'speed'; valid: train, infer"),
@@ -36,7 +37,8 @@ def assert_usage_error(result: subprocess.CompletedProcess[str], needle: str) ->
     (["run", "--batch-size", "-4"], "expected a positive integer, got -4"),
     (["run", "--batch-size", "many"], "expected a positive integer, got 'many'"),
     (["run", "--python", "torch"], "expected FRAMEWORK=PATH"),
-    (["run", "--reference", "pytorch"], f"unknown --reference 'pytorch'; valid: {', '.join(registry.frameworks())}"),
+    (["run", "--reference", "pytorch"],
+     f"unknown --reference 'pytorch'; valid: {', '.join(registry.frameworks())}"),
     (["report", "--reference", "pytorch"], "unknown --reference 'pytorch'"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
     ([], "required: command"),

@@ -14,7 +14,6 @@ from dlarena.suites import FRONT_ENDS, INSTALLED, SUITES
 
 THREADS = ThreadSettings(2, 2)
 DEFAULT_SET = [name for name, info in registry.frameworks().items() if info.in_default_set]
-FIRST, SECOND = DEFAULT_SET[:2]
 
 
 def test_default_suite_interleaves_frameworks_and_covers_every_paper_model() -> None:
@@ -22,10 +21,9 @@ def test_default_suite_interleaves_frameworks_and_covers_every_paper_model() -> 
 
     planned = build_plan(Request(), THREADS)
     order = [(p.cell.workload, p.cell.scenario, p.cell.framework) for p in planned]
-    assert order[:4] == [
-        ("mlp", "train", FIRST), ("mlp", "train", SECOND),
-        ("mlp", "infer", FIRST), ("mlp", "infer", SECOND),
-    ]
+    assert order[:2 * len(DEFAULT_SET)] == [
+        ("mlp", scenario, framework) for scenario in ("train", "infer")
+        for framework in DEFAULT_SET]
     assert {framework for _, _, framework in order} == set(DEFAULT_SET)
     trained = {workload for workload, scenario, _ in order if scenario == "train"}
     assert set(PASZKE_2019.columns) | {"transformer"} <= trained
@@ -63,7 +61,8 @@ def test_overrides_reach_every_cell() -> None:
 
 
 @pytest.mark.parametrize(("request_", "message"), [
-    (Request(frameworks=["pytorch"]), f"unknown framework 'pytorch'; valid: {', '.join(registry.frameworks())}"),
+    (Request(frameworks=["pytorch"]),
+     f"unknown framework 'pytorch'; valid: {', '.join(registry.frameworks())}"),
     (Request(workloads=["resnet"]),
      f"unknown workload 'resnet'; valid: {', '.join(registry.workloads())}"),
     (Request(scenarios=["speed"]), "unknown scenario 'speed'; valid: train, infer"),
@@ -105,7 +104,8 @@ def test_modes_expand_per_framework_and_alternate() -> None:
 def test_batch_size_sweep_and_latency_default_to_one_request() -> None:
     sweep = build_plan(Request(workloads=["mlp"], scenarios=["infer"], batch_sizes=[1, 8, 32],
                                processes=1), THREADS)
-    assert [p.cell.batch_size for p in sweep] == [1, 1, 8, 8, 32, 32]
+    assert [p.cell.batch_size for p in sweep] == [
+        size for size in (1, 8, 32) for _ in DEFAULT_SET]
     latency = build_plan(Request(workloads=["cnn"], scenarios=["latency"], processes=1),
                          THREADS)
     assert {p.cell.batch_size for p in latency} == {1}

@@ -35,7 +35,9 @@ def test_jax_graphs_suite_reports_compilations_and_break_even(tmp_path: Path) ->
     # Building compiles nothing; the first step compiles the whole step as one program.
     assert jit["compiled_graphs"]["median"] == 1
     assert eager["compiled_graphs"]["median"] > 10  # one small program per primitive
-    assert 0 < jit["compile_seconds"]["median"] < jit["first_step_seconds"]["median"]
+    # Tracing for shapes (eval_shape) happens while building; compiling in the first step.
+    assert 0 < jit["compile_seconds"]["median"] < (jit["build_seconds"]["median"]
+                                                   + jit["first_step_seconds"]["median"])
     manifest = cells["jit", "train"]["manifest"]
     assert (manifest["intra_op_threads"], manifest["x64_enabled"]) == (1, True)
     assert manifest["xla_flags"].endswith("--xla_cpu_multi_thread_eigen=false")

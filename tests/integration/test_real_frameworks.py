@@ -160,7 +160,7 @@ def test_check_command_passes_for_every_workload() -> None:
         require(framework)
     result = subprocess.run([sys.executable, "-m", "dlarena.cli", "check", "--threads", "1",
                              "--size", "smoke", "--frameworks", ",".join(frameworks)],
-                            capture_output=True, text=True, timeout=1500, check=False)
+                            capture_output=True, text=True, timeout=2400, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     pairs = len(list(itertools.combinations(frameworks, 2)))
     assert result.stdout.count("same model") == pairs * len(registry.workloads())

@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 from flax import linen as nn
 
-from dlarena.frameworks.jax.layers import BidirectionalLstm, Lstm
+from dlarena.frameworks.jax.layers import bidirectional_lstm, lstm
 from dlarena.frameworks.jax.model import JaxModel
 from dlarena.workloads.gnmt.spec import DECODER_LAYERS, ENCODER_LAYERS, FIRST_RESIDUAL, WORKLOAD
 
@@ -45,17 +45,17 @@ class Gnmt(nn.Module):
         knobs = WORKLOAD.knobs(self.size)
         hidden, vocabulary, source = knobs["hidden"], knobs["vocabulary"], knobs["source"]
         x = nn.Embed(vocabulary, hidden, name="encoder_embedding")(tokens[:, :source])
-        x = BidirectionalLstm(hidden, name="encoder_layers_0")(x)
+        x = bidirectional_lstm(hidden, name="encoder_layers_0")(x)
         for index in range(1, ENCODER_LAYERS):
-            output = Lstm(hidden, name=f"encoder_layers_{index}")(x)
+            output = lstm(hidden, name=f"encoder_layers_{index}")(x)
             x = output + x if index >= FIRST_RESIDUAL else output
         keys = x
 
         x = nn.Embed(vocabulary, hidden, name="decoder_embedding")(tokens[:, source:])
-        x = Lstm(hidden, name="decoder_layers_0")(x)
+        x = lstm(hidden, name="decoder_layers_0")(x)
         context = BahdanauAttention(hidden, name="decoder_attention")(x, keys)
         for index in range(1, DECODER_LAYERS):
-            output = Lstm(hidden, name=f"decoder_layers_{index}")(
+            output = lstm(hidden, name=f"decoder_layers_{index}")(
                 jnp.concatenate([x, context], axis=-1))
             x = output + x if index >= FIRST_RESIDUAL else output
         return nn.Dense(vocabulary, name="decoder_classifier")(x)

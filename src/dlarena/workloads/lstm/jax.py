@@ -6,7 +6,7 @@ from typing import Any
 
 from flax import linen as nn
 
-from dlarena.frameworks.jax.layers import Lstm
+from dlarena.frameworks.jax.layers import lstm
 from dlarena.frameworks.jax.model import JaxModel
 from dlarena.workloads.lstm.spec import CLASSES, WORKLOAD
 
@@ -18,7 +18,7 @@ class Classifier(nn.Module):
     def __call__(self, tokens: Any, *, training: bool) -> Any:
         knobs = WORKLOAD.knobs(self.size)
         x = nn.Embed(knobs["vocabulary"], knobs["embedding"], name="embedding")(tokens)
-        x = Lstm(knobs["units"], return_sequences=False, name="lstm")(x)
+        x = lstm(knobs["units"], return_sequences=False, name="lstm")(x)
         return nn.Dense(CLASSES, name="out")(x)
 
 

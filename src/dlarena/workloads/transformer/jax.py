@@ -12,7 +12,7 @@ from typing import Any
 import jax.numpy as jnp
 from flax import linen as nn
 
-from dlarena.frameworks.jax.layers import SelfAttention
+from dlarena.frameworks.jax.layers import self_attention
 from dlarena.frameworks.jax.model import JaxModel
 from dlarena.workloads.transformer.spec import LAYER_NORM_EPSILON, WORKLOAD
 
@@ -35,7 +35,7 @@ class Bert(nn.Module):
         x = _norm("embedding_norm")(x)
         for index in range(knobs["layers"]):
             name = f"encoder_layers_{index}"
-            x = _norm(f"{name}_norm1")(x + SelfAttention(knobs["heads"],
+            x = _norm(f"{name}_norm1")(x + self_attention(knobs["heads"],
                                                          name=f"{name}_self_attn")(x))
             h = nn.gelu(nn.Dense(knobs["ffn"], name=f"{name}_linear1")(x), approximate=False)
             x = _norm(f"{name}_norm2")(x + nn.Dense(hidden, name=f"{name}_linear2")(h))
