@@ -43,7 +43,8 @@ def test_each_backend_runs_its_modes_in_a_worker_without_tensorflow(tmp_path: Pa
         [sys.executable, "-m", "dlarena.cli", "run", "--frameworks", ",".join(KERAS_BACKENDS),
          "--workloads", "mlp", "--scenarios", "train", "--size", "smoke", "--modes", "all",
          "--threads", "1", "--windows", "2", "--min-window", "0.05", "--no-parity",
-         "--db", db], capture_output=True, text=True, timeout=600, check=False)
+         "--no-until-decided",
+         "--db", db], capture_output=True, text=True, timeout=900, check=False)
     assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
     document = json.loads(subprocess.run(
         [sys.executable, "-m", "dlarena.cli", "report", "--db", db, "--format", "json"],
