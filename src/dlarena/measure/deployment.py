@@ -25,7 +25,7 @@ from dlarena.cell import CellSpec
 from dlarena.contract import Deployment, ExportUnsupported, Implementation, Runtime, Workload
 from dlarena.deploy import load as loadgen
 from dlarena.deploy import portable
-from dlarena.deploy.child import LOAD_JOB_OPTION, Child
+from dlarena.deploy.child import LOAD_JOB_OPTION, Child, ChildFailed
 from dlarena.deploy.compare import agreement
 from dlarena.measure.timing import Progress, TimingResult, measure
 
@@ -112,7 +112,11 @@ def save_scenario(kind: str) -> Callable[..., Figures]:
             for index in range(loads):
                 progress("load in a fresh process", index, loads)
                 with Child(child_cell, "load") as child:
-                    result = child.event("result", cell.timeout_seconds / (2 * loads))
+                    try:
+                        result = child.event("result", cell.timeout_seconds / (2 * loads))
+                    except ChildFailed as error:
+                        raise RuntimeError(f"loading the {format_name} file in a fresh process "
+                                           f"failed: {error}") from None
                     wall = time.perf_counter() - child.started
                 outputs = np.load(job["outputs"], allow_pickle=False)
                 loaded = {name: float(value) for name, value in result["metrics"].items()}
