@@ -62,6 +62,13 @@ def test_a_load_that_computes_other_outputs_fails_its_cell() -> None:
     assert "bit for bit" in outcome.error
 
 
+def test_a_file_that_does_not_load_fails_its_cell_naming_the_format() -> None:
+    outcome = run_fake("save-program", plant_load_error=True)
+    assert outcome.status == "error"
+    assert outcome.error == ("RuntimeError: loading the fake program (.npz) file in a fresh "
+                             "process failed: ValueError: planted: cannot read program.npz")
+
+
 def test_a_failing_export_fails_its_cell_saying_why() -> None:
     outcome = run_fake("export-onnx")
     assert outcome.status == "error"
