@@ -9,6 +9,7 @@ fresh process that loads, the server) are always ended by the cell.
 from __future__ import annotations
 
 import dataclasses
+import glob
 import io
 import os
 import shutil
@@ -72,8 +73,11 @@ def _scratch() -> Iterator[str]:
 
 
 def _size(path: str) -> int:
+    """Bytes of a saved file with its side files (an ONNX file's external weights,
+    `model.onnx.data`), or of a saved folder."""
     if os.path.isfile(path):
-        return os.path.getsize(path)
+        return sum(os.path.getsize(found) for found in glob.glob(glob.escape(path) + "*")
+                   if os.path.isfile(found))
     return sum(os.path.getsize(os.path.join(root, name))
                for root, _, names in os.walk(path) for name in names)
 
