@@ -190,7 +190,14 @@ def export_scenario(portable_format: str) -> Callable[..., Figures]:
                 lambda: runtime.sync(impl.infer_step(native_batch)), cell, items, progress)
             native_latency = _latencies(lambda: runtime.sync(impl.infer_step(native_one)),
                                         _level_seconds(cell) / 4)
-            model = portable.open_model(portable_format, path, cell.threads.intra_op)
+            try:
+                model = portable.open_model(portable_format, path, cell.threads.intra_op)
+            except Exception as error:  # the exporter wrote a model its runtime refuses
+                text = str(error).strip().splitlines()
+                raise RuntimeError(
+                    f"the {portable_format} export does not load in "
+                    f"{portable.runtime_version(portable_format)}: {type(error).__name__}: "
+                    f"{text[0][:300] if text else '(no message)'}") from None
             batch, one = deployment.portable_inputs(inputs), deployment.portable_inputs(single)
             check = agreement(reference, model(batch), exact=False)
             if not check.equal:
