@@ -62,6 +62,13 @@ def test_a_load_that_computes_other_outputs_fails_its_cell() -> None:
     assert "bit for bit" in outcome.error
 
 
+def test_a_file_that_does_not_load_fails_its_cell_naming_the_format() -> None:
+    outcome = run_fake("save-program", plant_load_error=True)
+    assert outcome.status == "error"
+    assert outcome.error == ("RuntimeError: loading the fake program (.npz) file in a fresh "
+                             "process failed: ValueError: planted: cannot read program.npz")
+
+
 def test_a_failing_export_fails_its_cell_saying_why() -> None:
     outcome = run_fake("export-onnx")
     assert outcome.status == "error"
@@ -212,3 +219,15 @@ def test_deploy_suite_plans_every_scenario_for_the_default_set() -> None:
                                            "export-onnx", "export-litert", "serve"}
     assert {c.batch_size for c in cells if c.scenario == "serve"} == {1}
     assert {c.size for c in cells} == {"cpu"} and "fake" not in {c.framework for c in cells}
+
+
+def test_an_exported_files_size_counts_its_external_weights(tmp_path: Path) -> None:
+    from dlarena.measure.deployment import _size
+
+    (tmp_path / "model.onnx").write_bytes(b"g" * 10)
+    (tmp_path / "model.onnx.data").write_bytes(b"w" * 90)
+    (tmp_path / "other.bin").write_bytes(b"x" * 1000)
+    assert _size(str(tmp_path / "model.onnx")) == 100
+    (tmp_path / "saved").mkdir()
+    (tmp_path / "saved" / "variables").write_bytes(b"v" * 7)
+    assert _size(str(tmp_path / "saved")) == 7

@@ -9,6 +9,7 @@ fresh process that loads, the server) are always ended by the cell.
 from __future__ import annotations
 
 import dataclasses
+import glob
 import io
 import os
 import shutil
@@ -25,7 +26,7 @@ from dlarena.cell import CellSpec
 from dlarena.contract import Deployment, ExportUnsupported, Implementation, Runtime, Workload
 from dlarena.deploy import load as loadgen
 from dlarena.deploy import portable
-from dlarena.deploy.child import LOAD_JOB_OPTION, Child
+from dlarena.deploy.child import LOAD_JOB_OPTION, Child, ChildFailed
 from dlarena.deploy.compare import agreement
 from dlarena.measure.timing import Progress, TimingResult, measure
 
@@ -72,8 +73,11 @@ def _scratch() -> Iterator[str]:
 
 
 def _size(path: str) -> int:
+    """Bytes of a saved file with its side files (an ONNX file's external weights,
+    `model.onnx.data`), or of a saved folder."""
     if os.path.isfile(path):
-        return os.path.getsize(path)
+        return sum(os.path.getsize(found) for found in glob.glob(glob.escape(path) + "*")
+                   if os.path.isfile(found))
     return sum(os.path.getsize(os.path.join(root, name))
                for root, _, names in os.walk(path) for name in names)
 
@@ -112,7 +116,11 @@ def save_scenario(kind: str) -> Callable[..., Figures]:
             for index in range(loads):
                 progress("load in a fresh process", index, loads)
                 with Child(child_cell, "load") as child:
-                    result = child.event("result", cell.timeout_seconds / (2 * loads))
+                    try:
+                        result = child.event("result", cell.timeout_seconds / (2 * loads))
+                    except ChildFailed as error:
+                        raise RuntimeError(f"loading the {format_name} file in a fresh process "
+                                           f"failed: {error}") from None
                     wall = time.perf_counter() - child.started
                 outputs = np.load(job["outputs"], allow_pickle=False)
                 loaded = {name: float(value) for name, value in result["metrics"].items()}
@@ -182,7 +190,14 @@ def export_scenario(portable_format: str) -> Callable[..., Figures]:
                 lambda: runtime.sync(impl.infer_step(native_batch)), cell, items, progress)
             native_latency = _latencies(lambda: runtime.sync(impl.infer_step(native_one)),
                                         _level_seconds(cell) / 4)
-            model = portable.open_model(portable_format, path, cell.threads.intra_op)
+            try:
+                model = portable.open_model(portable_format, path, cell.threads.intra_op)
+            except Exception as error:  # the exporter wrote a model its runtime refuses
+                text = str(error).strip().splitlines()
+                raise RuntimeError(
+                    f"the {portable_format} export does not load in "
+                    f"{portable.runtime_version(portable_format)}: {type(error).__name__}: "
+                    f"{text[0][:300] if text else '(no message)'}") from None
             batch, one = deployment.portable_inputs(inputs), deployment.portable_inputs(single)
             check = agreement(reference, model(batch), exact=False)
             if not check.equal:

@@ -3,7 +3,7 @@
 Its "model" predicts from its weights (so a loader that reads nothing is caught), saves them
 with `np.savez` in every kind, and has no portable exporter: every export fails, saying so.
 Cell options plant faults: `plant_load_difference` (the loader perturbs one weight by this
-much, so the loaded model's outputs differ).
+much, so the loaded model's outputs differ) and `plant_load_error` (the loader raises).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from dlarena.contract import Deployment, ExportUnsupported, Predict, Weights
 from dlarena.frameworks.fake.model import FakeImplementation
 
 PLANT_LOAD_DIFFERENCE = "plant_load_difference"
+PLANT_LOAD_ERROR = "plant_load_error"
 
 
 def _outputs(weights: Weights, inputs: np.ndarray) -> np.ndarray:
@@ -45,6 +46,8 @@ class FakeDeployment(Deployment):
         return path
 
     def load(self, kind: str, path: str) -> Predict:
+        if self.impl.cell.options.get(PLANT_LOAD_ERROR):
+            raise ValueError(f"planted: cannot read {os.path.basename(path)}")
         with np.load(path) as stored:
             weights = {name: stored[name] for name in stored.files}
         planted = self.impl.cell.options.get(PLANT_LOAD_DIFFERENCE)
