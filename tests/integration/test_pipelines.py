@@ -89,6 +89,17 @@ def test_record_shards_hold_the_same_images_in_another_order(folder: ImageFolder
     assert not np.array_equal(from_records[0][1], from_files[0][1])  # shuffled otherwise
 
 
+def test_augmented_record_shards_give_every_image_once_per_epoch(folder: ImageFolder) -> None:
+    require("tensorflow")
+    spec = PipelineSpec(folder, RECORDS, 24, 100, 0, seed=0, augment=True, device="cpu")
+    pipeline: InputPipeline = registry.load(registry.pipeline_path("tensorflow"))(spec)  # type: ignore[operator]
+    epochs = [[pipeline.to_numpy(batch) for batch in pipeline.epoch(n)] for n in range(2)]
+    for batches in epochs:
+        assert sorted(np.concatenate([labels for _, labels in batches])) == sorted(folder.labels)
+        assert all(images.shape == (100, 3, 24, 24) for images, _ in batches)
+    assert not np.array_equal(epochs[0][0][1], epochs[1][0][1])  # reshuffled
+
+
 def test_a_planted_slow_decode_makes_real_training_input_bound(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     require("torch")

@@ -55,7 +55,11 @@ def pipeline_rows(report: Report) -> list[list[str]]:
 
 
 def _failed(cell: CellReport) -> str:
-    return f"FAILED: {cell.stored.error}" if not cell.stored.ok else "–"
+    """A failed cell's first line of error (the whole is under the failed cells)."""
+    if cell.stored.ok:
+        return "–"
+    first = (cell.stored.error or "").strip().splitlines()[:1] or [""]
+    return f"FAILED: {first[0][:80]}"
 
 
 def _verdict(cell: CellReport) -> tuple[float, float, float, bool] | None:
