@@ -5,12 +5,13 @@ Found by layout, so adding a framework or a workload touches no list:
   `runtime.py` defines `RUNTIME`;
 - `dlarena/workloads/<name>/spec.py` defines `WORKLOAD`;
 - `dlarena/workloads/<workload>/<framework>.py` defines `Implementation`;
+- `dlarena/frameworks/<name>/pipeline.py`, when there, defines `PIPELINE` (an input
+  pipeline over image files) and `FORMATS` (the file formats it reads);
+- `dlarena/frameworks/<name>/deploy.py`, when there, defines `DEPLOYMENT` (save, export and
+  serve paths).
 A framework's name may hold hyphens (`keras-jax`); its folder and files use underscores
 (`frameworks/keras_jax/`). A framework may run another's implementations
 (`FrameworkInfo.implementations_of`): Keras on JAX runs the Keras models of `tensorflow`.
-- `dlarena/workloads/<workload>/<framework>.py` defines `Implementation`;
-- `dlarena/frameworks/<name>/pipeline.py`, when there, defines `PIPELINE` (an input
-  pipeline over image files) and `FORMATS` (the file formats it reads).
 Importing these modules never imports a framework: that happens inside the worker only.
 """
 
@@ -68,14 +69,21 @@ def implementing_frameworks(workload: str) -> list[str]:
     return [name for name in frameworks() if implementation_path(workload, name) is not None]
 
 
-def pipeline_path(framework: str) -> str | None:
-    """"module:Class" of the framework's input pipeline, or None when it has none."""
-    module = f"dlarena.frameworks.{framework}.pipeline"
+def _framework_module(framework: str, name: str) -> str | None:
+    """The framework folder's module `name` ("pipeline"), or None when there is none."""
+    info = frameworks().get(framework)
+    module = f"dlarena.frameworks.{info.module if info else framework}.{name}"
     try:
         found = importlib.util.find_spec(module)
     except ModuleNotFoundError:  # a framework known from its INFO alone (tests make some)
         return None
-    return None if found is None else f"{module}:PIPELINE"
+    return None if found is None else module
+
+
+def pipeline_path(framework: str) -> str | None:
+    """"module:Class" of the framework's input pipeline, or None when it has none."""
+    module = _framework_module(framework, "pipeline")
+    return None if module is None else f"{module}:PIPELINE"
 
 
 def pipeline_formats(framework: str) -> tuple[str, ...]:
@@ -84,7 +92,7 @@ def pipeline_formats(framework: str) -> tuple[str, ...]:
     if pipeline_path(framework) is None:
         return ()
     formats: tuple[str, ...] = importlib.import_module(
-        f"dlarena.frameworks.{framework}.pipeline").FORMATS
+        f"dlarena.frameworks.{frameworks()[framework].module}.pipeline").FORMATS
     return formats
 
 
@@ -105,10 +113,8 @@ def source_patterns(workload: str, framework: str) -> tuple[str, ...]:
 def deployment_path(framework: str) -> str | None:
     """"module:attribute" of the framework's Deployment (`frameworks/<name>/deploy.py`), or
     None when the framework has no deployment paths."""
-    module = f"dlarena.frameworks.{framework}.deploy"
-    if importlib.util.find_spec(module) is None:
-        return None
-    return f"{module}:DEPLOYMENT"
+    module = _framework_module(framework, "deploy")
+    return None if module is None else f"{module}:DEPLOYMENT"
 
 
 def load(path: str) -> object:
