@@ -22,7 +22,9 @@ from dlarena.runner import execute, prepare
 from dlarena.store import Store
 from tests.conftest import RecordingObserver, require
 
-pytestmark = pytest.mark.frameworks
+# In-process pipelines start the frameworks: with the session's runtimes set up first, as the
+# other in-process tests need them.
+pytestmark = [pytest.mark.frameworks, pytest.mark.usefixtures("runtimes")]
 REAL = ("torch", "tensorflow")
 
 

@@ -46,18 +46,6 @@ def test_smoke_cells_measure_positive_finite_throughput(tmp_path: Path) -> None:
         assert cell.framework_version
 
 
-@pytest.fixture(scope="module")
-def runtimes() -> dict[str, Any]:
-    """One runtime per framework for this process: threads can be set only once."""
-    built = {}
-    for framework in FRAMEWORKS:
-        require(framework)
-        runtime = registry.load(registry.runtime_path(framework))()  # type: ignore[operator]
-        runtime.setup(threads=ThreadSettings(1, 1), seed=0, device="cpu")
-        built[framework] = runtime
-    return built
-
-
 def _implementation(runtimes: dict[str, Any], workload: str, framework: str) -> Any:
     mode = registry.frameworks()[framework].default_mode
     cell = fake_cell(workload=workload, framework=framework, mode=mode, size="smoke")
