@@ -66,8 +66,8 @@ PLANTS = [
           "ops.add(ops.sqrt(v), self.epsilon)", "5 adam steps: losses part at step 2"),
     # Activation variants.
     Plant("approximate-gelu", "transformer", "tensorflow", "workloads/transformer/tensorflow.py",
-          "return 0.5 * x * tf.math.erfc(-x * tf.constant(math.sqrt(0.5), dtype=x.dtype))",
-          "return tf.nn.gelu(x, approximate=True)",
+          "return 0.5 * x * ops.erfc(-x * root_half)",
+          "return ops.gelu(x, approximate=True)",
           "forward (inference mode): first difference at encoder_layers_0_linear2"),
     Plant("leaky-relu-slope-0.01", "mlp", "torch", "workloads/mlp/torch.py",
           "relu1=nn.ReLU(),", "relu1=nn.LeakyReLU(0.01),",
