@@ -180,6 +180,11 @@ def report(args: argparse.Namespace) -> int:
         terminal.render(report, _console(), reference=reference)
         return 0
     text = _render_text(report, args.format, reference)
+    return write_report(text, out)
+
+
+def write_report(text: str, out: Path | None) -> int:
+    """A rendered report to standard output, or to --out saying where it went."""
     if out is None:
         sys.stdout.write(text)
         return 0

@@ -69,7 +69,7 @@ def import_bundle(args: argparse.Namespace) -> int:
 
 
 def report(args: argparse.Namespace) -> int:
-    from dlarena.cli.commands import _console, _out, printable
+    from dlarena.cli.commands import _console, _out, write_report
     from dlarena.report import machines
     from dlarena.store import Store
 
@@ -102,13 +102,4 @@ def report(args: argparse.Namespace) -> int:
         machines.render_terminal(view, Console(file=buffer, width=160, highlight=False,
                                                color_system=None))
         text = buffer.getvalue()
-    if out is None:
-        sys.stdout.write(text)
-        return 0
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text)
-    except (OSError, ValueError) as error:
-        raise UsageError(f"cannot write --out {out}: {error}") from None
-    print(f"report written to {printable(str(out.resolve()))}")
-    return 0
+    return write_report(text, out)
