@@ -17,6 +17,7 @@ from dlarena.frameworks.tensorflow.backend import (
     Step,
     allow_float64_results,
     keras_backend,
+    keras_sigmoid_cross_entropy,
     seed_without_tensorflow,
 )
 
@@ -104,12 +105,7 @@ class KerasJaxRuntime(KerasRuntime):
         return JaxSteps(model, optimizer, loss, mode)
 
     def sigmoid_cross_entropy(self) -> Step:
-        ops = self._keras.ops
-
-        def sigmoid(labels: Any, logits: Any) -> Any:
-            logits = ops.reshape(logits, ops.shape(labels))
-            return ops.mean(ops.binary_crossentropy(labels, logits, from_logits=True))
-        return sigmoid
+        return keras_sigmoid_cross_entropy(self._keras)
 
     def manifest(self) -> dict[str, Any]:
         jax = self._jax

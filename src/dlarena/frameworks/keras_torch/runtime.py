@@ -15,6 +15,7 @@ from dlarena.frameworks.tensorflow.backend import (
     Step,
     allow_float64_results,
     keras_backend,
+    keras_sigmoid_cross_entropy,
     seed_without_tensorflow,
 )
 from dlarena.frameworks.torch.runtime import TorchRuntime
@@ -52,12 +53,7 @@ class KerasTorchRuntime(TorchRuntime, KerasRuntime):
         return TorchSteps(model, optimizer, loss, mode)
 
     def sigmoid_cross_entropy(self) -> Step:
-        ops = self._keras.ops
-
-        def sigmoid(labels: Any, logits: Any) -> Any:
-            logits = ops.reshape(logits, ops.shape(labels))
-            return ops.mean(ops.binary_crossentropy(labels, logits, from_logits=True))
-        return sigmoid
+        return keras_sigmoid_cross_entropy(self._keras)
 
     def manifest(self) -> dict[str, Any]:
         return {**super().manifest(),

@@ -90,6 +90,16 @@ class KerasRuntime(Runtime):
         """(labels, logits) -> mean sigmoid cross-entropy, logits reshaped to the labels'."""
 
 
+def keras_sigmoid_cross_entropy(keras: Any) -> Step:
+    """The mean sigmoid cross-entropy in `keras.ops`, for backends without their own."""
+    ops = keras.ops
+
+    def sigmoid(labels: Any, logits: Any) -> Any:
+        logits = ops.reshape(logits, ops.shape(labels))
+        return ops.mean(ops.binary_crossentropy(labels, logits, from_logits=True))
+    return sigmoid
+
+
 def keras_backend(expected: str) -> Any:
     """Import Keras, which must run on `expected` (the runtime set KERAS_BACKEND first)."""
     import keras
