@@ -54,7 +54,7 @@ def test_n_ranks_train_the_same_model_as_one_process_on_the_global_batch(
         ranks: int, monkeypatch: pytest.MonkeyPatch) -> None:
     require("torch")
     outcome, marker = measure(ddp_cell("mlp", ranks), monkeypatch)
-    assert outcome.status == "ok", outcome.error
+    assert outcome.status == "ok", (outcome.error, outcome.stderr_tail[-3000:])
     metrics = outcome.payload["metrics"]
     assert metrics["ranks"] == ranks and metrics["data_parallel_same_model"] == 1.0
     assert metrics["data_parallel_loss_difference"] < 1e-12
@@ -73,7 +73,7 @@ def test_batchnorm_statistics_per_rank_are_caught_by_the_check(
     are not one process on all of it, and the check says so (the cell is still measured)."""
     require("torch")
     outcome, _ = measure(ddp_cell("cnn", 2), monkeypatch)
-    assert outcome.status == "ok", outcome.error
+    assert outcome.status == "ok", (outcome.error, outcome.stderr_tail[-3000:])
     metrics = outcome.payload["metrics"]
     assert metrics["data_parallel_same_model"] == 0.0
     assert metrics["data_parallel_loss_difference"] > 1e-6

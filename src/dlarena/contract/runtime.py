@@ -63,3 +63,8 @@ class Runtime(ABC):
         waits longer than `timeout_seconds` for a peer fails instead of hanging.
         """
         raise NotImplementedError("this framework does not train data-parallel here")
+
+    def leave_data_parallel(self) -> None:
+        """Leave the group joined by join_data_parallel, after every rank's last step (a
+        barrier), so that no communication thread is left running when the process exits."""
+        raise NotImplementedError("this framework does not train data-parallel here")

@@ -215,6 +215,7 @@ def run_train_ddp(impl: Implementation, runtime: Runtime, workload: Workload, ce
                                    timeout_seconds=timeout)
         progress("measure", 0, 1)
         mine = _rank_work(impl, runtime, cell, 0, world)
+        runtime.leave_data_parallel()
         others = ranks.results(timeout)
     finally:
         ranks.stop()
@@ -252,7 +253,9 @@ def main() -> int:
     runtime.join_data_parallel(rank=rank, world=world, address=request["address"],
                                timeout_seconds=float(cell.options.get(
                                    TIMEOUT_OPTION, DEFAULT_COLLECTIVE_TIMEOUT)))
-    protocol.write(json.dumps(_rank_work(impl, runtime, cell, rank, world)) + "\n")
+    result = _rank_work(impl, runtime, cell, rank, world)
+    runtime.leave_data_parallel()
+    protocol.write(json.dumps(result) + "\n")
     protocol.flush()
     return 0
 

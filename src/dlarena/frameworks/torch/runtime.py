@@ -40,6 +40,15 @@ class TorchRuntime(Runtime):
                                 world_size=world, timeout=timedelta(seconds=timeout_seconds))
         self.data_parallel_backend = backend
 
+    def leave_data_parallel(self) -> None:
+        """A process that exits with gloo's group still open can abort (SIGABRT) while its
+        threads are torn down: wait for every rank, then destroy the group."""
+        import torch.distributed as dist
+
+        if dist.is_initialized():
+            dist.barrier()
+            dist.destroy_process_group()
+
     @property
     def torch_device(self) -> Any:
         return self._device
