@@ -33,7 +33,10 @@ def test_ok_cell_reports_windows_metrics_and_progress() -> None:
     assert outcome.status == "ok", outcome.error
     payload = outcome.payload
     assert len(payload["windows"]) == 3
-    assert all(steps > 0 and seconds >= 0.01 for steps, seconds in payload["windows"])
+    # Calibrated once, so every window runs the same steps; a window lasts about the
+    # calibrated 0.01 s, but the machine may be faster by the time it is timed.
+    assert len({steps for steps, _ in payload["windows"]}) == 1
+    assert all(steps > 0 and seconds > 0 for steps, seconds in payload["windows"])
     assert payload["metrics"]["peak_rss_bytes"] > 10 * 2**20
     assert payload["metrics"]["trainable_parameters"] == 109386
     assert {e["phase"] for e in events} >= {"import", "build", "first_step", "measure"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import tempfile
 from pathlib import Path
 
@@ -25,6 +26,14 @@ from tests.conftest import RecordingObserver, fake_cell
 
 SOURCE = Path(dlarena.__file__).parent
 IMPLEMENTATIONS = sorted((SOURCE / "workloads").glob("*/*.py"))
+# Implementations that return the shared chain of workloads/sequential.py (contract.chain
+# ChainBuilt): not written in their framework's API, so devex refuses them.
+CHAIN_BUILT = re.compile(r"^    def chain\(self\) -> list\[Layer\]:$", re.MULTILINE)
+
+
+def written_in_the_api(path: Path) -> bool:
+    return (path.name not in ("spec.py", "__init__.py")
+            and CHAIN_BUILT.search(path.read_text()) is None)
 
 EXAMPLE = '''"""A docstring that is not code."""
 
@@ -68,10 +77,25 @@ def test_code_size_counts_code_only_and_names_the_framework_api_by_its_imports()
 
 
 def test_code_size_reads_every_implementation_in_the_tree() -> None:
-    for path in IMPLEMENTATIONS:
-        if path.name != "spec.py" and path.name != "__init__.py":
-            size = measure_source(path.read_text())
-            assert size.lines > 5 and size.api_names, path
+    written = [path for path in IMPLEMENTATIONS if written_in_the_api(path)]
+    assert {path.stem for path in written} >= {"torch", "tensorflow", "jax"}
+    for path in written:
+        size = measure_source(path.read_text())
+        assert size.lines > 5 and size.api_names, path
+    # The others are the frameworks built from the shared chain, and nothing else.
+    chained = {path.stem for path in IMPLEMENTATIONS
+               if path.name not in ("spec.py", "__init__.py") and not written_in_the_api(path)}
+    assert chained == {"mxnet", "paddle", "chainer"}
+
+
+def test_devex_refuses_an_implementation_built_from_the_shared_chain() -> None:
+    class Chained:
+        def chain(self) -> list[object]:
+            return []
+
+    with pytest.raises(LookupError, match="not code written in mxnet's API"):
+        devex_scenario.run_devex(Chained(), None, None,  # type: ignore[arg-type]
+                                 fake_cell(framework="mxnet"), lambda *_: None)
 
 
 def _digest(paths: list[Path]) -> str:
@@ -81,7 +105,7 @@ def _digest(paths: list[Path]) -> str:
 def test_every_mlp_mistake_is_planted_in_a_copy_on_the_line_it_names() -> None:
     before = _digest(IMPLEMENTATIONS)
     implementations = [p for p in (SOURCE / "workloads" / "mlp").glob("*.py")
-                       if p.name not in ("spec.py", "__init__.py")]
+                       if written_in_the_api(p)]
     assert implementations
     for path in implementations:
         for mistake in MISTAKES["mlp"]:

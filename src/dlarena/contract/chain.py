@@ -8,6 +8,7 @@ canonical (dense (in, out), convolution (out, in, h, w)).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -77,3 +78,11 @@ def flattened(layers: tuple[Layer, ...] | list[Layer]) -> list[Layer]:
         else:
             found.append(layer)
     return found
+
+
+@runtime_checkable
+class ChainBuilt(Protocol):
+    """An implementation that is not written in its framework's API: it returns the shared
+    chain of workloads/sequential.py, which its framework's model.py turns into layers."""
+
+    def chain(self) -> list[Layer]: ...

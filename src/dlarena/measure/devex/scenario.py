@@ -21,6 +21,7 @@ import dlarena
 from dlarena import registry
 from dlarena.cell import CellSpec
 from dlarena.contract import Implementation, Runtime, Workload
+from dlarena.contract.chain import ChainBuilt
 from dlarena.measure.devex.codesize import measure_source
 from dlarena.measure.devex.mistakes import MISTAKES, Mistake
 from dlarena.measure.devex.probe import probe
@@ -123,6 +124,13 @@ def _finite_or_text(value: float) -> float | str:
 def run_devex(impl: Implementation, runtime: Runtime, workload: Workload, cell: CellSpec,
               progress: Progress) -> tuple[dict[str, float], dict[str, Any]]:
     """(metrics, details) of one devex cell."""
+    if isinstance(impl, ChainBuilt):
+        # Its file is three lines over dlarena's own chain builder: counting it, or planting
+        # mistakes in it, would measure dlarena's code instead of the framework's API.
+        raise LookupError(
+            f"{cell.framework}'s {cell.workload} is the shared layer chain of "
+            f"workloads/sequential.py, built by frameworks/{cell.framework}/model.py, not "
+            f"code written in {cell.framework}'s API: ease of development is not measured")
     source = implementation_file(cell)
     size = measure_source(source.read_text())
     metrics = size.metrics()
