@@ -98,12 +98,15 @@ def test_faults_target_one_workload(monkeypatch: pytest.MonkeyPatch) -> None:
     assert run(fake_cell(workload="cnn"))[0].status == "error"
 
 
-def test_a_worker_that_lingers_after_its_result_keeps_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A finished result is kept: the worker is killed after a short grace, not recorded as
-    failed after the whole timeout."""
-    monkeypatch.setenv("DLARENA_FAKE_FAULT", "linger")
-    outcome = LocalExecutor(exit_grace_seconds=0.5).run(fake_cell(timeout_seconds=30.0),
-                                                         lambda *_: None)
+def test_a_worker_that_lingers_after_its_result_keeps_it(tmp_path: Path) -> None:
+    """A finished result is kept: a worker that does not exit (here an interpreter wrapper
+    that sleeps after Python has ended) is killed after a short grace, not recorded as failed
+    after the whole timeout."""
+    script = tmp_path / "lingering-python"
+    script.write_text(f'#!/bin/sh\n"{sys.executable}" "$@"\nsleep 3600\n')
+    script.chmod(0o755)
+    outcome = LocalExecutor({"fake": str(script)}, exit_grace_seconds=0.5).run(
+        fake_cell(timeout_seconds=30.0), lambda *_: None)
     assert outcome.status == "ok", outcome.error
     assert len(outcome.payload["windows"]) == 3
     assert outcome.details["killed_after_result"] == "did not exit within 0.5 s of its result"

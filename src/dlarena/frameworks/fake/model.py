@@ -4,8 +4,7 @@ It implements every workload with a small fixed amount of NumPy work per step. F
 injected through the environment, so tests exercise the real worker-process path:
 DLARENA_FAKE_FAULT = "<fault>[:<workload>[:<scenario>]]", fault one of
 abort (os.abort), hang (sleeps forever), spawn-hang (starts a child process that sleeps,
-then hangs), raise (a Python exception), exit (exit code 3), linger (reports its result,
-then never exits: a thread the interpreter waits for at exit sleeps forever).
+then hangs), raise (a Python exception), exit (exit code 3).
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 import time
 from typing import Any
 
@@ -90,9 +88,6 @@ def inject_fault(workload: str, scenario: str) -> None:
     if fault in ("hang", "spawn-hang"):
         while True:
             time.sleep(60)
-    if fault == "linger":
-        threading.Thread(target=time.sleep, args=(3600,), daemon=False).start()
-        return
     if fault == "exit":
         os._exit(3)
     if fault == "raise":
