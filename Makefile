@@ -21,7 +21,7 @@ run: $(STAMP)
 	fi; exit $$status
 
 test: $(STAMP) venvs lint browser
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=15
 
 # MXNet, Chainer and PaddlePaddle, each in its own environment (.venv-mxnet, ...) beside
 # this one: see docs/old-frameworks.md. One that fails to install says why in `dlarena list`.
