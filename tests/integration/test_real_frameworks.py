@@ -263,7 +263,8 @@ def test_a_swapped_lstm_gate_order_is_caught_at_the_lstm(
 def test_graphs_suite_runs_every_mode_and_reports_startup_latency_break_even(
     tmp_path: Path,
 ) -> None:
-    """`dlarena run --suite graphs --size smoke`: every framework x mode, four scenarios."""
+    """`dlarena run --suite graphs --size smoke` on mlp and lstm (a model dynamo compiles and
+    one it cannot): every framework x mode, four scenarios."""
     import json
     import subprocess
     import sys
@@ -271,11 +272,14 @@ def test_graphs_suite_runs_every_mode_and_reports_startup_latency_break_even(
     for framework in FRAMEWORKS:
         require(framework)
     db = str(tmp_path / "graphs.db")
-    # The same-model check now probes all six modes of each workload first (45 pairs): about
-    # 10 min of it on the shared 2-core machine, loaded. Other frameworks' modes are run by
-    # their own tests (test_jax_graphs_suite_reports_compilations_and_break_even).
+    # Without the same-model check: over all six modes of three workloads it is 45 pairs and
+    # three quarters of this test's time (10 of 13 min here); compiled modes are checked by
+    # test_compiled_modes_are_checked_through_their_compiled_passes. Other frameworks' modes
+    # are run by their own tests (test_jax_graphs_suite_reports_compilations_and_break_even).
     ran = subprocess.run([sys.executable, "-m", "dlarena.cli", "run", "--suite", "graphs",
-                          "--size", "smoke", "--frameworks", ",".join(FRAMEWORKS), "--db", db],
+                          "--size", "smoke", "--frameworks", ",".join(FRAMEWORKS), "--no-parity",
+                          "--workloads", "mlp,lstm", "--windows", "2", "--min-window", "0.05",
+                          "--db", db],
                          capture_output=True, text=True, timeout=2700, check=False)
     assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
     document = json.loads(subprocess.run(
@@ -286,12 +290,11 @@ def test_graphs_suite_runs_every_mode_and_reports_startup_latency_break_even(
         ("torch", "eager"), ("torch", "compile"), ("torch", "compile-max-autotune"),
         ("tensorflow", "function"), ("tensorflow", "eager"), ("tensorflow", "xla")}
     assert {c["scenario"] for c in cells} == {"startup", "train", "infer", "latency"}
-    assert {c["workload"] for c in cells} == {"mlp", "cnn", "lstm"}
+    assert {c["workload"] for c in cells} == {"mlp", "lstm"}
     assert all(c["status"] == "ok" for c in cells)
     compiled = {c["workload"]: c["metrics"] for c in cells
                 if c["mode"] == "compile" and c["scenario"] == "startup"}
     assert compiled["mlp"]["compiled_graphs"]["median"] >= 1
-    assert compiled["cnn"]["compiled_graphs"]["median"] >= 1
     # dynamo cannot trace nn.LSTM on the CPU: it falls back to eager, and says so
     assert compiled["lstm"]["graph_breaks"]["median"] >= 1
     markdown = subprocess.run(
