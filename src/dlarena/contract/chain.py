@@ -27,6 +27,9 @@ class Conv:
     stride: int = 1
     padding: int = 0
     bias: bool = True
+    # Channel groups, each convolved on its own (kernel (out, in / groups, h, w));
+    # groups == inputs == outputs is a depthwise convolution.
+    groups: int = 1
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,11 @@ class BatchNorm:
 @dataclass(frozen=True)
 class Relu:
     pass
+
+
+@dataclass(frozen=True)
+class Relu6:
+    """min(max(x, 0), 6), MobileNetV2's activation."""
 
 
 @dataclass(frozen=True)
@@ -65,7 +73,8 @@ class Flatten:
     pass
 
 
-Layer = Dense | Conv | BatchNorm | Relu | MaxPool | Flatten | GlobalAveragePool | Residual
+Layer = (Dense | Conv | BatchNorm | Relu | Relu6 | MaxPool | Flatten | GlobalAveragePool
+         | Residual)
 WEIGHTED = (Dense, Conv, BatchNorm)
 
 

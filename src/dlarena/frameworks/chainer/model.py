@@ -23,6 +23,7 @@ from dlarena.contract.chain import (
     Layer,
     MaxPool,
     Relu,
+    Relu6,
     Residual,
 )
 from dlarena.frameworks.chainer.runtime import ChainerRuntime
@@ -80,7 +81,7 @@ class ChainerChain(Implementation):
         if isinstance(layer, Conv):
             return L.Convolution2D(
                 layer.inputs, layer.outputs, layer.kernel, stride=layer.stride,
-                pad=layer.padding, nobias=not layer.bias)
+                pad=layer.padding, nobias=not layer.bias, groups=layer.groups)
         if isinstance(layer, BatchNorm):
             bn = self.workload.batch_norm
             # Chainer's `decay` keeps the old statistics: 1 - PyTorch's new-stat weight.
@@ -88,6 +89,8 @@ class ChainerChain(Implementation):
                 layer.channels, decay=1 - bn.momentum, eps=bn.epsilon, dtype=self.dtype)
         if isinstance(layer, Relu):
             return F.relu
+        if isinstance(layer, Relu6):
+            return functools.partial(F.clipped_relu, z=6.0)
         if isinstance(layer, MaxPool):
             # cover_all=False: floor the output size, as PyTorch and Keras do.
             return functools.partial(F.max_pooling_2d, ksize=layer.size, stride=layer.stride,

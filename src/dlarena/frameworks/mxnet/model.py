@@ -26,6 +26,7 @@ from dlarena.contract.chain import (
     Layer,
     MaxPool,
     Relu,
+    Relu6,
     Residual,
 )
 from dlarena.frameworks.mxnet.runtime import MxnetRuntime
@@ -94,7 +95,7 @@ class GluonChain(Implementation):
         if isinstance(layer, Conv):
             return nn.Conv2D(layer.outputs, layer.kernel, strides=layer.stride,
                              padding=layer.padding, in_channels=layer.inputs,
-                             use_bias=layer.bias)
+                             use_bias=layer.bias, groups=layer.groups)
         if isinstance(layer, BatchNorm):
             bn = self.workload.batch_norm
             # Gluon keeps `momentum` of the old statistics: 1 - PyTorch's new-stat weight.
@@ -102,6 +103,8 @@ class GluonChain(Implementation):
                                 in_channels=layer.channels)
         if isinstance(layer, Relu):
             return nn.Activation("relu")
+        if isinstance(layer, Relu6):
+            return nn.HybridLambda(lambda F, x: F.clip(x, 0, 6))
         if isinstance(layer, MaxPool):
             return nn.MaxPool2D(pool_size=layer.size, strides=layer.stride,
                                 padding=layer.padding)

@@ -25,6 +25,7 @@ from dlarena.contract.chain import (
     Layer,
     MaxPool,
     Relu,
+    Relu6,
     Residual,
 )
 from dlarena.frameworks.paddle.runtime import PaddleRuntime
@@ -90,7 +91,8 @@ class PaddleChain(Implementation):
             return nn.Linear(layer.inputs, layer.outputs)
         if isinstance(layer, Conv):
             return nn.Conv2D(layer.inputs, layer.outputs, layer.kernel, stride=layer.stride,
-                             padding=layer.padding, bias_attr=None if layer.bias else False)
+                             padding=layer.padding, groups=layer.groups,
+                             bias_attr=None if layer.bias else False)
         if isinstance(layer, BatchNorm):
             bn = self.workload.batch_norm
             # Paddle's `momentum` keeps the old statistics: 1 - PyTorch's new-stat weight.
@@ -98,6 +100,8 @@ class PaddleChain(Implementation):
                                   epsilon=bn.epsilon)
         if isinstance(layer, Relu):
             return nn.ReLU()
+        if isinstance(layer, Relu6):
+            return nn.ReLU6()
         if isinstance(layer, MaxPool):
             return nn.MaxPool2D(layer.size, stride=layer.stride, padding=layer.padding)
         if isinstance(layer, Flatten):
