@@ -14,9 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from dlarena.contract import Implementation, SgdSettings, Weights, check_layout
+from dlarena.contract import Implementation, SgdSettings, Weights, chain, check_layout
 from dlarena.contract.chain import (
-    WEIGHTED,
     BatchNorm,
     Conv,
     Dense,
@@ -26,7 +25,6 @@ from dlarena.contract.chain import (
     MaxPool,
     Relu,
     Relu6,
-    Residual,
 )
 from dlarena.frameworks.paddle.runtime import PaddleRuntime
 
@@ -47,10 +45,9 @@ class PaddleChain(Implementation):
             raise ValueError(f"unknown PaddlePaddle mode {self.cell.mode!r}")
         self.dtype = self.cell.dtype
         paddle.set_default_dtype(self.dtype)  # the layers' parameters are created in it
-        # (layer, module) of every weighted layer in order, residual bodies included.
-        self.layers: list[tuple[Layer, Any]] = []
-        self.steps = self._build(self.chain())
-        self.model = paddle.nn.Sequential(*[module for _, module in self.steps])
+        self.steps = chain.build(self.chain(), self._layer, _residual)
+        self.layers = chain.weighted(self.steps)
+        self.model = paddle.nn.Sequential(*[step.built for step in self.steps])
         self.forward = (paddle.jit.to_static(self.model, full_graph=True)
                         if self.cell.mode == "to_static" else self.model)
         settings = self.optimizer_settings()
@@ -66,25 +63,9 @@ class PaddleChain(Implementation):
         if self.workload.loss != "softmax_cross_entropy":
             raise ValueError(f"the PaddlePaddle chain has no {self.workload.loss} loss")
 
-    def _build(self, layers: tuple[Layer, ...] | list[Layer]) -> list[tuple[Layer, Any]]:
-        steps = []
-        for layer in layers:
-            module = self._layer(layer)
-            if isinstance(layer, WEIGHTED):
-                self.layers.append((layer, module))
-            steps.append((layer, module))
-        return steps
-
     def _layer(self, layer: Layer) -> Any:
         from paddle import nn
 
-        if isinstance(layer, Residual):
-            body, shortcut = self._build(layer.body), self._build(layer.shortcut)
-            module = _residual_layer()(nn.Sequential(*[m for _, m in body]),
-                                       nn.Sequential(*[m for _, m in shortcut])
-                                       if shortcut else None)
-            module.steps = (body, shortcut)
-            return module
         if isinstance(layer, GlobalAveragePool):
             return nn.Sequential(nn.AdaptiveAvgPool2D(1), nn.Flatten())
         if isinstance(layer, Dense):
@@ -158,20 +139,9 @@ class PaddleChain(Implementation):
 
         # Layer by layer, in the dynamic graph: to_static converts the whole forward only.
         outputs: Weights = {}
-
-        def run(steps: list[tuple[Layer, Any]], value: Any) -> Any:
-            for layer, module in steps:
-                if isinstance(layer, Residual):
-                    body, shortcut = module.steps
-                    value = run(body, value) + (run(shortcut, value) if shortcut else value)
-                    continue
-                value = module(value)
-                if isinstance(layer, WEIGHTED):
-                    outputs[layer.name] = value.numpy()
-            return value
-
         with paddle.no_grad():
-            run(self.steps, batch[0])
+            chain.run(self.steps, batch[0],
+                      lambda name, value: outputs.__setitem__(name, value.numpy()))
         return outputs
 
     def gradients(self, batch: Any) -> tuple[float, Weights]:
@@ -216,6 +186,14 @@ class PaddleChain(Implementation):
         check_layout("paddle", {name for name, _ in slots}, set(weights))
         for name, tensor in slots:
             tensor.set_value(np.asarray(weights[name], dtype=self.dtype))
+
+
+def _residual(body: tuple[chain.Step, ...], shortcut: tuple[chain.Step, ...]) -> Any:
+    from paddle import nn
+
+    return _residual_layer()(nn.Sequential(*[step.built for step in body]),
+                             nn.Sequential(*[step.built for step in shortcut])
+                             if shortcut else None)
 
 
 @functools.cache
