@@ -10,14 +10,20 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from dlarena import environment, registry
-from dlarena.contract import FrameworkInfo
+from dlarena.contract import BatchNormSettings, FrameworkInfo
+from dlarena.contract.chain import BatchNorm, Conv, Dense, flattened
+from dlarena.parity import probe
+from dlarena.workloads import sequential
 from tests.test_cli import assert_usage_error, dlarena
 
 OWN = ("chainer", "mxnet", "paddle")
 UNAVAILABLE = ("caffe", "cntk")
+# The BatchNorm models (and MobileNetV2's grouped convolutions and ReLU6), checked in one run.
+CHECKED = ("cnn", "resnet50", "mobilenet_v2")
 
 
 def _fake_environment(root: Path, folder: str, version: str | None) -> Path:
@@ -98,6 +104,39 @@ def test_two_environments_over_one_base_python_are_not_the_same(tmp_path: Path) 
     assert environment._same_environment(str(first), str(first.parent / "python"))
 
 
+def test_settings_the_old_frameworks_keep_in_float32_are_exact_in_float32() -> None:
+    # MXNet's BatchNorm momentum and sgd_update learning rate, PaddlePaddle's BatchNorm
+    # momentum and epsilon are float32 operator attributes: in float64 any other value parts
+    # them from PyTorch (docs/old-frameworks.md).
+    bn = BatchNormSettings()
+    for value in (bn.epsilon, 1 - bn.momentum, bn.momentum, probe.SGD_LEARNING_RATE):
+        assert float(np.float32(value)) == value
+    # Still PyTorch's defaults, to float32's precision.
+    assert (bn.epsilon, bn.momentum, probe.SGD_LEARNING_RATE) == pytest.approx(
+        (1e-5, 0.1, 0.01), rel=3e-7)
+
+
+@pytest.mark.parametrize("workload", sorted(sequential.CHAINS))
+@pytest.mark.parametrize("size", ["smoke", "cpu", "full"])
+def test_each_shared_chain_holds_its_workload_s_canonical_weights_in_order(
+        workload: str, size: str) -> None:
+    shapes: dict[str, tuple[int, ...]] = {}
+    for layer in flattened(sequential.CHAINS[workload](size)):
+        if isinstance(layer, Dense):
+            shapes[f"{layer.name}.kernel"] = (layer.inputs, layer.outputs)
+            shapes[f"{layer.name}.bias"] = (layer.outputs,)
+        elif isinstance(layer, Conv):
+            shapes[f"{layer.name}.kernel"] = (layer.outputs, layer.inputs // layer.groups,
+                                              layer.kernel, layer.kernel)
+            if layer.bias:
+                shapes[f"{layer.name}.bias"] = (layer.outputs,)
+        elif isinstance(layer, BatchNorm):
+            shapes.update({f"{layer.name}.{stat}": (layer.channels,) for stat in
+                           ("gamma", "beta", "moving_mean", "moving_variance")})
+    expected = registry.workloads()[workload].parameter_shapes(size)
+    assert list(shapes.items()) == [(name, tuple(shape)) for name, shape in expected.items()]
+
+
 def _require_environment(name: str) -> str:
     """The framework's own interpreter, which `make` installs: under CI a missing one fails."""
     python = environment.own_interpreter(registry.frameworks()[name])
@@ -124,6 +163,33 @@ def test_each_old_framework_computes_pytorch_s_mlp(name: str) -> None:
     verdicts = [line for line in result.stdout.splitlines() if "checked in float64" in line]
     assert len(verdicts) >= 1 + len(registry.frameworks()[name].compiled_modes)
     assert all(line.endswith("same model") for line in verdicts), result.stdout
+
+
+@pytest.fixture(scope="module")
+def checked() -> str:
+    """One same-model check of the BatchNorm models and MobileNetV2, every old framework
+    in each of its modes against PyTorch's eager mode: the tests below read its verdicts."""
+    for name in OWN:
+        _require_environment(name)
+    modes = dict.fromkeys(mode for name in OWN for mode in registry.frameworks()[name].modes)
+    result = subprocess.run(
+        [sys.executable, "-m", "dlarena.cli", "check", "--frameworks", ",".join(("torch", *OWN)),
+         "--workloads", ",".join(CHECKED), "--modes", ",".join(modes), "--threads", "1"],
+        capture_output=True, text=True, timeout=900, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+@pytest.mark.frameworks
+@pytest.mark.parametrize("workload", CHECKED)
+@pytest.mark.parametrize("name", OWN)
+def test_each_old_framework_computes_pytorch_s_batchnorm_models_and_mobilenet_v2(
+        checked: str, name: str, workload: str) -> None:
+    for mode in registry.frameworks()[name].modes:
+        header = f"{workload} (smoke): torch/eager vs {name}/{mode}, checked in float64: "
+        verdict = next((line for line in checked.splitlines() if line.startswith(header)),
+                       None)
+        assert verdict == header + "same model", checked
 
 
 @pytest.mark.frameworks

@@ -7,8 +7,9 @@ canonical (dense (in, out), convolution (out, in, h, w)).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,9 @@ class Conv:
     stride: int = 1
     padding: int = 0
     bias: bool = True
+    # Channel groups, each convolved on its own (kernel (out, in / groups, h, w));
+    # groups == inputs == outputs is a depthwise convolution.
+    groups: int = 1
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,11 @@ class BatchNorm:
 @dataclass(frozen=True)
 class Relu:
     pass
+
+
+@dataclass(frozen=True)
+class Relu6:
+    """min(max(x, 0), 6), MobileNetV2's activation."""
 
 
 @dataclass(frozen=True)
@@ -65,7 +74,8 @@ class Flatten:
     pass
 
 
-Layer = Dense | Conv | BatchNorm | Relu | MaxPool | Flatten | GlobalAveragePool | Residual
+Layer = (Dense | Conv | BatchNorm | Relu | Relu6 | MaxPool | Flatten | GlobalAveragePool
+         | Residual)
 WEIGHTED = (Dense, Conv, BatchNorm)
 
 
@@ -78,6 +88,59 @@ def flattened(layers: tuple[Layer, ...] | list[Layer]) -> list[Layer]:
         else:
             found.append(layer)
     return found
+
+
+@dataclass(frozen=True)
+class Step:
+    """One layer of a chain built in a framework: `built` is its callable layer (block,
+    module, link or function); a residual's body and shortcut are steps of their own."""
+
+    layer: Layer
+    built: Any
+    body: tuple[Step, ...] = ()
+    shortcut: tuple[Step, ...] = ()
+
+
+def build(layers: tuple[Layer, ...] | list[Layer], make: Callable[[Layer], Any],
+          residual: Callable[[tuple[Step, ...], tuple[Step, ...]], Any]) -> tuple[Step, ...]:
+    """The framework's chain: each layer made by `make`, a residual by `residual` from its
+    built body and shortcut (the shortcut empty for the identity)."""
+    steps = []
+    for layer in layers:
+        if isinstance(layer, Residual):
+            body, shortcut = build(layer.body, make, residual), build(layer.shortcut, make,
+                                                                        residual)
+            steps.append(Step(layer, residual(body, shortcut), body, shortcut))
+        else:
+            steps.append(Step(layer, make(layer)))
+    return tuple(steps)
+
+
+def weighted(steps: tuple[Step, ...]) -> list[tuple[Layer, Any]]:
+    """(layer, built) of every weighted layer in order, residual bodies and shortcuts
+    included: the order of the canonical weights."""
+    found: list[tuple[Layer, Any]] = []
+    for step in steps:
+        if isinstance(step.layer, Residual):
+            found += weighted(step.body) + weighted(step.shortcut)
+        elif isinstance(step.layer, WEIGHTED):
+            found.append((step.layer, step.built))
+    return found
+
+
+def run(steps: tuple[Step, ...], value: Any,
+        record: Callable[[str, Any], None] | None = None) -> Any:
+    """The chain's forward pass step by step, giving each weighted layer's output to
+    `record`: a residual is body + shortcut, the input where the shortcut is empty."""
+    for step in steps:
+        if isinstance(step.layer, Residual):
+            shortcut = run(step.shortcut, value, record) if step.shortcut else value
+            value = run(step.body, value, record) + shortcut
+            continue
+        value = step.built(value)
+        if record is not None and isinstance(step.layer, WEIGHTED):
+            record(step.layer.name, value)
+    return value
 
 
 @runtime_checkable

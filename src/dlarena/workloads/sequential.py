@@ -1,4 +1,5 @@
-"""The plain-chain models (mlp, cnn, alexnet, vgg19) as framework-free lists of layers.
+"""The chain models (mlp, cnn, alexnet, vgg19, resnet50, mobilenet_v2) as framework-free
+lists of layers.
 
 A framework whose model base class builds a chain from this list (frameworks/<name>/model.py)
 implements each of these workloads in a file of a few lines, and the list stays the single
@@ -17,6 +18,7 @@ from dlarena.contract.chain import (
     Layer,
     MaxPool,
     Relu,
+    Relu6,
     Residual,
 )
 from dlarena.workloads.alexnet.spec import CONVS as ALEXNET_CONVS
@@ -25,6 +27,7 @@ from dlarena.workloads.cnn.spec import CONVS as CNN_CONVS
 from dlarena.workloads.cnn.spec import WORKLOAD as CNN
 from dlarena.workloads.images import DenseHeadClassifier
 from dlarena.workloads.mlp.spec import CLASSES, HIDDEN, INPUTS
+from dlarena.workloads.mobilenet_v2.spec import WORKLOAD as MOBILENET_V2
 from dlarena.workloads.resnet50.spec import WORKLOAD as RESNET50
 from dlarena.workloads.vgg19.spec import WORKLOAD as VGG19
 
@@ -104,4 +107,31 @@ def resnet50(size: str) -> list[Layer]:
             Dense("fc", RESNET50.features(size), RESNET50.knobs(size)["classes"])]
 
 
-CHAINS = {"mlp": mlp, "cnn": cnn, "alexnet": alexnet, "vgg19": vgg19, "resnet50": resnet50}
+def mobilenet_v2(size: str) -> list[Layer]:
+    """torchvision's MobileNetV2 (workloads/mobilenet_v2/spec.py), canonical names its
+    module paths: a block is a residual where its stride is 1 and its channels stay."""
+    knobs = MOBILENET_V2.knobs(size)
+    stem, _ = MOBILENET_V2.stem(size)
+    layers: list[Layer] = [Conv("stem", 3, stem, 3, 2, 1, bias=False),
+                           BatchNorm("stem_bn", stem), Relu6()]
+    blocks = MOBILENET_V2.blocks(size)
+    for block in blocks:
+        name, hidden = block.name, block.hidden
+        body: list[Layer] = []
+        if block.expand:
+            body += [Conv(f"{name}_expand", block.c_in, hidden, 1, bias=False),
+                     BatchNorm(f"{name}_expand_bn", hidden), Relu6()]
+        body += [Conv(f"{name}_depthwise", hidden, hidden, 3, block.stride, 1, bias=False,
+                      groups=hidden),
+                 BatchNorm(f"{name}_depthwise_bn", hidden), Relu6(),
+                 Conv(f"{name}_project", hidden, block.c_out, 1, bias=False),
+                 BatchNorm(f"{name}_project_bn", block.c_out)]
+        layers += [Residual(tuple(body))] if block.residual else body
+    last = knobs["last_channels"]
+    return [*layers, Conv("head", blocks[-1].c_out, last, 1, bias=False),
+            BatchNorm("head_bn", last), Relu6(), GlobalAveragePool(),
+            Dense("classifier", last, knobs["classes"])]
+
+
+CHAINS = {"mlp": mlp, "cnn": cnn, "alexnet": alexnet, "vgg19": vgg19, "resnet50": resnet50,
+          "mobilenet_v2": mobilenet_v2}

@@ -7,14 +7,13 @@ from __future__ import annotations
 import functools
 import math
 from abc import abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
-from dlarena.contract import Implementation, SgdSettings, Weights, check_layout
+from dlarena.contract import Implementation, SgdSettings, Weights, chain, check_layout
 from dlarena.contract.chain import (
-    WEIGHTED,
     BatchNorm,
     Conv,
     Dense,
@@ -23,7 +22,7 @@ from dlarena.contract.chain import (
     Layer,
     MaxPool,
     Relu,
-    Residual,
+    Relu6,
 )
 from dlarena.frameworks.chainer.runtime import ChainerRuntime
 
@@ -42,9 +41,9 @@ class ChainerChain(Implementation):
             raise ValueError(f"unknown Chainer mode {self.cell.mode!r}")
         self.dtype = np.dtype(self.cell.dtype)
         chainer.global_config.dtype = self.dtype  # the links' parameters are created in it
-        # (layer, link) of every weighted layer in order, residual bodies included.
-        self.layers: list[tuple[Layer, Any]] = []
-        self.steps = self._build(self.chain())
+        # A residual runs its steps' links and functions (chain.run): nothing to build.
+        self.steps = chain.build(self.chain(), self._step, lambda body, shortcut: None)
+        self.layers = chain.weighted(self.steps)
         self.links = chainer.ChainList(*[link for _, link in self.layers])
         settings = self.optimizer_settings()
         if isinstance(settings, SgdSettings):
@@ -58,21 +57,10 @@ class ChainerChain(Implementation):
             raise ValueError(f"the Chainer chain has no {self.workload.loss} loss")
         self.training = True
 
-    def _build(self, layers: tuple[Layer, ...] | list[Layer]) -> list[tuple[Layer, Any]]:
-        steps = []
-        for layer in layers:
-            step = self._step(layer)
-            if isinstance(layer, WEIGHTED):
-                self.layers.append((layer, step))
-            steps.append((layer, step))
-        return steps
-
     def _step(self, layer: Layer) -> Any:
         import chainer.functions as F
         import chainer.links as L
 
-        if isinstance(layer, Residual):
-            return self._build(layer.body), self._build(layer.shortcut)
         if isinstance(layer, GlobalAveragePool):
             return lambda value: F.average(value, axis=(2, 3))
         if isinstance(layer, Dense):
@@ -80,7 +68,7 @@ class ChainerChain(Implementation):
         if isinstance(layer, Conv):
             return L.Convolution2D(
                 layer.inputs, layer.outputs, layer.kernel, stride=layer.stride,
-                pad=layer.padding, nobias=not layer.bias)
+                pad=layer.padding, nobias=not layer.bias, groups=layer.groups)
         if isinstance(layer, BatchNorm):
             bn = self.workload.batch_norm
             # Chainer's `decay` keeps the old statistics: 1 - PyTorch's new-stat weight.
@@ -88,6 +76,8 @@ class ChainerChain(Implementation):
                 layer.channels, decay=1 - bn.momentum, eps=bn.epsilon, dtype=self.dtype)
         if isinstance(layer, Relu):
             return F.relu
+        if isinstance(layer, Relu6):
+            return functools.partial(F.clipped_relu, z=6.0)
         if isinstance(layer, MaxPool):
             # cover_all=False: floor the output size, as PyTorch and Keras do.
             return functools.partial(F.max_pooling_2d, ksize=layer.size, stride=layer.stride,
@@ -112,20 +102,6 @@ class ChainerChain(Implementation):
                 yield f"{layer.name}.moving_mean", link, "avg_mean", False
                 yield f"{layer.name}.moving_variance", link, "avg_var", False
 
-    def _forward(self, inputs: Any, record: Callable[[str, Any], None] | None = None,
-                 steps: list[tuple[Layer, Any]] | None = None) -> Any:
-        value = inputs
-        for layer, step in self.steps if steps is None else steps:
-            if isinstance(layer, Residual):
-                body, shortcut = step
-                value = (self._forward(value, record, body)
-                         + self._forward(value, record, shortcut))
-                continue
-            value = step(value)
-            if record is not None and isinstance(layer, WEIGHTED):
-                record(layer.name, value)
-        return value
-
     def prepare(self, *, training: bool) -> None:
         self.training = training
 
@@ -138,7 +114,7 @@ class ChainerChain(Implementation):
 
         inputs, labels = batch
         with chainer.using_config("train", self.training):
-            loss = F.softmax_cross_entropy(self._forward(inputs), labels)
+            loss = F.softmax_cross_entropy(chain.run(self.steps, inputs), labels)
         self.links.cleargrads()
         loss.backward()
         return loss
@@ -152,14 +128,14 @@ class ChainerChain(Implementation):
         import chainer
 
         with chainer.using_config("train", self.training), chainer.no_backprop_mode():
-            return self._forward(batch[0])
+            return chain.run(self.steps, batch[0])
 
     def activations(self, batch: Any) -> Weights:
         import chainer
 
         outputs: Weights = {}
         with chainer.using_config("train", self.training), chainer.no_backprop_mode():
-            self._forward(batch[0], lambda name, value: outputs.__setitem__(
+            chain.run(self.steps, batch[0], lambda name, value: outputs.__setitem__(
                 name, np.array(value.array)))
         return outputs
 

@@ -15,9 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from dlarena.contract import Implementation, SgdSettings, Weights, check_layout
+from dlarena.contract import Implementation, SgdSettings, Weights, chain, check_layout
 from dlarena.contract.chain import (
-    WEIGHTED,
     BatchNorm,
     Conv,
     Dense,
@@ -26,7 +25,7 @@ from dlarena.contract.chain import (
     Layer,
     MaxPool,
     Relu,
-    Residual,
+    Relu6,
 )
 from dlarena.frameworks.mxnet.runtime import MxnetRuntime
 
@@ -46,10 +45,9 @@ class GluonChain(Implementation):
         if self.cell.mode not in MODES:
             raise ValueError(f"unknown MXNet mode {self.cell.mode!r}")
         self.dtype = self.cell.dtype
-        # (layer, block) of every weighted layer in order, residual bodies included.
-        self.layers: list[tuple[Layer, Any]] = []
-        self.steps = self._build(self.chain())
-        self.net = _sequence([block for _, block in self.steps])
+        self.steps = chain.build(self.chain(), self._block, _residual)
+        self.layers = chain.weighted(self.steps)
+        self.net = _sequence(self.steps)
         self.net.initialize(ctx=self.runtime.context)
         self.net.cast(self.dtype)
         if self.cell.mode == "hybridize":
@@ -69,32 +67,19 @@ class GluonChain(Implementation):
         self.loss_block = gluon.loss.SoftmaxCrossEntropyLoss()
         self.training = True
 
-    def _build(self, layers: tuple[Layer, ...] | list[Layer]) -> list[tuple[Layer, Any]]:
-        steps = []
-        for layer in layers:
-            block = self._block(layer)
-            if isinstance(layer, WEIGHTED):
-                self.layers.append((layer, block))
-            steps.append((layer, block))
-        return steps
-
     def _block(self, layer: Layer) -> Any:
         from mxnet.gluon import nn
 
-        if isinstance(layer, Residual):
-            body, shortcut = self._build(layer.body), self._build(layer.shortcut)
-            block = _residual_block()(_sequence([b for _, b in body]),
-                                      _sequence([b for _, b in shortcut]) if shortcut else None)
-            block.steps = (body, shortcut)
-            return block
         if isinstance(layer, GlobalAveragePool):
-            return _sequence([nn.GlobalAvgPool2D(), nn.Flatten()])
+            pool = nn.HybridSequential()
+            pool.add(nn.GlobalAvgPool2D(), nn.Flatten())
+            return pool
         if isinstance(layer, Dense):
             return nn.Dense(layer.outputs, in_units=layer.inputs, flatten=False)
         if isinstance(layer, Conv):
             return nn.Conv2D(layer.outputs, layer.kernel, strides=layer.stride,
                              padding=layer.padding, in_channels=layer.inputs,
-                             use_bias=layer.bias)
+                             use_bias=layer.bias, groups=layer.groups)
         if isinstance(layer, BatchNorm):
             bn = self.workload.batch_norm
             # Gluon keeps `momentum` of the old statistics: 1 - PyTorch's new-stat weight.
@@ -102,6 +87,8 @@ class GluonChain(Implementation):
                                 in_channels=layer.channels)
         if isinstance(layer, Relu):
             return nn.Activation("relu")
+        if isinstance(layer, Relu6):
+            return nn.HybridLambda(lambda F, x: F.clip(x, 0, 6))
         if isinstance(layer, MaxPool):
             return nn.MaxPool2D(pool_size=layer.size, strides=layer.stride,
                                 padding=layer.padding)
@@ -162,20 +149,9 @@ class GluonChain(Implementation):
     def activations(self, batch: Any) -> Weights:
         # Block by block: in hybridize mode each child runs its own cached graph.
         outputs: Weights = {}
-
-        def run(steps: list[tuple[Layer, Any]], value: Any) -> Any:
-            for layer, block in steps:
-                if isinstance(layer, Residual):
-                    body, shortcut = block.steps
-                    value = run(body, value) + (run(shortcut, value) if shortcut else value)
-                    continue
-                value = block(value)
-                if isinstance(layer, WEIGHTED):
-                    outputs[layer.name] = value.asnumpy()
-            return value
-
         with self._mode():
-            run(self.steps, batch[0])
+            chain.run(self.steps, batch[0],
+                      lambda name, value: outputs.__setitem__(name, value.asnumpy()))
         return outputs
 
     def gradients(self, batch: Any) -> tuple[float, Weights]:
@@ -226,13 +202,17 @@ class GluonChain(Implementation):
                                     ctx=self.runtime.context))
 
 
-def _sequence(blocks: list[Any]) -> Any:
+def _sequence(steps: tuple[chain.Step, ...]) -> Any:
     from mxnet import gluon
 
     sequence = gluon.nn.HybridSequential()
-    for block in blocks:
-        sequence.add(block)
+    for step in steps:
+        sequence.add(step.built)
     return sequence
+
+
+def _residual(body: tuple[chain.Step, ...], shortcut: tuple[chain.Step, ...]) -> Any:
+    return _residual_block()(_sequence(body), _sequence(shortcut) if shortcut else None)
 
 
 @functools.cache

@@ -14,9 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from dlarena.contract import Implementation, SgdSettings, Weights, check_layout
+from dlarena.contract import Implementation, SgdSettings, Weights, chain, check_layout
 from dlarena.contract.chain import (
-    WEIGHTED,
     BatchNorm,
     Conv,
     Dense,
@@ -25,7 +24,7 @@ from dlarena.contract.chain import (
     Layer,
     MaxPool,
     Relu,
-    Residual,
+    Relu6,
 )
 from dlarena.frameworks.paddle.runtime import PaddleRuntime
 
@@ -46,10 +45,9 @@ class PaddleChain(Implementation):
             raise ValueError(f"unknown PaddlePaddle mode {self.cell.mode!r}")
         self.dtype = self.cell.dtype
         paddle.set_default_dtype(self.dtype)  # the layers' parameters are created in it
-        # (layer, module) of every weighted layer in order, residual bodies included.
-        self.layers: list[tuple[Layer, Any]] = []
-        self.steps = self._build(self.chain())
-        self.model = paddle.nn.Sequential(*[module for _, module in self.steps])
+        self.steps = chain.build(self.chain(), self._layer, _residual)
+        self.layers = chain.weighted(self.steps)
+        self.model = paddle.nn.Sequential(*[step.built for step in self.steps])
         self.forward = (paddle.jit.to_static(self.model, full_graph=True)
                         if self.cell.mode == "to_static" else self.model)
         settings = self.optimizer_settings()
@@ -65,32 +63,17 @@ class PaddleChain(Implementation):
         if self.workload.loss != "softmax_cross_entropy":
             raise ValueError(f"the PaddlePaddle chain has no {self.workload.loss} loss")
 
-    def _build(self, layers: tuple[Layer, ...] | list[Layer]) -> list[tuple[Layer, Any]]:
-        steps = []
-        for layer in layers:
-            module = self._layer(layer)
-            if isinstance(layer, WEIGHTED):
-                self.layers.append((layer, module))
-            steps.append((layer, module))
-        return steps
-
     def _layer(self, layer: Layer) -> Any:
         from paddle import nn
 
-        if isinstance(layer, Residual):
-            body, shortcut = self._build(layer.body), self._build(layer.shortcut)
-            module = _residual_layer()(nn.Sequential(*[m for _, m in body]),
-                                       nn.Sequential(*[m for _, m in shortcut])
-                                       if shortcut else None)
-            module.steps = (body, shortcut)
-            return module
         if isinstance(layer, GlobalAveragePool):
             return nn.Sequential(nn.AdaptiveAvgPool2D(1), nn.Flatten())
         if isinstance(layer, Dense):
             return nn.Linear(layer.inputs, layer.outputs)
         if isinstance(layer, Conv):
             return nn.Conv2D(layer.inputs, layer.outputs, layer.kernel, stride=layer.stride,
-                             padding=layer.padding, bias_attr=None if layer.bias else False)
+                             padding=layer.padding, groups=layer.groups,
+                             bias_attr=None if layer.bias else False)
         if isinstance(layer, BatchNorm):
             bn = self.workload.batch_norm
             # Paddle's `momentum` keeps the old statistics: 1 - PyTorch's new-stat weight.
@@ -98,6 +81,8 @@ class PaddleChain(Implementation):
                                   epsilon=bn.epsilon)
         if isinstance(layer, Relu):
             return nn.ReLU()
+        if isinstance(layer, Relu6):
+            return nn.ReLU6()
         if isinstance(layer, MaxPool):
             return nn.MaxPool2D(layer.size, stride=layer.stride, padding=layer.padding)
         if isinstance(layer, Flatten):
@@ -154,20 +139,9 @@ class PaddleChain(Implementation):
 
         # Layer by layer, in the dynamic graph: to_static converts the whole forward only.
         outputs: Weights = {}
-
-        def run(steps: list[tuple[Layer, Any]], value: Any) -> Any:
-            for layer, module in steps:
-                if isinstance(layer, Residual):
-                    body, shortcut = module.steps
-                    value = run(body, value) + (run(shortcut, value) if shortcut else value)
-                    continue
-                value = module(value)
-                if isinstance(layer, WEIGHTED):
-                    outputs[layer.name] = value.numpy()
-            return value
-
         with paddle.no_grad():
-            run(self.steps, batch[0])
+            chain.run(self.steps, batch[0],
+                      lambda name, value: outputs.__setitem__(name, value.numpy()))
         return outputs
 
     def gradients(self, batch: Any) -> tuple[float, Weights]:
@@ -212,6 +186,14 @@ class PaddleChain(Implementation):
         check_layout("paddle", {name for name, _ in slots}, set(weights))
         for name, tensor in slots:
             tensor.set_value(np.asarray(weights[name], dtype=self.dtype))
+
+
+def _residual(body: tuple[chain.Step, ...], shortcut: tuple[chain.Step, ...]) -> Any:
+    from paddle import nn
+
+    return _residual_layer()(nn.Sequential(*[step.built for step in body]),
+                             nn.Sequential(*[step.built for step in shortcut])
+                             if shortcut else None)
 
 
 @functools.cache
