@@ -46,38 +46,22 @@ class TensorflowRuntime(KerasRuntime):
         The strategy configures TensorFlow's collective runtime, which is possible only
         before the process's first op ("Collective ops must be configured at program
         startup"): hence joining before any model is built. Its constructor waits for every
-        worker with an all-reduce whose timeout is a class attribute, infinite by default;
-        set here to `timeout_seconds`, as TensorFlow's own multi-worker tests set it.
-        TensorFlow's gRPC server listens on every interface whatever host the cluster names
-        (grpc_server_lib binds "0.0.0.0:<port>"): the manifest says so.
+        worker holding the GIL, and no timeout of its own ended that wait when a peer never
+        came (the collective timeout here, the first health check's, the coordination
+        service's register timeout were all tried): the scenario bounds the join itself.
+        `timeout_seconds` bounds each collective after it. TensorFlow's gRPC server listens
+        on every interface whatever host the cluster names (grpc_server_lib binds
+        "0.0.0.0:<port>"): the manifest says so.
         """
         tf = self._tf
-        from tensorflow.compiler.xla.tsl.protobuf import coordination_config_pb2
-        from tensorflow.python.eager import context
-
-        # The strategy's own coordination-service settings, less the infinite waits: every
-        # rank must register within the timeout, and one whose heartbeat stops is reported.
-        milliseconds = max(1000, round(timeout_seconds * 1000))
-        context.context().configure_coordination_service(
-            service_type="standalone", service_leader="/job:worker/replica:0/task:0",
-            cluster_register_timeout_in_ms=milliseconds, heartbeat_timeout_in_ms=milliseconds,
-            shutdown_barrier_timeout_in_ms=milliseconds,
-            coordinated_jobs=[coordination_config_pb2.CoordinatedJob(name="worker",
-                                                                     num_tasks=world)])
         resolver = tf.distribute.cluster_resolver.SimpleClusterResolver(
             tf.train.ClusterSpec({"worker": list(addresses)}), task_type="worker",
             task_id=rank, rpc_layer="grpc")
         options = tf.distribute.experimental.CommunicationOptions(
             implementation=tf.distribute.experimental.CommunicationImplementation.RING,
             timeout_seconds=timeout_seconds)
-        try:
-            self._strategy = tf.distribute.MultiWorkerMirroredStrategy(
-                cluster_resolver=resolver, communication_options=options)
-        except RuntimeError as error:
-            if "Timeout waiting for the cluster" in str(error):
-                raise TimeoutError(f"joining the data-parallel group timed out after "
-                                   f"{timeout_seconds:g} s: {error}") from None
-            raise
+        self._strategy = tf.distribute.MultiWorkerMirroredStrategy(
+            cluster_resolver=resolver, communication_options=options)
         self._listens_on = "every interface (TensorFlow's gRPC server binds 0.0.0.0)"
 
     def data_parallel_scope(self) -> contextlib.AbstractContextManager[None]:
