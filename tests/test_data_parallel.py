@@ -20,9 +20,14 @@ from tests.conftest import FAST, fake_cell, processes_marked, require, wait_for
 pytestmark = pytest.mark.usefixtures("no_fault")
 
 
-def ddp_cell(workload: str, ranks: int, **options: Any) -> CellSpec:
-    return fake_cell(workload=workload, framework="torch", scenario="train-ddp", batch_size=8,
-                     threads=ThreadSettings(1, 1), measure=FAST, timeout_seconds=120,
+# Each framework that trains data-parallel, in its default mode.
+MODES = {"torch": "eager", "tensorflow": "function"}
+
+
+def ddp_cell(workload: str, ranks: int, framework: str = "torch", **options: Any) -> CellSpec:
+    return fake_cell(workload=workload, framework=framework, mode=MODES[framework],
+                     scenario="train-ddp", batch_size=8, threads=ThreadSettings(1, 1),
+                     measure=FAST, timeout_seconds=120,
                      options={"ranks": ranks, "steps_per_window": 2, **options})
 
 
@@ -38,22 +43,26 @@ def measure(cell: CellSpec, monkeypatch: pytest.MonkeyPatch, **variables: str
 
 def test_the_plan_has_one_cell_per_rank_count_for_frameworks_that_train_data_parallel(
 ) -> None:
-    planned = build_plan(Request(suite="smoke", frameworks=["torch", "fake"],
+    planned = build_plan(Request(suite="smoke", frameworks=["torch", "tensorflow", "fake"],
                                  workloads=["mlp", "cnn"], scenarios=["train-ddp"],
                                  threads=ThreadSettings(2, 2)), ThreadSettings(2, 2))
     cells = [p.cell for p in planned]
-    assert {c.framework for c in cells} == {"torch"}  # the fake has no data-parallel training
-    assert sorted((c.workload, c.options["ranks"], c.threads.intra_op) for c in cells) == [
-        ("cnn", 1, 2), ("cnn", 2, 1), ("mlp", 1, 2), ("mlp", 2, 1)]
+    # The fake has no data-parallel training.
+    assert {c.framework for c in cells} == {"torch", "tensorflow"}
+    assert sorted((c.framework, c.workload, c.options["ranks"], c.threads.intra_op)
+                  for c in cells) == [
+        (framework, workload, ranks, 2 // ranks) for framework in ("tensorflow", "torch")
+        for workload in ("cnn", "mlp") for ranks in (1, 2)]
     assert rank_threads(ThreadSettings(1, 1), 2) == ThreadSettings(1, 1)
 
 
 @pytest.mark.frameworks
+@pytest.mark.parametrize("framework", ["torch", "tensorflow"])
 @pytest.mark.parametrize("ranks", [1, 2])
 def test_n_ranks_train_the_same_model_as_one_process_on_the_global_batch(
-        ranks: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    require("torch")
-    outcome, marker = measure(ddp_cell("mlp", ranks), monkeypatch)
+        framework: str, ranks: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    require(framework)
+    outcome, marker = measure(ddp_cell("mlp", ranks, framework), monkeypatch)
     assert outcome.status == "ok", (outcome.error, outcome.stderr_tail[-3000:])
     metrics = outcome.payload["metrics"]
     assert metrics["ranks"] == ranks and metrics["data_parallel_same_model"] == 1.0
@@ -67,12 +76,15 @@ def test_n_ranks_train_the_same_model_as_one_process_on_the_global_batch(
 
 
 @pytest.mark.frameworks
+@pytest.mark.parametrize("framework", ["torch", "tensorflow"])
 def test_batchnorm_statistics_per_rank_are_caught_by_the_check(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    """On the CPU DDP keeps BatchNorm statistics per rank: two ranks on halves of the batch
-    are not one process on all of it, and the check says so (the cell is still measured)."""
-    require("torch")
-    outcome, _ = measure(ddp_cell("cnn", 2), monkeypatch)
+        framework: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On the CPU DDP keeps BatchNorm statistics per rank, and so does Keras'
+    BatchNormalization under MultiWorkerMirroredStrategy (`synchronized=False`): two ranks on
+    halves of the batch are not one process on all of it, and the check says so (the cell
+    is still measured)."""
+    require(framework)
+    outcome, _ = measure(ddp_cell("cnn", 2, framework), monkeypatch)
     assert outcome.status == "ok", (outcome.error, outcome.stderr_tail[-3000:])
     metrics = outcome.payload["metrics"]
     assert metrics["data_parallel_same_model"] == 0.0
@@ -80,15 +92,18 @@ def test_batchnorm_statistics_per_rank_are_caught_by_the_check(
 
 
 @pytest.mark.frameworks
-@pytest.mark.parametrize(("fault", "reason"), [
-    ("exit:1", "data-parallel rank 1 exited with code 3"),
-    ("hang:1", "timed out after"),
+@pytest.mark.parametrize(("framework", "fault", "reason"), [
+    ("torch", "exit:1", "data-parallel rank 1 exited with code 3"),
+    ("torch", "hang:1", "timed out after"),
+    ("tensorflow", "exit:1", "data-parallel rank 1 exited with code 3"),
+    # TensorFlow's join waits holding the GIL, past its own timeouts: SIGALRM ends it.
+    ("tensorflow", "hang:1", "killed by SIGALRM"),
 ])
 def test_a_crashed_or_hung_rank_fails_its_cell_in_bounded_time_and_nothing_outlives_it(
-        fault: str, reason: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    require("torch")
+        framework: str, fault: str, reason: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    require(framework)
     started = time.monotonic()
-    outcome, marker = measure(ddp_cell("mlp", 2, collective_timeout=8), monkeypatch,
+    outcome, marker = measure(ddp_cell("mlp", 2, framework, collective_timeout=8), monkeypatch,
                               **{FAULT_VARIABLE: fault})
     assert outcome.status == "error" and reason.lower() in (outcome.error or "").lower(), \
         (outcome.error, outcome.stderr_tail[-2000:])

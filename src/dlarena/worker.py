@@ -24,7 +24,7 @@ from dlarena import lifeline, registry
 from dlarena.cell import PROTOCOL_VERSION, CellSpec, parse_worker_request
 from dlarena.contract import Deployment, Implementation, Runtime, Workload
 from dlarena.measure.memory import peak_rss_bytes
-from dlarena.measure.scenarios import SCENARIOS
+from dlarena.measure.scenarios import SCENARIOS, BeforeBuild
 from dlarena.measure.timing import Progress, Window
 
 # Tasks of a deployment cell's child processes (deploy/child.py), not of the coordinator's.
@@ -73,11 +73,14 @@ class BuiltCell:
     build_seconds: float
 
 
-def build_cell(cell: CellSpec, progress: Progress) -> BuiltCell:
+def build_cell(cell: CellSpec, progress: Progress,
+               before_build: BeforeBuild | None = None) -> BuiltCell:
     progress("import", 0, 1)
     started = time.perf_counter()
     runtime = setup_runtime(cell)
     import_seconds = time.perf_counter() - started
+    if before_build is not None:
+        before_build(runtime, cell, progress)
 
     progress("build", 0, 1)
     started = time.perf_counter()
@@ -100,9 +103,9 @@ def _windows(windows: tuple[Window, ...]) -> list[list[float]]:
 
 
 def measure_cell(cell: CellSpec, progress: Progress) -> dict[str, Any]:
-    built = build_cell(cell, progress)
-    runtime, impl = built.runtime, built.impl
     scenario = SCENARIOS[cell.scenario]
+    built = build_cell(cell, progress, scenario.before_build)
+    runtime, impl = built.runtime, built.impl
     result = scenario.run(impl, runtime, built.workload, cell, progress)
     metrics: dict[str, float] = {
         "import_seconds": built.import_seconds,

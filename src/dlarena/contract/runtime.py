@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from dlarena.cell import ThreadSettings
@@ -55,12 +55,16 @@ class Runtime(ABC):
     def manifest(self) -> dict[str, Any]:
         """Settings that decide what is computed and how fast, read back from the framework."""
 
-    def join_data_parallel(self, *, rank: int, world: int, address: str,
+    def join_data_parallel(self, *, rank: int, world: int, addresses: Sequence[str],
                            timeout_seconds: float) -> None:
-        """Join a group of `world` processes training one model, over `address` (loopback).
+        """Join a group of `world` processes training one model, over loopback.
 
-        Only a framework whose INFO says `data_parallel` overrides it; a collective that
-        waits longer than `timeout_seconds` for a peer fails instead of hanging.
+        `addresses` holds one free 127.0.0.1 host:port per rank, the same list in every
+        rank: a framework with a rendezvous point uses the first, one whose ranks each serve
+        (TensorFlow's gRPC workers) uses its own. Called right after `setup`, before any
+        model is built. Only a framework whose INFO says `data_parallel` overrides it;
+        joining, or a collective, that waits longer than `timeout_seconds` for a peer fails
+        instead of hanging.
         """
         raise NotImplementedError("this framework does not train data-parallel here")
 

@@ -1,13 +1,16 @@
 """Scenario `train-ddp`: one model trained by N processes on one machine, each on its shard
 of the same global batch, gradients averaged by the framework's own data-parallel machinery.
 
-The cell's worker is rank 0. It first trains the workload's canonical weights for five
-steps in float64 on the whole global batch, alone (the reference); then it starts ranks
-1..N-1 (`python -m dlarena.measure.data_parallel`, in its own process group, so they die
-with the cell), and every rank joins the group over 127.0.0.1, trains the same five steps
-in float64 on its shard (the data-parallel same-model check: the mean of the ranks' losses
-must be the reference's), then times float32 training on its shard in windows of a fixed
-number of steps that every rank runs in lock step. Throughput counts the global batch.
+The cell's worker is rank 0. Right after its framework is set up, before any model exists,
+it starts ranks 1..N-1 (`python -m dlarena.measure.data_parallel`, in its own process group,
+so they die with the cell) and every rank joins the group over 127.0.0.1, one address per
+rank; a rank builds its models only after joining, because TensorFlow's collectives must be
+configured before the process's first op. Rank 0 then trains the workload's canonical weights
+for five steps in float64 on the whole global batch, alone (the reference); every rank trains
+the same five steps in float64 on its shard (the data-parallel same-model check: the mean of
+the ranks' losses must be the reference's), then times float32 training on its shard in
+windows of a fixed number of steps that every rank runs in lock step. Throughput counts the
+global batch.
 
 A rank that dies makes rank 0 fail the cell at once (it exits with the rank's code and a
 line saying so; the executor reports it); a rank that hangs makes the others' collectives
@@ -19,7 +22,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -47,6 +52,11 @@ DEFAULT_COLLECTIVE_TIMEOUT = 60.0
 CHECK_TOLERANCE = 1e-9
 # For tests: "exit:<rank>" (the rank exits with code 3) or "hang:<rank>" (it never joins).
 FAULT_VARIABLE = "DLARENA_RANK_FAULT"
+GUARD_ARGUMENT = "--guard"
+# Rank 0's join gets this long beyond the collective timeout (the framework's own timeout
+# should end it first) before SIGALRM ends the process: a framework may wait there holding
+# the GIL, past any timeout a thread could enforce (TensorFlow's does).
+JOIN_GRACE_SECONDS = 5
 
 
 def rank_threads(threads: ThreadSettings, world: int) -> ThreadSettings:
@@ -54,10 +64,16 @@ def rank_threads(threads: ThreadSettings, world: int) -> ThreadSettings:
     return ThreadSettings(max(1, threads.intra_op // world), max(1, threads.inter_op // world))
 
 
-def _free_address() -> str:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return f"127.0.0.1:{probe.getsockname()[1]}"
+def _free_addresses(count: int) -> list[str]:
+    """`count` distinct free loopback ports (held open together, so none repeats)."""
+    probes = [socket.socket() for _ in range(count)]
+    try:
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [f"127.0.0.1:{probe.getsockname()[1]}" for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
 
 
 def _build(cell: CellSpec, runtime: Runtime) -> Implementation:
@@ -141,19 +157,25 @@ def _inject_fault(rank: int) -> None:
 
 
 class _Ranks:
-    """Ranks 1..N-1 as child processes of rank 0, watched: one that dies ends rank 0 too."""
+    """Ranks 1..N-1 as child processes of rank 0, watched: one that dies ends rank 0 too.
 
-    def __init__(self, cell: CellSpec, world: int, address: str) -> None:
+    Twice: by a thread here, and by a guard process between rank 0 and each rank (`_guard`),
+    because a framework can wait in a collective while holding the GIL (TensorFlow's join
+    does), and then no thread of rank 0 runs until the wait ends.
+    """
+
+    def __init__(self, cell: CellSpec, world: int, addresses: list[str]) -> None:
         self.children: list[subprocess.Popen[str]] = []
         self._done = threading.Event()
         for rank in range(1, world):
             child = subprocess.Popen(
-                [sys.executable, "-m", "dlarena.measure.data_parallel"],
+                [sys.executable, "-m", "dlarena.measure.data_parallel", GUARD_ARGUMENT,
+                 str(rank)],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                 env={**os.environ, lifeline.COORDINATOR_VARIABLE: str(os.getpid())})
             assert child.stdin is not None
             child.stdin.write(json.dumps({"cell": json.loads(cell.to_json()), "rank": rank,
-                                          "world": world, "address": address}) + "\n")
+                                          "world": world, "addresses": addresses}) + "\n")
             child.stdin.close()
             child.stdin = None  # sent: `communicate` has nothing more to write
             self.children.append(child)
@@ -195,28 +217,62 @@ class _Ranks:
                 child.wait()
 
 
-def run_train_ddp(impl: Implementation, runtime: Runtime, workload: Workload, cell: CellSpec,
-                  progress: Progress) -> ScenarioResult:
-    """Rank 0: the reference, the other ranks, the check, the timing (module docstring)."""
+# The ranks this worker started (one cell per worker process): set by `start_and_join`
+# before the model is built, used by `run_train_ddp` after.
+_started: _Ranks | None = None
+
+
+def _world(cell: CellSpec) -> int:
     world = int(cell.options.get(RANKS_OPTION, 1))
     if world < 1 or cell.batch_size % world:
         raise ValueError(f"a global batch of {cell.batch_size} does not split into {world} "
                          "equal shards")
-    timeout = float(cell.options.get(TIMEOUT_OPTION, DEFAULT_COLLECTIVE_TIMEOUT))
-    progress("reference", 0, 1)
-    check_cell = dataclasses.replace(cell, precision="fp64")
-    check_batches = _global_batches(workload, check_cell, CHECK_STEPS)
-    reference = _losses(_build(check_cell, runtime), runtime, check_batches)
-    address = _free_address()
+    return world
+
+
+def _timeout(cell: CellSpec) -> float:
+    return float(cell.options.get(TIMEOUT_OPTION, DEFAULT_COLLECTIVE_TIMEOUT))
+
+
+def start_and_join(runtime: Runtime, cell: CellSpec, progress: Progress) -> None:
+    """Rank 0, before its model is built: start the other ranks, join the group."""
+    global _started
+    world = _world(cell)
+    addresses = _free_addresses(world)
     progress("ranks", 0, world)
-    ranks = _Ranks(cell, world, address)
+    _started = _Ranks(cell, world, addresses)
+    deadline = math.ceil(_timeout(cell)) + JOIN_GRACE_SECONDS
+    print(f"data-parallel rank 0 joins the group of {world}; SIGALRM ends it if it has not "
+          f"joined within {deadline} s (a join that timed out)", file=sys.stderr, flush=True)
+    # SIGALRM's default action ends the process without needing the GIL.
+    signal.alarm(deadline)
     try:
-        runtime.join_data_parallel(rank=0, world=world, address=address,
-                                   timeout_seconds=timeout)
+        runtime.join_data_parallel(rank=0, world=world, addresses=addresses,
+                                   timeout_seconds=_timeout(cell))
+    except BaseException:
+        _started.stop()
+        raise
+    finally:
+        signal.alarm(0)
+
+
+def run_train_ddp(impl: Implementation, runtime: Runtime, workload: Workload, cell: CellSpec,
+                  progress: Progress) -> ScenarioResult:
+    """Rank 0: the reference, the check, the timing, the other ranks' results (module
+    docstring); the ranks were started and joined by `start_and_join`."""
+    if _started is None:
+        raise RuntimeError("train-ddp runs after start_and_join (the scenario's before_build)")
+    world = _world(cell)
+    ranks = _started
+    try:
+        progress("reference", 0, 1)
+        check_cell = dataclasses.replace(cell, precision="fp64")
+        check_batches = _global_batches(workload, check_cell, CHECK_STEPS)
+        reference = _losses(_build(check_cell, runtime), runtime, check_batches)
         progress("measure", 0, 1)
         mine = _rank_work(impl, runtime, cell, 0, world)
         runtime.leave_data_parallel()
-        others = ranks.results(timeout)
+        others = ranks.results(_timeout(cell))
     finally:
         ranks.stop()
     every = [mine, *others]
@@ -238,8 +294,23 @@ def run_train_ddp(impl: Implementation, runtime: Runtime, workload: Workload, ce
                        "data_parallel_same_model": float(difference <= CHECK_TOLERANCE)})
 
 
+def _guard(rank: int) -> int:
+    """Between rank 0 and rank `rank`: run the rank (same stdin and stdout); if it fails,
+    say so and kill rank 0, which may be stuck in a wait that no thread of its own can end."""
+    lifeline.die_with_parent()
+    parent = os.getppid()
+    code = subprocess.call([sys.executable, "-m", "dlarena.measure.data_parallel"])
+    if code != 0 and os.getppid() == parent:
+        print(f"data-parallel rank {rank} exited with code {code} before the cell finished",
+              file=sys.stderr, flush=True)
+        os.kill(parent, signal.SIGKILL)
+    return code
+
+
 def main() -> int:
     """One rank other than 0: join, do its part, print its result as one JSON line."""
+    if sys.argv[1:2] == [GUARD_ARGUMENT]:
+        return _guard(int(sys.argv[2]))
     lifeline.die_with_parent()
     protocol = os.fdopen(os.dup(sys.stdout.fileno()), "w")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # framework chatter to stderr
@@ -249,10 +320,9 @@ def main() -> int:
     cell = CellSpec.from_dict(request["cell"]["cell"])
     runtime: Runtime = registry.load(registry.runtime_path(cell.framework))()  # type: ignore[operator]
     runtime.setup(threads=cell.threads, seed=cell.seed, device=cell.device)
+    runtime.join_data_parallel(rank=rank, world=world, addresses=list(request["addresses"]),
+                               timeout_seconds=_timeout(cell))
     impl = _build(cell, runtime)
-    runtime.join_data_parallel(rank=rank, world=world, address=request["address"],
-                               timeout_seconds=float(cell.options.get(
-                                   TIMEOUT_OPTION, DEFAULT_COLLECTIVE_TIMEOUT)))
     result = _rank_work(impl, runtime, cell, rank, world)
     runtime.leave_data_parallel()
     protocol.write(json.dumps(result) + "\n")

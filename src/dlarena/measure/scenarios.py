@@ -44,6 +44,8 @@ class ScenarioResult:
 
 
 Run = Callable[[Implementation, Runtime, Workload, CellSpec, Progress], ScenarioResult]
+# Runs after the framework is set up and before the cell's model is built.
+BeforeBuild = Callable[[Runtime, CellSpec, Progress], None]
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,9 @@ class Scenario:
     sweep: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
     # Fed by the framework's input pipeline: only frameworks that have one are planned.
     needs_pipeline: bool = False
+    # What must happen before the first model exists (train-ddp joins its process group
+    # there: TensorFlow's collectives must be configured before the process's first op).
+    before_build: BeforeBuild | None = None
 
     @property
     def compared(self) -> bool:
@@ -280,6 +285,13 @@ def run_train_ddp(
     return data_parallel.run_train_ddp(impl, runtime, workload, cell, progress)
 
 
+def join_ranks(runtime: Runtime, cell: CellSpec, progress: Progress) -> None:
+    """Data-parallel training's ranks, started and joined before any model is built."""
+    from dlarena.measure import data_parallel
+
+    data_parallel.start_and_join(runtime, cell, progress)
+
+
 SCENARIOS: dict[str, Scenario] = {
     scenario.name: scenario for scenario in (
         Scenario("train", "samples/s of full optimizer steps (forward, backward, update)",
@@ -308,6 +320,6 @@ SCENARIOS: dict[str, Scenario] = {
                  sweep={dataload.WORKERS_OPTION: dataload.LOADER_WORKERS}),
         Scenario("train-ddp", "samples/s of one model trained by N processes (data-parallel, "
                  "global batch), and the same-model check of N against 1",
-                 "train_throughput", run_train_ddp),
+                 "train_throughput", run_train_ddp, before_build=join_ranks),
     )
 }

@@ -15,4 +15,5 @@ INFO = FrameworkInfo(
     inter_op_variables=("TF_NUM_INTEROP_THREADS",),
     quiet_variables={"TF_CPP_MIN_LOG_LEVEL": "2"},
     colour="#1f77b4",
+    data_parallel=True,
 )

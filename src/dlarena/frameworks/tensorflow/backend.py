@@ -82,6 +82,11 @@ class KerasRuntime(Runtime):
         """Where models and optimizers are built (a device scope where the backend has one)."""
         return contextlib.nullcontext()
 
+    def data_parallel_scope(self) -> contextlib.AbstractContextManager[None]:
+        """Where a data-parallel model is built, after `join_data_parallel` (the backend's
+        distribution strategy): its steps then train on every rank's shard together."""
+        raise NotImplementedError("this Keras backend does not train data-parallel here")
+
     def use_dtype(self, dtype: str) -> None:
         """Called before a model of `dtype` is built (JAX must be told about float64)."""
 

@@ -74,6 +74,16 @@ class KerasModel(Implementation):
             return self.runtime.sigmoid_cross_entropy()
         raise ValueError(f"unknown loss {kind!r}")
 
+    def data_parallel(self) -> None:
+        """The same model and weights rebuilt in the runtime's distribution strategy
+        (TensorFlow: MultiWorkerMirroredStrategy), whose variables are mirrored on every rank
+        and whose steps all-reduce gradients. BatchNormalization keeps per-rank statistics
+        (its `synchronized=False` default), like PyTorch's DDP on the CPU."""
+        weights = self.get_weights()
+        with self.runtime.data_parallel_scope():
+            self.build()
+            self.set_weights(weights)
+
     def forward_code(self) -> CodeType | None:
         # The model's `call`, which tf.function traces into a graph.
         code: CodeType = inspect.unwrap(type(self.model).call).__code__

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -37,6 +37,49 @@ class TensorflowRuntime(KerasRuntime):
             self._device = "/CPU:0"
         tf.keras.utils.set_random_seed(seed)
         self._tf = tf
+        self._listens_on: str | None = None
+
+    def join_data_parallel(self, *, rank: int, world: int, addresses: Sequence[str],
+                           timeout_seconds: float) -> None:
+        """MultiWorkerMirroredStrategy over gRPC: rank `rank` serves at `addresses[rank]`.
+
+        The strategy configures TensorFlow's collective runtime, which is possible only
+        before the process's first op ("Collective ops must be configured at program
+        startup"): hence joining before any model is built. Its constructor waits for every
+        worker holding the GIL, and no timeout of its own ended that wait when a peer never
+        came (the collective timeout here, the first health check's, the coordination
+        service's register timeout were all tried): the scenario bounds the join itself.
+        `timeout_seconds` bounds each collective after it. TensorFlow's gRPC server listens
+        on every interface whatever host the cluster names (grpc_server_lib binds
+        "0.0.0.0:<port>"): the manifest says so.
+        """
+        tf = self._tf
+        resolver = tf.distribute.cluster_resolver.SimpleClusterResolver(
+            tf.train.ClusterSpec({"worker": list(addresses)}), task_type="worker",
+            task_id=rank, rpc_layer="grpc")
+        options = tf.distribute.experimental.CommunicationOptions(
+            implementation=tf.distribute.experimental.CommunicationImplementation.RING,
+            timeout_seconds=timeout_seconds)
+        self._strategy = tf.distribute.MultiWorkerMirroredStrategy(
+            cluster_resolver=resolver, communication_options=options)
+        self._listens_on = "every interface (TensorFlow's gRPC server binds 0.0.0.0)"
+
+    def data_parallel_scope(self) -> contextlib.AbstractContextManager[None]:
+        return self._strategy.scope()  # type: ignore[no-any-return]
+
+    def leave_data_parallel(self) -> None:
+        """A last all-reduce as the barrier: no rank exits while another still needs it.
+        TensorFlow cannot stop its gRPC server (Unimplemented); it ends with the process."""
+        tf = self._tf
+        strategy = self._strategy
+
+        @tf.function  # type: ignore[untyped-decorator]
+        def barrier() -> Any:
+            return strategy.run(lambda: tf.distribute.get_replica_context().all_reduce(
+                tf.distribute.ReduceOp.SUM, tf.constant(1.0)))
+
+        with tf.device(self._device):
+            barrier().numpy()
 
     @property
     def tf_device(self) -> str:
@@ -57,9 +100,14 @@ class TensorflowRuntime(KerasRuntime):
     def sigmoid_cross_entropy(self) -> Step:
         tf = self._tf
 
+        from keras.src.losses.loss import scale_loss_for_distribution
+
         def sigmoid(labels: Any, logits: Any) -> Any:
-            return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(
-                labels=labels, logits=tf.reshape(logits, tf.shape(labels))))
+            # Divided by the replicas in sync under a tf.distribute strategy (by 1 outside
+            # one), as Keras' own losses are: the data-parallel step relies on it.
+            return scale_loss_for_distribution(tf.reduce_mean(
+                tf.nn.sigmoid_cross_entropy_with_logits(
+                    labels=labels, logits=tf.reshape(logits, tf.shape(labels)))))
         return sigmoid
 
     def version(self) -> str:
@@ -103,6 +151,7 @@ class TensorflowRuntime(KerasRuntime):
             "deterministic_ops": os.environ.get("TF_DETERMINISTIC_OPS", "0").lower()
             in ("1", "true"),
             "keras_version": str(tf.keras.__version__),
+            **({"data_parallel_listens_on": self._listens_on} if self._listens_on else {}),
         }
 
 

@@ -11,8 +11,14 @@ from dlarena.frameworks.tensorflow.backend import KerasSteps, Step
 
 class TensorflowSteps(KerasSteps):
     def __init__(self, model: Any, optimizer: Any, loss: Step, mode: str) -> None:
+        import tensorflow as tf
+
         super().__init__(model, optimizer, loss, mode)
-        self._train = self.compile(self._eager_train_step)
+        # Built in a distribution strategy's scope (KerasModel.data_parallel): each step runs
+        # on this rank's shard in the strategy, gradients all-reduced by apply_gradients.
+        self._strategy = tf.distribute.get_strategy() if tf.distribute.has_strategy() else None
+        self._train = self.compile(self._eager_train_step if self._strategy is None
+                                   else self._distributed_train_step)
         self._infer = self.compile(self._eager_infer_step)
 
     def compile(self, step: Step) -> Step:
@@ -45,6 +51,19 @@ class TensorflowSteps(KerasSteps):
                      for g in tape.gradient(loss, variables)]
         self.optimizer.apply_gradients(zip(gradients, variables, strict=True))
         return loss
+
+    def _distributed_train_step(self, inputs: Any, labels: Any) -> Any:
+        """As Keras' own TensorFlow trainer does it: in the replica context the loss is
+        divided by the replicas in sync (Keras losses do it themselves), apply_gradients sums
+        the gradients over replicas (so they are the global batch's mean), and the loss
+        returned is this shard's own, undivided."""
+        from keras.src.losses.loss import unscale_loss_for_distribution
+
+        def replica_step(inputs: Any, labels: Any) -> Any:
+            return unscale_loss_for_distribution(self._eager_train_step(inputs, labels))
+
+        assert self._strategy is not None
+        return self._strategy.run(replica_step, args=(inputs, labels))
 
     def _eager_infer_step(self, inputs: Any) -> Any:
         return self.model(inputs, training=False)

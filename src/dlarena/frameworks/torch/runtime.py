@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from dlarena.cell import ThreadSettings
@@ -28,15 +28,16 @@ class TorchRuntime(Runtime):
             self._device = torch.device("cpu")
         self._torch = torch
 
-    def join_data_parallel(self, *, rank: int, world: int, address: str,
+    def join_data_parallel(self, *, rank: int, world: int, addresses: Sequence[str],
                            timeout_seconds: float) -> None:
-        """torch.distributed over TCP on `address`: gloo on the CPU, NCCL on GPUs."""
+        """torch.distributed, rendezvous over TCP at the first address: gloo on the CPU,
+        NCCL on GPUs."""
         from datetime import timedelta
 
         import torch.distributed as dist
 
         backend = "nccl" if self._device.type == "cuda" else "gloo"
-        dist.init_process_group(backend, init_method=f"tcp://{address}", rank=rank,
+        dist.init_process_group(backend, init_method=f"tcp://{addresses[0]}", rank=rank,
                                 world_size=world, timeout=timedelta(seconds=timeout_seconds))
         self.data_parallel_backend = backend
 
