@@ -23,21 +23,24 @@ ALLOWED_IMPORTS: dict[str, set[str]] = {
     "errors": set(),
     "cell": set(),
     "lifeline": set(),  # the standard library only: runs first in every worker
+    "netns": set(),  # the standard library only: the worker's private network namespace
     "data": set(),  # NumPy and the standard library: the worker side reads data
     "contract": {"cell", "data"},  # the bottom of frameworks and workloads
     "frameworks": {"cell", "contract", "data"},  # never a workload; data: input pipelines
     "workloads": {"contract", "data", "frameworks"},
     "registry": {"contract", "frameworks", "workloads"},
     "deploy": {"cell", "contract"},  # server, load generator, portable runtimes: neutral
-    "executors": {"cell", "contract", "lifeline", "registry"},
-    "measure": {"cell", "contract", "data", "deploy", "executors", "lifeline", "registry"},
+    "executors": {"cell", "contract", "lifeline", "netns", "registry"},
+    "measure": {"cell", "contract", "data", "deploy", "executors", "lifeline", "netns",
+                "registry"},
     "parity": {"cell", "contract", "executors", "registry"},
     "store": {"cell", "errors", "executors", "parity"},
     "environment": {"contract", "measure", "registry"},
     "suites": set(),
     "plan": {"cell", "errors", "measure", "registry", "suites"},
     "report": {"cell", "contract", "errors", "measure", "parity", "registry", "store"},
-    "worker": {"cell", "contract", "deploy", "lifeline", "measure", "parity", "registry"},
+    "worker": {"cell", "contract", "deploy", "lifeline", "measure", "netns", "parity",
+               "registry"},
     "runner": {"cell", "environment", "errors", "executors", "measure", "parity", "plan",
                "registry", "report", "store"},
     "api": {"errors", "report", "store"},

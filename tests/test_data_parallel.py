@@ -4,6 +4,7 @@ outlives it."""
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import time
 from typing import Any
@@ -13,7 +14,7 @@ import pytest
 from dlarena.cell import CellSpec, ThreadSettings
 from dlarena.executors.base import CellOutcome
 from dlarena.executors.local import LocalExecutor
-from dlarena.measure.data_parallel import FAULT_VARIABLE, rank_threads
+from dlarena.measure.data_parallel import FAULT_VARIABLE, framework_options, rank_threads
 from dlarena.plan import Request, build_plan
 from tests.conftest import FAST, fake_cell, processes_marked, require, wait_for
 
@@ -28,7 +29,8 @@ def ddp_cell(workload: str, ranks: int, framework: str = "torch", **options: Any
     return fake_cell(workload=workload, framework=framework, mode=MODES[framework],
                      scenario="train-ddp", batch_size=8, threads=ThreadSettings(1, 1),
                      measure=FAST, timeout_seconds=120,
-                     options={"ranks": ranks, "steps_per_window": 2, **options})
+                     options={"ranks": ranks, "steps_per_window": 2,
+                              **framework_options(framework), **options})
 
 
 def measure(cell: CellSpec, monkeypatch: pytest.MonkeyPatch, **variables: str
@@ -54,6 +56,9 @@ def test_the_plan_has_one_cell_per_rank_count_for_frameworks_that_train_data_par
         (framework, workload, ranks, 2 // ranks) for framework in ("tensorflow", "torch")
         for workload in ("cnn", "mlp") for ranks in (1, 2)]
     assert rank_threads(ThreadSettings(1, 1), 2) == ThreadSettings(1, 1)
+    # TensorFlow's ranks listen on every interface: its cells get a private network.
+    assert {(c.framework, c.options.get("private_network")) for c in cells} == {
+        ("torch", None), ("tensorflow", True)}
 
 
 @pytest.mark.frameworks
@@ -72,6 +77,9 @@ def test_n_ranks_train_the_same_model_as_one_process_on_the_global_batch(
     assert samples["data_parallel_loss"] != samples["data_parallel_reference_loss"][::-1]
     assert len(outcome.payload["windows"]) == FAST.windows
     assert all(steps == 2 and seconds > 0 for steps, seconds in outcome.payload["windows"])
+    assert outcome.payload["manifest"]["data_parallel_network"] == (
+        "a private network namespace: loopback only" if framework == "tensorflow"
+        else "127.0.0.1")
     assert wait_for(lambda: not processes_marked(marker), 10)
 
 
@@ -109,3 +117,18 @@ def test_a_crashed_or_hung_rank_fails_its_cell_in_bounded_time_and_nothing_outli
         (outcome.error, outcome.stderr_tail[-2000:])
     assert time.monotonic() - started < 100  # well inside the cell's 120 s timeout
     assert wait_for(lambda: not processes_marked(marker), 15), processes_marked(marker)
+
+
+@pytest.mark.frameworks
+def test_ranks_that_would_listen_on_every_interface_need_the_private_network(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A TensorFlow cell made without the option the plan sets fails before any rank
+    starts, rather than listen on the machine's interfaces."""
+    require("tensorflow")
+    cell = ddp_cell("mlp", 2, "tensorflow")
+    cell = dataclasses.replace(cell, options={k: v for k, v in cell.options.items()
+                                              if k != "private_network"})
+    outcome, marker = measure(cell, monkeypatch)
+    assert outcome.status == "error"
+    assert "would listen on every interface" in (outcome.error or ""), outcome.error
+    assert wait_for(lambda: not processes_marked(marker), 10)

@@ -281,7 +281,10 @@ def build_plan(request: Request, default_threads: ThreadSettings, *,
                     if (scenario == "train-ddp"
                             and not registry.frameworks()[framework].data_parallel):
                         continue
-                    for cell_options, cell_threads in shapes:
+                    for shape_options, cell_threads in shapes:
+                        cell_options = ({**shape_options,
+                                         **data_parallel.framework_options(framework)}
+                                        if scenario == "train-ddp" else shape_options)
                         cells.append(CellSpec(
                             workload=workload,
                             framework=framework,

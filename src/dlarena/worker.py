@@ -20,7 +20,7 @@ import traceback
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from dlarena import lifeline, registry
+from dlarena import lifeline, netns, registry
 from dlarena.cell import PROTOCOL_VERSION, CellSpec, parse_worker_request
 from dlarena.contract import Deployment, Implementation, Runtime, Workload
 from dlarena.measure.memory import peak_rss_bytes
@@ -244,6 +244,8 @@ def main() -> int:
             # After the request: the guardian reads stdin too. A deployment cell's child is
             # in its cell's group, which that cell's guardian already watches.
             lifeline.guard_process_group()
+        if cell.options.get(netns.OPTION):
+            netns.enter()  # before any framework is imported, and any port opened
         # Each worker process of a cell is an independent replicate: its own seed.
         cell = dataclasses.replace(cell, seed=cell.seed + process)
         if task == "check":

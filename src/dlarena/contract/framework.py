@@ -58,6 +58,10 @@ class FrameworkInfo:
     # Trains one model in several processes (scenario train-ddp): its Runtime joins a group
     # (`join_data_parallel`) and its models wrap themselves (`Implementation.data_parallel`).
     data_parallel: bool = False
+    # Why its data-parallel ranks listen on every interface, where they cannot be told to
+    # listen on loopback only: its train-ddp cells then run in a private network namespace
+    # (netns.py), whose only interface is loopback. None: they listen on 127.0.0.1.
+    listens_on_every_interface: str | None = None
     # Its own virtual environment, a folder beside dlarena's source checkout (".venv-mxnet"),
     # for a framework that cannot share the main one (an older NumPy): its workers run that
     # environment's Python without a --python flag. None: the coordinator's interpreter.

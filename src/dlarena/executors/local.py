@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from dlarena import lifeline, registry
+from dlarena import lifeline, netns, registry
 from dlarena.cell import CellSpec, ThreadSettings, worker_request
 from dlarena.contract import FrameworkInfo
 from dlarena.executors.base import CellOutcome, Executor, ProgressHandler
@@ -107,9 +107,16 @@ class LocalExecutor(Executor):
                 interpreter=interpreter, details=details or {},
             )
 
+        argv = [interpreter, "-m", "dlarena.worker"]
+        if cell.options.get(netns.OPTION):
+            try:
+                argv = netns.command(argv)
+            except netns.PrivateNetworkUnavailable as error:
+                return outcome(f"cannot start the worker in a private network namespace, "
+                               f"which this cell needs: {error.strerror}")
         try:
             process = subprocess.Popen(
-                [interpreter, "-m", "dlarena.worker"],
+                argv,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,

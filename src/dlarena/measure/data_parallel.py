@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from dlarena import lifeline, registry
+from dlarena import lifeline, netns, registry
 from dlarena.cell import CellSpec, ThreadSettings
 from dlarena.contract import Implementation, Runtime, Workload
 from dlarena.measure.scenarios import BATCH_POOL, ScenarioResult, cycling
@@ -57,6 +57,13 @@ GUARD_ARGUMENT = "--guard"
 # should end it first) before SIGALRM ends the process: a framework may wait there holding
 # the GIL, past any timeout a thread could enforce (TensorFlow's does).
 JOIN_GRACE_SECONDS = 5
+
+
+def framework_options(framework: str) -> dict[str, Any]:
+    """Options every data-parallel cell of `framework` carries: a private network namespace
+    (netns.py) for one whose ranks listen on every interface."""
+    listens = registry.frameworks()[framework].listens_on_every_interface
+    return {netns.OPTION: True} if listens else {}
 
 
 def rank_threads(threads: ThreadSettings, world: int) -> ThreadSettings:
@@ -237,6 +244,12 @@ def _timeout(cell: CellSpec) -> float:
 def start_and_join(runtime: Runtime, cell: CellSpec, progress: Progress) -> None:
     """Rank 0, before its model is built: start the other ranks, join the group."""
     global _started
+    listens = registry.frameworks()[cell.framework].listens_on_every_interface
+    if listens and netns.interfaces() != ["lo"]:
+        raise RuntimeError(
+            f"{cell.framework}'s ranks would listen on every interface of this machine "
+            f"({listens}): its cells run in a private network namespace (cell option "
+            f"{netns.OPTION}, which the plan sets)")
     world = _world(cell)
     addresses = _free_addresses(world)
     progress("ranks", 0, world)
@@ -291,7 +304,10 @@ def run_train_ddp(impl: Implementation, runtime: Runtime, workload: Workload, ce
         samples={"data_parallel_reference_loss": reference,
                  "data_parallel_loss": combined},
         extra_metrics={"ranks": float(world), "data_parallel_loss_difference": difference,
-                       "data_parallel_same_model": float(difference <= CHECK_TOLERANCE)})
+                       "data_parallel_same_model": float(difference <= CHECK_TOLERANCE)},
+        manifest={"data_parallel_network": (
+            "a private network namespace: loopback only" if cell.options.get(netns.OPTION)
+            else "127.0.0.1")})
 
 
 def _guard(rank: int) -> int:
@@ -331,4 +347,9 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # At once, like the worker: the rank's result is sent, and a framework's teardown can
+    # abort at exit ("terminate called without an active exception", torch's gloo threads).
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -16,4 +16,6 @@ INFO = FrameworkInfo(
     quiet_variables={"TF_CPP_MIN_LOG_LEVEL": "2"},
     colour="#1f77b4",
     data_parallel=True,
+    listens_on_every_interface="TensorFlow's gRPC server binds 0.0.0.0:<port> whatever host "
+                               "the cluster names (grpc_server_lib.cc)",
 )
