@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import os
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,8 +25,6 @@ from dlarena.parity.probe import PROBE_BATCH, PROBE_PRECISION
 _SOURCE = Path(dlarena.__file__).resolve().parent
 # The probe times nothing; a cell still needs measurement settings to be a cell.
 _UNTIMED = MeasureSettings(min_window_seconds=1.0, windows=1, max_warmup_windows=0)
-# Probes of one workload at most side by side (each holds a model and its float64 evidence).
-MAX_PARALLEL_PROBES = 4
 
 
 def implementation_version(workload: str, framework: str, framework_version: str) -> str:
@@ -97,15 +93,6 @@ class WorkloadCheck:
         return all(result.passed for result in self.results)
 
 
-def probe_sharing(variants: int, threads: ThreadSettings) -> tuple[int, ThreadSettings]:
-    """How many probes run at once, and each one's threads. A probe times nothing, and most
-    of its time is single-threaded (importing its framework, building, small float64 ops), so
-    probes share the cores side by side, each with its share of the threads."""
-    parallel = max(1, min(variants, os.cpu_count() or 1, MAX_PARALLEL_PROBES))
-    return parallel, ThreadSettings(max(1, threads.intra_op // parallel),
-                                    max(1, threads.inter_op // parallel))
-
-
 def check_workloads(
     workloads: Sequence[str],
     variants: Sequence[tuple[str, str]],
@@ -146,29 +133,23 @@ def check_workload(
     mode; a worker that fails fails its pairs."""
     evidence: dict[tuple[str, str], Evidence] = {}
     errors: dict[tuple[str, str], str] = {}
-    parallel, probe_threads = probe_sharing(len(variants), threads)
     with tempfile.TemporaryDirectory(prefix="dlarena-parity-") as folder:
-
-        def probe(variant: tuple[str, str]) -> None:
-            framework, mode = variant
+        for framework, mode in variants:
             label = f"{framework}/{mode}"
             if on_variant is not None:
                 on_variant(label)
             cell = CellSpec(
                 workload=workload, framework=framework, mode=mode, scenario="check",
                 size=size, device=device, batch_size=PROBE_BATCH, precision=PROBE_PRECISION,
-                threads=probe_threads, measure=_UNTIMED, seed=seed,
+                threads=threads, measure=_UNTIMED, seed=seed,
             )
             artifacts = str(Path(folder) / f"{framework}-{mode}.npz")
             outcome = executor.run(cell, lambda *_: None, task="check", artifacts=artifacts)
             if outcome.status == "ok":
                 with np.load(artifacts) as saved:
-                    evidence[variant] = {key: saved[key] for key in saved.files}
+                    evidence[(framework, mode)] = {key: saved[key] for key in saved.files}
             else:
-                errors[variant] = f"{label}: {outcome.error}"
-
-        with ThreadPoolExecutor(max_workers=parallel) as pool:
-            list(pool.map(probe, variants))
+                errors[(framework, mode)] = f"{label}: {outcome.error}"
     facts = model_facts(workload, size)
     results = []
     for first, second in itertools.combinations(variants, 2):
