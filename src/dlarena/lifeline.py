@@ -79,3 +79,12 @@ def guard_process_group() -> None:
         [sys.executable, "-I", "-S", "-c", _GUARDIAN],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,  # never hold the worker's pipes
     )
+
+
+def exit_now(code: int) -> None:
+    """Exit without the interpreter's teardown, once a process's result is sent: a
+    framework's teardown takes seconds (TensorFlow ~2 s here) that would hold up the next
+    cell, and can abort (torch's gloo: "terminate called without an active exception")."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -268,14 +268,5 @@ def main() -> int:
     return 0
 
 
-def _end(code: int) -> None:
-    """Exit at once, without the interpreter's teardown: the cell ended with its result, and
-    a framework's teardown (two seconds for TensorFlow here, up to a second for the others)
-    would only hold up the next cell, which must not start beside a busy process."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
-
-
 if __name__ == "__main__":
-    _end(main())
+    lifeline.exit_now(main())  # the cell ended with its result

@@ -347,9 +347,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    code = main()
-    # At once, like the worker: the rank's result is sent, and a framework's teardown can
-    # abort at exit ("terminate called without an active exception", torch's gloo threads).
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+    lifeline.exit_now(main())  # the rank's result is sent
