@@ -260,15 +260,19 @@ def _measure_at_once(batch: Sequence[PlannedCell], done: int, total: int, *, run
 def _decisions(cells: Sequence[StoredCell], rule: stopping.StoppingRule, rounds: int,
                open_groups: set[GroupKey]) -> dict[GroupKey, dict[str, str]]:
     """Each open group's pairs after `rounds` rounds, on the scenario's headline metric,
-    with the noise prior of every cell of the run on that metric (report.model does the
-    same, so the report reads the verdicts the run stopped on)."""
+    with the noise priors of every cell and pair of the run on that metric (report.model
+    does the same, so the report reads the verdicts the run stopped on)."""
     by_group: dict[GroupKey, list[StoredCell]] = {}
     for cell in cells:
         if group_key(cell.spec) in open_groups:
             by_group.setdefault(group_key(cell.spec), []).append(cell)
     headlines = {SCENARIOS[key[1]].headline for key in by_group} - {None}
-    priors = {metric: stats.noise_prior([c.samples_by_process[metric] for c in cells
-                                         if c.samples_by_process.get(metric)])
+    every_group: dict[GroupKey, list[StoredCell]] = {}
+    for cell in cells:
+        every_group.setdefault(group_key(cell.spec), []).append(cell)
+    noises = {metric: stats.run_noise([[c.samples_by_process[metric] for c in members
+                                        if c.samples_by_process.get(metric)]
+                                       for members in every_group.values()])
               for metric in headlines if metric}
     decisions: dict[GroupKey, dict[str, str]] = {}
     for key, members in by_group.items():
@@ -279,7 +283,7 @@ def _decisions(cells: Sequence[StoredCell], rule: stopping.StoppingRule, rounds:
             METRICS[metric].higher_is_better) if metric else []
         pairs = {f"{a.spec.framework}/{a.spec.mode} vs {b.spec.framework}/{b.spec.mode}":
                  stopping.decide(a.samples_by_process[metric], b.samples_by_process[metric],
-                                 rule, rounds=rounds, prior=priors.get(metric))
+                                 rule, rounds=rounds, noise=noises.get(metric))
                  for a, b in compared if metric}
         # A group with nothing to compare needs only the minimum rounds.
         decisions[key] = pairs or {"nothing to compare": stopping.UNDECIDED}

@@ -65,7 +65,7 @@ def test_today_s_definitions_cover_the_registry_and_survive_json() -> None:
     today = Definitions.current()
     assert set(today.workloads) == set(registry.workloads())
     assert set(today.frameworks) == set(registry.frameworks())
-    assert today.verdict_rules == VERDICT_RULES_VERSION == "3"
+    assert today.verdict_rules == VERDICT_RULES_VERSION == "4"
     text = json.dumps(today.to_json())  # plain JSON: the run stores it in its environment
     assert Definitions.from_json(json.loads(text)) == today
     tokens = [w for w in today.workloads.values() if w.unit == "tokens"]

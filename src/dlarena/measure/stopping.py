@@ -82,12 +82,12 @@ def outcome(interval: tuple[float, float] | None, equivalence: float) -> str:
 
 
 def decide(a: stats.Samples, b: stats.Samples, rule: StoppingRule, *, rounds: int,
-           prior: stats.NoisePrior | None = None) -> str:
+           noise: stats.RunNoise | None = None) -> str:
     """One pair after `rounds` rounds: different, equivalent, undecided (budget spent) or
-    continue. `prior`: what the run's cells say about between-process noise so far."""
+    continue. `noise`: what the run's cells and pairs say about its noise so far."""
     if rounds < rule.min_rounds:
         return CONTINUE
-    found = outcome(stats.hierarchical_ratio_ci(a, b, confidence=rule.confidence, prior=prior),
+    found = outcome(stats.ratio_ci(a, b, confidence=rule.confidence, noise=noise),
                     rule.equivalence)
     if found == UNDECIDED and rounds < rule.max_rounds:
         return CONTINUE

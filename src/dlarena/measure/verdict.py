@@ -39,7 +39,9 @@ class Verdict:
     metric: str
     first: str
     second: str
-    ratio: float  # median(first) / median(second)
+    # median(first) / median(second): of each round's processes, geometric mean over rounds
+    # where both sides have two or more (stats.ratio), else of the pooled windows
+    ratio: float
     interval: tuple[float, float] | None
     significant: bool
     text: str
@@ -69,15 +71,16 @@ def _range(interval: tuple[float, float], confidence: float) -> str:
 def compare(
     metric: str, first: str, first_samples: stats.Samples, second: str,
     second_samples: stats.Samples, *, rule: stopping.StoppingRule | None = None,
-    prior: stats.NoisePrior | None = None,
+    noise: stats.RunNoise | None = None,
 ) -> Verdict:
-    """first vs second: ratio of medians with its hierarchical bootstrap interval, at the
-    stopping rule's confidence when the run stopped adaptively (else 95%), moderated by the
-    run's noise `prior` where one is given."""
+    """first vs second: ratio of medians with its interval (paired over
+    rounds where both were measured in two or more: `stats.ratio_ci`), at the stopping rule's
+    confidence when the run stopped adaptively (else 95%), moderated by the run's `noise`
+    where it is given."""
     confidence = rule.confidence if rule is not None else stats.CONFIDENCE
-    ratio = stats.median(stats.pooled(first_samples)) / stats.median(stats.pooled(second_samples))
-    interval = stats.hierarchical_ratio_ci(first_samples, second_samples, confidence=confidence,
-                                          prior=prior)
+    ratio = stats.ratio(first_samples, second_samples)
+    interval = stats.ratio_ci(first_samples, second_samples, confidence=confidence,
+                              noise=noise)
     significant = stats.is_significant(interval)
     decision = stopping.outcome(interval, rule.equivalence) if rule is not None else None
     if interval is None:
@@ -120,7 +123,7 @@ def not_comparable(
     second_samples: stats.Samples, reason: str,
 ) -> Verdict:
     """A failed same-model check replaces the speed verdict: the numbers are not like for like."""
-    ratio = stats.median(stats.pooled(first_samples)) / stats.median(stats.pooled(second_samples))
+    ratio = stats.ratio(first_samples, second_samples)
     return Verdict(metric, first, second, ratio, None, False, f"not comparable: {reason}",
                    comparable=False)
 

@@ -62,18 +62,19 @@ def build_report(store: Store, run_id: int | None = None) -> Report:
                swept_options(spec))
         groups.setdefault(key, []).append(
             _cell_report(cell, run.environment.get("physical_ceiling_gflops"), definitions))
-    report = Report(run, [], definitions, store.parity(run.id),
-                    definitions_stored=stored is not None)
-    for (workload, scenario, size, batch, device, _), cells in groups.items():
-        group = Group(workload, scenario, size, batch, device, cells)
+    report = Report(run, [Group(workload, scenario, size, batch, device, cells)
+                          for (workload, scenario, size, batch, device, _), cells
+                          in groups.items()],
+                    definitions, store.parity(run.id), definitions_stored=stored is not None)
+    # Verdicts once every group is in: they learn the run's noise from all of them.
+    for group in report.groups:
         metric = group.headline
         if metric is not None:
-            measured = [c for c in cells if metric in c.summaries]
+            measured = [c for c in group.cells if metric in c.summaries]
             pairs = compared_pairs(measured, _median_of(metric),
                                    METRICS[metric].higher_is_better)
-            group.verdicts.extend(report.verdict(workload, metric, first, second)
+            group.verdicts.extend(report.verdict(group.workload, metric, first, second)
                                   for first, second in pairs)
-        report.groups.append(group)
     return report
 
 

@@ -31,12 +31,14 @@ THROUGHPUTS = (*MODEL_THROUGHPUTS, "load_throughput", "train_from_files_throughp
 # 1 = percentile bootstrap over the pooled samples;
 # 2 = hierarchical bootstrap over processes then blocks of windows;
 # 3 = as 2, each cell's between-process variance moderated by the run's (empirical Bayes).
-VERDICT_RULES_VERSION = "3"
+VERDICT_RULES_VERSION = "4"
 VERDICT_RULES = {
     "1": "percentile bootstrap over the pooled samples",
     "2": "hierarchical bootstrap over processes then blocks of windows",
     "3": "hierarchical bootstrap over processes then blocks of windows, each cell's "
          "between-process variance moderated by the run's (empirical Bayes)",
+    "4": "paired by round where both sides have two or more rounds (a t interval on the "
+         "rounds' log ratios of process medians, moderated by the run's pairs), else rules 3",
 }
 
 # Layout of the stored snapshot; one this module does not know is refused, not misread.

@@ -99,8 +99,8 @@ class Report:
     definitions: Definitions
     parity: list[ParityResult] = field(default_factory=list)
     definitions_stored: bool = True
-    _priors: dict[str, stats.NoisePrior | None] = field(default_factory=dict, init=False,
-                                                        repr=False, compare=False)
+    _noises: dict[str, stats.RunNoise] = field(default_factory=dict, init=False, repr=False,
+                                               compare=False)
 
     @property
     def definitions_notes(self) -> list[str]:
@@ -121,26 +121,26 @@ class Report:
         parity = self.parity_of(workload, first.variant, second.variant)
         a = first.stored.samples_by_process[metric]
         b = second.stored.samples_by_process[metric]
-        prior = self.noise_prior(metric)
+        noise = self.noise(metric)
         if parity is None:
             return compare(metric, first.label, a, second.label, b, rule=self.stopping_rule,
-                           prior=prior)
+                           noise=noise)
         if not parity.passed:
             return not_comparable(metric, first.label, a, second.label, b, parity.reason or "")
         audited = ", their float32 paths audited" if parity.audits else ""
         return replace(compare(metric, first.label, a, second.label, b, rule=self.stopping_rule,
-                               prior=prior),
+                               noise=noise),
                        checked=f"{parity.first_label} vs {parity.second_label} in "
                                f"{DTYPES[parity.precision]}{audited}")
 
-    def noise_prior(self, metric: str) -> stats.NoisePrior | None:
-        """What every cell of the run says about between-process noise on `metric` (the
-        runner's stopping decisions use the same)."""
-        if metric not in self._priors:
-            self._priors[metric] = stats.noise_prior(
-                [cell.stored.samples_by_process[metric] for cell in self.cells
-                 if cell.stored.samples_by_process.get(metric)])
-        return self._priors[metric]
+    def noise(self, metric: str) -> stats.RunNoise:
+        """What every cell and pair of the run says about its noise on `metric` (the runner's
+        stopping decisions learn the same, from the same groups)."""
+        if metric not in self._noises:
+            self._noises[metric] = stats.run_noise(
+                [[cell.stored.samples_by_process[metric] for cell in group.cells
+                  if cell.stored.samples_by_process.get(metric)] for group in self.groups])
+        return self._noises[metric]
 
     @property
     def stopping_rule(self) -> StoppingRule | None:
