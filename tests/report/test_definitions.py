@@ -118,10 +118,10 @@ def test_an_old_run_falls_back_to_today_s_definitions_and_says_so(tmp_path: Path
 def test_a_run_stored_under_other_verdict_rules_says_so(tmp_path: Path) -> None:
     older = dataclasses.replace(Definitions.current(), verdict_rules="1")
     [note] = _report(tmp_path, older.to_json()).definitions_notes
-    assert note == ("verdicts by today's rules 3 (hierarchical bootstrap over processes then "
-                    "blocks of windows, each cell's between-process variance moderated by the "
-                    "run's (empirical Bayes)); the run was stored under rules 1 (percentile "
-                    "bootstrap over the pooled samples)")
+    assert note == ("verdicts by today's rules 4 (paired by round where both sides have two or "
+                    "more rounds (a t interval on the rounds' log ratios of process medians, "
+                    "moderated by the run's pairs), else rules 3); the run was stored under "
+                    "rules 1 (percentile bootstrap over the pooled samples)")
 
 
 def test_a_workload_or_framework_the_definitions_lack_gets_neutral_answers() -> None:
