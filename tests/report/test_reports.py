@@ -209,3 +209,38 @@ def test_verdicts_on_unstable_cells_say_so(tmp_path: Path) -> None:
     assert "[flagged: torch/eager unstable]" in text
     assert json.loads(json_report.render(report))["verdicts"][0]["flagged_cells"] == [
         "torch/eager"]
+
+
+def test_every_verdict_learns_the_run_s_noise_from_every_group(tmp_path: Path) -> None:
+    """Four workloads in two frameworks, three rounds each: each verdict's interval is the
+    paired one moderated by what all four groups say, the first group's included (the report
+    once learned the noise while it was still adding groups, so from none of them)."""
+    import numpy as np
+
+    from dlarena.measure import stats
+
+    rng = np.random.default_rng(2)
+    store = Store.open(tmp_path / "r.db")
+    run_id = store.create_run(plan_key="k", command="dlarena run", environment={
+        "created_utc": "2026-11-23T00:00:00+00:00", "cpu_model": "Test CPU",
+        "framework_versions": {"fake": "1"}, "threads": {"intra_op": 1, "inter_op": 1}})
+    samples: dict[str, list[list[list[float]]]] = {}
+    for workload in ("mlp", "cnn", "lstm", "gnmt"):
+        for mode, speed in (("eager", 1.0), ("compiled", 1.3)):
+            per_process = samples.setdefault(workload, [])
+            per_process.append([])
+            for process in range(3):
+                seconds = list(speed * np.exp(rng.normal(0, 0.05)) * (1 + rng.normal(0, 0.01, 3)))
+                per_process[-1].append([100 / s for s in seconds])
+                store.save(run_id, _ok("1", [[100, s] for s in seconds], workload=workload,
+                                       mode=mode), process=process)
+    report = build_report(store, run_id)
+    store.close()
+    noise = stats.run_noise(list(samples.values()))
+    assert noise.pairs is not None and noise.cells is not None
+    for group in report.groups:
+        [verdict] = group.verdicts
+        eager, compiled = samples[group.workload]
+        first, second = (eager, compiled) if verdict.first.endswith("eager") else (compiled, eager)
+        assert verdict.interval == pytest.approx(stats.ratio_ci(first, second, noise=noise))
+        assert verdict.interval != pytest.approx(stats.ratio_ci(first, second))
