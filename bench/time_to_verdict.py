@@ -1,29 +1,34 @@
 """How fast does the adaptive rule decide, and does it agree with a long fixed run?
 
-For each workload: one long fixed run (--long-processes worker processes per framework,
---long-windows windows each) gives the reference verdict; then --trials adaptive runs
-(`--until-decided`, the default suite's rule) each record the seconds its worker processes
-took until the pair was decided, and the decision. Agreement: both call the same framework
-faster, or neither calls a difference. Prints one line per trial and a summary per workload.
+One long fixed run of every workload (--long-processes worker processes per framework,
+--long-windows windows each) gives the reference verdicts, and prints, per pair, the pooled,
+the unpaired hierarchical and the paired interval of its ratio. Then --trials adaptive runs
+(`--until-decided`, the default suite's rule), each of every workload at once as `make run`
+measures them (so each look borrows the other pairs' noise), record per pair the seconds its
+worker processes took until it was decided, the rounds and the decision. Agreement: both
+call the same framework faster, or neither calls a difference.
 
     .venv/bin/python bench/time_to_verdict.py [--workloads mlp,cnn,resnet50] [--trials 5]
         [--size cpu] [--long-processes 6] [--long-windows 10] [--threads N]
 
-Nothing else may run on the machine meanwhile (FACTS.md: it is noisy); it takes minutes per
-trial at cpu size.
+Nothing else may run on the machine meanwhile (FACTS.md: it is noisy); at cpu size the long
+run takes ~6 minutes and each trial 1-4.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import tempfile
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 from dlarena.cell import ThreadSettings
 from dlarena.executors.base import CellOutcome
 from dlarena.executors.local import LocalExecutor
+from dlarena.measure import stats
 from dlarena.plan import PlannedCell, Request
 from dlarena.report.build import build_report
 from dlarena.runner import run
@@ -31,28 +36,54 @@ from dlarena.store import Store
 
 
 class Timer:
-    """Adds up the wall time of every worker process; prints the decisions."""
+    """Adds up the wall time of every worker process, per workload; prints the decisions."""
 
     def __init__(self) -> None:
-        self.seconds = 0.0
+        self.seconds: dict[str, float] = defaultdict(float)
 
     def planned(self, *args: Any) -> None: ...
     def started(self, index: int, total: int, planned: PlannedCell) -> None:
         print(f"    [{index}/{total}] {planned.cell.label} #{planned.process}", file=sys.stderr)
     def progress(self, *args: Any) -> None: ...
     def finished(self, index: int, total: int, outcome: CellOutcome) -> None:
-        self.seconds += outcome.wall_seconds
+        self.seconds[outcome.cell.workload] += outcome.wall_seconds
     def checking(self, *args: Any) -> None: ...
     def checked(self, *args: Any, **kwargs: Any) -> None: ...
     def note(self, text: str) -> None:
         print(f"    {text}", file=sys.stderr)
 
 
-def _called(store: Store, run_id: int) -> tuple[str, str]:
-    """(who is faster or 'none', the verdict's words) of the run's one pair."""
-    [group] = build_report(store, run_id).groups
-    [verdict] = group.verdicts
-    return (verdict.better or "none") if verdict.significant else "none", verdict.text
+def _called(store: Store, run_id: int) -> dict[str, tuple[str, str, int]]:
+    """Per workload: (who is faster or 'none', the verdict's words, rounds measured)."""
+    called = {}
+    for group in build_report(store, run_id).groups:
+        [verdict] = group.verdicts
+        rounds = max(cell.stored.processes for cell in group.cells)
+        called[group.workload] = ((verdict.better or "none") if verdict.significant else "none",
+                                  verdict.text, rounds)
+    return called
+
+
+def _intervals(store: Store, run_id: int) -> None:
+    """Each pair's ratio with its pooled, unpaired hierarchical and paired 95% intervals."""
+    report = build_report(store, run_id)
+    for group in report.groups:
+        first, second = (cell.stored.samples_by_process["train_throughput"]
+                         for cell in group.cells)
+        noise = report.noise("train_throughput")
+        pooled = stats.ratio_of_medians_ci(stats.pooled(first), stats.pooled(second))
+        unpaired = stats.hierarchical_ratio_ci(first, second, prior=noise.cells)
+        paired = stats.paired_ratio_ci(first, second, prior=noise.pairs)
+        names = " / ".join(cell.stored.spec.framework for cell in group.cells)
+        print(f"  {group.workload} {names}: ratio {stats.ratio(first, second):.3f}; 95% "
+              f"pooled {_span(pooled)}, hierarchical {_span(unpaired)}, paired {_span(paired)}")
+
+
+def _span(interval: tuple[float, float] | None) -> str:
+    if interval is None:
+        return "none"
+    mark = " *" if stats.is_significant(interval) else ""
+    return f"{interval[0]:.3f}-{interval[1]:.3f}{mark}"
 
 
 def main() -> int:
@@ -66,33 +97,41 @@ def main() -> int:
     parser.add_argument("--threads", type=int, help="intra- and inter-op (default: all CPUs)")
     args = parser.parse_args()
     threads = ThreadSettings(args.threads, args.threads) if args.threads else None
-
-    for workload in args.workloads.split(","):
-        base = {"suite": "default", "size": args.size, "workloads": [workload],
-                "frameworks": args.frameworks.split(","), "scenarios": ["train"],
-                "threads": threads, "check_parity": False}
-        with tempfile.TemporaryDirectory() as folder:
-            store = Store.open(Path(folder) / "bench.db")
-            long = Timer()
-            long_run = run(Request(**base, until_decided=False, processes=args.long_processes,
-                                   windows=args.long_windows), store=store,
-                           executor=LocalExecutor(), interpreters={}, observer=long, fresh=True)
-            reference, words = _called(store, long_run.run_id)
-            print(f"{workload}: fixed run, {long.seconds:.0f} s of workers: {words}")
-            agree, seconds = 0, []
-            for trial in range(1, args.trials + 1):
-                timer = Timer()
-                trial_run = run(Request(**base, until_decided=True), store=store,
-                                executor=LocalExecutor(), interpreters={}, observer=timer,
-                                fresh=True)
-                called, words = _called(store, trial_run.run_id)
-                agree += called == reference
-                seconds.append(timer.seconds)
-                print(f"  trial {trial}: {timer.seconds:.0f} s: {words}")
-            store.close()
-        print(f"{workload}: time to verdict median {sorted(seconds)[len(seconds) // 2]:.0f} s "
-              f"(fixed {long.seconds:.0f} s); agrees with the fixed run in {agree} of "
-              f"{args.trials} trials")
+    workloads = args.workloads.split(",")
+    base = {"suite": "default", "size": args.size, "workloads": workloads,
+            "frameworks": args.frameworks.split(","), "scenarios": ["train"],
+            "threads": threads, "check_parity": False}
+    with tempfile.TemporaryDirectory() as folder:
+        store = Store.open(Path(folder) / "bench.db")
+        long = Timer()
+        long_run = run(Request(**base, until_decided=False, processes=args.long_processes,
+                               windows=args.long_windows), store=store,
+                       executor=LocalExecutor(), interpreters={}, observer=long, fresh=True)
+        reference = _called(store, long_run.run_id)
+        for workload in workloads:
+            print(f"{workload}: fixed run, {long.seconds[workload]:.0f} s of workers: "
+                  f"{reference[workload][1]}")
+        _intervals(store, long_run.run_id)
+        seconds: dict[str, list[float]] = defaultdict(list)
+        rounds: dict[str, list[int]] = defaultdict(list)
+        agree: dict[str, int] = defaultdict(int)
+        for trial in range(1, args.trials + 1):
+            timer = Timer()
+            trial_run = run(Request(**base, until_decided=True), store=store,
+                            executor=LocalExecutor(), interpreters={}, observer=timer,
+                            fresh=True)
+            for workload, (called, words, measured) in _called(store, trial_run.run_id).items():
+                agree[workload] += called == reference[workload][0]
+                seconds[workload].append(timer.seconds[workload])
+                rounds[workload].append(measured)
+                print(f"  trial {trial} {workload}: {measured} rounds, "
+                      f"{timer.seconds[workload]:.0f} s: {words}")
+        store.close()
+    for workload in workloads:
+        print(f"{workload}: time to verdict median {statistics.median(seconds[workload]):.0f} s "
+              f"(range {min(seconds[workload]):.0f}-{max(seconds[workload]):.0f}; rounds "
+              f"{sorted(rounds[workload])}; fixed run {long.seconds[workload]:.0f} s); agrees "
+              f"with the fixed run in {agree[workload]} of {args.trials} trials")
     return 0
 
 
