@@ -68,8 +68,7 @@ def _intervals(store: Store, run_id: int) -> None:
     """Each pair's ratio with its pooled, unpaired hierarchical and paired 95% intervals."""
     report = build_report(store, run_id)
     for group in report.groups:
-        first, second = (cell.stored.samples_by_process["train_throughput"]
-                         for cell in group.cells)
+        first, second = (cell.stored.by_round("train_throughput") for cell in group.cells)
         noise = report.noise("train_throughput")
         pooled = stats.ratio_of_medians_ci(stats.pooled(first), stats.pooled(second))
         unpaired = stats.hierarchical_ratio_ci(first, second, prior=noise.cells)

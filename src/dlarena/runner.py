@@ -270,7 +270,7 @@ def _decisions(cells: Sequence[StoredCell], rule: stopping.StoppingRule, rounds:
     every_group: dict[GroupKey, list[StoredCell]] = {}
     for cell in cells:
         every_group.setdefault(group_key(cell.spec), []).append(cell)
-    noises = {metric: stats.run_noise([[c.samples_by_process[metric] for c in members
+    noises = {metric: stats.run_noise([[c.by_round(metric) for c in members
                                         if c.samples_by_process.get(metric)]
                                        for members in every_group.values()])
               for metric in headlines if metric}
@@ -282,7 +282,7 @@ def _decisions(cells: Sequence[StoredCell], rule: stopping.StoppingRule, rounds:
             measured, _median_of(metric),
             METRICS[metric].higher_is_better) if metric else []
         pairs = {f"{a.spec.framework}/{a.spec.mode} vs {b.spec.framework}/{b.spec.mode}":
-                 stopping.decide(a.samples_by_process[metric], b.samples_by_process[metric],
+                 stopping.decide(a.by_round(metric), b.by_round(metric),
                                  rule, rounds=rounds, noise=noises.get(metric))
                  for a, b in compared if metric}
         # A group with nothing to compare needs only the minimum rounds.

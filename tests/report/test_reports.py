@@ -244,3 +244,52 @@ def test_every_verdict_learns_the_run_s_noise_from_every_group(tmp_path: Path) -
         first, second = (eager, compiled) if verdict.first.endswith("eager") else (compiled, eager)
         assert verdict.interval == pytest.approx(stats.ratio_ci(first, second, noise=noise))
         assert verdict.interval != pytest.approx(stats.ratio_ci(first, second))
+
+
+def test_a_verdict_reads_the_noise_its_group_stopped_on(tmp_path: Path) -> None:
+    """An adaptive run: mlp stopped after 2 rounds, the other groups ran 5. The look that
+    stopped mlp saw 2 rounds of every group, so its verdict is moderated by the noise of
+    those, not by the rounds measured after it; a failed process leaves a gap in its round."""
+    import numpy as np
+
+    from dlarena.measure import stats
+
+    rng = np.random.default_rng(4)
+    store = Store.open(tmp_path / "r.db")
+    run_id = store.create_run(plan_key="k", command="dlarena run", environment={
+        "created_utc": "2026-11-23T00:00:00+00:00", "cpu_model": "Test CPU",
+        "framework_versions": {"fake": "1"}, "threads": {"intra_op": 1, "inter_op": 1}})
+    samples: dict[str, list[list[list[float]]]] = {}
+    for workload, rounds in (("mlp", 2), ("cnn", 5), ("lstm", 5), ("gnmt", 5)):
+        for mode, speed in (("eager", 1.0), ("compiled", 1.2)):
+            cell: list[list[float]] = []
+            samples.setdefault(workload, []).append(cell)
+            for process in range(rounds):
+                if (workload, mode, process) == ("cnn", "eager", 1):
+                    store.save(run_id, CellOutcome(
+                        cell=fake_cell(workload=workload, mode=mode), status="error",
+                        error="killed", payload={}, stderr_tail="",
+                        started_utc="2026-11-23T00:00:00+00:00", wall_seconds=1.0,
+                        interpreter="python"), process=process)
+                    cell.append([])
+                    continue
+                seconds = list(speed * np.exp(rng.normal(0, 0.08 * (1 + process)))
+                               * (1 + rng.normal(0, 0.01, 3)))
+                cell.append([100 * 8 / s for s in seconds])  # steps x batch / s
+                store.save(run_id, _ok("1", [[100, s] for s in seconds], workload=workload,
+                                       mode=mode), process=process)
+    report = build_report(store, run_id)
+    [cnn_eager] = [c for g in report.groups for c in g.cells
+                   if (g.workload, c.stored.spec.mode) == ("cnn", "eager")]
+    assert cnn_eager.stored.by_round("train_throughput")[1] == []
+    assert cnn_eager.stored.by_round("train_throughput")[2] == samples["cnn"][0][2]
+    store.close()
+    at_two = stats.run_noise([[cell[:2] for cell in cells] for cells in samples.values()])
+    at_end = stats.run_noise(list(samples.values()))
+    assert at_two != at_end
+    for group in report.groups:
+        [verdict] = group.verdicts
+        eager, compiled = samples[group.workload]
+        first, second = (eager, compiled) if verdict.first.endswith("eager") else (compiled, eager)
+        noise = at_two if group.workload == "mlp" else at_end
+        assert verdict.interval == pytest.approx(stats.ratio_ci(first, second, noise=noise))

@@ -99,8 +99,8 @@ class Report:
     definitions: Definitions
     parity: list[ParityResult] = field(default_factory=list)
     definitions_stored: bool = True
-    _noises: dict[str, stats.RunNoise] = field(default_factory=dict, init=False, repr=False,
-                                               compare=False)
+    _noises: dict[tuple[str, int | None], stats.RunNoise] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def definitions_notes(self) -> list[str]:
@@ -119,9 +119,10 @@ class Report:
         """first vs second on `metric`; "not comparable" when the check of their two modes
         failed, or found a timed path computing at reduced precision."""
         parity = self.parity_of(workload, first.variant, second.variant)
-        a = first.stored.samples_by_process[metric]
-        b = second.stored.samples_by_process[metric]
-        noise = self.noise(metric)
+        a, b = first.stored.by_round(metric), second.stored.by_round(metric)
+        # The run's noise as the look that decided this pair saw it: its group stopped after
+        # as many rounds as its cells have, when every other group had at most as many.
+        noise = self.noise(metric, rounds=max(first.stored.processes, second.stored.processes))
         if parity is None:
             return compare(metric, first.label, a, second.label, b, rule=self.stopping_rule,
                            noise=noise)
@@ -133,14 +134,18 @@ class Report:
                        checked=f"{parity.first_label} vs {parity.second_label} in "
                                f"{DTYPES[parity.precision]}{audited}")
 
-    def noise(self, metric: str) -> stats.RunNoise:
-        """What every cell and pair of the run says about its noise on `metric` (the runner's
-        stopping decisions learn the same, from the same groups)."""
-        if metric not in self._noises:
-            self._noises[metric] = stats.run_noise(
-                [[cell.stored.samples_by_process[metric] for cell in group.cells
+    def noise(self, metric: str, *, rounds: int | None = None) -> stats.RunNoise:
+        """What every cell and pair of the run says about its noise on `metric`, from each
+        cell's first `rounds` processes (None: all). Rounds run process-major, so after round
+        r the store held exactly those: the runner's look after round r learned the same,
+        and a pair the report shows reads the interval the rule stopped on, not one that
+        groups measured after it would have moved."""
+        key = (metric, rounds)
+        if key not in self._noises:
+            self._noises[key] = stats.run_noise(
+                [[cell.stored.by_round(metric)[:rounds] for cell in group.cells
                   if cell.stored.samples_by_process.get(metric)] for group in self.groups])
-        return self._noises[metric]
+        return self._noises[key]
 
     @property
     def stopping_rule(self) -> StoppingRule | None:

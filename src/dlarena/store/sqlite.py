@@ -206,6 +206,18 @@ class StoredCell:
     samples_by_process: dict[str, list[list[float]]]
     details: tuple[dict[str, Any], ...] = field(default_factory=tuple)
     stderr_tails: tuple[str, ...] = field(default_factory=tuple)
+    # metric -> the process number of each list in samples_by_process[metric]
+    process_numbers: dict[str, list[int]] = field(default_factory=dict)
+
+    def by_round(self, metric: str) -> list[list[float]]:
+        """samples_by_process[metric] with process N's windows at index N, and an empty list
+        for a process that has none (it failed): what pairs rounds for a verdict."""
+        numbers = self.process_numbers.get(metric, [])
+        values = self.samples_by_process.get(metric, [])
+        aligned: list[list[float]] = [[] for _ in range(max(numbers, default=-1) + 1)]
+        for number, windows in zip(numbers, values, strict=True):
+            aligned[number] = windows
+        return aligned
 
     @property
     def ok(self) -> bool:
@@ -489,10 +501,12 @@ class Store:
         for processes in grouped.values():
             pooled: dict[str, list[float]] = defaultdict(list)
             by_process: dict[str, list[list[float]]] = defaultdict(list)
+            numbers: dict[str, list[int]] = defaultdict(list)
             for row in processes:
                 for metric, values in samples[row[0]].items():
                     pooled[metric].extend(values)
                     by_process[metric].append(values)
+                    numbers[metric].append(row[2])
             with _decoding(self.path):
                 spec = CellSpec.from_json(processes[0][3])
                 details = tuple(json.loads(row[8]) for row in processes)
@@ -508,6 +522,7 @@ class Store:
                 samples_by_process=dict(by_process),
                 details=details,
                 stderr_tails=tuple(row[9] for row in processes),
+                process_numbers=dict(numbers),
             ))
         return cells
 
