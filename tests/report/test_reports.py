@@ -31,12 +31,16 @@ def _ok(framework_label: str, windows: list[list[float]], **cell: object) -> Cel
     )
 
 
+def _new_run(store: Store) -> int:
+    return store.create_run(plan_key="k", command="dlarena run", environment={
+        "created_utc": "2026-11-23T00:00:00+00:00", "cpu_model": "Test CPU",
+        "framework_versions": {"fake": "1"}, "threads": {"intra_op": 1, "inter_op": 1}})
+
+
 @pytest.fixture
 def report(tmp_path: Path) -> Report:
     store = Store.open(tmp_path / "r.db")
-    run_id = store.create_run(plan_key="k", command="dlarena run", environment={
-        "created_utc": "2026-11-23T00:00:00+00:00", "cpu_model": "Test CPU",
-        "framework_versions": {"fake": "1"}, "threads": {"intra_op": 1, "inter_op": 1}})
+    run_id = _new_run(store)
     steady = [[100, 1.0], [100, 1.01], [100, 0.99], [100, 1.0]]
     noisy = [[100, 1.0], [100, 2.0], [100, 0.5], [100, 1.5]]
     store.save(run_id, _ok("1", steady), process=0)
@@ -221,9 +225,7 @@ def test_every_verdict_learns_the_run_s_noise_from_every_group(tmp_path: Path) -
 
     rng = np.random.default_rng(2)
     store = Store.open(tmp_path / "r.db")
-    run_id = store.create_run(plan_key="k", command="dlarena run", environment={
-        "created_utc": "2026-11-23T00:00:00+00:00", "cpu_model": "Test CPU",
-        "framework_versions": {"fake": "1"}, "threads": {"intra_op": 1, "inter_op": 1}})
+    run_id = _new_run(store)
     samples: dict[str, list[list[list[float]]]] = {}
     for workload in ("mlp", "cnn", "lstm", "gnmt"):
         for mode, speed in (("eager", 1.0), ("compiled", 1.3)):
@@ -256,9 +258,7 @@ def test_a_verdict_reads_the_noise_its_group_stopped_on(tmp_path: Path) -> None:
 
     rng = np.random.default_rng(4)
     store = Store.open(tmp_path / "r.db")
-    run_id = store.create_run(plan_key="k", command="dlarena run", environment={
-        "created_utc": "2026-11-23T00:00:00+00:00", "cpu_model": "Test CPU",
-        "framework_versions": {"fake": "1"}, "threads": {"intra_op": 1, "inter_op": 1}})
+    run_id = _new_run(store)
     samples: dict[str, list[list[list[float]]]] = {}
     for workload, rounds in (("mlp", 2), ("cnn", 5), ("lstm", 5), ("gnmt", 5)):
         for mode, speed in (("eager", 1.0), ("compiled", 1.2)):
