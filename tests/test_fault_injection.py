@@ -39,9 +39,12 @@ class Coordinator:
     def __init__(self, db: Path, marker: str, fault: str | None = None) -> None:
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "DLARENA_TEST_MARKER": marker,
                **({"DLARENA_FAKE_FAULT": fault} if fault else {})}
+        # SIGINT at its default in the child: a disposition of SIG_IGN is inherited across
+        # exec, and some test before this one may leave pytest ignoring SIGINT.
         self.process = subprocess.Popen(
             [sys.executable, "-m", "dlarena.cli", *PLAN, "--db", str(db)], cwd=ROOT, env=env,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         self.stdout: list[str] = []
         self.stderr: list[str] = []
         self._readers = [threading.Thread(target=self._collect, args=(stream, lines))
