@@ -262,14 +262,11 @@ def _decisions(cells: Sequence[StoredCell], rule: stopping.StoppingRule, rounds:
     """Each open group's pairs after `rounds` rounds, on the scenario's headline metric,
     with the noise priors of every cell and pair of the run on that metric (report.model
     does the same, so the report reads the verdicts the run stopped on)."""
-    by_group: dict[GroupKey, list[StoredCell]] = {}
-    for cell in cells:
-        if group_key(cell.spec) in open_groups:
-            by_group.setdefault(group_key(cell.spec), []).append(cell)
-    headlines = {SCENARIOS[key[1]].headline for key in by_group} - {None}
     every_group: dict[GroupKey, list[StoredCell]] = {}
     for cell in cells:
         every_group.setdefault(group_key(cell.spec), []).append(cell)
+    by_group = {key: members for key, members in every_group.items() if key in open_groups}
+    headlines = {SCENARIOS[key[1]].headline for key in by_group} - {None}
     noises = {metric: stats.run_noise([[c.by_round(metric) for c in members
                                         if c.samples_by_process.get(metric)]
                                        for members in every_group.values()])
