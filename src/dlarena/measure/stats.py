@@ -243,15 +243,9 @@ def round_log_ratios(a: Samples, b: Samples) -> np.ndarray:
     return np.array([math.log(median(x) / median(y)) for x, y in zip(first, second, strict=True)])
 
 
-def paired_ratio(a: Samples, b: Samples) -> float | None:
-    """The geometric mean of the rounds' ratios of medians; None without a common round."""
-    logs = round_log_ratios(a, b)
-    return float(math.exp(logs.mean())) if logs.size else None
-
-
 def paired_ratio_ci(a: Samples, b: Samples, *, confidence: float = CONFIDENCE,
                     prior: NoisePrior | None = None) -> tuple[float, float] | None:
-    """Interval of the ratio over the rounds both sides were measured in (`paired_ratio`);
+    """Interval of the geometric mean of the ratios of the rounds both sides were measured in;
     None with fewer than two such rounds or a value that is not positive.
 
     Rounds alternate the frameworks' processes (A B A B), so the machine's drift between
@@ -371,12 +365,12 @@ def run_noise(groups: Sequence[Sequence[Samples]]) -> RunNoise:
 
 
 def ratio(a: Samples, b: Samples) -> float:
-    """The ratio a verdict states: paired over rounds where both sides have two or more
-    (`paired_ratio`), else the ratio of the pooled medians."""
-    if len(round_log_ratios(a, b)) >= 2:
-        paired = paired_ratio(a, b)
-        assert paired is not None
-        return paired
+    """The ratio a verdict states: the geometric mean of the rounds' ratios of medians where
+    both sides have two or more rounds (`round_log_ratios`), else the ratio of the pooled
+    medians."""
+    logs = round_log_ratios(a, b)
+    if logs.size >= 2:
+        return float(math.exp(logs.mean()))
     return median(pooled(a)) / median(pooled(b))
 
 
