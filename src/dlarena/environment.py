@@ -234,17 +234,38 @@ def memory_bytes() -> int | None:
     return None
 
 
-def gpu_names() -> list[str]:
+# nvidia-smi's fields for a GPU's identity; `compute_cap` needs a driver from 2022 on.
+_GPU_FIELDS = ("name", "compute_cap", "memory.total", "driver_version")
+
+
+@functools.cache
+def gpu_identity() -> list[dict[str, Any]]:
+    """Each NVIDIA GPU as nvidia-smi names it: its name, compute capability, memory (MiB) and
+    driver; an nvidia-smi too old for `compute_cap` gives the others."""
     if not has_nvidia_gpu():
         return []
-    try:
-        query = subprocess.run(
-            ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
-            capture_output=True, text=True, timeout=30, check=False,
-        )
-    except OSError:
-        return []
-    return [line.strip() for line in query.stdout.splitlines() if line.strip()]
+    for fields in (_GPU_FIELDS, tuple(f for f in _GPU_FIELDS if f != "compute_cap")):
+        try:
+            query = subprocess.run(
+                ["nvidia-smi", f"--query-gpu={','.join(fields)}", "--format=csv,noheader,nounits"],
+                capture_output=True, text=True, timeout=30, check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return []
+        if query.returncode == 0:
+            return [_gpu_row(fields, line) for line in query.stdout.splitlines() if line.strip()]
+    return []
+
+
+def _gpu_row(fields: tuple[str, ...], line: str) -> dict[str, Any]:
+    values = dict(zip(fields, (value.strip() for value in line.split(",")), strict=False))
+    return {"name": values.get("name", "?"), "compute_capability": values.get("compute_cap"),
+            "memory_mib": _integer(values.get("memory.total")),
+            "driver": values.get("driver_version")}
+
+
+def gpu_names() -> list[str]:
+    return [gpu["name"] for gpu in gpu_identity()]
 
 
 # Presentation only: a report reads stored figures, so changing these starts no new run.
@@ -294,6 +315,7 @@ def machine_fingerprint() -> dict[str, Any]:
         "cpus_total": os.cpu_count(),
         "memory_bytes": memory_bytes(),
         "gpus": gpu_names(),
+        "gpu_identity": gpu_identity(),
         "os": platform.platform(),
         "python": platform.python_version(),
     }

@@ -8,6 +8,7 @@ import pytest
 
 from dlarena import environment
 from dlarena.measure import ceiling
+from dlarena.report import formatting as fmt
 from dlarena.report.build import build_report
 from dlarena.report.facts import default_mode
 from dlarena.report.table import hardware_lines
@@ -50,6 +51,41 @@ def test_gpu_ceiling_from_its_published_peak() -> None:
     assert h200 is not None and h200.gflops == 67_000
     assert pcie is not None and pcie.gflops == 51_200
     assert ceiling.gpu_ceiling("Some Future GPU") is None
+
+
+NVIDIA_SMI = """#!/bin/sh
+case "$1" in
+  *compute_cap*) {old} ;;
+esac
+case "$1" in
+  --query-gpu=name,*) echo "NVIDIA H200, {capability}143771, 580.159.03" ;;
+  *) exit 2 ;;
+esac
+"""
+
+
+@pytest.mark.parametrize("old", [False, True])
+def test_a_gpu_is_identified_with_its_compute_capability(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, old: bool) -> None:
+    """nvidia-smi's name, compute capability, memory and driver reach the fingerprint and
+    the report; a driver too old to know `compute_cap` still gives the rest."""
+    fake = tmp_path / "nvidia-smi"
+    fake.write_text(NVIDIA_SMI.format(
+        old='echo "Field \\"compute_cap\\" is not a valid field to query." >&2; exit 2'
+        if old else ":", capability="" if old else "9.0, "))
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+    environment.gpu_identity.cache_clear()
+    try:
+        (gpu,) = environment.gpu_identity()
+    finally:
+        environment.gpu_identity.cache_clear()
+    assert gpu == {"name": "NVIDIA H200", "compute_capability": None if old else "9.0",
+                   "memory_mib": 143771, "driver": "580.159.03"}
+    words = fmt.gpus({"gpus": ["NVIDIA H200"], "gpu_identity": [gpu]})
+    assert words == ("NVIDIA H200 (compute capability not reported, 143771 MiB)" if old
+                     else "NVIDIA H200 (compute capability 9.0, 143771 MiB)")
+    assert fmt.gpus({"gpus": ["NVIDIA H200"]}) == "NVIDIA H200"  # a run from before
 
 
 def test_this_machine_is_identified() -> None:

@@ -11,8 +11,8 @@ from dlarena.store import Store, StoredCell, StoredRun
 
 # Environment fields that must match for a difference to be the code's, not the machine's.
 MUST_MATCH = ("hostname", "cpu_model", "cpu_microarchitecture", "cpus_available",
-              "memory_bytes", "gpus", "os", "python", "framework_versions", "threads",
-              "dlarena_version", "git_sha")
+              "memory_bytes", "gpus", "gpu_identity", "os", "python", "framework_versions",
+              "threads", "dlarena_version", "git_sha")
 METRICS = ("train_throughput", "infer_throughput", "peak_rss_bytes")
 
 

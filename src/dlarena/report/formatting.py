@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 def number(value: float) -> str:
     """Three significant figures, thousands separated: 61,234 -> '61.2k'."""
@@ -24,3 +26,19 @@ def interval(bounds: tuple[float, float] | None) -> str:
 
 def percent(value: float | None) -> str:
     return "–" if value is None else f"{value:.1%}"
+
+
+def gpus(env: dict[str, Any]) -> str:
+    """A run's GPUs in words: "NVIDIA H200 (compute capability 9.0, 143771 MiB)"; names alone
+    for a run that recorded only those."""
+    if not env.get("gpu_identity"):
+        return ", ".join(map(str, env.get("gpus") or []))
+    described = []
+    for gpu in env["gpu_identity"]:
+        capability = gpu.get("compute_capability")
+        details = [f"compute capability {capability}" if capability
+                   else "compute capability not reported"]
+        if gpu.get("memory_mib"):
+            details.append(f"{gpu['memory_mib']} MiB")
+        described.append(f"{gpu.get('name', '?')} ({', '.join(details)})")
+    return ", ".join(described)

@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from dlarena.report import formatting as fmt
 from dlarena.report.build import build_report
 from dlarena.store import Store, StoredRun
 
@@ -22,13 +23,12 @@ ACROSS_MACHINES = ("absolute figures differ between machines by their hardware a
 def hardware(run: StoredRun) -> str:
     """The machine in words, as its run's fingerprint recorded it."""
     env = run.environment
-    gpus = env.get("gpus") or []
     parts = [str(env.get("cpu_model", "unknown CPU"))]
     if env.get("cpu_microarchitecture"):
         parts[0] += f" [{env['cpu_microarchitecture']}]"
     parts.append(f"{env.get('cpus_available', '?')} CPUs")
-    if gpus:
-        parts.append(", ".join(map(str, gpus)))
+    if gpus := fmt.gpus(env):
+        parts.append(gpus)
     parts.append(f"host {env.get('hostname', '?')}")
     return ", ".join(parts)
 
@@ -36,7 +36,8 @@ def hardware(run: StoredRun) -> str:
 def machine_key(run: StoredRun) -> tuple[str, ...]:
     env = run.environment
     return (str(env.get("hostname")), str(env.get("cpu_model")),
-            str(env.get("cpu_microarchitecture")), json.dumps(env.get("gpus")))
+            str(env.get("cpu_microarchitecture")),
+            json.dumps(env.get("gpu_identity") or env.get("gpus")))
 
 
 @dataclass(frozen=True)

@@ -100,8 +100,8 @@ def hardware_lines(report: Report) -> list[str]:
              f"{cpu.get('vendor', '?')} family {cpu.get('family')} model {cpu.get('model')} "
              f"stepping {cpu.get('stepping')}; {', '.join(cpu.get('flags', [])) or 'no flags'})"
              f" · {env.get('cpus_available')} CPUs available"]
-    if env.get("gpus"):
-        lines.append(f"GPUs: {', '.join(env['gpus'])}")
+    if gpus := fmt.gpus(env):
+        lines.append(f"GPUs: {gpus}")
     ceiling = env.get("physical_ceiling_gflops")
     basis = env.get("physical_ceiling_basis", "not recorded")
     figure = f"{fmt.number(ceiling)} GFLOP/s = {basis}" if ceiling else f"unknown ({basis})"
