@@ -39,8 +39,9 @@ class Coordinator:
     def __init__(self, db: Path, marker: str, fault: str | None = None) -> None:
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "DLARENA_TEST_MARKER": marker,
                **({"DLARENA_FAKE_FAULT": fault} if fault else {})}
-        # SIGINT at its default in the child: a disposition of SIG_IGN is inherited across
-        # exec, and some test before this one may leave pytest ignoring SIGINT.
+        # SIGINT at its default in the child: SIG_IGN is inherited across exec, and a pytest
+        # started in the background by a non-interactive shell (`make test &`, `nohup ...
+        # &`) ignores SIGINT, as POSIX shells set it for asynchronous commands.
         self.process = subprocess.Popen(
             [sys.executable, "-m", "dlarena.cli", *PLAN, "--db", str(db)], cwd=ROOT, env=env,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
