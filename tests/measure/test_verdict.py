@@ -88,3 +88,14 @@ def test_up_to_three_variants_every_pair_is_compared_beyond_ranked_neighbours() 
     # Lower is better (a cost): the cheapest first.
     assert compared_pairs(list(speed), speed.__getitem__, False) == [
         ("b", "c"), ("c", "a"), ("a", "d")]
+
+
+def test_a_verdict_from_one_process_on_a_side_says_so() -> None:
+    """One process's windows cannot show how processes differ: the verdict records it (the
+    reports print ONE_PROCESS beside it); with two or more processes on both sides, not."""
+    assert not compare("train_throughput", "torch", SLOW, "tensorflow", FAST).between_processes
+    two_slow, two_fast = [*SLOW, [5.1, 5.0, 4.9]], [*FAST, [10.2, 10.0, 9.8]]
+    assert not compare("train_throughput", "torch", two_slow, "tensorflow",
+                       FAST).between_processes
+    assert compare("train_throughput", "torch", two_slow, "tensorflow",
+                   two_fast).between_processes

@@ -10,6 +10,8 @@ import pytest
 from rich.console import Console
 
 from dlarena.executors.base import CellOutcome
+from dlarena.measure.verdict import ONE_PROCESS
+from dlarena.report import html as html_report
 from dlarena.report import json as json_report
 from dlarena.report import markdown, terminal
 from dlarena.report.build import build_report
@@ -164,8 +166,11 @@ def test_verdicts_rest_on_the_check_of_their_own_modes(tmp_path: Path) -> None:
     assert report.manifest()["torch/compile"]["precision_audit"] == (
         "worst 3.0x float32's expected rounding error (mlp, layer outputs at dense1 "
         "(inference): 3.0e-06 from float64)")
-    assert json.loads(json_report.render(report))["verdicts"][0]["same_model_checked"] == (
-        verdict.checked)
+    exported = json.loads(json_report.render(report))["verdicts"][0]
+    assert exported["same_model_checked"] == verdict.checked
+    # one process a side: every format says the interval leaves out between-process variation
+    assert f"[{ONE_PROCESS}]" in text and exported["between_processes"] is False
+    assert ONE_PROCESS.split("windows, ")[1] in html_report.render(report)
 
 
 def test_a_timed_path_at_reduced_precision_makes_the_verdict_not_comparable_everywhere(

@@ -14,6 +14,7 @@ from typing import Any
 from dlarena import __version__
 from dlarena.measure.dataload import INPUT_BOUND_RATIO
 from dlarena.measure.stats import CONFIDENCE
+from dlarena.measure.verdict import ONE_PROCESS
 from dlarena.parity.compare import REDUCED_PRECISION_LIMIT, TOLERANCES
 from dlarena.report import dataload, deployment, deployment_plots, devex, plots
 from dlarena.report import formatting as fmt
@@ -71,7 +72,8 @@ def _verdicts(page: Page) -> Section:
     groups = [g for g in page.report.groups if g.verdicts]
     return Section("verdicts", "Verdicts", "sections/verdicts.html.j2",
                    {"groups": groups, "confidence": f"{CONFIDENCE:.0%}",
-                    "rules": VERDICT_RULES[VERDICT_RULES_VERSION]})
+                    "rules": VERDICT_RULES[VERDICT_RULES_VERSION],
+                    "one_process": ONE_PROCESS})
 
 
 def _claims(page: Page) -> Section:

@@ -80,6 +80,7 @@ def _verdict(verdict: Verdict) -> dict[str, Any]:
         "better": verdict.better,
         "decision": verdict.decision,
         "same_model_checked": verdict.checked,
+        "between_processes": verdict.between_processes,
         "text": verdict.text,
     }
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from dlarena.cell import DTYPES
-from dlarena.measure.verdict import Verdict
+from dlarena.measure.verdict import ONE_PROCESS, Verdict
 from dlarena.report import formatting as fmt
 from dlarena.report.analyses import break_evens, sweeps
 from dlarena.report.model import CellReport, Report
@@ -69,10 +69,14 @@ def checked_note(verdict: Verdict) -> str:
     return f" [same model: {verdict.checked}]" if verdict.checked else ""
 
 
+def process_note(verdict: Verdict) -> str:
+    return "" if verdict.between_processes else f" [{ONE_PROCESS}]"
+
+
 def verdict_lines(report: Report) -> list[str]:
     return [
         f"{group.workload} {group.scenario}: {verdict.text}{flag_note(group.flagged(verdict))}"
-        f"{checked_note(verdict)}"
+        f"{process_note(verdict)}{checked_note(verdict)}"
         for group in report.groups
         for verdict in group.verdicts
     ]
