@@ -60,7 +60,7 @@ class Verdict:
 
 # What a verdict from one process on a side does not show. On this machine a cnn training
 # pair measured in one process each read "tensorflow 1.24x faster (95% CI 1.22 to 1.27)"; six
-# processes each, the same hour, gave 0.97 (0.87 to 1.08).
+# processes each (bench/time_to_verdict.py, the same day) gave 0.97 (0.87 to 1.08).
 ONE_PROCESS = ("one process on a side: the interval holds that process's windows, not the "
                "differences between processes (--processes 2 or more, or --until-decided)")
 
