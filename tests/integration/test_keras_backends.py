@@ -56,6 +56,9 @@ def test_each_backend_runs_its_modes_in_a_worker_without_tensorflow(tmp_path: Pa
     assert all(c["status"] == "ok" for c in cells), [c.get("error") for c in cells]
     manifests = {c["framework"]: c["manifest"] for c in cells}
     assert manifests["keras-jax"]["keras_backend"] == "jax"
+    # float32 means float32 on a GPU too: JAX's default there would be TF32
+    assert manifests["keras-jax"]["matmul_precision"] == "highest"
+    assert not any(manifest["tf32"] for manifest in manifests.values())
     assert manifests["keras-torch"]["keras_backend"] == "torch"
     assert manifests["keras-torch"]["intra_op_threads"] == 1
     assert "intra_op_parallelism_threads=1" in manifests["keras-jax"]["threads_as_set"]

@@ -50,6 +50,9 @@ class KerasJaxRuntime(KerasRuntime):
             os.environ["JAX_PLATFORMS"] = "cpu"
         import jax
 
+        # float32 means float32: on a GPU, JAX's default matmul and convolution precision is
+        # TF32 (PyTorch's and TensorFlow's runtimes turn theirs off too).
+        jax.config.update("jax_default_matmul_precision", "highest")
         keras = keras_backend("jax")
         if device == "gpu" and jax.default_backend() != "gpu":
             raise DeviceUnavailable("the cell asks for a GPU but JAX sees none")
@@ -118,7 +121,8 @@ class KerasJaxRuntime(KerasRuntime):
             "keras_version": str(self._keras.__version__),
             "jax_version": str(jax.__version__),
             "x64": bool(jax.config.jax_enable_x64),
-            "tf32": False,  # XLA on the CPU computes float32 in float32
+            "matmul_precision": str(jax.config.jax_default_matmul_precision),
+            "tf32": str(jax.config.jax_default_matmul_precision) not in ("highest", "float32"),
             "tensorflow_imported": "tensorflow" in sys.modules,
         }
 
