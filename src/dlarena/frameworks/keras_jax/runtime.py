@@ -52,7 +52,8 @@ class KerasJaxRuntime(KerasRuntime):
 
         # float32 means float32: on a GPU, JAX's default matmul and convolution precision is
         # TF32 (PyTorch's and TensorFlow's runtimes turn theirs off too).
-        jax.config.update("jax_default_matmul_precision", "highest")
+        config: Any = jax.config  # partly untyped (update)
+        config.update("jax_default_matmul_precision", "highest")
         keras = keras_backend("jax")
         if device == "gpu" and jax.default_backend() != "gpu":
             raise DeviceUnavailable("the cell asks for a GPU but JAX sees none")
