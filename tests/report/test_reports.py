@@ -121,6 +121,19 @@ def test_a_failed_parity_check_replaces_the_speed_verdict(tmp_path: Path) -> Non
     assert "NOT the same model" in markdown.render(report)
     document = json.loads(json_report.render(report))
     assert document["parity"][0]["passed"] is False
+
+    # A check that could not run (no evidence: a worker failed) is not comparable, and not
+    # reported as a difference found.
+    store.save_parity(run_id, "w", ParityResult(
+        "mlp", "smoke", "torch", "tensorflow", (),
+        "torch: DeviceUnavailable: the cell asks for a GPU but torch sees no CUDA device"))
+    report = build_report(store, run_id)
+    [verdict] = report.groups[0].verdicts
+    assert verdict.text.startswith("not comparable: torch: DeviceUnavailable")
+    text = markdown.render(report)
+    assert "the same-model check could not run — torch: DeviceUnavailable" in text
+    assert "NOT the same model" not in text
+    assert "the check could not run" in html_report.render(report)
     assert document["verdicts"][0]["text"].startswith("not comparable")
 
 

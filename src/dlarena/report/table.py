@@ -134,6 +134,13 @@ def definitions_lines(report: Report) -> list[str]:
 def parity_lines(report: Report) -> list[str]:
     lines = []
     for result in report.parity:
+        if result.error is not None:
+            # No evidence to compare (a worker failed: no GPU, an import error, a model the
+            # layout check refused): the pair is not comparable, and not shown to differ.
+            lines.append(f"{result.workload} ({result.size}): {result.first_label} vs "
+                         f"{result.second_label}: the same-model check could not run — "
+                         f"{result.error}")
+            continue
         pair = (f"{result.workload} ({result.size}): {result.first_label} vs "
                 f"{result.second_label}, checked in {DTYPES[result.precision]}")
         audits = "; ".join(f"{audit.label} {audit.worst.ratio:.1f}x" for audit in result.audits)
