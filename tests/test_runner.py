@@ -183,8 +183,10 @@ def test_until_decided_stops_a_clear_comparison_at_the_first_look(tmp_path: Path
     assert cell_b.processes == rounds and 2 <= rounds < 5
     assert summary.measured == 2 * rounds and summary.failed == 0
     notes = [text for kind, text in observer.events if kind == "note"]
-    assert any(f"decided after {rounds} rounds" in text and text.endswith("different")
-               for text in notes), notes
+    assert any(text.endswith(f"different after {rounds} rounds") for text in notes), notes
+    # Each round ran the two cells in an order rotated from the last: each went first in turn.
+    orders = [d["round_order"] for d in cell_a.details]
+    assert orders == [(orders[0] + r) % 2 for r in range(rounds)], orders
     environment_ = store.run(summary.run_id).environment
     assert environment_["stopping"]["min_rounds"] == 2
     # The report reads the verdict at the rule's confidence, as the rule decided it.
@@ -192,7 +194,8 @@ def test_until_decided_stops_a_clear_comparison_at_the_first_look(tmp_path: Path
 
     [group] = build_report(store, summary.run_id).groups
     [verdict] = group.verdicts
-    assert verdict.decision == "different" and "98.8% CI" in verdict.text
+    assert verdict.decision == "different" and "95% CI over all looks" in verdict.text
+    assert verdict.rounds == rounds
     # Resuming measures nothing more: the stored rounds decide again.
     again = go(store, ADAPTIVE)
     assert again.run_id == summary.run_id and again.measured == 0
@@ -237,3 +240,39 @@ def test_a_run_checks_the_pairs_of_the_modes_it_measures_and_verdicts_say_so(
     again = RecordingObserver()
     go(store, request, observer=again, fresh=True)
     assert next(event for event in again.events if event[0] == "checked")[1][1] is True
+
+
+def test_a_cell_stops_once_every_pair_it_belongs_to_is_final() -> None:
+    """Three frameworks: A-B and A-C decided, B-C open: A stops, B and C run on."""
+    from dlarena.measure.stopping import CONTINUE, DIFFERENT, Look
+    from dlarena.runner import PairLook, _still_open
+
+    group = ("mlp", "train", "smoke", 8, "cpu", "")
+    decided, open_ = Look(DIFFERENT, 2, (1.2, 1.3), 0.99), Look(CONTINUE, 2, (0.9, 1.1), 0.99)
+    looks = [PairLook(group, "a vs b", ("A", "B"), decided),
+             PairLook(group, "a vs c", ("A", "C"), decided),
+             PairLook(group, "b vs c", ("B", "C"), open_)]
+    assert _still_open(looks) == {"B", "C"}
+    assert _still_open(looks[:2]) == set()
+
+
+def test_each_group_s_order_rotates_round_by_round() -> None:
+    """Within a round, each group's cells run in a seeded random order rotated by one place
+    per round; groups keep their plan order; a resumed run draws the same order."""
+    from dlarena.plan import PlannedCell
+    from dlarena.runner import in_rotated_order
+    from tests.conftest import fake_cell
+
+    cells = [fake_cell(mode=mode, workload=workload)
+             for workload in ("mlp", "cnn") for mode in ("eager", "compiled")]
+
+    def order(round_index: int) -> list[tuple[str, str, int | None]]:
+        batch = [PlannedCell(cell, round_index) for cell in cells]
+        return [(p.cell.workload, p.cell.mode, p.order)
+                for p in in_rotated_order(batch, run_id=7, round_index=round_index)]
+
+    first, second = order(0), order(1)
+    assert [w for w, _, _ in first] == ["mlp", "mlp", "cnn", "cnn"]
+    assert [o for _, _, o in first] == [0, 1, 0, 1]
+    assert first[0][1] == second[1][1] and first[1][1] == second[0][1]
+    assert order(0) == first and order(2) == first

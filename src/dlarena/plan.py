@@ -77,6 +77,8 @@ class PlannedCell:
 
     cell: CellSpec
     process: int
+    # Its place among its group's cells in its round, drawn at random by the runner.
+    order: int | None = None
 
 
 def _choose(kind: str, asked: Sequence[str] | None, default: Sequence[str],

@@ -8,11 +8,12 @@ whose comparison is still open, and a comparison closes once every pair in it is
 from __future__ import annotations
 
 import itertools
+import random
 import shlex
 import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from dlarena import environment, registry
@@ -182,15 +183,18 @@ def execute(
     todo = [p for p in planned if (p.cell.key, p.process) not in done]
     observer.planned(run_id, len(planned), len(planned) - len(todo), resumed)
     if rule is not None:
-        observer.note(f"measuring in rounds until each comparison is decided: "
-                      f"{rule.min_rounds}–{rule.max_rounds} worker processes per cell, "
-                      f"{rule.windows} windows each, {rule.confidence:.1%} intervals "
-                      f"(alpha {rule.alpha:g} over {rule.looks} looks), equivalent within "
+        observer.note(f"measuring in rounds until each pair is decided: "
+                      f"{rule.min_rounds}–{rule.max_rounds} worker processes per cell, in an "
+                      f"order rotated each round, {rule.windows} windows each; each "
+                      f"pair on its own rounds, {rule.overall:.0%} over all looks "
+                      f"({rule.confidence:.1%} per look); no meaningful difference within "
                       f"±{rule.equivalence:.0%}")
     measured = failed = 0
-    open_groups = {group_key(p.cell) for p in planned}
+    open_cells = {p.cell.key for p in planned}
     for round_index in range(max(p.process for p in planned) + 1):
-        batch = [p for p in todo if p.process == round_index and group_key(p.cell) in open_groups]
+        batch = in_rotated_order(
+            [p for p in todo if p.process == round_index and p.cell.key in open_cells],
+            run_id=run_id, round_index=round_index)
         if executor.slots > 1:
             failed += _measure_at_once(batch, measured, len(todo), run_id=run_id, store=store,
                                        executor=executor, observer=observer)
@@ -201,13 +205,12 @@ def execute(
             failed += _measure(item, measured, len(todo), run_id=run_id, store=store,
                                executor=executor, observer=observer)
         if rule is not None and round_index + 1 >= rule.min_rounds:
-            for group, decisions in _decisions(store.cells(run_id), rule, round_index + 1,
-                                               open_groups).items():
-                if stopping.CONTINUE not in decisions.values():
-                    open_groups.discard(group)
-                    observer.note(f"{group[0]} {group[1]}: decided after {round_index + 1} "
-                                  "rounds: " + "; ".join(f"{pair} {decision}"
-                                                         for pair, decision in decisions.items()))
+            looks = _looks(store.cells(run_id), rule)
+            for pair in looks:
+                if pair.look.final and pair.look.rounds == round_index + 1:
+                    observer.note(f"{pair.group[0]} {pair.group[1]}: {pair.label} "
+                                  f"{pair.look.decision} after {pair.look.rounds} rounds")
+            open_cells = _still_open(looks)
     return RunSummary(run_id, measured, len(planned) - len(todo), failed)
 
 
@@ -219,13 +222,20 @@ def _measure(item: PlannedCell, index: int, total: int, *, run_id: int, store: S
     def forward(_cell: CellSpec, event: dict[str, Any]) -> None:
         observer.progress(item, event)
 
-    outcome = executor.run(item.cell, forward, replicate=item.process)
+    outcome = _ordered(executor.run(item.cell, forward, replicate=item.process), item)
     store.save(run_id, outcome, process=item.process)
     if outcome.status == "ok":
         write_curves(store.path.parent / "tensorboard", run_id, item.cell, item.process,
                      outcome.payload.get("samples", {}))
     observer.finished(index, total, outcome)
     return outcome.status != "ok"
+
+
+def _ordered(outcome: CellOutcome, item: PlannedCell) -> CellOutcome:
+    """The outcome with its place in its group's round recorded (`in_rotated_order`)."""
+    if item.order is None:
+        return outcome
+    return replace(outcome, details={**outcome.details, "round_order": item.order})
 
 
 def _measure_at_once(batch: Sequence[PlannedCell], done: int, total: int, *, run_id: int,
@@ -240,7 +250,7 @@ def _measure_at_once(batch: Sequence[PlannedCell], done: int, total: int, *, run
                                replicate=item.process): item for item in batch}
         for future in as_completed(futures):
             item = futures[future]
-            outcome = future.result()
+            outcome = _ordered(future.result(), item)
             done += 1
             observer.started(done, total, item)
             store.save(run_id, outcome, process=item.process)
@@ -257,34 +267,64 @@ def _measure_at_once(batch: Sequence[PlannedCell], done: int, total: int, *, run
     return failed
 
 
-def _decisions(cells: Sequence[StoredCell], rule: stopping.StoppingRule, rounds: int,
-               open_groups: set[GroupKey]) -> dict[GroupKey, dict[str, str]]:
-    """Each open group's pairs after `rounds` rounds, on the scenario's headline metric,
-    with the noise priors of every cell and pair of the run on that metric (report.model
-    does the same, so the report reads the verdicts the run stopped on)."""
-    every_group: dict[GroupKey, list[StoredCell]] = {}
+@dataclass(frozen=True)
+class PairLook:
+    """One compared pair of a group and its decision so far (final at its first decisive
+    look: stopping.settle)."""
+
+    group: GroupKey
+    label: str  # "torch/eager vs tensorflow/function"
+    cells: tuple[str, str]  # the two cells' keys
+    look: stopping.Look
+
+
+def _looks(cells: Sequence[StoredCell], rule: stopping.StoppingRule) -> list[PairLook]:
+    """Every group's compared pairs on its scenario's headline metric, each judged on its
+    own rounds only (report.model pairs the same cells, so the report reads the decisions the
+    run stopped on)."""
+    groups: dict[GroupKey, list[StoredCell]] = {}
     for cell in cells:
-        every_group.setdefault(group_key(cell.spec), []).append(cell)
-    by_group = {key: members for key, members in every_group.items() if key in open_groups}
-    headlines = {SCENARIOS[key[1]].headline for key in by_group} - {None}
-    noises = {metric: stats.run_noise([[c.by_round(metric) for c in members
-                                        if c.samples_by_process.get(metric)]
-                                       for members in every_group.values()])
-              for metric in headlines if metric}
-    decisions: dict[GroupKey, dict[str, str]] = {}
-    for key, members in by_group.items():
+        groups.setdefault(group_key(cell.spec), []).append(cell)
+    looks = []
+    for key, members in groups.items():
         metric = SCENARIOS[key[1]].headline
-        measured = [c for c in members if metric and c.samples_by_process.get(metric)]
-        compared = compared_pairs(
-            measured, _median_of(metric),
-            METRICS[metric].higher_is_better) if metric else []
-        pairs = {f"{a.spec.framework}/{a.spec.mode} vs {b.spec.framework}/{b.spec.mode}":
-                 stopping.decide(a.by_round(metric), b.by_round(metric),
-                                 rule, rounds=rounds, noise=noises.get(metric))
-                 for a, b in compared if metric}
-        # A group with nothing to compare needs only the minimum rounds.
-        decisions[key] = pairs or {"nothing to compare": stopping.UNDECIDED}
-    return decisions
+        if not metric:
+            continue
+        measured = [c for c in members if c.samples_by_process.get(metric)]
+        for a, b in compared_pairs(measured, _median_of(metric),
+                                   METRICS[metric].higher_is_better):
+            label = f"{a.spec.framework}/{a.spec.mode} vs {b.spec.framework}/{b.spec.mode}"
+            looks.append(PairLook(key, label, (a.spec.key, b.spec.key),
+                                  stopping.settle(a.by_round(metric), b.by_round(metric),
+                                                  rule)))
+    return looks
+
+
+def _still_open(looks: Sequence[PairLook]) -> set[str]:
+    """Keys of the cells in at least one pair that is not final yet: a cell in no open pair
+    (every pair of it decided, or it failed, or nothing compares with it) stops."""
+    return {key for pair in looks if not pair.look.final for key in pair.cells}
+
+
+def in_rotated_order(batch: Sequence[PlannedCell], *, run_id: int, round_index: int
+                     ) -> list[PlannedCell]:
+    """The round's cells, groups in plan order, each group's in an order drawn at random
+    once per run and group, rotated by one place each round: every cell runs first equally
+    often. A penalty on whoever runs first (a machine warmer or colder after the previous
+    group) then cancels over rounds; drawn afresh each round it does not (two rounds with
+    the same one first read as a consistent difference: tests/measure/test_calibration.py),
+    and fixed it is a bias no interval sees. Seeded by the run, so a resumed run repeats it."""
+    groups: dict[GroupKey, list[PlannedCell]] = {}
+    for item in batch:
+        groups.setdefault(group_key(item.cell), []).append(item)
+    ordered: list[PlannedCell] = []
+    for key, members in groups.items():
+        base = sorted(members, key=lambda item: item.cell.key)
+        random.Random(f"{run_id}/{key}").shuffle(base)
+        shift = round_index % len(base)
+        for position, item in enumerate(base[shift:] + base[:shift]):
+            ordered.append(replace(item, order=position))
+    return ordered
 
 
 def _median_of(metric: str) -> Callable[[StoredCell], float]:

@@ -157,61 +157,9 @@ def test_a_higher_confidence_gives_a_wider_interval() -> None:
     assert wide[0] <= narrow[0] and wide[1] >= narrow[1]
 
 
-def _cells(rng: np.random.Generator, sigmas: list[float], processes: int
-           ) -> list[list[list[float]]]:
-    """One cell per sigma: `processes` worker processes whose levels spread by sigma (log
-    scale), three windows each agreeing to 0.5%."""
-    return [[list(100 * np.exp(rng.normal(0, sigma)) * (1 + rng.normal(0, 0.005, size=3)))
-             for _ in range(processes)] for sigma in sigmas]
-
-
-def test_trigamma_inverse_inverts_trigamma() -> None:
-    from scipy.special import polygamma
-
-    for y in (0.3, 1.0, 3.0, 40.0):
-        assert stats._trigamma_inverse(float(polygamma(1, y))) == pytest.approx(y, rel=1e-6)
-
-
-def test_the_noise_prior_learns_a_shared_variance_and_notices_when_it_is_not_shared() -> None:
-    rng = np.random.default_rng(5)
-    shared = stats.noise_prior(_cells(rng, [0.05] * 30, processes=4))
-    assert shared is not None and shared.cells == 30 and shared.total_df == 90
-    # The variance of a median of processes (k x its squared standard error): the scale of
-    # sigma^2, somewhat above it (a median of 4 is less efficient than their mean).
-    assert 0.05**2 < shared.variance < 2.5 * 0.05**2
-    assert shared.df > 20  # the cells agree: each may borrow (nearly) all of them
-    mixed = stats.noise_prior(_cells(rng, [0.005] * 15 + [0.2] * 15, processes=4))
-    assert mixed is not None and mixed.df < 3  # they do not: each keeps mostly its own
-    assert stats.noise_prior(_cells(rng, [0.05] * 2, processes=4)) is None
-    assert stats.noise_prior([[[1.0, 2.0]]] * 5) is None  # one process each: nothing to learn
-
-
-def test_moderation_pulls_a_cell_towards_the_prior_by_the_prior_s_weight() -> None:
-    prior = stats.NoisePrior(variance=0.01, df=6.0, cells=10, total_df=20)
-    variance, df = prior.moderate(0.04, 2)
-    assert variance == pytest.approx((6 * 0.01 + 2 * 0.04) / 8)
-    assert df == 8
-    assert stats.NoisePrior(0.01, math.inf, 10, 20).moderate(0.04, 2) == (0.01, 20)
-    assert stats.NoisePrior(0.01, 30.0, 10, 20).moderate(0.04, 2)[1] == 20  # capped
-
-
-def test_a_prior_narrows_a_two_process_interval_that_t_with_two_df_leaves_open() -> None:
-    """Two processes each, 12% apart, processes 3% from their cell's level: t(2) cannot
-    tell; with 40 other cells showing what 3% noise looks like, the difference is shown."""
-    rng = np.random.default_rng(11)
-    first = [[112 * 1.03] * 3, [112 / 1.03] * 3]
-    second = [[100 / 1.03] * 3, [100 * 1.03] * 3]
-    prior = stats.noise_prior(_cells(rng, [0.03] * 40, processes=2))
-    plain = stats.hierarchical_ratio_ci(first, second, confidence=0.99)
-    moderated = stats.hierarchical_ratio_ci(first, second, confidence=0.99, prior=prior)
-    assert plain is not None and moderated is not None
-    assert moderated[1] - moderated[0] < 0.5 * (plain[1] - plain[0])
-    assert stats.is_significant(moderated) and not stats.is_significant(plain)
-
-
 def test_the_paired_interval_is_a_t_interval_on_the_rounds_log_ratios() -> None:
     """Written out in plain NumPy: each round's log ratio of the two processes' medians,
-    their mean ± t(k-1) x sd / sqrt(k); with a prior, the moderated variance and its df."""
+    their mean ± t(k-1) x sd / sqrt(k), whatever other pairs a run holds."""
     from scipy.stats import t
 
     rng = np.random.default_rng(21)
@@ -222,11 +170,10 @@ def test_the_paired_interval_is_a_t_interval_on_the_rounds_log_ratios() -> None:
     assert stats.paired_ratio_ci(a, b) == pytest.approx(
         (np.exp(logs.mean() - half), np.exp(logs.mean() + half)))
     assert stats.ratio(a, b) == pytest.approx(np.exp(logs.mean()))
-    prior = stats.NoisePrior(variance=0.004, df=6.0, cells=10, total_df=30)
-    variance = (6 * 0.004 + 3 * logs.var(ddof=1)) / 9
-    half = t.ppf(0.99, 9) * np.sqrt(variance / 4)
-    assert stats.paired_ratio_ci(a, b, confidence=0.98, prior=prior) == pytest.approx(
+    half = t.ppf(0.99, 3) * logs.std(ddof=1) / 2
+    assert stats.paired_ratio_ci(a, b, confidence=0.98) == pytest.approx(
         (np.exp(logs.mean() - half), np.exp(logs.mean() + half)))
+    assert stats.ratio_of_rounds(a, b, 2) == pytest.approx(np.exp(logs[:2].mean()))
     # A round measured on one side only is left out of the pairing.
     assert stats.paired_rounds([*a, [1.0]], [*b[:3], [], [2.0]]) == [0, 1, 2, 4]
 
@@ -247,15 +194,28 @@ def test_pairing_rounds_removes_the_machine_s_drift_from_the_interval() -> None:
     assert stats.ratio_ci(a, b) == paired  # what verdicts use
 
 
-def test_the_pair_prior_learns_the_variance_of_round_log_ratios() -> None:
-    rng = np.random.default_rng(6)
-    pairs = [([list(100 * np.exp(rng.normal(0, 0.04)) * np.ones(3)) for _ in range(3)],
-              [list(100 * np.exp(rng.normal(0, 0.04)) * np.ones(3)) for _ in range(3)])
-             for _ in range(40)]
-    prior = stats.paired_noise_prior(pairs)
-    # Each round's log ratio is a difference of two 4% draws: variance 2 x 0.04^2.
-    assert prior is not None and prior.cells == 40 and prior.total_df == 80
-    assert 0.7 * 2 * 0.04**2 < prior.variance < 1.4 * 2 * 0.04**2
-    noise = stats.run_noise([list(pair) for pair in pairs])
-    assert noise.pairs == prior and noise.cells is not None and noise.cells.cells == 80
-    assert stats.paired_noise_prior(pairs[:2]) is None  # too few pairs to learn from
+def test_rounds_needed_is_the_first_count_whose_interval_would_decide() -> None:
+    """Written out: at n rounds the interval's half width is t(n - 1) x sd / sqrt(n); a pair
+    whose mean log ratio stays 0.1 with sd 0.1 needs the first n with that below 0.1 (at
+    98.75%); one whose mean is 0 needs the first n with t(n - 1, 97.5%) x sd / sqrt(n)
+    below log(1.05) for equivalence."""
+    from scipy.stats import t
+
+    def first(bound: float, confidence: float, sd: float) -> int:
+        return next(n for n in range(2, 10_000)
+                    if t.ppf(1 - (1 - confidence) / 2, n - 1) * sd / math.sqrt(n) < bound)
+
+    apart = np.array([0.0, 0.2, 0.1, 0.0, 0.2])  # mean 0.1, sd 0.1
+    assert stats.rounds_needed(apart, confidence=0.9875, equivalence_confidence=0.975,
+                               margin=0.05) == first(0.1, 0.9875, 0.1)
+    level = np.array([-0.1, 0.1, 0.0, -0.05, 0.05])
+    sd = float(level.std(ddof=1))
+    assert stats.rounds_needed(level, confidence=0.9875, equivalence_confidence=0.975,
+                               margin=0.05) == first(math.log(1.05), 0.975, sd)
+    # No difference at all and no margin: neither claim is ever reachable; one round says
+    # nothing.
+    tie = np.array([-0.05, 0.05, 0.0])
+    assert stats.rounds_needed(tie, confidence=0.9875, equivalence_confidence=0.975,
+                               margin=0.0, most=200) is None
+    assert stats.rounds_needed(np.array([0.1]), confidence=0.9875,
+                               equivalence_confidence=0.975, margin=0.05) is None

@@ -1,19 +1,30 @@
-"""The adaptive stopping rule: decisions from intervals, alpha spent over the looks."""
+"""The adaptive stopping rule: each pair on its own rounds, final at its first decisive
+look, equivalence by two one-sided tests, a budget that says what it would need."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pytest
 
-from dlarena.measure import stopping
+from dlarena.measure import stats, stopping
 from dlarena.measure.stopping import StoppingRule
 
 RULE = StoppingRule(min_rounds=2, max_rounds=5, windows=3)
 
 
-def test_alpha_is_spent_equally_over_every_look() -> None:
+def _rounds(levels: list[float]) -> list[list[float]]:
+    """One process per level, three windows agreeing to 0.1%."""
+    return [[level * 0.999, level, level * 1.001] for level in levels]
+
+
+def test_alpha_is_spent_equally_over_every_look_for_both_claims() -> None:
     assert RULE.looks == 4
     assert RULE.confidence == pytest.approx(1 - 0.05 / 4)
+    assert RULE.equivalence_confidence == pytest.approx(1 - 2 * 0.05 / 4)
+    assert RULE.overall == pytest.approx(0.95)
+    assert RULE.equivalence == stopping.DEFAULT_EQUIVALENCE == 0.05
     assert StoppingRule.from_json(RULE.to_json()) == RULE
     with pytest.raises(ValueError):
         StoppingRule(min_rounds=3, max_rounds=2)
@@ -25,23 +36,72 @@ def test_outcomes_of_an_interval() -> None:
     assert stopping.outcome((0.99, 1.015), 0.02) == stopping.EQUIVALENT
     assert stopping.outcome((0.97, 1.015), 0.02) == stopping.UNDECIDED
     assert stopping.outcome(None, 0.02) == stopping.UNDECIDED
+    # The margin is symmetric for a ratio and its inverse.
+    assert stopping.within((1 / 1.05, 1.05), 0.05)
+    assert not stopping.within((0.95, 1.0), 0.05)
 
 
 def test_a_clear_difference_is_decided_at_the_first_look() -> None:
-    fast = [[10.0, 10.1, 9.9], [10.2, 10.0, 10.1]]
-    slow = [[5.0, 5.1, 4.9], [5.05, 5.0, 4.95]]
-    assert stopping.decide(fast[:1], slow[:1], RULE, rounds=1) == stopping.CONTINUE
-    assert stopping.decide(fast, slow, RULE, rounds=2) == stopping.DIFFERENT
+    fast, slow = _rounds([10.0, 10.1]), _rounds([5.0, 5.02])
+    assert stopping.settle(fast[:1], slow[:1], RULE).decision == stopping.CONTINUE
+    found = stopping.settle(fast, slow, RULE)
+    assert (found.decision, found.rounds) == (stopping.DIFFERENT, 2)
+    assert found.interval is not None and 1.5 < found.interval[0] < 2 < found.interval[1]
 
 
-def test_a_tight_tie_is_equivalent_and_a_loose_one_runs_to_the_budget() -> None:
-    a = [[100.0, 100.1, 99.9], [100.05, 100.0, 99.95]]
-    b = [[100.02, 99.98, 100.0], [100.0, 100.06, 99.96]]
-    assert stopping.decide(a, b, RULE, rounds=2) == stopping.EQUIVALENT
-    noisy_a = [[100.0, 104.0, 96.0], [93.0, 101.0, 107.0]]
-    noisy_b = [[101.0, 95.0, 105.0], [99.0, 108.0, 94.0]]
-    assert stopping.decide(noisy_a, noisy_b, RULE, rounds=2) == stopping.CONTINUE
-    assert stopping.decide(noisy_a, noisy_b, RULE, rounds=5) == stopping.UNDECIDED
+def test_a_decision_is_final_at_its_first_decisive_look() -> None:
+    """Decided 'different' after 2 rounds; later rounds (measured for the group's other
+    pairs) that would blur the interval do not undo it, and the verdict reads that look."""
+    a = _rounds([200.0, 201.0, 100.0, 300.0, 90.0])
+    b = _rounds([100.0, 100.4, 100.0, 100.0, 100.0])
+    found = stopping.settle(a, b, RULE)
+    assert (found.decision, found.rounds) == (stopping.DIFFERENT, 2)
+    assert stopping.outcome(stats.paired_ratio_ci(a, b, confidence=RULE.confidence),
+                            RULE.equivalence) == stopping.UNDECIDED
+    assert stats.ratio_of_rounds(a, b, found.rounds) == pytest.approx(
+        math.sqrt(2.0 * 201 / 100.4))
+
+
+def test_identical_code_reads_no_meaningful_difference_by_two_one_sided_tests() -> None:
+    a = _rounds([100.0, 101.0, 99.5])
+    b = _rounds([100.5, 100.0, 100.0])
+    found = stopping.settle(a, b, RULE)
+    assert found.decision == stopping.EQUIVALENT
+    assert found.confidence == RULE.equivalence_confidence
+    assert found.interval is not None and stopping.within(found.interval, 0.05)
+    assert stopping.settle(a, b, StoppingRule(equivalence=0.002)).decision != (
+        stopping.EQUIVALENT)
+
+
+def test_a_pair_its_budget_cannot_decide_stops_early_and_says_what_it_needs() -> None:
+    """Rounds 30% apart, the two sides alike on average: no difference and no equivalence
+    within 5 rounds; from the third look on the rule stops it and estimates the rounds."""
+    a = _rounds([100.0, 130.0, 77.0, 100.0, 100.0])
+    b = _rounds([100.0, 100.0, 100.0, 100.0, 100.0])
+    found = stopping.settle(a, b, RULE)
+    assert found.decision == stopping.UNDECIDED
+    assert found.rounds == 3
+    assert found.needed is not None and found.needed > RULE.max_rounds
+    logs = stats.round_log_ratios(a, b)[:3]
+    assert found.needed == stats.rounds_needed(
+        logs, confidence=RULE.confidence, equivalence_confidence=RULE.equivalence_confidence,
+        margin=RULE.equivalence)
+    assert stopping.needs_text(found, 20.0) == (
+        f"needs about {found.needed} rounds at this noise "
+        f"(≈ {math.ceil(found.needed * 20 / 60)} min)")
+    assert stopping.needs_text(stopping.settle(a[:2], b[:2], RULE), None).startswith(
+        "needs about")
+
+
+def test_the_budget_ends_a_pair_that_might_still_be_decided_as_undecided() -> None:
+    rng = np.random.default_rng(3)
+    levels = list(100 * np.exp(rng.normal(0, 0.03, size=5)))
+    a, b = _rounds(levels), _rounds([100.0 * 1.04] * 5)
+    found = stopping.settle(a, b, RULE)
+    assert found.decision in (stopping.UNDECIDED, stopping.DIFFERENT, stopping.EQUIVALENT)
+    assert found.rounds <= RULE.max_rounds
+    shorter = stopping.settle(a[:4], b[:4], StoppingRule(max_rounds=4))
+    assert shorter.rounds <= 4 and shorter.final
 
 
 def _sequential(rule: StoppingRule, confidence: float | None, rng: np.random.Generator) -> str:
@@ -58,8 +118,7 @@ def _sequential(rule: StoppingRule, confidence: float | None, rng: np.random.Gen
         looked = rule if confidence is None else StoppingRule(
             min_rounds=rule.max_rounds, max_rounds=rule.max_rounds, alpha=1 - confidence)
         found = stopping.outcome(
-            stopping.stats.hierarchical_ratio_ci(a, b, confidence=looked.confidence),
-            rule.equivalence)
+            stats.hierarchical_ratio_ci(a, b, confidence=looked.confidence), rule.equivalence)
         if found == stopping.DIFFERENT:
             return found
     return stopping.UNDECIDED
@@ -76,100 +135,3 @@ def test_repeated_looks_keep_false_differences_rare() -> None:
     naive_rate = naive.count(stopping.DIFFERENT) / len(naive)
     assert spent_rate <= naive_rate
     assert spent_rate <= 0.08, spent_rate
-
-
-def _run(rule: StoppingRule, rng: np.random.Generator, *, effect: float, spread: float,
-         prior: bool, pairs: int = 10, drift: float = 0.0, paired: bool = True
-         ) -> list[tuple[str, int]]:
-    """One simulated adaptive run of `pairs` comparisons on a drifting machine whose cells
-    differ in noise: each side's worker processes spread by a sigma drawn between 2% and
-    2% x `spread` (log-uniform); the first side is `effect` times faster; each round, the
-    machine's level moves both processes of a pair alike by `drift` (log sd). Like the
-    runner, each look moderates by the priors of every cell and pair measured so far.
-    `paired` False: the unpaired interval only. (decision, rounds) of each pair."""
-    sigmas = np.exp(rng.uniform(np.log(0.02), np.log(0.02 * spread), size=(pairs, 2)))
-    cells: list[list[list[list[float]]]] = [[[], []] for _ in range(pairs)]
-    found: list[tuple[str, int] | None] = [None] * pairs
-    for rounds in range(1, rule.max_rounds + 1):
-        for index, (first, second) in enumerate(cells):
-            if found[index] is None:
-                machine = np.exp(rng.normal(0, drift)) if drift else 1.0
-                for side, level, sigma in ((first, effect, sigmas[index, 0]),
-                                           (second, 1.0, sigmas[index, 1])):
-                    centre = 100 * machine * level * np.exp(rng.normal(0, sigma))
-                    side.append(list(centre * (1 + rng.normal(0, 0.01, size=rule.windows))))
-        if rounds < rule.min_rounds:
-            continue
-        noise = stopping.stats.run_noise([list(pair) for pair in cells]) if prior else None
-        if noise is not None and not paired:
-            noise = stopping.stats.RunNoise(noise.cells, None)
-        for index, (first, second) in enumerate(cells):
-            if found[index] is None:
-                if paired:
-                    decision = stopping.decide(first, second, rule, rounds=rounds, noise=noise)
-                else:
-                    decision = stopping.outcome(stopping.stats.hierarchical_ratio_ci(
-                        first, second, confidence=rule.confidence,
-                        prior=noise.cells if noise else None), rule.equivalence)
-                    if decision == stopping.UNDECIDED and rounds < rule.max_rounds:
-                        decision = stopping.CONTINUE
-                if decision != stopping.CONTINUE:
-                    found[index] = (decision, rounds)
-    return [result for result in found if result is not None]
-
-
-def test_borrowing_the_run_s_noise_keeps_false_differences_within_alpha() -> None:
-    """Identical frameworks, 20 runs of 10 pairs whose noise differs up to 6x between
-    cells: moderating by the run's prior must not call more differences than alpha allows."""
-    results = [result for seed in range(20) for result in
-               _run(RULE, np.random.default_rng(seed), effect=1.0, spread=6, prior=True)]
-    rate = sum(decision == stopping.DIFFERENT for decision, _ in results) / len(results)
-    assert len(results) == 200
-    assert rate <= 0.05, rate
-
-
-def test_borrowing_the_run_s_noise_decides_a_clear_difference_sooner() -> None:
-    """A 25% difference, noise up to 3x apart between cells: with the prior nearly every
-    pair is decided at the first look; from its own two processes alone, far fewer are."""
-    def first_look_share(prior: bool) -> float:
-        results = [result for seed in range(8) for result in
-                   _run(RULE, np.random.default_rng(100 + seed), effect=1.25, spread=3,
-                        prior=prior)]
-        return sum(decision == stopping.DIFFERENT and rounds == RULE.min_rounds
-                   for decision, rounds in results) / len(results)
-
-    moderated, alone = first_look_share(True), first_look_share(False)
-    # Paired, a run of 10 pairs holds 10 estimates of the pairs' noise at the first look (20
-    # of the cells'): about 0.9 of the pairs are decided there.
-    assert moderated >= 0.85, moderated
-    assert moderated > alone + 0.3, (moderated, alone)
-
-
-def test_pairing_rounds_keeps_false_differences_within_alpha_on_a_drifting_machine() -> None:
-    """Identical frameworks, 20 runs of 10 pairs, the machine moving both processes of a
-    round by 15% (log sd) from round to round: paired intervals must not call more
-    differences than alpha allows."""
-    results = [result for seed in range(20) for result in
-               _run(RULE, np.random.default_rng(300 + seed), effect=1.0, spread=3, prior=True,
-                    drift=0.15)]
-    rate = sum(decision == stopping.DIFFERENT for decision, _ in results) / len(results)
-    assert len(results) == 200
-    assert rate <= 0.05, rate
-
-
-def test_pairing_rounds_decides_a_difference_that_drift_hides_from_unpaired_intervals() -> None:
-    """A 10% difference under 15% round-to-round drift of the machine: paired over rounds,
-    most pairs are decided (and faster); with each side's processes resampled apart, the
-    drift lands in the interval and few are."""
-    def decided(paired: bool) -> tuple[float, float]:
-        results = [result for seed in range(6) for result in
-                   _run(RULE, np.random.default_rng(400 + seed), effect=1.1, spread=2,
-                        prior=True, drift=0.15, paired=paired)]
-        different = [rounds for decision, rounds in results if decision == stopping.DIFFERENT]
-        return len(different) / len(results), float(np.mean([
-            rounds for _, rounds in results]))
-
-    (paired, paired_rounds), (unpaired, unpaired_rounds) = decided(True), decided(False)
-    assert paired >= 0.8, paired
-    assert paired > unpaired + 0.4, (paired, unpaired)
-    assert paired_rounds < unpaired_rounds

@@ -65,7 +65,7 @@ def test_today_s_definitions_cover_the_registry_and_survive_json() -> None:
     today = Definitions.current()
     assert set(today.workloads) == set(registry.workloads())
     assert set(today.frameworks) == set(registry.frameworks())
-    assert today.verdict_rules == VERDICT_RULES_VERSION == "4"
+    assert today.verdict_rules == VERDICT_RULES_VERSION == "5"
     text = json.dumps(today.to_json())  # plain JSON: the run stores it in its environment
     assert Definitions.from_json(json.loads(text)) == today
     tokens = [w for w in today.workloads.values() if w.unit == "tokens"]
@@ -118,10 +118,12 @@ def test_an_old_run_falls_back_to_today_s_definitions_and_says_so(tmp_path: Path
 def test_a_run_stored_under_other_verdict_rules_says_so(tmp_path: Path) -> None:
     older = dataclasses.replace(Definitions.current(), verdict_rules="1")
     [note] = _report(tmp_path, older.to_json()).definitions_notes
-    assert note == ("verdicts by today's rules 4 (paired by round where both sides have two or "
-                    "more rounds (a t interval on the rounds' log ratios of process medians, "
-                    "moderated by the run's pairs), else rules 3); the run was stored under "
-                    "rules 1 (percentile bootstrap over the pooled samples)")
+    assert note == ("verdicts by today's rules 5 (each pair on its own rounds (a paired t "
+                    "interval on the rounds' log ratios of process medians, no noise borrowed "
+                    "from other workloads), frameworks in an order rotated each round, final at "
+                    "the pair's first decisive look, no meaningful difference by two one-sided "
+                    "tests at the stated margin); the run was stored under rules 1 (percentile "
+                    "bootstrap over the pooled samples)")
 
 
 def test_a_workload_or_framework_the_definitions_lack_gets_neutral_answers() -> None:

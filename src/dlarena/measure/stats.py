@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 
@@ -168,6 +169,7 @@ def _log_standard_error(per_process: Samples, rng: np.random.Generator) -> float
     return float(logs.std(ddof=1) * math.sqrt(k / (k - 1)))
 
 
+@cache
 def _t_quantile(confidence: float, df: float) -> float:
     from scipy.stats import t
 
@@ -194,19 +196,16 @@ def hierarchical_median_ci(per_process: Samples, *, confidence: float = CONFIDEN
     return math.exp(estimate - half), math.exp(estimate + half)
 
 
-def hierarchical_ratio_ci(a: Samples, b: Samples, *, confidence: float = CONFIDENCE,
-                          prior: NoisePrior | None = None) -> tuple[float, float] | None:
+def hierarchical_ratio_ci(a: Samples, b: Samples, *, confidence: float = CONFIDENCE
+                          ) -> tuple[float, float] | None:
     """Interval of median(a) / median(b); None when either side has fewer than two values.
 
     With one process on a side, the percentile interval of independent hierarchical (here:
-    block) bootstraps of each side. With several on both: log ratio ± t x the bootstrap
-    standard errors combined, each from resampling processes, then blocks of windows.
-    Without a `prior`, t has ka + kb - 2 degrees of freedom. Simulated on this machine's kind
-    of drift (processes ±3%, windows ±0.5%), a plain percentile interval over 2-4 processes
-    called 23% of identical pairs different at a nominal 5%; this one stays below it
-    (tests/measure/test_stopping.py). With a `prior` (the run's other cells, `noise_prior`),
-    each side's between-process variance is moderated towards the run's and borrows its
-    degrees of freedom; t takes the Welch-Satterthwaite degrees of freedom of the two.
+    block) bootstraps of each side. With several on both: log ratio ± t(ka + kb - 2) x the
+    bootstrap standard errors combined, each from resampling processes, then blocks of
+    windows. Simulated on this machine's kind of drift (processes ±3%, windows ±0.5%), a plain
+    percentile interval over 2-4 processes called 23% of identical pairs different at a
+    nominal 5%; this one stays below it (tests/measure/test_stopping.py).
     """
     if not (_enough(a) and _enough(b)):
         return None
@@ -217,14 +216,7 @@ def hierarchical_ratio_ci(a: Samples, b: Samples, *, confidence: float = CONFIDE
         return _percentile_interval(ratios, confidence)
     estimate = math.log(median(pooled(a)) / median(pooled(b)))
     error_a, error_b = _log_standard_error(a, rng), _log_standard_error(b, rng)
-    if prior is None:
-        half = _t_quantile(confidence, ka + kb - 2) * math.hypot(error_a, error_b)
-    else:
-        var_a, df_a = prior.moderate(ka * error_a**2, ka - 1)
-        var_b, df_b = prior.moderate(kb * error_b**2, kb - 1)
-        va, vb = var_a / ka, var_b / kb
-        df = (va + vb) ** 2 / (va**2 / df_a + vb**2 / df_b)
-        half = _t_quantile(confidence, df) * math.sqrt(va + vb)
+    half = _t_quantile(confidence, ka + kb - 2) * math.hypot(error_a, error_b)
     return math.exp(estimate - half), math.exp(estimate + half)
 
 
@@ -243,125 +235,38 @@ def round_log_ratios(a: Samples, b: Samples) -> np.ndarray:
     return np.array([math.log(median(x) / median(y)) for x, y in zip(first, second, strict=True)])
 
 
-def paired_ratio_ci(a: Samples, b: Samples, *, confidence: float = CONFIDENCE,
-                    prior: NoisePrior | None = None) -> tuple[float, float] | None:
-    """Interval of the geometric mean of the ratios of the rounds both sides were measured in;
-    None with fewer than two such rounds or a value that is not positive.
-
-    Rounds alternate the frameworks' processes (A B A B), so the machine's drift between
-    minutes, which moves both processes of a round alike, cancels in each round's ratio. The
-    rounds' log ratios are independent draws (each round its own fresh processes), so the
-    interval is their mean ± t x standard error: a paired t interval on log ratios, t with
-    k - 1 degrees of freedom (k rounds), or, with a `prior` learned from the run's other
-    pairs (`RunNoise.pairs`), the moderated variance's. Each round's ratio is of the
-    processes' medians, so its spread already holds the windows' noise: resampling windows
-    as well would count it twice (Ren et al. 2010, "Nonparametric bootstrapping for
-    hierarchical data"), and a ratio of medians pooled over rounds would let one side's
-    median come from a fast round and the other's from a slow one, undoing the pairing. On
-    `make run`'s NCF cells (processes of one round 30% slower than the next for all three
-    frameworks) the standard error of the log ratio is 0.02-0.03 paired, 0.09-0.11 not.
-    """
-    logs = round_log_ratios(a, b)
+def log_mean_interval(logs: np.ndarray, confidence: float) -> tuple[float, float] | None:
+    """mean ± t(k - 1) x standard error of k independent log ratios, as a ratio interval;
+    None with fewer than two. A pair's own rounds only: a pair never borrows another
+    workload's noise (a quiet model judged with noisy ones' variance, or the reverse, is
+    miscalibrated: tests/measure/test_calibration.py)."""
     k = logs.size
     if k < 2:
         return None
-    variance, df = float(logs.var(ddof=1)), float(k - 1)
-    if prior is not None:
-        variance, df = prior.moderate(variance, k - 1)
+    half = _t_quantile(confidence, k - 1) * float(logs.std(ddof=1)) / math.sqrt(k)
     estimate = float(logs.mean())
-    half = _t_quantile(confidence, df) * math.sqrt(variance / k)
     return math.exp(estimate - half), math.exp(estimate + half)
 
 
-@dataclass(frozen=True)
-class NoisePrior:
-    """How much worker processes differ on this machine, learned from a run's cells: an
-    empirical-Bayes prior for each cell's between-process variance (Smyth 2004, the
-    moderated t of limma).
+def paired_ratio_ci(a: Samples, b: Samples, *, confidence: float = CONFIDENCE
+                    ) -> tuple[float, float] | None:
+    """Interval of the geometric mean of the ratios of the rounds both sides were measured in;
+    None with fewer than two such rounds or a value that is not positive.
 
-    A cell measured in k processes estimates its between-process variance (of log median)
-    with only k - 1 degrees of freedom, so with 2-3 processes its t quantile is huge (9 at
-    98.75% with 2 + 2 processes). Every cell of a run shares the machine, so the run's other
-    cells say what that variance usually is: each cell's estimate is shrunk towards the
-    run's typical one (`variance`) by as many degrees of freedom as the cells' agreement
-    supports (`df`, estimated; infinite when they agree no worse than chance allows), never
-    more than the run holds in all (`total_df`). Cells whose variances differ widely get a
-    small `df` and keep their own estimate.
+    Each round runs both frameworks' processes back to back, in an order rotated each round,
+    so the machine's drift between minutes, which moves both processes of a round alike,
+    cancels in each round's ratio, and no framework always runs first. The rounds' log ratios are
+    independent draws (each round its own fresh processes), so the interval is their mean ±
+    t x standard error: a paired t interval on log ratios with k - 1 degrees of freedom (k
+    rounds). Each round's ratio is of the processes' medians, so its spread already holds
+    the windows' noise: resampling windows as well would count it twice (Ren et al. 2010,
+    "Nonparametric bootstrapping for hierarchical data"), and a ratio of medians pooled over
+    rounds would let one side's median come from a fast round and the other's from a slow
+    one, undoing the pairing. On `make run`'s NCF cells (processes of one round 30% slower
+    than the next for all three frameworks) the standard error of the log ratio is
+    0.02-0.03 paired, 0.09-0.11 not.
     """
-
-    variance: float
-    df: float
-    cells: int
-    total_df: int
-
-    def moderate(self, variance: float, df: int) -> tuple[float, float]:
-        """(moderated variance, its degrees of freedom) of one cell's own estimate."""
-        if math.isinf(self.df):
-            return self.variance, float(self.total_df)
-        moderated = (self.df * self.variance + df * variance) / (self.df + df)
-        return moderated, min(self.df + df, float(self.total_df))
-
-
-def noise_prior(cells: Sequence[Samples]) -> NoisePrior | None:
-    """The prior that `cells` (one metric's samples per cell, several processes each) give;
-    None with fewer than three cells of two or more processes (nothing to learn from)."""
-    estimates = []
-    for cell in cells:
-        k = processes(cell)
-        if k >= 2 and _positive(cell):
-            estimates.append((k * _log_standard_error(cell, np.random.default_rng(_SEED)) ** 2,
-                              k - 1))
-    return _fitted_prior(estimates)
-
-
-def paired_noise_prior(pairs: Sequence[tuple[Samples, Samples]]) -> NoisePrior | None:
-    """The prior that pairs of cells give for the between-round variance of a paired log
-    ratio (`paired_ratio_ci`); None with fewer than three pairs of two or more rounds."""
-    estimates = []
-    for a, b in pairs:
-        logs = round_log_ratios(a, b)
-        if logs.size >= 2:
-            estimates.append((float(logs.var(ddof=1)), logs.size - 1))
-    return _fitted_prior(estimates)
-
-
-def _fitted_prior(estimates: Sequence[tuple[float, int]]) -> NoisePrior | None:
-    """Fit a scaled inverse chi-square distribution to (variance, df) estimates by moments of
-    their logs (Smyth 2004); None with fewer than three positive ones."""
-    from scipy.special import digamma, polygamma
-
-    usable = [(variance, df) for variance, df in estimates if variance > 0]
-    if len(usable) < 3:
-        return None
-    variances = np.array([v for v, _ in usable])
-    dfs = np.array([float(d) for _, d in usable])
-    e = np.log(variances) - digamma(dfs / 2) + np.log(dfs / 2)
-    mean = float(e.mean())
-    spread = float(e.var(ddof=1) - np.mean(polygamma(1, dfs / 2)))
-    total = int(dfs.sum())
-    if spread <= 0:
-        return NoisePrior(math.exp(mean), math.inf, len(usable), total)
-    df = 2 * _trigamma_inverse(spread)
-    variance = math.exp(mean + float(digamma(df / 2)) - math.log(df / 2))
-    return NoisePrior(variance, df, len(usable), total)
-
-
-@dataclass(frozen=True)
-class RunNoise:
-    """What a run's cells say about its noise on one metric: between processes of a cell
-    (`cells`, for unpaired intervals) and between rounds of a pair (`pairs`)."""
-
-    cells: NoisePrior | None
-    pairs: NoisePrior | None
-
-
-def run_noise(groups: Sequence[Sequence[Samples]]) -> RunNoise:
-    """The priors of a run's groups (each: its cells' samples on one metric); every pair
-    within a group teaches the pair prior. The runner's stopping decisions and the reports
-    both learn it here, from the same cells, so they read the same verdicts."""
-    cells = [cell for group in groups for cell in group]
-    pairs = [(a, b) for group in groups for i, a in enumerate(group) for b in group[i + 1:]]
-    return RunNoise(noise_prior(cells), paired_noise_prior(pairs))
+    return log_mean_interval(round_log_ratios(a, b), confidence)
 
 
 def ratio(a: Samples, b: Samples) -> float:
@@ -374,34 +279,53 @@ def ratio(a: Samples, b: Samples) -> float:
     return median(pooled(a)) / median(pooled(b))
 
 
-def ratio_ci(a: Samples, b: Samples, *, confidence: float = CONFIDENCE,
-             noise: RunNoise | None = None) -> tuple[float, float] | None:
+def ratio_of_rounds(a: Samples, b: Samples, rounds: int) -> float:
+    """The geometric mean of the first `rounds` paired rounds' ratios (a decisive look's)."""
+    return float(math.exp(round_log_ratios(a, b)[:rounds].mean()))
+
+
+def ratio_ci(a: Samples, b: Samples, *, confidence: float = CONFIDENCE
+             ) -> tuple[float, float] | None:
     """The interval a verdict uses: paired over rounds where both sides have two or more
     (`paired_ratio_ci`), else the unpaired hierarchical one (`hierarchical_ratio_ci`)."""
-    paired = paired_ratio_ci(a, b, confidence=confidence,
-                             prior=noise.pairs if noise else None)
+    paired = paired_ratio_ci(a, b, confidence=confidence)
     if paired is not None:
         return paired
-    return hierarchical_ratio_ci(a, b, confidence=confidence,
-                                 prior=noise.cells if noise else None)
+    return hierarchical_ratio_ci(a, b, confidence=confidence)
 
 
-def _trigamma_inverse(x: float) -> float:
-    """y with trigamma(y) = x, by Smyth's Newton iteration (limma's trigammaInverse)."""
-    from scipy.special import polygamma
+# The most rounds `rounds_needed` considers: beyond, a pair is out of any budget's reach.
+MOST_ROUNDS = 1000
 
-    if x > 1e7:
-        return 1 / math.sqrt(x)
-    if x < 1e-6:
-        return 1 / x
-    y = 0.5 + 1 / x
-    for _ in range(50):
-        tri = float(polygamma(1, y))
-        step = tri * (1 - tri / x) / float(polygamma(2, y))
-        y += step
-        if -step / y < 1e-8:
-            break
-    return y
+
+def rounds_needed(logs: np.ndarray, *, confidence: float, equivalence_confidence: float,
+                  margin: float, most: int = MOST_ROUNDS) -> int | None:
+    """About how many rounds a pair whose rounds' log ratios are `logs` needs before its
+    interval excludes 1 (at `confidence`) or lies within ±`margin` (at
+    `equivalence_confidence`), were its mean and spread to stay as measured; None when more
+    than `most` (or unknowable from fewer than two rounds). A plug-in estimate: it says what
+    a budget would buy, it decides nothing."""
+    if logs.size < 2:
+        return None
+    mean, spread = abs(float(logs.mean())), float(logs.std(ddof=1))
+    bound = math.log1p(margin)
+
+    def decides(rounds: int) -> bool:
+        error = spread / math.sqrt(rounds)
+        return (_t_quantile(confidence, rounds - 1) * error < mean
+                or mean + _t_quantile(equivalence_confidence, rounds - 1) * error < bound)
+
+    # Both half widths shrink as rounds grow: the first count that decides, by bisection.
+    low, high = max(2, logs.size), most
+    if not decides(high):
+        return None
+    while low < high:
+        middle = (low + high) // 2
+        if decides(middle):
+            high = middle
+        else:
+            low = middle + 1
+    return low
 
 
 def pooled(per_process: Samples) -> list[float]:

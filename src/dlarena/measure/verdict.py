@@ -50,6 +50,10 @@ class Verdict:
     comparable: bool = True
     # With a stopping rule: different, equivalent or undecided (see measure.stopping).
     decision: str | None = None
+    # With a stopping rule: the rounds its decisive (or last) look read, and about how many
+    # an undecided pair would need at its measured noise (None: unknown or over 1000).
+    rounds: int | None = None
+    needed: int | None = None
     # The same-model check the verdict rests on ("torch/eager vs tensorflow/function in
     # float64, …"); None when the pair was not checked.
     checked: str | None = None
@@ -65,60 +69,75 @@ ONE_PROCESS = ("one process on a side: the interval holds that process's windows
                "differences between processes (--processes 2 or more, or --until-decided)")
 
 
-def confidence_label(confidence: float) -> str:
-    """"95% CI", or "99.2% CI" where a stopping rule spent alpha over several looks."""
-    percent = 100 * confidence
-    return f"{percent:.0f}% CI" if abs(percent - round(percent)) < 1e-9 else f"{percent:.1f}% CI"
+def confidence_label(confidence: float, *, overall: float | None = None) -> str:
+    """"95% CI"; "95% CI over all looks" for an adaptive run's interval, whose per-look
+    confidence (`confidence`, e.g. 98.75%) is what the run's looks together hold to
+    `overall`."""
+    shown = overall if overall is not None else confidence
+    percent = 100 * shown
+    text = (f"{percent:.0f}% CI" if abs(percent - round(percent)) < 1e-9
+            else f"{percent:.1f}% CI")
+    return text + (" over all looks" if overall is not None else "")
 
 
-def _range(interval: tuple[float, float], confidence: float) -> str:
+def _range(interval: tuple[float, float], label: str) -> str:
     # Three decimals where two would print a bound as 1.00 and hide which side of 1 it is.
     digits = 3 if any(round(bound, 2) == 1.0 for bound in interval) else 2
-    return (f"{confidence_label(confidence)} "
-            f"{interval[0]:.{digits}f}–{interval[1]:.{digits}f}")
+    return f"{label} {interval[0]:.{digits}f}–{interval[1]:.{digits}f}"
 
 
 def compare(
     metric: str, first: str, first_samples: stats.Samples, second: str,
     second_samples: stats.Samples, *, rule: stopping.StoppingRule | None = None,
-    noise: stats.RunNoise | None = None,
+    seconds_per_round: float | None = None,
 ) -> Verdict:
-    """first vs second: ratio of medians with its interval (paired over
-    rounds where both were measured in two or more: `stats.ratio_ci`), at the stopping rule's
-    confidence when the run stopped adaptively (else 95%), moderated by the run's `noise`
-    where it is given."""
-    confidence = rule.confidence if rule is not None else stats.CONFIDENCE
+    """first vs second: ratio of medians with its interval (paired over rounds where both
+    were measured in two or more: `stats.ratio_ci`). With a stopping `rule` the verdict is
+    the pair's first decisive look (`stopping.settle`), its interval labelled for what all
+    looks hold together; `seconds_per_round` prices the rounds an undecided pair needs."""
     between = min(stats.processes(first_samples), stats.processes(second_samples)) >= 2
-    verdict = _compare(metric, first, first_samples, second, second_samples, rule, noise,
-                       confidence)
+    ratio = stats.ratio(first_samples, second_samples)
+    if rule is not None:
+        found = stopping.settle(first_samples, second_samples, rule)
+        if found.decision == stopping.CONTINUE:  # the run ended (or is still going) there
+            found = replace(found, decision=stopping.UNDECIDED)
+        if found.interval is not None:  # of the rounds the decision read, not later ones
+            ratio = stats.ratio_of_rounds(first_samples, second_samples, found.rounds)
+        verdict = _worded(metric, first, second, ratio, found, rule, seconds_per_round)
+    else:
+        interval = stats.ratio_ci(first_samples, second_samples)
+        decision = stopping.DIFFERENT if stats.is_significant(interval) else None
+        verdict = _worded(metric, first, second, ratio,
+                          stopping.Look(decision or stopping.UNDECIDED, 0, interval,
+                                        stats.CONFIDENCE), None, None)
     return replace(verdict, between_processes=between) if verdict.interval else verdict
 
 
-def _compare(
-    metric: str, first: str, first_samples: stats.Samples, second: str,
-    second_samples: stats.Samples, rule: stopping.StoppingRule | None,
-    noise: stats.RunNoise | None, confidence: float,
-) -> Verdict:
-    ratio = stats.ratio(first_samples, second_samples)
-    interval = stats.ratio_ci(first_samples, second_samples, confidence=confidence,
-                              noise=noise)
-    significant = stats.is_significant(interval)
-    decision = stopping.outcome(interval, rule.equivalence) if rule is not None else None
+def _worded(metric: str, first: str, second: str, ratio: float, found: stopping.Look,
+            rule: stopping.StoppingRule | None, seconds_per_round: float | None) -> Verdict:
+    interval = found.interval
+    decision = found.decision if rule is not None else None
     if interval is None:
         text = (f"{first} vs {second}: ratio {ratio:.2f}, no confidence interval with fewer "
                 f"than 2 samples each (use --processes)")
         return Verdict(metric, first, second, ratio, None, False, text, decision=decision)
-    if not significant:
-        if decision == stopping.EQUIVALENT and rule is not None:
-            text = (f"{first} and {second} are equivalent: within ±{rule.equivalence:.0%} "
-                    f"({_range(interval, confidence)})")
-        elif decision == stopping.UNDECIDED:
-            text = (f"undecided between {first} and {second}: neither a difference nor "
-                    f"equivalence shown within the budget ({_range(interval, confidence)})")
+    label = confidence_label(found.confidence,
+                             overall=rule.overall if rule is not None else None)
+    if found.decision != stopping.DIFFERENT:
+        if rule is None:
+            text = f"no significant difference between {first} and {second} " \
+                   f"({_range(interval, label)})"
+        elif found.decision == stopping.EQUIVALENT:
+            text = (f"no meaningful difference between {first} and {second}: within "
+                    f"±{rule.equivalence:.0%} ({_range(interval, label)}, two one-sided "
+                    f"tests)")
         else:
-            text = (f"no significant difference between {first} and {second} "
-                    f"({_range(interval, confidence)})")
-        return Verdict(metric, first, second, ratio, interval, False, text, decision=decision)
+            needs = stopping.needs_text(found, seconds_per_round)
+            text = (f"undecided between {first} and {second} after {found.rounds} rounds: "
+                    f"neither a difference nor one within ±{rule.equivalence:.0%} shown "
+                    f"({_range(interval, label)})" + (f"; {needs}" if needs else ""))
+        return Verdict(metric, first, second, ratio, interval, False, text, decision=decision,
+                       rounds=found.rounds, needed=found.needed)
 
     described = METRICS[metric]
     higher_is_better = described.higher_is_better
@@ -130,13 +149,13 @@ def _compare(
     if higher_is_better is False:  # the lower value wins
         winner, loser = loser, winner
     if higher_is_better is None:
-        text = f"{winner}/{loser} = {factor:.2f}x ({_range((low, high), confidence)})"
+        text = f"{winner}/{loser} = {factor:.2f}x ({_range((low, high), label)})"
     else:
         text = (f"{winner} {described.comparison.format(factor=f'{factor:.2f}')} {loser} "
-                f"({_range((low, high), confidence)})")
+                f"({_range((low, high), label)})")
     better = winner if higher_is_better is not None else None
     return Verdict(metric, first, second, ratio, interval, True, text, better=better,
-                   decision=decision)
+                   decision=decision, rounds=found.rounds)
 
 
 def not_comparable(

@@ -31,7 +31,7 @@ THROUGHPUTS = (*MODEL_THROUGHPUTS, "load_throughput", "train_from_files_throughp
 # 1 = percentile bootstrap over the pooled samples;
 # 2 = hierarchical bootstrap over processes then blocks of windows;
 # 3 = as 2, each cell's between-process variance moderated by the run's (empirical Bayes).
-VERDICT_RULES_VERSION = "4"
+VERDICT_RULES_VERSION = "5"
 VERDICT_RULES = {
     "1": "percentile bootstrap over the pooled samples",
     "2": "hierarchical bootstrap over processes then blocks of windows",
@@ -39,6 +39,10 @@ VERDICT_RULES = {
          "between-process variance moderated by the run's (empirical Bayes)",
     "4": "paired by round where both sides have two or more rounds (a t interval on the "
          "rounds' log ratios of process medians, moderated by the run's pairs), else rules 3",
+    "5": "each pair on its own rounds (a paired t interval on the rounds' log ratios of "
+         "process medians, no noise borrowed from other workloads), frameworks in an order "
+         "rotated each round, final at the pair's first decisive look, no meaningful "
+         "difference by two one-sided tests at the stated margin",
 }
 
 # Layout of the stored snapshot; one this module does not know is refused, not misread.

@@ -52,6 +52,12 @@ class CellReport:
         return self.definitions.achieved_gflops(self.stored.spec, self.headline,
                                                 summary.median if summary else None)
 
+    @property
+    def seconds_per_process(self) -> float:
+        """A worker process's typical wall time, start-up included: what a round costs."""
+        walls = self.stored.wall_seconds
+        return stats.median(walls) if walls else 0.0
+
     def percentile(self, metric: str, q: float) -> float:
         """The q-th percentile (0-100) of a measured metric's samples, pooled over processes."""
         return stats.percentile(self.stored.samples[metric], q)
@@ -99,8 +105,6 @@ class Report:
     definitions: Definitions
     parity: list[ParityResult] = field(default_factory=list)
     definitions_stored: bool = True
-    _noises: dict[tuple[str, int | None], stats.RunNoise] = field(
-        default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def definitions_notes(self) -> list[str]:
@@ -120,32 +124,16 @@ class Report:
         failed, or found a timed path computing at reduced precision."""
         parity = self.parity_of(workload, first.variant, second.variant)
         a, b = first.stored.by_round(metric), second.stored.by_round(metric)
-        # The run's noise as the look that decided this pair saw it: its group stopped after
-        # as many rounds as its cells have, when every other group had at most as many.
-        noise = self.noise(metric, rounds=max(first.stored.processes, second.stored.processes))
+        verdict = compare(metric, first.label, a, second.label, b, rule=self.stopping_rule,
+                          seconds_per_round=first.seconds_per_process
+                          + second.seconds_per_process)
         if parity is None:
-            return compare(metric, first.label, a, second.label, b, rule=self.stopping_rule,
-                           noise=noise)
+            return verdict
         if not parity.passed:
             return not_comparable(metric, first.label, a, second.label, b, parity.reason or "")
         audited = ", their float32 paths audited" if parity.audits else ""
-        return replace(compare(metric, first.label, a, second.label, b, rule=self.stopping_rule,
-                               noise=noise),
-                       checked=f"{parity.first_label} vs {parity.second_label} in "
-                               f"{DTYPES[parity.precision]}{audited}")
-
-    def noise(self, metric: str, *, rounds: int | None = None) -> stats.RunNoise:
-        """What every cell and pair of the run says about its noise on `metric`, from each
-        cell's first `rounds` processes (None: all). Rounds run process-major, so after round
-        r the store held exactly those: the runner's look after round r learned the same,
-        and a pair the report shows reads the interval the rule stopped on, not one that
-        groups measured after it would have moved."""
-        key = (metric, rounds)
-        if key not in self._noises:
-            self._noises[key] = stats.run_noise(
-                [[cell.stored.by_round(metric)[:rounds] for cell in group.cells
-                  if cell.stored.samples_by_process.get(metric)] for group in self.groups])
-        return self._noises[key]
+        return replace(verdict, checked=f"{parity.first_label} vs {parity.second_label} in "
+                                        f"{DTYPES[parity.precision]}{audited}")
 
     @property
     def stopping_rule(self) -> StoppingRule | None:

@@ -208,6 +208,8 @@ class StoredCell:
     stderr_tails: tuple[str, ...] = field(default_factory=tuple)
     # metric -> the process number of each list in samples_by_process[metric]
     process_numbers: dict[str, list[int]] = field(default_factory=dict)
+    # Each worker process's wall time, start-up included (what a round of it costs).
+    wall_seconds: tuple[float, ...] = ()
 
     def by_round(self, metric: str) -> list[list[float]]:
         """samples_by_process[metric] with process N's windows at index N, and an empty list
@@ -483,7 +485,8 @@ class Store:
     def cells(self, run_id: int) -> list[StoredCell]:
         rows = self._db.execute(
             """SELECT id, cell_key, process, spec, status, error, framework_version,
-            device_name, details, stderr_tail FROM cells WHERE run_id = ? ORDER BY id""",
+            device_name, details, stderr_tail, wall_seconds FROM cells WHERE run_id = ?
+            ORDER BY id""",
             (run_id,),
         ).fetchall()
         samples: dict[int, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
@@ -523,6 +526,7 @@ class Store:
                 details=details,
                 stderr_tails=tuple(row[9] for row in processes),
                 process_numbers=dict(numbers),
+                wall_seconds=tuple(float(row[10]) for row in processes),
             ))
         return cells
 
