@@ -27,7 +27,7 @@ def assert_usage_error(result: subprocess.CompletedProcess[str], needle: str) ->
 
 @pytest.mark.parametrize(("args", "needle"), [
     (["run", "--frameworks", "pytorch"],
-     f"unknown framework 'pytorch'; valid: {', '.join(registry.frameworks())}"),
+     f"unknown framework 'pytorch'; valid: {', '.join(registry.names())}"),
     (["run", "--workloads", "resnet"],
      f"unknown workload 'resnet'; valid: {', '.join(registry.workloads())}"),
     (["run", "--scenarios", "speed"], "unknown scenario 'speed'; valid: train, infer"),
@@ -38,7 +38,7 @@ def assert_usage_error(result: subprocess.CompletedProcess[str], needle: str) ->
     (["run", "--batch-size", "many"], "expected a positive integer, got 'many'"),
     (["run", "--python", "torch"], "expected FRAMEWORK=PATH"),
     (["run", "--reference", "pytorch"],
-     f"unknown --reference 'pytorch'; valid: {', '.join(registry.frameworks())}"),
+     f"unknown --reference 'pytorch'; valid: {', '.join(registry.names())}"),
     (["report", "--reference", "pytorch"], "unknown --reference 'pytorch'"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
     ([], "required: command"),
@@ -191,7 +191,7 @@ def one_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (["--frameworks", "fake,fake"], "'fake' given twice"),
     (["--batch-size", "8", "--batch-sizes", "8,16"], "not allowed with argument"),
     (["--processes", "2", "--seeds", "3"], "not allowed with argument"),
-    (["--python", "nope=/nonexistent"], f"unknown framework 'nope' in --python; valid: {', '.join(registry.frameworks())}"),
+    (["--python", "nope=/nonexistent"], f"unknown framework 'nope' in --python; valid: {', '.join(registry.names())}"),
     (["--python", "fake=/a", "--python", "fake=/b"], "--python names fake twice"),
     (["--seed", "-1"], "--seed must be an integer from 0 to 4294966296, got -1"),
     (["--seed", "many"], "expected an integer, got 'many'"),

@@ -62,7 +62,7 @@ def test_overrides_reach_every_cell() -> None:
 
 @pytest.mark.parametrize(("request_", "message"), [
     (Request(frameworks=["pytorch"]),
-     f"unknown framework 'pytorch'; valid: {', '.join(registry.frameworks())}"),
+     f"unknown framework 'pytorch'; valid: {', '.join(registry.names())}"),
     (Request(workloads=["resnet"]),
      f"unknown workload 'resnet'; valid: {', '.join(registry.workloads())}"),
     (Request(scenarios=["speed"]), "unknown scenario 'speed'; valid: train, infer"),

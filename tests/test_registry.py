@@ -23,15 +23,29 @@ def test_every_framework_folder_is_registered_under_its_name() -> None:
     assert {info.module for info in registry.frameworks().values()} == folders
     for name, info in registry.frameworks().items():
         assert isinstance(info, FrameworkInfo) and info.name == name and info.modes
-        assert info.module == name.replace("-", "_")
+        assert info.module == (info.twin_of or name).replace("-", "_")
         assert registry.runtime_path(name) == f"dlarena.frameworks.{info.module}.runtime:RUNTIME"
+
+
+def test_every_framework_has_an_identical_twin_no_rule_chooses() -> None:
+    """The A/A control's twin runs its framework's folder and implementation files under
+    another name; users never see it listed."""
+    for name in registry.names():
+        info, twin = registry.frameworks()[name], registry.frameworks()[f"{name}-twin"]
+        assert twin.twin_of == name and twin.test_double and not twin.in_default_set
+        assert (twin.module, twin.implementation_module, twin.modes) == (
+            info.module, info.implementation_module, info.modes)
+        for workload in registry.workloads():
+            assert registry.implementation_path(workload, twin.name) == (
+                registry.implementation_path(workload, name))
+    assert not any(name.endswith("-twin") for name in registry.names())
 
 
 def test_a_framework_that_runs_anothers_implementations_implements_what_that_one_does() -> None:
     """keras-jax and keras-torch run the Keras models of `tensorflow`: same workloads, same
     files, and their check is versioned by those files and both framework folders."""
     sharing = {name: info for name, info in registry.frameworks().items()
-               if info.implementations_of}
+               if info.implementations_of and not info.twin_of}
     assert {"keras-jax", "keras-torch"} <= set(sharing)
     for name, info in sharing.items():
         owner = info.implementations_of

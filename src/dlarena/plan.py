@@ -82,12 +82,14 @@ class PlannedCell:
 
 
 def _choose(kind: str, asked: Sequence[str] | None, default: Sequence[str],
-            valid: Sequence[str]) -> list[str]:
+            valid: Sequence[str], *, listed: Sequence[str] | None = None) -> list[str]:
+    """The names asked for (else `default`), each one of `valid`; a mistake lists `listed`
+    (default: every valid name)."""
     chosen = list(asked) if asked else list(default)
     unknown = [name for name in chosen if name not in valid]
     if unknown:
         raise UsageError(f"unknown {kind} {', '.join(map(repr, unknown))}; "
-                         f"valid: {', '.join(valid)}")
+                         f"valid: {', '.join(listed or valid)}")
     return list(dict.fromkeys(chosen))
 
 
@@ -204,7 +206,7 @@ def build_plan(request: Request, default_threads: ThreadSettings, *,
     suite = SUITES[request.suite]
     frameworks = _choose("framework", request.frameworks,
                          suite_frameworks(suite, installed) if not request.frameworks else (),
-                         list(registry.frameworks()))
+                         list(registry.frameworks()), listed=registry.names())
     for framework in frameworks:
         reason = registry.frameworks()[framework].unavailable
         if reason is not None:  # chosen by name: a rule never chooses one that cannot run

@@ -17,6 +17,7 @@ Importing these modules never imports a framework: that happens inside the worke
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import importlib.util
 import pkgutil
@@ -28,8 +29,26 @@ from dlarena.contract import FrameworkInfo, Workload
 
 SIZES = ("smoke", "cpu", "full")
 
+TWIN_SUFFIX = "-twin"
+
+
+def twin(info: FrameworkInfo) -> FrameworkInfo:
+    """An identical twin of a framework (`FrameworkInfo.twin_of`): a test double no rule
+    chooses, named `<name>-twin`."""
+    return dataclasses.replace(
+        info, name=f"{info.name}{TWIN_SUFFIX}", twin_of=info.name, test_double=True,
+        in_default_set=False, description=f"{info.description} (its identical twin, for the "
+                                          "A/A control: dlarena calibrate)")
+
+
+def names() -> list[str]:
+    """The frameworks a user names: every one but the twins."""
+    return [name for name, info in frameworks().items() if info.twin_of is None]
+
+
 @cache
 def frameworks() -> dict[str, FrameworkInfo]:
+    """Every framework folder's INFO, and an identical twin of each."""
     found: dict[str, FrameworkInfo] = {}
     for module in pkgutil.iter_modules(_frameworks_package.__path__):
         if not module.ispkg:
@@ -38,7 +57,8 @@ def frameworks() -> dict[str, FrameworkInfo]:
         if info.module != module.name:
             raise RuntimeError(f"frameworks/{module.name}/ names itself {info.name!r}")
         found[info.name] = info
-    return dict(sorted(found.items()))
+    twins = [twin(info) for info in found.values()]
+    return dict(sorted({**found, **{info.name: info for info in twins}}.items()))
 
 
 @cache

@@ -232,7 +232,7 @@ def _interpreters(pairs: list[tuple[str, str]]) -> dict[str, str]:
     for name, path in pairs:
         if name not in registry.frameworks():
             raise UsageError(f"unknown framework {name!r} in --python; valid: "
-                             f"{', '.join(registry.frameworks())}")
+                             f"{', '.join(registry.names())}")
         if name in interpreters:
             raise UsageError(f"--python names {name} twice")
         interpreters[name] = path
@@ -263,7 +263,7 @@ def _reference(name: str | None) -> str | None:
 
     if name is not None and name not in registry.frameworks():
         raise UsageError(f"unknown --reference {name!r}; valid: "
-                         f"{', '.join(registry.frameworks())}")
+                         f"{', '.join(registry.names())}")
     return name
 
 

@@ -13,7 +13,8 @@ from dlarena.suites import SUITES, Suite
 
 def listing(interpreters: dict[str, str]) -> dict[str, Any]:
     frameworks: list[dict[str, Any]] = []
-    for name, info in registry.frameworks().items():
+    for name in registry.names():  # a twin is its framework again, under another name
+        info = registry.frameworks()[name]
         interpreter = interpreters.get(name)
         version = environment.framework_version(info, interpreter)
         frameworks.append({

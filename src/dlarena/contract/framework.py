@@ -66,6 +66,10 @@ class FrameworkInfo:
     # for a framework that cannot share the main one (an older NumPy): its workers run that
     # environment's Python without a --python flag. None: the coordinator's interpreter.
     own_environment: str | None = None
+    # The framework it is an identical twin of: the same folder, runtime and implementation
+    # files under another name, so that an A/A control (`dlarena calibrate`) compares a
+    # framework with itself through every step a real comparison takes.
+    twin_of: str | None = None
     # Why no build of it runs on this kind of machine ("no wheel for Python 3.11 ...");
     # None: it runs where it is installed. Listed and shown beside published figures.
     unavailable: str | None = None
@@ -81,12 +85,12 @@ class FrameworkInfo:
     def module(self) -> str:
         """Its folder's (and implementation files') name: a name's hyphens become
         underscores (`keras-jax` lives in `frameworks/keras_jax/`)."""
-        return self.name.replace("-", "_")
+        return (self.twin_of or self.name).replace("-", "_")
 
     @property
     def implementation_module(self) -> str:
         """The name of the workload files it runs: `workloads/<w>/<this>.py`."""
-        return (self.implementations_of or self.name).replace("-", "_")
+        return (self.implementations_of or self.twin_of or self.name).replace("-", "_")
 
     @property
     def default_mode(self) -> str:

@@ -13,7 +13,6 @@ from typing import Any
 
 from dlarena import __version__
 from dlarena.measure.dataload import INPUT_BOUND_RATIO
-from dlarena.measure.stats import CONFIDENCE
 from dlarena.measure.verdict import ONE_PROCESS
 from dlarena.parity.compare import REDUCED_PRECISION_LIMIT, TOLERANCES
 from dlarena.report import dataload, deployment, deployment_plots, devex, plots
@@ -61,17 +60,17 @@ SectionBuilder = Callable[[Page], Section | None]
 
 
 def _glance(page: Page) -> Section | None:
-    figure = plots.verdicts_figure(page.report.groups)
+    figure = plots.verdicts_figure(page.report.groups, interval=page.report.interval_label)
     if figure is None:
         return None
     return Section("glance", "Verdicts at a glance", "sections/glance.html.j2",
-                   {"figure": figure, "confidence": f"{CONFIDENCE:.0%}"})
+                   {"figure": figure, "confidence": page.report.interval_label})
 
 
 def _verdicts(page: Page) -> Section:
     groups = [g for g in page.report.groups if g.verdicts]
     return Section("verdicts", "Verdicts", "sections/verdicts.html.j2",
-                   {"groups": groups, "confidence": f"{CONFIDENCE:.0%}",
+                   {"groups": groups, "confidence": page.report.interval_label,
                     "rules": VERDICT_RULES[VERDICT_RULES_VERSION],
                     "one_process": ONE_PROCESS})
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 
-from dlarena.measure.stats import CONFIDENCE
 from dlarena.parity.compare import REDUCED_PRECISION_LIMIT, TOLERANCES
 from dlarena.report import dataload, deployment, devex
 from dlarena.report.claims import judge_all
@@ -67,7 +66,7 @@ def render(report: Report, *, reference: str | None = None) -> str:
     lines += [f"- {_cell(v)}" for v in verdicts] or ["- no pair of measured cells to compare"]
     lines += [
         "",
-        f"Ratios of medians with {CONFIDENCE:.0%} confidence intervals by "
+        f"Ratios of medians with {report.interval_label} confidence intervals by "
         f"{VERDICT_RULES[VERDICT_RULES_VERSION]};",
         "a difference is significant when its interval excludes 1.",
         "",

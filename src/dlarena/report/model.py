@@ -136,6 +136,15 @@ class Report:
                                         f"{DTYPES[parity.precision]}{audited}")
 
     @property
+    def interval_label(self) -> str:
+        """What a verdict's interval holds: "95% over all looks (98.8% per look)" where the
+        run stopped adaptively, else "95%"."""
+        rule = self.stopping_rule
+        if rule is None:
+            return f"{stats.CONFIDENCE:.0%}"
+        return f"{rule.overall:.0%} over all looks ({rule.confidence:.1%} per look)"
+
+    @property
     def stopping_rule(self) -> StoppingRule | None:
         """The rule an adaptive run stopped by: its verdicts are read at that confidence."""
         stored = self.run.environment.get("stopping")

@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from dlarena.measure.stats import CONFIDENCE
 from dlarena.measure.verdict import Verdict
 from dlarena.report.analyses import Sweep
 from dlarena.report.facts import Definitions
@@ -287,9 +286,10 @@ def _positive(values: Sequence[float]) -> list[float]:
     return [value for value in values if value > 0 and math.isfinite(value)]
 
 
-def verdicts_figure(groups: Sequence[Group]) -> str | None:
+def verdicts_figure(groups: Sequence[Group], *, interval: str) -> str | None:
     """Forest plot: one row per verdict, its ratio of medians (first / second) as a point and
-    its interval as whiskers, on a log axis with a line at 1 (no difference)."""
+    its interval as whiskers (`interval`: what they hold, "95%"), on a log axis with a line at
+    1 (no difference)."""
     rows = [(group, verdict) for group in groups for verdict in group.verdicts]
     if not rows:
         return None
@@ -330,7 +330,7 @@ def verdicts_figure(groups: Sequence[Group]) -> str | None:
         _row_label(group, verdict, ambiguous=places[(group.workload, group.scenario)] > 1)
         for group, verdict in rows])
     axes.set_ylim(len(rows) - 0.5, -0.5)  # the first verdict on top
-    axes.set_xlabel(f"ratio of medians, first / second (log scale; whiskers: {CONFIDENCE:.0%} "
+    axes.set_xlabel(f"ratio of medians, first / second (log scale; whiskers: {interval} "
                     "interval)")
     axes.spines[["top", "right"]].set_visible(False)
     axes.legend(handles=[
