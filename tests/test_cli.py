@@ -245,3 +245,31 @@ def test_hostile_input_to_other_commands_is_one_line(
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and needle in err, err
     assert [path.name for path in tmp_path.iterdir()] == ["r.db"] and db.read_bytes() == b""
+
+
+def test_calibrate_measures_a_framework_against_its_twin_and_reports_show_the_count(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The A/A control from the command line: fake against fake-twin, one adaptive run; the
+    count it ends with is the one a later report of another run on this machine shows."""
+    from dlarena.report import markdown
+    from dlarena.report.build import build_report
+    from dlarena.store import Store
+
+    db = tmp_path / "r.db"
+    assert main(["calibrate", "--framework", "fake", "--workloads", "mlp", "--size", "smoke",
+                 "--runs", "1", "--max-rounds", "3", "--db", str(db)]) == 0
+    out = capsys.readouterr().out
+    [line] = [text for text in out.splitlines() if text.startswith("A/A control")]
+    assert "fake against its identical twin" in line and "false verdict" in line
+    assert main(["run", "--frameworks", "fake", "--workloads", "cnn", "--size", "smoke",
+                 "--processes", "1", "--db", str(db)]) == 0
+    store = Store.read(db)
+    try:
+        report = build_report(store)
+        assert report.control is not None and report.control.pairs == 1
+        assert report.control.text == line
+        assert line in markdown.render(report)
+    finally:
+        store.close()
+    assert main(["calibrate", "--framework", "fake-twin", "--db", str(db)]) == 2
+    assert "unknown framework 'fake-twin'" in capsys.readouterr().err

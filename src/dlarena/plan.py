@@ -66,6 +66,10 @@ class Request:
     check_parity: bool = True
     # Measure in rounds until each pair is decided; None: the suite's choice.
     until_decided: bool | None = None
+    # The adaptive rule's margin of "no meaningful difference" and its most rounds; None:
+    # the rule's defaults.
+    equivalence: float | None = None
+    max_rounds: int | None = None
     # Values of a scenario's swept cell options (loader workers, file format) that replace
     # the scenario's own; an option no chosen scenario sweeps is refused.
     sweep: Mapping[str, Sequence[Any]] | None = None
@@ -187,11 +191,18 @@ def stopping_rule(request: Request) -> StoppingRule | None:
     adaptive = request.until_decided if request.until_decided is not None else (
         suite is not None and suite.until_decided and request.processes is None)
     if not adaptive:
+        if request.equivalence is not None or request.max_rounds is not None:
+            raise UsageError("--equivalence and --max-rounds apply to a run measured until "
+                             "decided (--until-decided)")
         return None
     if request.processes is not None:
         raise UsageError("--processes fixes the number of worker processes; --until-decided "
                          "chooses it per comparison: give one or the other")
-    return StoppingRule(windows=request.windows or StoppingRule.windows)
+    max_rounds = request.max_rounds or StoppingRule.max_rounds
+    _check_range("--max-rounds", max_rounds, StoppingRule.min_rounds, MAX_PROCESSES)
+    return StoppingRule(windows=request.windows or StoppingRule.windows, max_rounds=max_rounds,
+                        equivalence=(request.equivalence if request.equivalence is not None
+                                     else StoppingRule.equivalence))
 
 
 def build_plan(request: Request, default_threads: ThreadSettings, *,

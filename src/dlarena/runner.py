@@ -137,7 +137,10 @@ def execute(
     executor: Executor,
     observer: Observer,
     fresh: bool = False,
+    labels: dict[str, Any] | None = None,
 ) -> RunSummary:
+    """Measure a prepared run (resuming the stored one unless `fresh`); `labels` join a new
+    run's stored environment (the A/A control's session)."""
     planned, versions, interpreters = prepared.planned, prepared.versions, prepared.interpreters
     store.check_writable()
     run_id = None if fresh else store.latest_run_for_plan(prepared.key)
@@ -168,6 +171,7 @@ def execute(
             "stopping": rule.to_json() if rule is not None else None,
             # What reports need of today's definitions, so they read the store only.
             "definitions": facts.Definitions.current().to_json(),
+            **(labels or {}),
         }
         if fresh:
             run_id = store.create_run(plan_key=prepared.key, command=command,

@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
         windows=args.windows, epochs=args.epochs, dataset=args.dataset,
         min_window_seconds=args.min_window, timeout_seconds=args.timeout, seed=args.seed,
         check_parity=not args.no_parity, until_decided=args.until_decided,
-        sweep=_sweep(args),
+        sweep=_sweep(args), equivalence=args.equivalence, max_rounds=args.max_rounds,
     )
     interpreters = _interpreters(args.python)
     reference = _reference(args.reference)

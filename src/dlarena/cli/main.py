@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from dlarena.cli import commands, machines
+from dlarena.cli import calibrate, commands, machines
 from dlarena.cli.parser import build_parser
 from dlarena.errors import UsageError
 
@@ -15,7 +15,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         handlers = {"run": commands.run, "check": commands.check, "list": commands.listing,
                     "report": commands.report, "compare": commands.compare, "env": commands.env,
-                    "export": machines.export, "import": machines.import_bundle}
+                    "export": machines.export, "import": machines.import_bundle,
+                    "calibrate": calibrate.calibrate}
         handler = handlers[args.command]
         return handler(args)
     except UsageError as error:

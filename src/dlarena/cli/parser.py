@@ -84,6 +84,25 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
+def _stopping_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--equivalence", type=_margin, metavar="PERCENT",
+                         help="adaptive runs: ratios within ±this are 'no meaningful "
+                              "difference', e.g. 5%% (default: 5%%)")
+    command.add_argument("--max-rounds", type=_positive_int,
+                         help="adaptive runs: the most worker processes per cell (default: 5)")
+
+
+def _margin(text: str) -> float:
+    """"5%" or "0.05" -> 0.05; a margin from 0.1% to 50%."""
+    try:
+        value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a margin: {text!r} (e.g. 5%)") from None
+    if not 0.001 <= value <= 0.5:
+        raise argparse.ArgumentTypeError(f"a margin from 0.1% to 50%, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="dlarena",
@@ -149,6 +168,21 @@ def build_parser() -> argparse.ArgumentParser:
                      help="paper table: ratios against this framework (default: the paper's)")
     run.add_argument("--no-parity", action="store_true",
                      help="skip the same-model check (verdicts then say it was not checked)")
+    _stopping_arguments(run)
+
+    calibrate = commands.add_parser(
+        "calibrate", help="the A/A control: a framework against its identical twin, in rounds "
+                          "as `run` measures; every report shows the machine's latest count")
+    calibrate.add_argument("--framework", required=True, help="the framework to twin")
+    calibrate.add_argument("--workloads", type=_names,
+                           help="comma-separated (default: the default suite's it implements)")
+    calibrate.add_argument("--size", default="cpu", help="smoke | cpu | full (default: cpu)")
+    calibrate.add_argument("--runs", type=_positive_int, default=3,
+                           help="independent adaptive runs, each a fresh run (default: 3)")
+    calibrate.add_argument("--python", type=_interpreter, action="append", default=[],
+                           metavar="FRAMEWORK=PATH")
+    calibrate.add_argument("--db", default=DEFAULT_DB, help=f"SQLite results file ({DEFAULT_DB})")
+    _stopping_arguments(calibrate)
 
     check = commands.add_parser(
         "check", help="prove implementations compute the same function (parity), in workers")

@@ -283,11 +283,12 @@ def _trained(evidence: Evidence, *, variances: bool = False) -> dict[str, np.nda
             if key.endswith(".moving_variance") == variances}
 
 
-def _unbiased_running_variances(evidence: Evidence, side: Side,
+def _unbiased_running_variances(evidence: Evidence, side: Side, other: Side,
                                  facts: ModelFacts) -> dict[str, np.ndarray]:
-    """Running variances after the SGD steps in PyTorch's (unbiased) convention, exactly."""
+    """Running variances after the SGD steps in PyTorch's (unbiased) convention, exactly;
+    as they are where both sides keep the same convention (nothing to convert)."""
     trained = _trained(evidence, variances=True)
-    if side.unbiased_running_variance:
+    if side.unbiased_running_variance or not other.unbiased_running_variance:
         return trained
     converted = {}
     for name, running in trained.items():
@@ -341,8 +342,8 @@ def compare(
             _arrays("weights after 5 sgd steps", "weights", weight_order,
                     _trained(a), _trained(b)),
         ]
-        variances_a = _unbiased_running_variances(a, first, facts)
-        variances_b = _unbiased_running_variances(b, second, facts)
+        variances_a = _unbiased_running_variances(a, first, second, facts)
+        variances_b = _unbiased_running_variances(b, second, first, facts)
         if variances_a or variances_b:
             checks.append(_arrays("running variances after 5 sgd steps",
                                   "running variances (unbiased convention)", weight_order,

@@ -9,6 +9,7 @@ from dlarena.measure import stats
 from dlarena.measure.metrics import METRICS
 from dlarena.measure.scenarios import SCENARIOS, swept_options
 from dlarena.measure.verdict import compared_pairs, instability_flags
+from dlarena.report import control as aa
 from dlarena.report.facts import Definitions
 from dlarena.report.model import CellReport, Group, Report
 from dlarena.store import Store, StoredCell
@@ -45,7 +46,9 @@ def _cell_report(cell: StoredCell, ceiling_gflops: float | None,
     return report
 
 
-def build_report(store: Store, run_id: int | None = None) -> Report:
+def build_report(store: Store, run_id: int | None = None, *, control: bool = True) -> Report:
+    """The run's report (the latest run without `run_id`), with the machine's latest A/A
+    control beside its verdicts unless `control` is False."""
     runs = store.runs()
     if not runs:
         raise LookupError(f"{store.path} holds no runs yet: run `dlarena run` first")
@@ -75,6 +78,13 @@ def build_report(store: Store, run_id: int | None = None) -> Report:
                                    METRICS[metric].higher_is_better)
             group.verdicts.extend(report.verdict(group.workload, metric, first, second)
                                   for first, second in pairs)
+    session = aa.latest_session(runs, run) if control else []
+    if session:
+        framework = aa.twin_framework(session[-1]) or ""
+        found = aa.tally(framework, session, lambda stored: [
+            verdict for group in build_report(store, stored.id, control=False).groups
+            for verdict in group.verdicts])
+        report = dataclasses.replace(report, control=found)
     return report
 
 

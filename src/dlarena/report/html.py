@@ -28,6 +28,7 @@ from dlarena.report.table import (
     STARTUP_HEADER,
     break_even_lines,
     comparison_rows,
+    control_line,
     convergence_rows,
     definitions_lines,
     hardware_lines,
@@ -72,7 +73,7 @@ def _verdicts(page: Page) -> Section:
     return Section("verdicts", "Verdicts", "sections/verdicts.html.j2",
                    {"groups": groups, "confidence": page.report.interval_label,
                     "rules": VERDICT_RULES[VERDICT_RULES_VERSION],
-                    "one_process": ONE_PROCESS})
+                    "one_process": ONE_PROCESS, "control": control_line(page.report)})
 
 
 def _claims(page: Page) -> Section:

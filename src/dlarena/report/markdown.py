@@ -18,6 +18,7 @@ from dlarena.report.table import (
     STARTUP_HEADER,
     break_even_lines,
     comparison_rows,
+    control_line,
     convergence_rows,
     hardware_lines,
     latency_rows,
@@ -69,6 +70,8 @@ def render(report: Report, *, reference: str | None = None) -> str:
         f"Ratios of medians with {report.interval_label} confidence intervals by "
         f"{VERDICT_RULES[VERDICT_RULES_VERSION]};",
         "a difference is significant when its interval excludes 1.",
+        "",
+        _cell(control_line(report)),
         "",
         "## Cells",
         "",

@@ -11,6 +11,7 @@ from dlarena.measure.scenarios import SCENARIOS, swept_options
 from dlarena.measure.stopping import StoppingRule
 from dlarena.measure.verdict import Verdict, compare, not_comparable
 from dlarena.parity.compare import ParityResult, PrecisionAudit
+from dlarena.report.control import Control
 from dlarena.report.facts import VERDICT_RULES, VERDICT_RULES_VERSION, Definitions
 from dlarena.store import StoredCell, StoredRun
 
@@ -105,6 +106,8 @@ class Report:
     definitions: Definitions
     parity: list[ParityResult] = field(default_factory=list)
     definitions_stored: bool = True
+    # The machine's latest A/A control (a framework against its twin), if it has one.
+    control: Control | None = None
 
     @property
     def definitions_notes(self) -> list[str]:

@@ -82,6 +82,14 @@ def verdict_lines(report: Report) -> list[str]:
     ]
 
 
+def control_line(report: Report) -> str:
+    """The machine's A/A figure, or how to get one: verdicts are only as good as it."""
+    if report.control is not None:
+        return report.control.text
+    return ("no A/A control on this machine yet: `dlarena calibrate --framework NAME` "
+            "measures a framework against its identical twin")
+
+
 def run_line(report: Report) -> str:
     env = report.run.environment
     versions = ", ".join(f"{k} {v}" for k, v in env.get("framework_versions", {}).items())

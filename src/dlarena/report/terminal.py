@@ -20,6 +20,7 @@ from dlarena.report.table import (
     STARTUP_HEADER,
     break_even_lines,
     comparison_rows,
+    control_line,
     convergence_rows,
     hardware_lines,
     latency_rows,
@@ -48,9 +49,11 @@ def render(report: Report, console: Console, *, reference: str | None = None) ->
     console.print(table)
     lines = verdict_lines(report)
     if lines:
-        console.print("[bold]Verdicts[/bold] (ratio of medians, 95% bootstrap CI)")
+        console.print(f"[bold]Verdicts[/bold] (ratio of medians, {report.interval_label} "
+                      "interval)")
         for line in lines:
             console.print(f"  • {escape(line)}")
+    console.print(escape(control_line(report)), style="dim")
     paper = paper_table(report, reference=reference)
     if paper is not None:
         _table(console, "Beside the published table (training throughput)", paper.header,
