@@ -4,7 +4,7 @@ One long fixed run of every workload (--long-processes worker processes per fram
 --long-windows windows each) gives the reference verdicts, and prints, per pair, the pooled,
 the unpaired hierarchical and the paired interval of its ratio. Then --trials adaptive runs
 (`--until-decided`, the default suite's rule), each of every workload at once as `make run`
-measures them (so each look borrows the other pairs' noise), record per pair the seconds its
+measures them (each pair judged on its own rounds), record per pair the seconds its
 worker processes took until it was decided, the rounds and the decision. Agreement: both
 call the same framework faster, or neither calls a difference.
 
@@ -69,10 +69,9 @@ def _intervals(store: Store, run_id: int) -> None:
     report = build_report(store, run_id)
     for group in report.groups:
         first, second = (cell.stored.by_round("train_throughput") for cell in group.cells)
-        noise = report.noise("train_throughput")
         pooled = stats.ratio_of_medians_ci(stats.pooled(first), stats.pooled(second))
-        unpaired = stats.hierarchical_ratio_ci(first, second, prior=noise.cells)
-        paired = stats.paired_ratio_ci(first, second, prior=noise.pairs)
+        unpaired = stats.hierarchical_ratio_ci(first, second)
+        paired = stats.paired_ratio_ci(first, second)
         names = " / ".join(cell.stored.spec.framework for cell in group.cells)
         print(f"  {group.workload} {names}: ratio {stats.ratio(first, second):.3f}; 95% "
               f"pooled {_span(pooled)}, hierarchical {_span(unpaired)}, paired {_span(paired)}")
