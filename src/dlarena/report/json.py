@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -79,6 +80,8 @@ def _verdict(verdict: Verdict) -> dict[str, Any]:
         "comparable": verdict.comparable,
         "better": verdict.better,
         "decision": verdict.decision,
+        "rounds": verdict.rounds,
+        "rounds_needed": verdict.needed,
         "same_model_checked": verdict.checked,
         "between_processes": verdict.between_processes,
         "text": verdict.text,
@@ -128,6 +131,8 @@ def render(report: Report, *, reference: str | None = None) -> str:
         "definitions": {"stored_with_run": report.definitions_stored,
                         **report.definitions.to_json()},
         "verdict_rules": VERDICT_RULES_VERSION,
+        "interval": report.interval_label,
+        "aa_control": dataclasses.asdict(report.control) if report.control else None,
         "notes": report.definitions_notes,
         "cells": [_cell(group, cell) for group in report.groups for cell in group.cells],
         "verdicts": [
