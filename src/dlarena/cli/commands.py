@@ -6,11 +6,11 @@ Imports are inside each command so `dlarena list` does not pay for what `report`
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
+from dlarena import jsonsafe
 from dlarena.errors import UsageError
 
 
@@ -150,7 +150,7 @@ def listing(args: argparse.Namespace) -> int:
 
     data = listing_module.listing(_interpreters(args.python))
     if args.json:
-        print(json.dumps(data, indent=2))
+        print(jsonsafe.dumps(data, indent=2))
     else:
         print(listing_module.render_listing(data))
     return 0
@@ -323,7 +323,7 @@ def env(args: argparse.Namespace) -> int:
     peaks = peak.matmul_peaks({name: sys.executable for name in installed}, threads=threads)
     versions = {name: environment.framework_version(registry.frameworks()[name])
                 for name in installed}
-    print(json.dumps(environment.fingerprint(
+    print(jsonsafe.dumps(environment.fingerprint(
         versions, {"intra_op": threads.intra_op, "inter_op": threads.inter_op}, peaks=peaks),
         indent=2))
     return 0

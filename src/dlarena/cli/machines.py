@@ -26,7 +26,11 @@ def export(args: argparse.Namespace) -> int:
                                     exported_by=f"dlarena {__version__}")
     finally:
         store.close()
-    text = json.dumps(document, indent=1, sort_keys=True) + "\n"
+    try:
+        text = json.dumps(document, indent=1, sort_keys=True, allow_nan=False) + "\n"
+    except ValueError:  # a record from before stores refused NaN: no reader could take it
+        raise UsageError(f"run {document['run']['identity']} holds a number that is not "
+                         "finite (NaN or infinity), which a bundle cannot carry") from None
     if out is None:
         sys.stdout.write(text)
         return 0

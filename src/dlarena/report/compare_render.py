@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from rich.markup import escape
 from rich.table import Table
 
+from dlarena import jsonsafe
 from dlarena.report import formatting as fmt
 from dlarena.report import machines
 from dlarena.report.compare import RunComparison
 
 
 def json_text(result: RunComparison) -> str:
-    return json.dumps({
+    return jsonsafe.dumps({
         "first": result.first.id, "second": result.second.id,
         "microarchitectures": [run.environment.get("cpu_microarchitecture")
                                for run in (result.first, result.second)],

@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from dlarena import jsonsafe
 from dlarena.report import formatting as fmt
 from dlarena.report.build import build_report
 from dlarena.store import Store, StoredRun
@@ -111,7 +112,7 @@ def _group_label(workload: str, scenario: str, size: str, batch: int, device: st
 
 
 def to_json(view: MachinesView) -> str:
-    return json.dumps({
+    return jsonsafe.dumps({
         "machines": [{"run": run.id, "hardware": hardware(run),
                       "cpu_microarchitecture": run.environment.get("cpu_microarchitecture"),
                       "created_utc": run.created_utc} for run in view.runs],

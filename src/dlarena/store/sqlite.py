@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
+from dlarena import jsonsafe
 from dlarena.cell import CellSpec
 from dlarena.errors import UsageError
 from dlarena.executors.base import CellOutcome
@@ -330,7 +331,7 @@ class Store:
         with self._transaction():
             cursor = self._db.execute(
                 "INSERT INTO runs (plan_key, created_utc, command, environment) VALUES (?,?,?,?)",
-                (plan_key, environment["created_utc"], command, json.dumps(environment)),
+                (plan_key, environment["created_utc"], command, jsonsafe.dumps(environment)),
             )
         assert cursor.lastrowid is not None
         return cursor.lastrowid
@@ -348,7 +349,7 @@ class Store:
                 return int(row[0]), True
             cursor = self._db.execute(
                 "INSERT INTO runs (plan_key, created_utc, command, environment) VALUES (?,?,?,?)",
-                (plan_key, environment["created_utc"], command, json.dumps(environment)),
+                (plan_key, environment["created_utc"], command, jsonsafe.dumps(environment)),
             )
         assert cursor.lastrowid is not None
         return cursor.lastrowid, False
@@ -410,7 +411,7 @@ class Store:
                     cell.to_json(), outcome.status, outcome.error,
                     payload.get("framework_version"), payload.get("device_name"),
                     outcome.started_utc, outcome.wall_seconds, outcome.interpreter,
-                    outcome.stderr_tail, json.dumps(details),
+                    outcome.stderr_tail, jsonsafe.dumps(details),
                 ),
             )
             cell_id = cursor.lastrowid
@@ -475,7 +476,7 @@ class Store:
                 result, created_utc, first_mode, second_mode) SELECT ?,?,?,?,?,?,?,?,?,?
                 WHERE NOT EXISTS (SELECT 1 FROM parity WHERE run_id = ? AND version_key = ?)""",
                 (run_id, version_key, result.workload, result.first, result.second,
-                 int(result.passed), json.dumps(result.to_dict()), _now(), result.first_mode,
+                 int(result.passed), jsonsafe.dumps(result.to_dict()), _now(), result.first_mode,
                  result.second_mode, run_id, version_key),
             )
 
