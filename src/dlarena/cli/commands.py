@@ -81,14 +81,13 @@ def _executor(args: argparse.Namespace, interpreters: dict[str, str], console: A
 
 
 def check(args: argparse.Namespace) -> int:
-    from rich.markup import escape
-
     from dlarena import environment, registry
     from dlarena.cell import DTYPES, ThreadSettings
     from dlarena.executors.local import LocalExecutor
     from dlarena.parity.check import check_workloads
     from dlarena.parity.compare import REDUCED_PRECISION_LIMIT, TOLERANCES
     from dlarena.plan import Request, build_plan
+    from dlarena.report.sanitise import terminal
     from dlarena.runner import check_installed, default_threads
 
     threads = ThreadSettings(args.threads, args.threads) if args.threads else default_threads()
@@ -130,13 +129,13 @@ def check(args: argparse.Namespace) -> int:
                           f"{result.first_label} vs {result.second_label}, checked in "
                           f"{DTYPES[result.precision]}: {verdict}")
             if result.error:
-                console.print(f"  ✗ {escape(result.error)}")
+                console.print(f"  ✗ {terminal(result.error)}")
             for item in result.checks:
                 mark = "[green]✓[/green]" if item.passed else "[red]✗[/red]"
-                console.print(f"  {mark} {escape(item.name)}: {escape(item.detail)}")
+                console.print(f"  {mark} {terminal(item.name)}: {terminal(item.detail)}")
             for audit in result.audits:
                 mark = "[red]✗[/red]" if audit.reduced else "[green]✓[/green]"
-                console.print(f"  {mark} precision of the timed path, {escape(audit.describe())}")
+                console.print(f"  {mark} precision of the timed path, {terminal(audit.describe())}")
             failed += not result.passed
     console.print("tolerances relative to max(1, max |reference|), from float64 agreement: "
                   + ", ".join(f"{name} {tolerance:.0e}" for name, tolerance in TOLERANCES.items())
@@ -241,10 +240,10 @@ def _interpreters(pairs: list[tuple[str, str]]) -> dict[str, str]:
 
 def printable(text: str) -> str:
     """`text` as one line that any terminal shows as it is: control characters and
-    undecodable bytes of a file name written as escapes."""
-    return "".join(c if c.isprintable() else c.encode("unicode_escape",
-                                                       "backslashreplace").decode("ascii")
-                   for c in text)
+    undecodable bytes of a file name written as escapes (the reports' sanitiser)."""
+    from dlarena.report.sanitise import plain
+
+    return plain(text)
 
 
 def _console() -> Any:

@@ -45,6 +45,7 @@ def export(args: argparse.Namespace) -> int:
 
 
 def import_bundle(args: argparse.Namespace) -> int:
+    from dlarena.cli.commands import printable
     from dlarena.store import Store
     from dlarena.store.bundle import BundleError, parse, validate
     from dlarena.store.bundle_schema import MAX_BYTES
@@ -67,7 +68,7 @@ def import_bundle(args: argparse.Namespace) -> int:
             store.close()
     except BundleError as error:
         raise UsageError(f"bundle {name}: {error}") from None
-    machine = document["run"]["environment"].get("hostname", "?")
+    machine = printable(document["run"]["environment"].get("hostname", "?"))
     what = "new run" if summary.created else "merged into imported run"
     print(f"{what} {summary.run_id} (from {machine}, identity {summary.identity}): "
           f"{summary.added} worker process(es) added, {summary.replaced} replaced a failure, "
