@@ -75,7 +75,7 @@ def _executor(args: argparse.Namespace, interpreters: dict[str, str], console: A
         executor = RayExecutor(interpreters, address=args.address, machine=args.ray_machine)
     except ClusterError as error:
         raise UsageError(str(error)) from None
-    console.print(f"Ray cluster {args.address or '(local, 127.0.0.1)'}: {executor.slots} "
+    console.print(f"Ray cluster {args.address or '(private: loopback only)'}: {executor.slots} "
                   "node(s) measuring, one cell each at a time")
     return executor
 
