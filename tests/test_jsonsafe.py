@@ -108,3 +108,34 @@ def test_a_stored_null_error_reads_as_not_finite_and_is_flagged() -> None:
         {"what": "gradients", "where": "w", "error": None, "expected": 1e-6,
          "reduction_length": 10}]})
     assert audit.reduced and audit.worst.error == math.inf
+
+
+@pytest.mark.parametrize(("payload", "where"), [
+    ('"windows": [[10, 0.5], [10, 0.0]]', "windows[1] = [10, 0.0]"),
+    ('"windows": [[10, 0.5]], "metrics": {"serve_p99_seconds_c16": NaN}',
+     "metrics.serve_p99_seconds_c16 = nan"),
+    ('"windows": [[10, 0.5]], "samples": {"latency": [1.0, Infinity]}',
+     "samples.latency[1] = inf"),
+])
+def test_a_worker_reporting_what_is_not_a_measurement_fails_its_cell(
+        tmp_path: Path, payload: str, where: str) -> None:
+    """Before, such a result aborted the whole run when the store refused it (NOT NULL, or
+    a division by a window of 0 s); now the cell fails and says which value."""
+    from dlarena.executors.local import LocalExecutor
+    from tests.conftest import fake_cell
+
+    worker = tmp_path / "worker"
+    worker.write_text("#!/bin/sh\nread request\necho '{\"protocol\": 1, \"event\": \"result\", "
+                      f"\"status\": \"ok\", \"throughput_metric\": \"train_throughput\", "
+                      f"{payload}}}'\n")
+    worker.chmod(0o755)
+    result = LocalExecutor({"fake": str(worker)}).run(fake_cell(), lambda _cell, _event: None)
+    assert result.status == "error" and where in (result.error or "")
+    store = Store.open(tmp_path / "r.db")
+    try:
+        run_id = store.create_run(plan_key="k", command="c", environment=ENV)
+        store.save(run_id, result, process=0)  # stored as a failure, not a crash
+        [cell] = store.cells(run_id)
+        assert not cell.ok
+    finally:
+        store.close()
