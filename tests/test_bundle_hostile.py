@@ -8,6 +8,7 @@ import copy
 import hashlib
 import json
 import math
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -140,6 +141,14 @@ def test_a_malformed_field_is_refused_in_one_line(
     MALFORMED[case](bundle)
     error = refused(db, write(tmp_path / "b", reseal(bundle)), capsys)
     assert "identity" not in error  # the field was caught, not the seal
+
+
+def test_a_bundle_refused_after_its_trial_leaves_no_new_store(
+        origin: tuple[Path, Bundle], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bundle = copy.deepcopy(origin[1])
+    MALFORMED["stopping damaged"](bundle)
+    error = refused(tmp_path / "new.db", write(tmp_path / "b", reseal(bundle)), capsys)
+    assert "cannot be reported" in error and os.listdir(tmp_path) == ["b"]
 
 
 def test_a_duplicate_cell_is_refused(origin: tuple[Path, Bundle], tmp_path: Path,

@@ -59,6 +59,7 @@ def import_bundle(args: argparse.Namespace) -> int:
                 raw = file.read(MAX_BYTES + 1)  # /dev/zero is refused, not read to the end
     except OSError as error:
         raise UsageError(f"cannot read bundle {name}: {error}") from None
+    new_store = not Path(args.db).exists()
     try:
         document = validate(parse(raw), known_names())
         store = Store.open(args.db)
@@ -67,6 +68,9 @@ def import_bundle(args: argparse.Namespace) -> int:
         finally:
             store.close()
     except BundleError as error:
+        if new_store:  # a refused bundle leaves no store behind, as it found none
+            for suffix in ("", "-wal", "-shm", "-lock"):
+                Path(args.db + suffix).unlink(missing_ok=True)
         raise UsageError(f"bundle {name}: {error}") from None
     machine = printable(document["run"]["environment"].get("hostname", "?"))
     what = "new run" if summary.created else "merged into imported run"
