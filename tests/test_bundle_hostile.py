@@ -320,5 +320,61 @@ def test_any_field_set_to_any_value_is_refused_or_reported(
     assert all(math.isfinite(v) for c in _cells(db, 2) for vs in c.samples.values() for v in vs)
 
 
+def _same_kind(value: Any) -> st.SearchStrategy[Any]:
+    """Another value of the JSON type `value` has: any whole number, real, text or flag."""
+    if isinstance(value, bool):
+        return st.booleans()
+    if isinstance(value, int):
+        return st.integers(min_value=-(2**63), max_value=2**63 - 1)
+    if isinstance(value, float):
+        return st.floats(allow_nan=False, allow_infinity=False)
+    if isinstance(value, str):
+        return st.text(max_size=20)
+    return st.just(value)
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_leaf_set_to_any_value_of_its_type_is_refused_or_reported(
+        origin: tuple[Path, Bundle], tmp_path_factory: pytest.TempPathFactory,
+        capsys: pytest.CaptureFixture[str], data: st.DataObject) -> None:
+    """Values of the right type, but any: huge, negative, tiny, text with controls. Each
+    bundle is refused in one line or imported into a run whose every report reads."""
+    folder = tmp_path_factory.mktemp("leaf")
+    db = folder / "a.db"
+    shutil.copy(origin[0], db)
+    bundle = copy.deepcopy(origin[1])
+    bundle["run"]["environment"]["hostname"] = "elsewhere"
+    leaves = [path for path in _paths(bundle) if not isinstance(_get(bundle, path), dict | list)
+              and path[-1] != "identity"]
+    for _ in range(data.draw(st.integers(min_value=1, max_value=3))):
+        path = data.draw(st.sampled_from(leaves))
+        _set(path, data.draw(_same_kind(_get(bundle, path))))(bundle)
+    file = write(folder / "b", reseal(bundle))
+    before = snapshot(db)
+    capsys.readouterr()
+    code = main(["import", str(file), "--db", str(db)])
+    out = capsys.readouterr()
+    event(f"exit {code}")
+    if code == 2:
+        assert out.err.count("\n") == 1 and snapshot(db) == before
+        return
+    assert code == 0, out
+    for argv in (["report", "--run", "2", "--format", "json"], ["report", "--machines"],
+                 ["compare", "1", "2"]):
+        capsys.readouterr()
+        assert main([*argv, "--db", str(db)]) == 0, argv
+        if "json" in argv:
+            json.loads(capsys.readouterr().out, parse_constant=_no_constant)
+
+
+def _get(bundle: Bundle, path: tuple[Any, ...]) -> Any:
+    value: Any = bundle
+    for step in path:
+        value = value[step]
+    return value
+
+
 def _no_constant(name: str) -> Any:
     raise AssertionError(f"{name} in a JSON report")
