@@ -84,6 +84,13 @@ def _set(path: tuple[Any, ...], value: Any) -> Callable[[Bundle], None]:
     return change
 
 
+def _each(*changes: Callable[[Bundle], None]) -> Callable[[Bundle], None]:
+    def change(bundle: Bundle) -> None:
+        for one in changes:
+            one(bundle)
+    return change
+
+
 CELL = ("cells", 0)
 SPEC = (*CELL, "spec", "cell")
 FINDING = ("parity", 0, "result", "audits", 0, "findings", 0)
@@ -117,6 +124,8 @@ MALFORMED: dict[str, Callable[[Bundle], None]] = {
     "parity audit without findings": _set(("parity", 0, "result", "audits", 0, "findings"),
                                           []),
     "parity filed under another workload": _set(("parity", 0, "workload"), "cnn"),
+    "parity mode unknown": _each(_set(("parity", 0, "first_mode"), "warp"),
+                                 _set(("parity", 0, "result", "first_mode"), "warp")),
     "parity passed disagrees": _set(("parity", 0, "passed"), False),
     "hostname a number": _set(("run", "environment", "hostname"), 5),
     "cpus text": _set(("run", "environment", "cpus_available"), "many"),

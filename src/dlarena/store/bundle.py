@@ -177,6 +177,11 @@ def validate(document: Any, names: bundle_schema.Names) -> dict[str, Any]:
         for name in ("workload", "first", "second", "first_mode", "second_mode"):
             if check.get(name) != result.get(name):
                 raise BundleError(f"parity[{index}].{name} differs from its result's")
+        for side in ("first", "second"):
+            mode = check.get(f"{side}_mode")
+            if mode is not None and mode not in names.modes[check[side]]:
+                raise BundleError(f"parity[{index}].{side}_mode: {bundle_schema.shown(mode)} "
+                                  f"is not a mode of {check[side]}")
         passed = ParityResult.from_dict(result).passed
         if check.get("passed", passed) != passed:
             raise BundleError(f"parity[{index}].passed says {check['passed']}, its result "
