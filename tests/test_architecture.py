@@ -21,6 +21,7 @@ SOURCE = Path(dlarena.__file__).parent
 # package root `dlarena`, which exports only cell and errors, too). Lowest layer first.
 ALLOWED_IMPORTS: dict[str, set[str]] = {
     "errors": set(),
+    "jsonsafe": set(),  # the standard library only
     "cell": set(),
     "lifeline": set(),  # the standard library only: runs first in every worker
     "netns": set(),  # the standard library only: the worker's private network namespace
@@ -34,17 +35,18 @@ ALLOWED_IMPORTS: dict[str, set[str]] = {
     "measure": {"cell", "contract", "data", "deploy", "executors", "lifeline", "netns",
                 "registry"},
     "parity": {"cell", "contract", "executors", "registry"},
-    "store": {"cell", "errors", "executors", "parity"},
+    "store": {"cell", "errors", "executors", "jsonsafe", "parity"},
     "environment": {"contract", "measure", "registry"},
     "suites": set(),
     "plan": {"cell", "errors", "measure", "registry", "suites"},
-    "report": {"cell", "contract", "errors", "measure", "parity", "registry", "store"},
+    "report": {"cell", "contract", "errors", "jsonsafe", "measure", "parity", "registry",
+               "store"},
     "worker": {"cell", "contract", "deploy", "lifeline", "measure", "netns", "parity",
                "registry"},
     "runner": {"cell", "environment", "errors", "executors", "measure", "parity", "plan",
                "registry", "report", "store"},
     "api": {"errors", "report", "store"},
-    "cli": {"cell", "environment", "errors", "executors", "measure", "parity", "plan",
+    "cli": {"cell", "environment", "errors", "executors", "jsonsafe", "measure", "parity", "plan",
             "registry", "report", "runner", "store", "suites"},
 }
 # Where a framework may be named: its own folder, implementations, and published data

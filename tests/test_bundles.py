@@ -84,9 +84,10 @@ def test_importing_twice_or_into_the_origin_changes_nothing(
     measure(tmp_path / "a.db")
     export(tmp_path / "a.db", tmp_path / "a.bundle")
     before_origin = rows(tmp_path / "a.db")
-    assert main(["import", str(tmp_path / "a.bundle"), "--db", str(tmp_path / "a.db")]) == 0
+    # A run measured here is never changed by a bundle, not even its own.
+    assert main(["import", str(tmp_path / "a.bundle"), "--db", str(tmp_path / "a.db")]) == 2
     assert rows(tmp_path / "a.db") == before_origin
-    assert "merged into run 1" in capsys.readouterr().out
+    assert "is run 1 of this store, measured here" in capsys.readouterr().err
 
     main(["import", str(tmp_path / "a.bundle"), "--db", str(tmp_path / "c.db")])
     once = rows(tmp_path / "c.db")
@@ -94,9 +95,14 @@ def test_importing_twice_or_into_the_origin_changes_nothing(
     assert rows(tmp_path / "c.db") == once
     assert "0 worker process(es) added, 0 replaced a failure, 2 already stored" \
         in capsys.readouterr().out
-    # An imported run exported again is the same run: it merges into its first copy.
+    # An imported run exported again is the same run: it merges into its first copy, and
+    # is refused by its origin.
     export(tmp_path / "c.db", tmp_path / "c.bundle")
-    main(["import", str(tmp_path / "c.bundle"), "--db", str(tmp_path / "a.db")])
+    main(["import", str(tmp_path / "c.bundle"), "--db", str(tmp_path / "d.db")])
+    assert main(["import", str(tmp_path / "a.bundle"), "--db", str(tmp_path / "d.db")]) == 0
+    assert rows(tmp_path / "d.db") == once
+    assert "merged into imported run 1" in capsys.readouterr().out
+    assert main(["import", str(tmp_path / "c.bundle"), "--db", str(tmp_path / "a.db")]) == 2
     assert rows(tmp_path / "a.db") == before_origin
 
 
@@ -128,10 +134,10 @@ def test_a_success_replaces_a_stored_failure_and_only_then(tmp_path: Path) -> No
 
 
 @pytest.mark.parametrize(("content", "message"), [
-    ("not json", "is not JSON"),
+    ("not json", "not JSON"),
     ('{"format": "something else"}', "not a dlarena bundle"),
     ('{"format": "dlarena-bundle", "version": 99}', "bundle version 99"),
-    ('{"format": "dlarena-bundle", "version": 1, "run": {}}', "damaged bundle: KeyError"),
+    ('{"format": "dlarena-bundle", "version": 1, "run": {}}', "the document: lacks cells, parity"),
 ])
 def test_a_bad_bundle_is_one_line_and_writes_nothing(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, message: str) -> None:

@@ -160,7 +160,8 @@ def _body() -> bytes:
 
 def test_closed_loop_stops_at_its_request_bound(server: _Server) -> None:
     port = server.server_address[1]
-    result = loadgen.closed_loop(port, _body(), concurrency=4, max_requests=25, max_seconds=30)
+    result = loadgen.closed_loop(port, _body(), token=server.token, concurrency=4,
+                                 max_requests=25, max_seconds=30)
     assert (len(result.latencies), result.errors) == (25, 0)
     assert server.answered == 25
     assert all(latency >= 0.005 for latency in result.latencies)
@@ -168,7 +169,8 @@ def test_closed_loop_stops_at_its_request_bound(server: _Server) -> None:
 
 def test_closed_loop_stops_at_its_time_bound(server: _Server) -> None:
     port = server.server_address[1]
-    result = loadgen.closed_loop(port, _body(), concurrency=1, max_requests=10**6,
+    result = loadgen.closed_loop(port, _body(), token=server.token, concurrency=1,
+                                 max_requests=10**6,
                                  max_seconds=0.3)
     assert 0.3 <= result.seconds < 1.0
     assert 10 <= len(result.latencies) <= 60  # one at a time, 5 ms each
@@ -177,7 +179,8 @@ def test_closed_loop_stops_at_its_time_bound(server: _Server) -> None:
 def test_open_loop_latency_counts_the_queue(server: _Server) -> None:
     """Arrivals at 4x what the server can answer: latency grows with the queue."""
     port = server.server_address[1]
-    result = loadgen.open_loop(port, _body(), rate=800.0, max_requests=100, max_seconds=5.0,
+    result = loadgen.open_loop(port, _body(), token=server.token, rate=800.0, max_requests=100,
+                               max_seconds=5.0,
                                seed=0)
     assert result.errors == 0 and len(result.latencies) == 100
     assert result.percentile(99) > 10 * 0.005
@@ -190,7 +193,8 @@ def test_load_on_a_dead_port_is_errors_not_a_hang() -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]  # closed when the block ends: nobody listens
     started = time.monotonic()
-    result = loadgen.closed_loop(port, _body(), concurrency=4, max_requests=20, max_seconds=5)
+    result = loadgen.closed_loop(port, _body(), token="t", concurrency=4, max_requests=20,
+                                 max_seconds=5)
     assert (len(result.latencies), result.errors) == (0, 20)
     assert "ConnectionRefusedError" in result.first_error
     assert time.monotonic() - started < 5

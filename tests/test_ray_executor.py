@@ -97,6 +97,8 @@ def cluster() -> Iterator[Cluster]:
         yield cluster
     finally:
         _stop(marker)
+        # Ray starts its runtime-env agent without the marker; it has the cluster's token.
+        _stop(auth["RAY_AUTH_TOKEN"])
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)
@@ -104,6 +106,7 @@ def cluster() -> Iterator[Cluster]:
                 os.environ[name] = value
         shutil.rmtree(temp, ignore_errors=True)
     assert not processes_marked(marker), "a process of the test cluster outlived it"
+    assert not processes_marked(auth["RAY_AUTH_TOKEN"]), "an agent of the test cluster lived on"
 
 
 def test_a_node_killed_mid_run_fails_its_cell_with_the_reason_and_the_run_goes_on(

@@ -106,7 +106,8 @@ class CellSpec:
         return f"{self.workload} · {self.framework}/{self.mode} · {self.scenario} · {self.size}"
 
     def to_json(self) -> str:
-        return json.dumps({"protocol": PROTOCOL_VERSION, "cell": asdict(self)}, sort_keys=True)
+        return json.dumps({"protocol": PROTOCOL_VERSION, "cell": asdict(self)}, sort_keys=True,
+                          allow_nan=False)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CellSpec:
@@ -131,7 +132,7 @@ def worker_request(cell: CellSpec, *, task: str = "measure", artifacts: str | No
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}")
     return json.dumps({"protocol": PROTOCOL_VERSION, "task": task, "artifacts": artifacts,
-                       "process": process, "cell": asdict(cell)})
+                       "process": process, "cell": asdict(cell)}, allow_nan=False)
 
 
 def parse_worker_request(text: str) -> tuple[CellSpec, str, str | None, int]:

@@ -35,14 +35,17 @@ class PrivateNetworkUnavailable(OSError):
     """This machine would not give the worker a network namespace of its own."""
 
 
-def command(argv: list[str]) -> list[str]:
+def command(argv: list[str], *, own_processes: bool = False) -> list[str]:
     """`argv` run in a new network namespace (util-linux `unshare`; a user namespace first
-    unless root, which needs unprivileged user namespaces)."""
+    unless root, which needs unprivileged user namespaces). `own_processes`: also in a new
+    process namespace, `argv` its first process, so that the kernel ends every process in it
+    when `argv` ends, and `argv` ends when `unshare` is killed."""
     unshare = shutil.which("unshare")
     if unshare is None:
         raise PrivateNetworkUnavailable(errno.ENOENT, "util-linux `unshare` is not installed")
     owner = [] if os.geteuid() == 0 else ["--map-root-user"]
-    return [unshare, "--net", *owner, "--", *argv]
+    processes = ["--pid", "--mount-proc", "--kill-child"] if own_processes else []
+    return [unshare, "--net", *processes, *owner, "--", *argv]
 
 
 def _loopback_up() -> None:

@@ -222,8 +222,8 @@ def serve_cell(cell: CellSpec, channel: Channel, progress: Progress) -> dict[str
 
     crash_after = cell.options.get(CRASH_AFTER_OPTION)
     answered = serve(predict, crash_after=None if crash_after is None else int(crash_after),
-                     on_listening=lambda port: channel.emit("listening", port=port,
-                                                            pid=os.getpid()))
+                     on_listening=lambda port, token: channel.emit(
+                         "listening", port=port, token=token, pid=os.getpid()))
     return {"metrics": {"answered": answered}}
 
 

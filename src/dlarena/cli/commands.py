@@ -6,11 +6,11 @@ Imports are inside each command so `dlarena list` does not pay for what `report`
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
+from dlarena import jsonsafe
 from dlarena.errors import UsageError
 
 
@@ -75,20 +75,19 @@ def _executor(args: argparse.Namespace, interpreters: dict[str, str], console: A
         executor = RayExecutor(interpreters, address=args.address, machine=args.ray_machine)
     except ClusterError as error:
         raise UsageError(str(error)) from None
-    console.print(f"Ray cluster {args.address or '(local, 127.0.0.1)'}: {executor.slots} "
+    console.print(f"Ray cluster {args.address or '(private: loopback only)'}: {executor.slots} "
                   "node(s) measuring, one cell each at a time")
     return executor
 
 
 def check(args: argparse.Namespace) -> int:
-    from rich.markup import escape
-
     from dlarena import environment, registry
     from dlarena.cell import DTYPES, ThreadSettings
     from dlarena.executors.local import LocalExecutor
     from dlarena.parity.check import check_workloads
     from dlarena.parity.compare import REDUCED_PRECISION_LIMIT, TOLERANCES
     from dlarena.plan import Request, build_plan
+    from dlarena.report.sanitise import terminal
     from dlarena.runner import check_installed, default_threads
 
     threads = ThreadSettings(args.threads, args.threads) if args.threads else default_threads()
@@ -130,13 +129,13 @@ def check(args: argparse.Namespace) -> int:
                           f"{result.first_label} vs {result.second_label}, checked in "
                           f"{DTYPES[result.precision]}: {verdict}")
             if result.error:
-                console.print(f"  ✗ {escape(result.error)}")
+                console.print(f"  ✗ {terminal(result.error)}")
             for item in result.checks:
                 mark = "[green]✓[/green]" if item.passed else "[red]✗[/red]"
-                console.print(f"  {mark} {escape(item.name)}: {escape(item.detail)}")
+                console.print(f"  {mark} {terminal(item.name)}: {terminal(item.detail)}")
             for audit in result.audits:
                 mark = "[red]✗[/red]" if audit.reduced else "[green]✓[/green]"
-                console.print(f"  {mark} precision of the timed path, {escape(audit.describe())}")
+                console.print(f"  {mark} precision of the timed path, {terminal(audit.describe())}")
             failed += not result.passed
     console.print("tolerances relative to max(1, max |reference|), from float64 agreement: "
                   + ", ".join(f"{name} {tolerance:.0e}" for name, tolerance in TOLERANCES.items())
@@ -150,7 +149,7 @@ def listing(args: argparse.Namespace) -> int:
 
     data = listing_module.listing(_interpreters(args.python))
     if args.json:
-        print(json.dumps(data, indent=2))
+        print(jsonsafe.dumps(data, indent=2))
     else:
         print(listing_module.render_listing(data))
     return 0
@@ -241,10 +240,10 @@ def _interpreters(pairs: list[tuple[str, str]]) -> dict[str, str]:
 
 def printable(text: str) -> str:
     """`text` as one line that any terminal shows as it is: control characters and
-    undecodable bytes of a file name written as escapes."""
-    return "".join(c if c.isprintable() else c.encode("unicode_escape",
-                                                       "backslashreplace").decode("ascii")
-                   for c in text)
+    undecodable bytes of a file name written as escapes (the reports' sanitiser)."""
+    from dlarena.report.sanitise import plain
+
+    return plain(text)
 
 
 def _console() -> Any:
@@ -323,7 +322,7 @@ def env(args: argparse.Namespace) -> int:
     peaks = peak.matmul_peaks({name: sys.executable for name in installed}, threads=threads)
     versions = {name: environment.framework_version(registry.frameworks()[name])
                 for name in installed}
-    print(json.dumps(environment.fingerprint(
+    print(jsonsafe.dumps(environment.fingerprint(
         versions, {"intra_op": threads.intra_op, "inter_op": threads.inter_op}, peaks=peaks),
         indent=2))
     return 0

@@ -26,7 +26,11 @@ def export(args: argparse.Namespace) -> int:
                                     exported_by=f"dlarena {__version__}")
     finally:
         store.close()
-    text = json.dumps(document, indent=1, sort_keys=True) + "\n"
+    try:
+        text = json.dumps(document, indent=1, sort_keys=True, allow_nan=False) + "\n"
+    except ValueError:  # a record from before stores refused NaN: no reader could take it
+        raise UsageError(f"run {document['run']['identity']} holds a number that is not "
+                         "finite (NaN or infinity), which a bundle cannot carry") from None
     if out is None:
         sys.stdout.write(text)
         return 0
@@ -41,31 +45,82 @@ def export(args: argparse.Namespace) -> int:
 
 
 def import_bundle(args: argparse.Namespace) -> int:
+    from dlarena.cli.commands import printable
     from dlarena.store import Store
-    from dlarena.store.bundle import BundleError, validate
+    from dlarena.store.bundle import BundleError, parse, validate
+    from dlarena.store.bundle_schema import MAX_BYTES
 
     name = "standard input" if args.bundle == "-" else args.bundle
     try:
-        text = sys.stdin.read() if args.bundle == "-" else Path(args.bundle).read_text()
-        document = validate(json.loads(text))
-    except (OSError, UnicodeDecodeError) as error:
+        if args.bundle == "-":
+            raw = sys.stdin.buffer.read(MAX_BYTES + 1)
+        else:
+            with Path(args.bundle).open("rb") as file:
+                raw = file.read(MAX_BYTES + 1)  # /dev/zero is refused, not read to the end
+    except OSError as error:
         raise UsageError(f"cannot read bundle {name}: {error}") from None
-    except json.JSONDecodeError as error:
-        raise UsageError(f"bundle {name} is not JSON: {error}") from None
-    except BundleError as error:
-        raise UsageError(f"bundle {name}: {error}") from None
-    store = Store.open(args.db)
+    new_store = not Path(args.db).exists()
     try:
-        summary = store.import_run(document)
-    finally:
-        store.close()
-    machine = document["run"]["environment"].get("hostname", "?")
-    what = "new run" if summary.created else "merged into run"
+        document = validate(parse(raw), known_names())
+        store = Store.open(args.db)
+        try:
+            summary = store.import_run(document, trial=lambda run_id: _reportable(store, run_id))
+        finally:
+            store.close()
+    except BundleError as error:
+        if new_store:  # a refused bundle leaves no store behind, as it found none
+            for suffix in ("", "-wal", "-shm", "-lock"):
+                Path(args.db + suffix).unlink(missing_ok=True)
+        raise UsageError(f"bundle {name}: {error}") from None
+    machine = printable(document["run"]["environment"].get("hostname", "?"))
+    what = "new run" if summary.created else "merged into imported run"
     print(f"{what} {summary.run_id} (from {machine}, identity {summary.identity}): "
           f"{summary.added} worker process(es) added, {summary.replaced} replaced a failure, "
           f"{summary.unchanged} already stored; {summary.parity_added} same-model check(s) "
           "added")
     return 0
+
+
+def known_names() -> Any:
+    """What a bundle may name: this dlarena's workloads, frameworks and their modes,
+    scenarios and sizes."""
+    from dlarena import registry
+    from dlarena.measure.scenarios import SCENARIOS
+    from dlarena.store.bundle_schema import Names
+
+    return Names(workloads=frozenset(registry.workloads()),
+                 modes={name: frozenset(info.modes)
+                        for name, info in registry.frameworks().items()},
+                 scenarios=frozenset(SCENARIOS), sizes=frozenset(registry.SIZES))
+
+
+def _reportable(store: Any, run_id: int) -> None:
+    """Every report of the imported run, made before it is committed: a bundle whose run
+    would crash `report` (or `report --machines`) is refused instead of stored."""
+    from io import StringIO
+
+    from rich.console import Console
+
+    from dlarena.report import json as json_report
+    from dlarena.report import machines, markdown, terminal
+    from dlarena.report.build import build_report
+    from dlarena.store.bundle import BundleError
+
+    try:
+        report = build_report(store, run_id)
+        json_report.render(report, reference=None)
+        markdown.render(report, reference=None)
+        terminal.render(report, Console(file=StringIO(), width=160, color_system=None),
+                        reference=None)
+        for view in (machines.side_by_side(store, [run_id]), machines.side_by_side(store)):
+            machines.to_json(view)
+            machines.to_markdown(view)
+            machines.render_terminal(view, Console(file=StringIO(), width=160,
+                                                   color_system=None))
+    # Whatever a report would trip on: the import is undone and says what it was.
+    except Exception as error:
+        raise BundleError(f"its run cannot be reported ({type(error).__name__}: {error}); "
+                          "nothing imported") from None
 
 
 def report(args: argparse.Namespace) -> int:

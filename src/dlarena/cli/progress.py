@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.status import Status
 
 from dlarena.executors.base import CellOutcome
@@ -14,6 +13,7 @@ from dlarena.parity.compare import ParityResult
 from dlarena.plan import PlannedCell
 from dlarena.report.facts import unit
 from dlarena.report.formatting import number
+from dlarena.report.sanitise import terminal
 
 _PHASES = {
     "import": "importing the framework",
@@ -44,7 +44,7 @@ class ConsoleObserver:
             self._console.print(f"run {run_id}: {total} worker processes to measure")
 
     def started(self, index: int, total: int, planned: PlannedCell) -> None:
-        self._prefix = f"[{index}/{total}] {escape(_title(planned))}"
+        self._prefix = f"[{index}/{total}] {terminal(_title(planned))}"
         if self._console.is_terminal:
             self._status = self._console.status(self._prefix)
             self._status.start()
@@ -55,7 +55,7 @@ class ConsoleObserver:
         phase = _PHASES.get(str(event.get("phase")), str(event.get("phase")))
         total = event.get("total") or 0
         counter = f" {event.get('done')}/{total}" if total > 1 else ""
-        self._status.update(f"{self._prefix} — {escape(phase)}{counter}")
+        self._status.update(f"{self._prefix} — {terminal(phase)}{counter}")
 
     def finished(self, index: int, total: int, outcome: CellOutcome) -> None:
         if self._status is not None:
@@ -72,7 +72,7 @@ class ConsoleObserver:
                                 f"({outcome.wall_seconds:.1f} s)")
         else:
             self._console.print(f"{self._prefix}  [red]failed[/red]: "
-                                f"{escape(outcome.error or '')} ({outcome.wall_seconds:.1f} s)")
+                                f"{terminal(outcome.error or '')} ({outcome.wall_seconds:.1f} s)")
 
     def checking(self, workload: str, variants: Sequence[str]) -> None:
         self._console.print(f"checking that {', '.join(variants)} compute the same "
@@ -83,10 +83,10 @@ class ConsoleObserver:
         for result in results:
             pair = f"{result.workload}: {result.first_label} vs {result.second_label}"
             if result.passed:
-                self._console.print(f"  parity {escape(pair)} [green]passed[/green]{source}")
+                self._console.print(f"  parity {terminal(pair)} [green]passed[/green]{source}")
             else:
-                self._console.print(f"  parity {escape(pair)} [red]FAILED[/red]{source}: "
-                                    f"{escape(result.reason or '')}")
+                self._console.print(f"  parity {terminal(pair)} [red]FAILED[/red]{source}: "
+                                    f"{terminal(result.reason or '')}")
 
     def note(self, text: str) -> None:
-        self._console.print(escape(text), style="dim")
+        self._console.print(terminal(text), style="dim")

@@ -4,18 +4,22 @@ Closed loop: `concurrency` clients, each sending its next request when the last 
 Open loop: requests arrive as a Poisson process at a set rate, whatever the server's pace;
 latency counts from the scheduled arrival, so a slow server's queue is in the figures (no
 coordinated omission). Every load is bounded in requests and in time and stops by itself.
+Every request carries the server's token (deploy/server.py): only this cell's load counts.
 Standard library and NumPy only; it talks to 127.0.0.1 only.
 """
 
 from __future__ import annotations
 
 import http.client
+import json
 import queue
 import threading
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from dlarena.deploy.server import TOKEN_HEADER
 
 HOST = "127.0.0.1"
 # One request's limit: a server that hangs makes errors, not a hung cell.
@@ -44,24 +48,31 @@ class LoadResult:
 class _Client:
     """One keep-alive connection; reconnects after an error."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, token: str) -> None:
         self.port = port
+        self.token = token
         self.connection: http.client.HTTPConnection | None = None
 
     def post(self, body: bytes) -> None:
+        self.send("POST", "/predict", body)
+
+    def send(self, method: str, path: str, body: bytes | None = None) -> bytes:
         if self.connection is None:
             self.connection = http.client.HTTPConnection(HOST, self.port,
                                                          timeout=REQUEST_TIMEOUT_SECONDS)
         try:
-            self.connection.request("POST", "/predict", body,
-                                    {"Content-Type": "application/octet-stream"})
+            self.connection.request(method, path, body,
+                                    {"Content-Type": "application/octet-stream",
+                                     TOKEN_HEADER: self.token})
             response = self.connection.getresponse()
             answer = response.read()
         except (OSError, http.client.HTTPException):
             self.close()
             raise
         if response.status != 200:
+            self.close()  # the server closes a connection it refused
             raise RuntimeError(f"HTTP {response.status}: {answer[:200]!r}")
+        return answer
 
     def close(self) -> None:
         if self.connection is not None:
@@ -85,15 +96,25 @@ class _Tally:
                 self.result.first_error = f"{type(error).__name__}: {error}"
 
 
-def post_once(port: int, body: bytes) -> None:
-    client = _Client(port)
+def post_once(port: int, body: bytes, *, token: str) -> None:
+    client = _Client(port, token)
     try:
         client.post(body)
     finally:
         client.close()
 
 
-def closed_loop(port: int, body: bytes, *, concurrency: int, max_requests: int,
+def server_stats(port: int, *, token: str) -> dict[str, int]:
+    """What the server saw: requests answered, connections closed as foreign."""
+    client = _Client(port, token)
+    try:
+        stats: dict[str, int] = json.loads(client.send("GET", "/stats"))
+        return stats
+    finally:
+        client.close()
+
+
+def closed_loop(port: int, body: bytes, *, token: str, concurrency: int, max_requests: int,
                 max_seconds: float) -> LoadResult:
     tally = _Tally()
     issued = [0]
@@ -101,7 +122,7 @@ def closed_loop(port: int, body: bytes, *, concurrency: int, max_requests: int,
     deadline = start + max_seconds
 
     def client_loop() -> None:
-        client = _Client(port)
+        client = _Client(port, token)
         try:
             while True:
                 with tally.lock:
@@ -127,8 +148,8 @@ def closed_loop(port: int, body: bytes, *, concurrency: int, max_requests: int,
     return tally.result
 
 
-def open_loop(port: int, body: bytes, *, rate: float, max_requests: int, max_seconds: float,
-              seed: int) -> LoadResult:
+def open_loop(port: int, body: bytes, *, token: str, rate: float, max_requests: int,
+              max_seconds: float, seed: int) -> LoadResult:
     """Poisson arrivals at `rate` per second, until `max_requests` or `max_seconds`."""
     if rate <= 0:
         raise ValueError(f"arrival rate must be > 0, got {rate}")
@@ -141,7 +162,7 @@ def open_loop(port: int, body: bytes, *, rate: float, max_requests: int, max_sec
     hard_deadline = start + 2 * max_seconds
 
     def client_loop() -> None:
-        client = _Client(port)
+        client = _Client(port, token)
         try:
             while (due := scheduled.get()) is not None:
                 if time.perf_counter() > hard_deadline:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import queue
 import signal
@@ -191,7 +192,33 @@ class LocalExecutor(Executor):
         if result.get("status") != "ok":
             return outcome(str(result.get("error", "unknown worker error")),
                            details={"traceback": result.get("traceback", ""), **lingered})
+        if (problem := _not_a_measurement(result)) is not None:
+            return outcome(f"the worker reported {problem}: not a measurement, so the cell "
+                           "stores none", details=lingered)
         return outcome(None, payload=result, details=lingered)
+
+
+def _not_a_measurement(result: dict[str, Any]) -> str | None:
+    """The first timed window, sample or metric that no store could keep: a number that is
+    not finite (a worker's JSON may say NaN), a timed window of no time. None when all are."""
+    named = [(f"{name}[{index}]", window, least)
+             for name, least in (("warmup", 0.0), ("windows", math.ulp(0.0)))
+             for index, window in enumerate(result.get(name, []))]
+    for where, window, least in named:
+        try:
+            steps, seconds = window
+            if not (steps >= 1 and math.isfinite(seconds) and seconds >= least):
+                return f"{where} = {window}"
+        except (TypeError, ValueError):
+            return f"{where} = {window!r}"
+    values = [(f"samples.{name}[{index}]", value)
+              for name, series in result.get("samples", {}).items()
+              for index, value in enumerate(series)]
+    values += [(f"metrics.{name}", value) for name, value in result.get("metrics", {}).items()]
+    for where, value in values:
+        if not isinstance(value, int | float) or not math.isfinite(value):
+            return f"{where} = {value!r}"
+    return None
 
 
 def _kill(process: subprocess.Popen[str]) -> None:

@@ -12,8 +12,9 @@ where the coordinator has them (same interpreter paths).
 A node that dies (or whose task's process is killed) fails the cell it was running, with
 the reason, and the run goes on with the nodes left; a rerun resumes as on one machine.
 Same-model checks (task "check") write their evidence to the coordinator's disk, so they run
-on the coordinator. Without an address the executor starts a private local cluster on
-127.0.0.1 (one node, this machine) and stops it in `close`.
+on the coordinator. An address that nothing answers at is refused in seconds. Without an
+address the executor starts a private cluster on this machine (`ray_private`): in network
+and process namespaces of its own, reachable from nowhere else, and gone with its run.
 """
 
 from __future__ import annotations
@@ -23,13 +24,14 @@ import json
 import os
 import re
 import shutil
-import tempfile
+import socket
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from dlarena.cell import CellSpec
+from dlarena.executors import ray_private
 from dlarena.executors.base import CellOutcome, Executor, ProgressHandler
 from dlarena.executors.local import LocalExecutor
 
@@ -38,6 +40,8 @@ SLOT = "dlarena_cell"
 QUEUE_ALLOWANCE_SECONDS = 120.0
 # The object store holds only small outcomes: the least Ray accepts, not a share of RAM.
 OBJECT_STORE_BYTES = 80 * 2**20
+# How long an --address may take to accept a connection.
+PROBE_SECONDS = 5.0
 
 
 class ClusterError(Exception):
@@ -63,18 +67,35 @@ class RayExecutor(Executor):
     """Cells as Ray tasks, one per node at a time; `slots` of them in flight at once."""
 
     def __init__(self, interpreters: Mapping[str, str] | None = None, *,
-                 address: str | None = None, machine: str | None = None) -> None:
-        import ray
-
-        self._ray: Any = ray
+                 address: str | None = None, machine: str | None = None,
+                 scratch: str | None = None) -> None:
+        """`address`: the cluster to join; None: a private one (`ray_private`). `scratch`:
+        start a one-node cluster in this process's own network, its files there: what the
+        private cluster's host does inside its namespaces, and nothing else may."""
         self._interpreters = dict(interpreters or {})
         self._local = LocalExecutor(self._interpreters)
         self._machine = machine
         self._in_flight: set[Any] = set()
-        # A private cluster's sockets and logs, removed with it (short: sockets need it).
-        self._scratch = tempfile.mkdtemp(prefix="rdl-", dir="/tmp") if address is None else None
+        self._scratch = scratch
+        self._host: ray_private.Host | None = None
+        if address is None and scratch is None:
+            try:
+                self._host = ray_private.Host(self._interpreters, machine)
+            except ray_private.HostFailed as error:
+                raise ClusterError(f"cannot start a private Ray cluster: {error}") from None
+            self.slots_at_start = self._host.slots
+            return
+        if address is not None:
+            _reachable(address)
+        self._join(address)
+
+    def _join(self, address: str | None) -> None:
+        import ray
+
+        self._ray: Any = ray
         try:
-            if address is None:
+            if self._scratch is not None:
+                os.makedirs(self._scratch, exist_ok=True)
                 cpus = len(os.sched_getaffinity(0))
                 ray.init(address="local", num_cpus=cpus, resources={SLOT: 1},
                          include_dashboard=False, log_to_driver=False,
@@ -91,7 +112,7 @@ class RayExecutor(Executor):
         if not nodes:
             ray.shutdown()
             self._remove_scratch()
-            wanted = {SLOT: 1, **({machine: 1} if machine else {})}
+            wanted = {SLOT: 1, **({self._machine: 1} if self._machine else {})}
             raise ClusterError(
                 f"no live node of the Ray cluster at {address} offers {', '.join(wanted)}: "
                 "start each node that should measure with `ray start ... --resources "
@@ -107,7 +128,7 @@ class RayExecutor(Executor):
 
     def live_nodes(self) -> int:
         """How many nodes could take a cell now (the cluster notices a death in seconds)."""
-        return len(self._nodes())
+        return self.slots_at_start if self._host is not None else len(self._nodes())
 
     @property
     def slots(self) -> int:
@@ -115,6 +136,9 @@ class RayExecutor(Executor):
 
     def close(self) -> None:
         self.cancel()
+        if self._host is not None:
+            self._host.close()
+            return
         self._ray.shutdown()
         self._remove_scratch()
 
@@ -123,6 +147,8 @@ class RayExecutor(Executor):
             shutil.rmtree(self._scratch, ignore_errors=True)
 
     def cancel(self) -> None:
+        if self._host is not None:
+            self._host.cancel()
         for ref in list(self._in_flight):
             # Finished meanwhile, or its node already gone: nothing left to stop.
             with contextlib.suppress(Exception):
@@ -148,6 +174,13 @@ class RayExecutor(Executor):
                                interpreter=self._local.interpreter(cell.framework),
                                details={"executor": "ray"})
 
+        if self._host is not None:
+            try:
+                fields = self._host.run(cell, replicate=replicate, timeout=cell.timeout_seconds
+                                        + 2 * QUEUE_ALLOWANCE_SECONDS)
+            except ray_private.HostFailed as error:
+                return failed(str(error))
+            return CellOutcome(cell=cell, **fields)
         fitting = [node for node in self._nodes()
                    if node["Resources"].get("CPU", 0) >= cell.threads.intra_op
                    and node["Resources"].get("GPU", 0) >= gpus]
@@ -174,6 +207,32 @@ class RayExecutor(Executor):
             self._in_flight.discard(ref)
         result["details"]["executor"] = "ray"
         return CellOutcome(cell=cell, **result)
+
+
+def _reachable(address: str) -> None:
+    """Refuse in seconds an address of host:port where no Ray head answers: Ray itself would
+    retry for minutes. A head's GCS is a gRPC server, which answers an HTTP/2 greeting with
+    its settings at once (unless Ray uses TLS). Other forms ("auto") are Ray's to resolve."""
+    match = re.fullmatch(r"(?:ray://)?\[?([^\]]+?)\]?:(\d+)", address)
+    if match is None:
+        return
+    try:
+        with socket.create_connection((match[1], int(match[2])), timeout=PROBE_SECONDS) as probe:
+            if os.environ.get("RAY_USE_TLS", "0") in ("0", ""):
+                probe.sendall(_HTTP2_GREETING)
+                answer = probe.recv(9)
+                if len(answer) < 9 or answer[3] != _HTTP2_SETTINGS:
+                    raise ClusterError(f"--address {address} answers, but not as a Ray "
+                                       "cluster's head (no gRPC server there): give the head's "
+                                       "GCS port (`ray start --head --port`, 6379 by default)")
+    except (OSError, OverflowError, ValueError) as error:
+        raise ClusterError(f"nothing answers at --address {address} ({error}): start the "
+                           "cluster's head (`ray start --head`) or correct the address") from None
+
+
+# The HTTP/2 client preface and an empty SETTINGS frame; a server's first frame is SETTINGS.
+_HTTP2_GREETING = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+_HTTP2_SETTINGS = 4
 
 
 def _reason(error: BaseException) -> str:

@@ -8,6 +8,7 @@ fresh process that loads, the server) are always ended by the cell.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import glob
 import io
@@ -40,6 +41,9 @@ P99_BOUND_FACTOR = 2.0
 MAX_REQUESTS = 2000
 # Requests that warm the server up after its first answer, before any level is measured.
 WARMUP_REQUESTS = 5
+# Planted fault for the tests: one request without the server's token, as another local
+# program could send.
+FOREIGN_OPTION = "plant_foreign_request"
 MIN_LATENCY_REQUESTS = 20
 # Fresh processes that load a saved model, per save cell: their spread gives the verdict a
 # confidence interval.
@@ -223,6 +227,10 @@ class ServerDied(RuntimeError):
     pass
 
 
+class ServerDisturbed(RuntimeError):
+    """Connections other than the load generator's reached the server during the cell."""
+
+
 def _vm_hwm_bytes(pid: int) -> float | None:
     try:
         with open(f"/proc/{pid}/status") as status:
@@ -249,11 +257,12 @@ def run_serve(impl: Implementation, runtime: Runtime, workload: Workload, cell: 
 
     with Child(cell, "serve") as server:
         progress("server start", 0, 1)
-        port = int(server.event("listening", cell.timeout_seconds / 3)["port"])
+        listening = server.event("listening", cell.timeout_seconds / 3)
+        port, token = int(listening["port"]), str(listening["token"])
         first_error: Exception | None = None
         while True:  # the first answered request
             try:
-                loadgen.post_once(port, body)
+                loadgen.post_once(port, body, token=token)
                 break
             except Exception as error:
                 first_error = error
@@ -264,7 +273,10 @@ def run_serve(impl: Implementation, runtime: Runtime, workload: Workload, cell: 
                 time.sleep(0.05)
         metrics["server_start_seconds"] = time.perf_counter() - server.started
         for _ in range(WARMUP_REQUESTS):
-            loadgen.post_once(port, body)
+            loadgen.post_once(port, body, token=token)
+        if cell.options.get(FOREIGN_OPTION):
+            with contextlib.suppress(RuntimeError, OSError):
+                loadgen.post_once(port, body, token="not the token")
 
         def checked(result: loadgen.LoadResult, what: str) -> loadgen.LoadResult:
             code = server.exit_code()
@@ -278,7 +290,7 @@ def run_serve(impl: Implementation, runtime: Runtime, workload: Workload, cell: 
         for index, concurrency in enumerate(CONCURRENCIES):
             progress("closed loop", index, len(CONCURRENCIES))
             result = checked(loadgen.closed_loop(
-                port, body, concurrency=concurrency, max_requests=MAX_REQUESTS,
+                port, body, token=token, concurrency=concurrency, max_requests=MAX_REQUESTS,
                 max_seconds=seconds), f"the closed loop at concurrency {concurrency}")
             if concurrency == 1:
                 samples["serve_latency_seconds"] = result.latencies
@@ -295,8 +307,9 @@ def run_serve(impl: Implementation, runtime: Runtime, workload: Workload, cell: 
             progress("open loop", index, len(POISSON_STEPS))
             rate = factor * base_rate
             result = checked(loadgen.open_loop(
-                port, body, rate=rate, max_requests=min(MAX_REQUESTS, int(rate * seconds) + 1),
-                max_seconds=seconds, seed=cell.seed + index),
+                port, body, token=token, rate=rate,
+                max_requests=min(MAX_REQUESTS, int(rate * seconds) + 1), max_seconds=seconds,
+                seed=cell.seed + index),
                 f"the open loop at {rate:.3g} requests/s")
             offered.append(rate)
             achieved.append(result.requests_per_second)
@@ -308,6 +321,12 @@ def run_serve(impl: Implementation, runtime: Runtime, workload: Workload, cell: 
                 break
         samples.update(poisson_offered_rate=offered, poisson_achieved_rate=achieved,
                        poisson_p99_seconds=p99s, poisson_errors=errors)
+        foreign = loadgen.server_stats(port, token=token)["foreign"]
+        if foreign:
+            raise ServerDisturbed(
+                f"the server closed {foreign} connection(s) that were not this cell's load "
+                "generator's (no token, silent, or over its connection cap): another "
+                "program shared the machine's loopback, so these figures are not stored")
         peak = _vm_hwm_bytes(server.process.pid)
         if peak is not None:
             metrics["server_peak_rss_bytes"] = peak

@@ -163,8 +163,11 @@ class PrecisionAudit:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PrecisionAudit:
+        # A stored error of null was not finite (stored JSON holds no NaN): worse than any.
         return cls(data["label"], data["precision"],
-                   tuple(PrecisionFinding(**finding) for finding in data["findings"]))
+                   tuple(PrecisionFinding(**{**finding, "error": math.inf if finding["error"]
+                                             is None else finding["error"]})
+                         for finding in data["findings"]))
 
 
 @dataclass(frozen=True)

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from rich.markup import escape
 from rich.table import Table
 
+from dlarena import jsonsafe
 from dlarena.report import formatting as fmt
-from dlarena.report import machines
+from dlarena.report import machines, sanitise
 from dlarena.report.compare import RunComparison
 
 
 def json_text(result: RunComparison) -> str:
-    return json.dumps({
+    return jsonsafe.dumps({
         "first": result.first.id, "second": result.second.id,
         "microarchitectures": [run.environment.get("cpu_microarchitecture")
                                for run in (result.first, result.second)],
@@ -33,7 +32,7 @@ def json_text(result: RunComparison) -> str:
 
 def terminal(result: RunComparison, console: Any) -> None:
     for run in (result.first, result.second):
-        console.print(f"run {run.id}: {escape(machines.hardware(run))}", style="dim")
+        console.print(f"run {run.id}: {sanitise.terminal(machines.hardware(run))}", style="dim")
     if machines.machine_key(result.first) != machines.machine_key(result.second):
         console.print("[yellow bold]these runs come from two machines: each ratio below divides "
                       "one machine's figure by another's, so it measures the hardware as much "
@@ -43,20 +42,21 @@ def terminal(result: RunComparison, console: Any) -> None:
         console.print("[yellow bold]warning: the environments differ; a change may be the "
                       "machine's, not the code's:[/yellow bold]")
         for line in result.environment_differences:
-            console.print(f"  [yellow]{escape(line)}[/yellow]")
+            console.print(f"  [yellow]{sanitise.terminal(line)}[/yellow]")
     table = Table(title=f"run {result.first.id} → run {result.second.id}", title_justify="left")
     for name in ("cell", "metric", f"run {result.first.id}", f"run {result.second.id}",
                  "ratio", "95% CI", "verdict"):
         table.add_column(name, overflow="fold")
     for change in result.changes:
         verdict = change.verdict
-        table.add_row(escape(change.label), change.metric, fmt.number(change.before),
+        table.add_row(sanitise.terminal(change.label), change.metric, fmt.number(change.before),
                       fmt.number(change.after), f"{verdict.ratio:.3f}",
                       fmt.interval(verdict.interval) if verdict.interval else "–",
-                      escape(verdict.text), style="bold" if verdict.significant else None)
+                      sanitise.terminal(verdict.text),
+                      style="bold" if verdict.significant else None)
     console.print(table)
     for name, labels in ((f"only in run {result.first.id}", result.only_first),
                          (f"only in run {result.second.id}", result.only_second)):
         if labels:
-            console.print(f"{name}: {escape(', '.join(labels))}")
+            console.print(f"{name}: {sanitise.terminal(', '.join(labels))}")
     console.print(f"{len(result.significant)} significant change(s) of {len(result.changes)}")

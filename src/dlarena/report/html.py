@@ -15,7 +15,7 @@ from dlarena import __version__
 from dlarena.measure.dataload import INPUT_BOUND_RATIO
 from dlarena.measure.verdict import ONE_PROCESS
 from dlarena.parity.compare import REDUCED_PRECISION_LIMIT, TOLERANCES
-from dlarena.report import dataload, deployment, deployment_plots, devex, plots
+from dlarena.report import dataload, deployment, deployment_plots, devex, plots, sanitise
 from dlarena.report import formatting as fmt
 from dlarena.report.analyses import sweeps
 from dlarena.report.claims import ClaimResult, judge_all
@@ -293,6 +293,7 @@ SECTIONS: list[SectionBuilder] = [
 
 def render(report: Report, *, reference: str | None = None) -> str:
     from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+    from markupsafe import Markup
 
     templates = Environment(
         loader=PackageLoader("dlarena.report", "templates"),
@@ -302,6 +303,10 @@ def render(report: Report, *, reference: str | None = None) -> str:
         lstrip_blocks=True,
     )
     templates.filters["number"] = fmt.number
+    # Every value a template shows is sanitised, then escaped by autoescape; markup built
+    # here on purpose (a plot's SVG, marked `safe`) is left as it is.
+    templates.finalize = lambda value: (sanitise.lines(value) if isinstance(value, str)
+                                        and not isinstance(value, Markup) else value)
     page = Page(report, judge_all(report), plots.FigureStyle.of(report), reference)
     sections = [section for build in SECTIONS if (section := build(page)) is not None]
     missing = _not_measured(page, {section.id for section in sections})

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from typing import Any
 
+from dlarena import jsonsafe
 from dlarena.measure.stats import Summary
 from dlarena.measure.verdict import Verdict
 from dlarena.report.analyses import break_evens, sweeps
@@ -150,4 +150,4 @@ def render(report: Report, *, reference: str | None = None) -> str:
         "paper": paper_document(report, reference=reference),
         **_analyses(report),
     }
-    return json.dumps(document, indent=2) + "\n"
+    return jsonsafe.dumps(document, indent=2) + "\n"

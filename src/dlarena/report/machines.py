@@ -12,7 +12,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from dlarena import jsonsafe
 from dlarena.report import formatting as fmt
+from dlarena.report import sanitise
 from dlarena.report.build import build_report
 from dlarena.store import Store, StoredRun
 
@@ -111,7 +113,7 @@ def _group_label(workload: str, scenario: str, size: str, batch: int, device: st
 
 
 def to_json(view: MachinesView) -> str:
-    return json.dumps({
+    return jsonsafe.dumps({
         "machines": [{"run": run.id, "hardware": hardware(run),
                       "cpu_microarchitecture": run.environment.get("cpu_microarchitecture"),
                       "created_utc": run.created_utc} for run in view.runs],
@@ -124,27 +126,27 @@ def to_json(view: MachinesView) -> str:
 
 
 def to_markdown(view: MachinesView) -> str:
-    lines = ["# Machines side by side", "", f"> {view.note}", "",
+    lines = ["# Machines side by side", "", f"> {sanitise.markdown(view.note)}", "",
              "| group | metric | variant | hardware (run) | median | × reference, same machine |",
              "| --- | --- | --- | --- | --- | --- |"]
     for r in view.rows:
-        lines.append(f"| {r.group} | {r.metric} | {r.variant} | {r.hardware} (run {r.run_id}) "
-                     f"| {_median(r)} | {_ratio(r)} |")
+        cells = (r.group, r.metric, r.variant, f"{r.hardware} (run {r.run_id})", _median(r),
+                 _ratio(r))
+        lines.append("| " + " | ".join(sanitise.markdown(cell) for cell in cells) + " |")
     return "\n".join(lines) + "\n"
 
 
 def render_terminal(view: MachinesView, console: Any) -> None:
-    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title="machines side by side", title_justify="left")
     for name in ("group", "variant", "hardware (run)", "median", "× reference, same machine"):
         table.add_column(name, overflow="fold")
     for r in view.rows:
-        table.add_row(escape(r.group), escape(r.variant), escape(f"{r.hardware} (run {r.run_id})"),
-                      _median(r), escape(_ratio(r)))
+        table.add_row(*(sanitise.terminal(text) for text in (
+            r.group, r.variant, f"{r.hardware} (run {r.run_id})", _median(r), _ratio(r))))
     console.print(table)
-    console.print(f"[yellow]{escape(view.note)}[/yellow]")
+    console.print(f"[yellow]{sanitise.terminal(view.note)}[/yellow]")
 
 
 def _median(row: Row) -> str:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 
 from dlarena.parity.compare import REDUCED_PRECISION_LIMIT, TOLERANCES
-from dlarena.report import dataload, deployment, devex
+from dlarena.report import dataload, deployment, devex, sanitise
 from dlarena.report.claims import judge_all
 from dlarena.report.facts import VERDICT_RULES, VERDICT_RULES_VERSION
 from dlarena.report.model import Report
@@ -33,7 +32,7 @@ from dlarena.report.table import (
 
 def _cell(text: str) -> str:
     """Text from users and error messages must not become HTML when the Markdown is rendered."""
-    return html.escape(text, quote=False).replace("|", "\\|").replace("\n", " ")
+    return sanitise.markdown(text)
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:

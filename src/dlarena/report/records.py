@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from typing import Any
 
+from dlarena import jsonsafe
 from dlarena.report.model import Report
 
 CELL_COLUMNS = (
@@ -44,7 +44,7 @@ def records(report: Report) -> list[dict[str, Any]]:
                 "processes": cell.stored.processes,
                 "status": "ok" if cell.stored.ok else "error",
                 "error": cell.stored.error, "flags": "; ".join(cell.flags),
-                "seed": spec.seed, "options": json.dumps(spec.options, sort_keys=True),
+                "seed": spec.seed, "options": jsonsafe.dumps(spec.options, sort_keys=True),
             }
             if not cell.summaries:
                 rows.append({**common, **dict.fromkeys(METRIC_COLUMNS)})

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
-from dlarena.report import dataload, deployment, devex
+from dlarena.report import dataload, deployment, devex, sanitise
 from dlarena.report.claims import judge_all
 from dlarena.report.model import Report
 from dlarena.report.paper import paper_note, paper_table
@@ -40,27 +39,27 @@ def render(report: Report, console: Console, *, reference: str | None = None) ->
                          overflow="fold", max_width=60 if name == "notes" else None)
     for row in comparison_rows(report):
         style = "red" if row.failed else "yellow" if row.flagged else None
-        table.add_row(*(escape(text) for text in row.cells), style=style)
-    console.print(escape(run_line(report)), style="dim")
+        table.add_row(*(sanitise.terminal(text) for text in row.cells), style=style)
+    console.print(sanitise.terminal(run_line(report)), style="dim")
     for line in hardware_lines(report):
-        console.print(escape(line), style="dim")
+        console.print(sanitise.terminal(line), style="dim")
     for note in report.definitions_notes:
-        console.print(escape(note), style="yellow")
+        console.print(sanitise.terminal(note), style="yellow")
     console.print(table)
     lines = verdict_lines(report)
     if lines:
         console.print(f"[bold]Verdicts[/bold] (ratio of medians, {report.interval_label} "
                       "interval)")
         for line in lines:
-            console.print(f"  • {escape(line)}")
-    console.print(escape(control_line(report)), style="dim")
+            console.print(f"  • {sanitise.terminal(line)}")
+    console.print(sanitise.terminal(control_line(report)), style="dim")
     paper = paper_table(report, reference=reference)
     if paper is not None:
         _table(console, "Beside the published table (training throughput)", paper.header,
                paper.lines)
         _table(console, "FLOP rate of the published table's models", paper.gflops_header,
                paper.gflops_rows)
-        console.print(escape(paper_note(report, reference=reference)), style="dim")
+        console.print(sanitise.terminal(paper_note(report, reference=reference)), style="dim")
     _table(console, "Convergence on real data (medians over seeds)", CONVERGENCE_HEADER,
            convergence_rows(report))
     _table(console, "Start-up (medians; seconds)", STARTUP_HEADER, startup_rows(report))
@@ -83,7 +82,7 @@ def render(report: Report, console: Console, *, reference: str | None = None) ->
         console.print("[bold]Same model?[/bold] (parity: parameters, outputs, gradients, "
                       "5 training steps from identical weights)")
         for line in checks:
-            console.print(f"  • {escape(line)}")
+            console.print(f"  • {sanitise.terminal(line)}")
     header, settings = manifest_table(report)
     if settings:
         manifest = Table(title="Fairness manifest (read back from each framework)",
@@ -91,7 +90,7 @@ def render(report: Report, console: Console, *, reference: str | None = None) ->
         for name in header:
             manifest.add_column(name, overflow="fold")
         for values in settings:
-            manifest.add_row(*(escape(value) for value in values))
+            manifest.add_row(*(sanitise.terminal(value) for value in values))
         console.print(manifest)
 
 
@@ -115,7 +114,7 @@ def _table(console: Console, title: str, header: Sequence[str],
     for name in header:
         table.add_column(name, overflow="fold")
     for row in rows:
-        table.add_row(*(escape(value) for value in row))
+        table.add_row(*(sanitise.terminal(value) for value in row))
     console.print(table)
 
 
@@ -123,4 +122,4 @@ def _lines(console: Console, title: str, lines: list[str]) -> None:
     if lines:
         console.print(f"[bold]{title}[/bold]")
         for line in lines:
-            console.print(f"  • {escape(line)}")
+            console.print(f"  • {sanitise.terminal(line)}")

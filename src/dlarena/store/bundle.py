@@ -5,25 +5,34 @@ A bundle holds the run's environment fingerprint (machine, versions, threads, de
 every worker process's row with its timing windows and metric samples (the manifest rides in
 the details), and the same-model checks the run relied on. A run is known across stores by
 its *identity*: a hash of its plan key, creation time and environment, which no store's row
-id can be. Importing merges without duplicates: a run already present (by identity) gains
-only the worker processes it lacks, or a success where it held a failure; importing the same
-bundle twice changes nothing.
+id can be.
+
+Nothing in a bundle is believed: its fields are checked one by one (`bundle_schema`), and its
+identity is recomputed from its content. A bundle only ever adds to runs that were imported:
+a run measured in this store is never changed by one, whatever identity it claims. Importing
+merges without duplicates: a run already imported (by identity) gains only the worker
+processes it lacks, or a success where it held a failure; importing the same bundle twice
+changes nothing.
 
 An imported run gets the plan key ``imported:<identity>``, so that a run on this machine
-never resumes into another machine's cells; its original plan key and identity are kept in
-the environment under ``imported`` and go back into any bundle exported from it.
+never resumes into another machine's cells, nor relies on another machine's same-model
+checks; its original plan key and identity are kept in the environment under ``imported``
+and go back into any bundle exported from it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from dlarena.cell import CellSpec
+from dlarena.parity.compare import ParityResult
+from dlarena.store import bundle_schema
 
 FORMAT = "dlarena-bundle"
 VERSION = 1
@@ -102,41 +111,81 @@ def export_run(db: sqlite3.Connection, run_id: int, *, exported_by: str) -> dict
     }
 
 
-def validate(document: Any) -> dict[str, Any]:
-    """The bundle, checked before anything is written: its format, its version, and every
-    cell's spec against the key it was stored under (a changed spec is a damaged bundle)."""
+def parse(raw: bytes) -> Any:
+    """The JSON document in `raw` (at most `MAX_BYTES`): refused, not coerced, where it
+    holds NaN or an infinity (JSON has neither), or nests past what Python can read."""
+    if len(raw) > bundle_schema.MAX_BYTES:
+        raise BundleError(f"larger than {bundle_schema.MAX_BYTES // 2**20} MiB, more than any "
+                          "run's bundle")
+    try:
+        return json.loads(raw.decode("utf-8"), parse_constant=_no_constant,
+                          parse_float=_finite)
+    except UnicodeDecodeError as error:
+        raise BundleError(f"not UTF-8 text: {error}") from None
+    except RecursionError:
+        raise BundleError("not JSON: nested too deeply") from None
+    except json.JSONDecodeError as error:
+        raise BundleError(f"not JSON: {error}") from None
+
+
+def _no_constant(name: str) -> Any:
+    raise BundleError(f"holds {name}, which is not a number JSON knows")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise BundleError(f"holds {text[:40]}, a number too large for a float")
+    return value
+
+
+def validate(document: Any, names: bundle_schema.Names) -> dict[str, Any]:
+    """The bundle, checked before anything is written: its format and version, every field's
+    type and range (`bundle_schema`), every cell's spec against the key it was stored under
+    (a changed spec is a damaged bundle), each worker process once, the same-model checks
+    against the columns they are filed under, and the run's identity against its content."""
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise BundleError("not a dlarena bundle (made by `dlarena export`)")
     if document.get("version") != VERSION:
-        raise BundleError(f"bundle version {document.get('version')!r}; this dlarena reads "
-                          f"version {VERSION}")
+        raise BundleError(f"bundle version {bundle_schema.shown(document.get('version'))}"
+                          f"; this dlarena reads version {VERSION}")
     try:
-        run = document["run"]
-        for name in ("identity", "plan_key", "created_utc", "command"):
-            if not isinstance(run[name], str):
-                raise BundleError(f"run {name} is not text")
-        if not isinstance(run["environment"], dict):
-            raise BundleError("run environment is not an object")
-        for cell in document["cells"]:
-            spec = CellSpec.from_json(json.dumps(cell["spec"]))
-            if spec.key != cell["cell_key"]:
-                raise BundleError(f"cell {cell['cell_key']!r} does not match its spec "
-                                  f"(key {spec.key})")
-            if cell["status"] not in ("ok", "error") or not isinstance(cell["process"], int):
-                raise BundleError(f"cell {cell['cell_key']!r} has a bad status or process")
-            # Numbers that will not convert fail here, not half-way through the import.
-            _ = [(int(steps), float(seconds))
-                 for phase in _PHASES for steps, seconds in cell["windows"][phase]]
-            _ = [float(value) for values in cell["samples"].values() for value in values]
-        for check in document["parity"]:
-            missing = [name for name in ("version_key", "workload", "first", "second",
-                                         "result") if name not in check]
-            if missing:
-                raise BundleError(f"a same-model check lacks {', '.join(missing)}")
-    except BundleError:
-        raise
-    except (KeyError, TypeError, ValueError) as error:
-        raise BundleError(f"damaged bundle: {type(error).__name__}: {error}") from None
+        bundle_schema.check_limits(document)
+        bundle_schema.bundle(names)(document, "")
+    except bundle_schema.SchemaError as error:
+        raise BundleError(str(error)) from None
+    run = document["run"]
+    if IMPORTED in run["environment"]:
+        raise BundleError(f"run.environment.{IMPORTED}: a bundle's run is never marked as "
+                          "imported (dlarena export removes the mark)")
+    identity = run_identity(run["plan_key"], run["created_utc"], run["environment"])
+    if identity != run["identity"]:
+        raise BundleError(f"run.identity {run['identity']} is not the hash of the run's "
+                          f"content ({identity}): the run was changed after export")
+    seen: set[tuple[str, int]] = set()
+    for index, cell in enumerate(document["cells"]):
+        spec = CellSpec.from_dict(cell["spec"]["cell"])
+        if spec.key != cell["cell_key"]:
+            raise BundleError(f"cells[{index}]: cell {cell['cell_key']} does not match its "
+                              f"spec (key {spec.key})")
+        if (spec.key, cell["process"]) in seen:
+            raise BundleError(f"cells[{index}]: cell {spec.key} process {cell['process']} "
+                              "appears twice")
+        seen.add((spec.key, cell["process"]))
+    for index, check in enumerate(document["parity"]):
+        result = check["result"]
+        for name in ("workload", "first", "second", "first_mode", "second_mode"):
+            if check.get(name) != result.get(name):
+                raise BundleError(f"parity[{index}].{name} differs from its result's")
+        for side in ("first", "second"):
+            mode = check.get(f"{side}_mode")
+            if mode is not None and mode not in names.modes[check[side]]:
+                raise BundleError(f"parity[{index}].{side}_mode: {bundle_schema.shown(mode)} "
+                                  f"is not a mode of {check[side]}")
+        passed = ParityResult.from_dict(result).passed
+        if check.get("passed", passed) != passed:
+            raise BundleError(f"parity[{index}].passed says {check['passed']}, its result "
+                              f"says {passed}")
     return document
 
 
@@ -145,18 +194,25 @@ def import_run(db: sqlite3.Connection, document: dict[str, Any], *,
     """Merge a validated bundle into the store behind `db`, inside the caller's transaction."""
     run = document["run"]
     identity = run["identity"]
-    run_id = _find_run(db, identity)
-    created = run_id is None
-    if run_id is None:
+    local = _local_run(db, identity)
+    if local is not None:
+        raise BundleError(f"its run is run {local} of this store, measured here; an import "
+                          "never changes a run measured here")
+    row = db.execute("SELECT id FROM runs WHERE plan_key = ?",
+                     (f"{IMPORTED}:{identity}",)).fetchone()
+    created = row is None
+    if row is None:
         environment = {**run["environment"], IMPORTED: {
             "identity": identity, "plan_key": run["plan_key"], "imported_utc": imported_utc,
             "exported_by": document.get("exported_by")}}
         cursor = db.execute(
             "INSERT INTO runs (plan_key, created_utc, command, environment) VALUES (?,?,?,?)",
-            (f"imported:{identity}", run["created_utc"], run["command"],
-             json.dumps(environment)))
+            (f"{IMPORTED}:{identity}", run["created_utc"], run["command"],
+             json.dumps(environment, allow_nan=False)))
         assert cursor.lastrowid is not None
         run_id = cursor.lastrowid
+    else:
+        run_id = int(row[0])
     added = replaced = unchanged = 0
     for cell in document["cells"]:
         row = db.execute(
@@ -178,16 +234,19 @@ def import_run(db: sqlite3.Connection, document: dict[str, Any], *,
             created_utc, first_mode, second_mode) SELECT ?,?,?,?,?,?,?,?,?,?
             WHERE NOT EXISTS (SELECT 1 FROM parity WHERE run_id = ? AND version_key = ?)""",
             (run_id, check["version_key"], check["workload"], check["first"], check["second"],
-             int(bool(check.get("passed"))), json.dumps(check["result"]),
+             int(ParityResult.from_dict(check["result"]).passed),
+             json.dumps(check["result"], allow_nan=False),
              check.get("created_utc", imported_utc), check.get("first_mode"),
              check.get("second_mode"), run_id, check["version_key"]))
         parity_added += cursor.rowcount
     return ImportSummary(run_id, identity, created, added, replaced, unchanged, parity_added)
 
 
-def _find_run(db: sqlite3.Connection, identity: str) -> int | None:
+def _local_run(db: sqlite3.Connection, identity: str) -> int | None:
+    """The run measured in this store (not imported) that has this identity, if any."""
     for run_id, plan_key, created_utc, environment in db.execute(
-            "SELECT id, plan_key, created_utc, environment FROM runs ORDER BY id"):
+            "SELECT id, plan_key, created_utc, environment FROM runs WHERE plan_key NOT LIKE ? "
+            "ORDER BY id", (f"{IMPORTED}:%",)):
         if run_identity(plan_key, created_utc, json.loads(environment)) == identity:
             return int(run_id)
     return None
@@ -205,7 +264,7 @@ def _insert_cell(db: sqlite3.Connection, run_id: int, cell: dict[str, Any]) -> N
          json.dumps(cell["spec"], sort_keys=True), cell["status"], cell.get("error"),
          cell.get("framework_version"), cell.get("device_name"), cell["started_utc"],
          float(cell["wall_seconds"]), cell["interpreter"], cell.get("stderr_tail", ""),
-         json.dumps(cell.get("details", {}))))
+         json.dumps(cell.get("details", {}), allow_nan=False)))
     cell_id = cursor.lastrowid
     for phase in _PHASES:
         db.executemany("INSERT INTO windows VALUES (?,?,?,?,?)",

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
+from dlarena import jsonsafe
 from dlarena.cell import CellSpec
 from dlarena.errors import UsageError
 from dlarena.executors.base import CellOutcome
@@ -176,6 +177,8 @@ def _decoding(path: Path) -> Iterator[None]:
     """Stored JSON that no longer parses is a damaged store, not a bug of the reader."""
     try:
         yield
+    except bundle.BundleError:
+        raise  # a bundle refused, not a record of the store
     except (ValueError, KeyError, TypeError) as error:
         raise UsageError(f"results database {path} holds a record dlarena cannot read: "
                          f"{type(error).__name__}: {error}") from None
@@ -330,7 +333,7 @@ class Store:
         with self._transaction():
             cursor = self._db.execute(
                 "INSERT INTO runs (plan_key, created_utc, command, environment) VALUES (?,?,?,?)",
-                (plan_key, environment["created_utc"], command, json.dumps(environment)),
+                (plan_key, environment["created_utc"], command, jsonsafe.dumps(environment)),
             )
         assert cursor.lastrowid is not None
         return cursor.lastrowid
@@ -348,7 +351,7 @@ class Store:
                 return int(row[0]), True
             cursor = self._db.execute(
                 "INSERT INTO runs (plan_key, created_utc, command, environment) VALUES (?,?,?,?)",
-                (plan_key, environment["created_utc"], command, json.dumps(environment)),
+                (plan_key, environment["created_utc"], command, jsonsafe.dumps(environment)),
             )
         assert cursor.lastrowid is not None
         return cursor.lastrowid, False
@@ -410,7 +413,7 @@ class Store:
                     cell.to_json(), outcome.status, outcome.error,
                     payload.get("framework_version"), payload.get("device_name"),
                     outcome.started_utc, outcome.wall_seconds, outcome.interpreter,
-                    outcome.stderr_tail, json.dumps(details),
+                    outcome.stderr_tail, jsonsafe.dumps(details),
                 ),
             )
             cell_id = cursor.lastrowid
@@ -437,19 +440,29 @@ class Store:
             return bundle.export_run(self._db, run_id, exported_by=exported_by)
 
     @_guarded
-    def import_run(self, document: dict[str, Any]) -> bundle.ImportSummary:
-        """Merge a validated bundle, in one transaction: all of it or, on a failure, none."""
-        with self._transaction():
-            return bundle.import_run(self._db, document, imported_utc=_now())
+    def import_run(self, document: dict[str, Any], *,
+                   trial: Callable[[int], None] | None = None) -> bundle.ImportSummary:
+        """Merge a validated bundle, in one transaction: all of it or, on a failure, none.
+        `trial(run_id)` reads the merged run before it is committed; what it raises undoes
+        the import (a run that no report can read is not stored)."""
+        with self._transaction(), _decoding(self.path):
+            summary = bundle.import_run(self._db, document, imported_utc=_now())
+            if trial is not None:
+                trial(summary.run_id)
+            return summary
 
     # -- parity ------------------------------------------------------------------------------
 
     @_guarded
     def cached_parity(self, version_key: str) -> ParityResult | None:
-        """The latest check of exactly these implementations, from any run."""
+        """The latest check of exactly these implementations, from any run measured here:
+        a check imported from another machine is shown with that machine's run, never
+        believed for a run of this one."""
         row = self._db.execute(
-            "SELECT result FROM parity WHERE version_key = ? ORDER BY id DESC LIMIT 1",
-            (version_key,),
+            """SELECT p.result FROM parity p LEFT JOIN runs r ON r.id = p.run_id
+            WHERE p.version_key = ? AND (r.plan_key IS NULL OR r.plan_key NOT LIKE ?)
+            ORDER BY p.id DESC LIMIT 1""",
+            (version_key, f"{bundle.IMPORTED}:%"),
         ).fetchone()
         if row is None:
             return None
@@ -465,7 +478,7 @@ class Store:
                 result, created_utc, first_mode, second_mode) SELECT ?,?,?,?,?,?,?,?,?,?
                 WHERE NOT EXISTS (SELECT 1 FROM parity WHERE run_id = ? AND version_key = ?)""",
                 (run_id, version_key, result.workload, result.first, result.second,
-                 int(result.passed), json.dumps(result.to_dict()), _now(), result.first_mode,
+                 int(result.passed), jsonsafe.dumps(result.to_dict()), _now(), result.first_mode,
                  result.second_mode, run_id, version_key),
             )
 
