@@ -8,9 +8,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
+from dlarena.cli import output
 from dlarena.errors import UsageError
 
 
@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     reference = _reference(args.reference)
     # Every input is checked before the store is opened: a mistake leaves no file behind.
     prepared = prepare(request, interpreters)
-    console = _console()
+    console = output.console()
     executor = _executor(args, interpreters, console)
     try:
         store = Store.open(args.db)
@@ -104,7 +104,7 @@ def check(args: argparse.Namespace) -> int:
                          threads)
     variants = list(dict.fromkeys((p.cell.framework, p.cell.mode) for p in planned))
     check_installed(list(dict.fromkeys(framework for framework, _ in variants)), interpreters)
-    console = _console()
+    console = output.console()
     if not args.frameworks:
         console.print("checking every installed framework: "
                       f"{', '.join(dict.fromkeys(framework for framework, _ in variants))}")
@@ -165,7 +165,7 @@ def report(args: argparse.Namespace) -> int:
 
         return machines.report(args)
     reference = _reference(args.reference)
-    out = _out(args.out, args.db)
+    out = output.out_file(args.out, args.db)
     store = Store.read(args.db)
     try:
         try:
@@ -177,41 +177,10 @@ def report(args: argparse.Namespace) -> int:
     if args.format == "terminal" and out is None:
         from dlarena.report import terminal
 
-        terminal.render(report, _console(), reference=reference)
+        terminal.render(report, output.console(), reference=reference)
         return 0
     text = _render_text(report, args.format, reference)
-    return write_report(text, out)
-
-
-def write_report(text: str, out: Path | None) -> int:
-    """A rendered report to standard output, or to --out saying where it went."""
-    if out is None:
-        sys.stdout.write(text)
-        return 0
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text)
-    except (OSError, ValueError) as error:
-        raise UsageError(f"cannot write --out {out}: {error}") from None
-    print(f"report written to {printable(str(out.resolve()))}")
-    return 0
-
-
-def _out(text: str | None, db: str) -> Path | None:
-    """The report's file: never an empty name, never the store itself (or its journal)."""
-    if text is None:
-        return None
-    if not text.strip():
-        raise UsageError("--out needs a file name (leave it out to print the report)")
-    out = Path(text)
-    try:
-        store = Path(db).resolve()
-        if out.resolve() in {store, *(store.with_name(store.name + suffix)
-                                       for suffix in ("-wal", "-shm", "-journal", "-lock"))}:
-            raise UsageError(f"--out {out} is the results database itself; choose another file")
-    except (OSError, ValueError, RuntimeError) as error:  # a name too long, a NUL, a loop
-        raise UsageError(f"cannot use --out {out}: {error}") from None
-    return out
+    return output.write_report(text, out)
 
 
 def _sweep(args: argparse.Namespace) -> dict[str, list[Any]] | None:
@@ -237,24 +206,6 @@ def _interpreters(pairs: list[tuple[str, str]]) -> dict[str, str]:
             raise UsageError(f"--python names {name} twice")
         interpreters[name] = path
     return environment.interpreters(interpreters)
-
-
-def printable(text: str) -> str:
-    """`text` as one line that any terminal shows as it is: control characters and
-    undecodable bytes of a file name written as escapes."""
-    return "".join(c if c.isprintable() else c.encode("unicode_escape",
-                                                       "backslashreplace").decode("ascii")
-                   for c in text)
-
-
-def _console() -> Any:
-    """A console that keeps the table readable when the output is a file or a pipe."""
-    from rich.console import Console
-
-    console = Console(highlight=False)
-    if not console.is_terminal:
-        console = Console(highlight=False, width=max(console.width, 160))
-    return console
 
 
 def _reference(name: str | None) -> str | None:
@@ -284,16 +235,10 @@ def _render_text(report: Any, format_name: str, reference: str | None) -> str:
         from dlarena.report import markdown
 
         return markdown.render(report, reference=reference)
-    from io import StringIO
-
-    from rich.console import Console
-
     from dlarena.report import terminal
 
-    buffer = StringIO()
-    terminal.render(report, Console(file=buffer, width=160, highlight=False, color_system=None),
-                    reference=reference)
-    return buffer.getvalue()
+    return output.plain_text(lambda console: terminal.render(report, console,
+                                                             reference=reference))
 
 
 def compare(args: argparse.Namespace) -> int:
@@ -309,7 +254,7 @@ def compare(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(compare_render.json_text(result))
     else:
-        compare_render.terminal(result, _console())
+        compare_render.terminal(result, output.console())
     return 0
 
 
