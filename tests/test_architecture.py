@@ -1,6 +1,6 @@
-"""The architecture as rules that fail the build: who may import whom, and where a framework
-may be named. Each rule is checked on the source's AST, and each is shown to catch a planted
-violation in a copy of the source."""
+"""The architecture as rules that fail the build: who may import whom, that no modules import
+each other in a circle, and where a framework may be named. Each rule is checked on the
+source's AST, and each is shown to catch a planted violation in a copy of the source."""
 
 from __future__ import annotations
 
@@ -94,6 +94,70 @@ def layering_violations(root: Path) -> list[str]:
     return found
 
 
+def _module_name(relative: str) -> str:
+    """"measure/stats.py" -> "measure.stats"; a package's __init__.py is the package."""
+    return relative.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
+
+
+def import_graph(root: Path) -> dict[str, set[str]]:
+    """Module -> the dlarena modules it imports anywhere (inside functions too), by name
+    relative to the package ("cli.commands"). `from a.b import c` imports the module a.b.c
+    where there is one, else a.b. Importing a module is not counted as importing the packages
+    above it, which Python runs first: a package whose __init__ re-exports its modules would
+    otherwise be in a circle with each of them."""
+    trees = {_module_name(relative): tree for relative, tree in _modules(root)}
+    graph: dict[str, set[str]] = {name: set() for name in trees}
+    for name, tree in trees.items():
+        for node in ast.walk(tree):
+            for target in _imported_modules(node):
+                while target and target not in trees:
+                    target = target.rpartition(".")[0]
+                if target and target != name:
+                    graph[name].add(target)
+    return graph
+
+
+def _imported_modules(node: ast.AST) -> list[str]:
+    """What an import statement names below dlarena, as dotted paths without "dlarena."."""
+    if isinstance(node, ast.Import):
+        names = [alias.name for alias in node.names]
+    elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+        names = [f"{node.module}.{alias.name}" for alias in node.names]
+    else:
+        return []
+    return [name.removeprefix("dlarena.") for name in names if name.startswith("dlarena.")]
+
+
+def import_circles(root: Path) -> list[list[str]]:
+    """Every set of modules that import one another, directly or round a longer loop (the
+    strongly connected components of the import graph with more than one module), sorted."""
+    graph = import_graph(root)
+    order: dict[str, int] = {}
+    lowest: dict[str, int] = {}
+    stack: list[str] = []
+    circles: list[list[str]] = []
+
+    def visit(module: str) -> None:  # Tarjan's algorithm
+        order[module] = lowest[module] = len(order)
+        stack.append(module)
+        for target in sorted(graph[module]):
+            if target not in order:
+                visit(target)
+                lowest[module] = min(lowest[module], lowest[target])
+            elif target in stack:
+                lowest[module] = min(lowest[module], order[target])
+        if lowest[module] == order[module]:
+            component = stack[stack.index(module):]
+            del stack[stack.index(module):]
+            if len(component) > 1:
+                circles.append(sorted(component))
+
+    for module in sorted(graph):
+        if module not in order:
+            visit(module)
+    return sorted(circles)
+
+
 def _docstrings(tree: ast.Module) -> set[int]:
     ids = set()
     for node in ast.walk(tree):
@@ -131,6 +195,10 @@ def test_every_import_follows_the_layers() -> None:
     assert layering_violations(SOURCE) == []
 
 
+def test_no_modules_import_each_other_in_a_circle() -> None:
+    assert import_circles(SOURCE) == []
+
+
 def test_no_framework_is_named_outside_its_folder_its_implementations_and_published_data(
 ) -> None:
     assert framework_name_violations(SOURCE, _framework_names()) == []
@@ -164,6 +232,24 @@ def test_the_layering_rule_catches_a_planted_import(
     finally:
         (copy / file).write_text(original)
     assert len(violations) == 1 and violations[0].startswith(expected), violations
+
+
+@pytest.mark.parametrize(("file", "line", "circle"), [
+    ("errors.py", "import dlarena.store.files", ["errors", "store.files"]),
+    # Inside a function, closing a loop of three: json -> curves -> tensorboard -> json.
+    ("report/tensorboard.py", "def late():\n    from dlarena.report import json",
+     ["report.curves", "report.json", "report.tensorboard"]),
+    ("cell.py", "from dlarena import errors", None),  # one way only: no circle
+])
+def test_the_circle_check_catches_a_planted_circle(
+        copy: Path, file: str, line: str, circle: list[str] | None) -> None:
+    before = import_circles(copy)
+    original = _plant(copy / file, line)
+    try:
+        circles = import_circles(copy)
+    finally:
+        (copy / file).write_text(original)
+    assert [c for c in circles if c not in before] == ([circle] if circle else []), circles
 
 
 @pytest.mark.parametrize(("file", "line"), [
