@@ -1,6 +1,7 @@
 """The architecture as rules that fail the build: who may import whom, that no modules import
-each other in a circle, and where a framework may be named. Each rule is checked on the
-source's AST, and each is shown to catch a planted violation in a copy of the source."""
+each other in a circle or use each other's private names, and where a framework may be named.
+Each rule is checked on the source's AST, and each is shown to catch a planted violation in a
+copy of the source."""
 
 from __future__ import annotations
 
@@ -158,6 +159,37 @@ def import_circles(root: Path) -> list[list[str]]:
     return sorted(circles)
 
 
+def _private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")
+
+
+def private_name_imports(root: Path) -> list[str]:
+    """Every use of another module's private name: `from dlarena.a import _b` (unless _b is
+    a module, as `frameworks/_keras/` is a package), or `a._b` where `a` names a dlarena
+    module imported here. What modules share belongs in a public name of a shared module."""
+    modules = {_module_name(relative) for relative, _ in _modules(root)}
+    found = []
+    for relative, tree in _modules(root):
+        imported_modules: set[str] = set()  # local names bound to dlarena modules
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.ImportFrom) and node.module and node.level == 0
+                    and node.module.split(".")[0] == "dlarena"):
+                for alias in node.names:
+                    if f"{node.module}.{alias.name}".removeprefix("dlarena.") in modules:
+                        imported_modules.add(alias.asname or alias.name)
+                    elif _private(alias.name):
+                        found.append(f"{relative}:{node.lineno} imports {alias.name} from "
+                                     f"{node.module}")
+            elif isinstance(node, ast.Import):
+                imported_modules.update(alias.asname for alias in node.names
+                                        if alias.asname and alias.name.startswith("dlarena."))
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Attribute) and _private(node.attr)
+                    and isinstance(node.value, ast.Name) and node.value.id in imported_modules):
+                found.append(f"{relative}:{node.lineno} uses {node.value.id}.{node.attr}")
+    return found
+
+
 def _docstrings(tree: ast.Module) -> set[int]:
     ids = set()
     for node in ast.walk(tree):
@@ -197,6 +229,10 @@ def test_every_import_follows_the_layers() -> None:
 
 def test_no_modules_import_each_other_in_a_circle() -> None:
     assert import_circles(SOURCE) == []
+
+
+def test_no_module_uses_another_modules_private_names() -> None:
+    assert private_name_imports(SOURCE) == []
 
 
 def test_no_framework_is_named_outside_its_folder_its_implementations_and_published_data(
@@ -250,6 +286,20 @@ def test_the_circle_check_catches_a_planted_circle(
     finally:
         (copy / file).write_text(original)
     assert [c for c in circles if c not in before] == ([circle] if circle else []), circles
+
+
+@pytest.mark.parametrize(("file", "line"), [
+    ("cli/machines.py", "def late():\n    from dlarena.cli.commands import _reference"),
+    ("cli/machines.py", "from dlarena.cli import commands\nREFERENCE = commands._reference"),
+    ("report/html.py", "import dlarena.report.plots as drawing\nBARS = drawing._bars"),
+])
+def test_the_private_name_rule_catches_a_planted_use(copy: Path, file: str, line: str) -> None:
+    original = _plant(copy / file, line)
+    try:
+        violations = private_name_imports(copy)
+    finally:
+        (copy / file).write_text(original)
+    assert len(violations) == 1 and violations[0].startswith(f"{file}:"), violations
 
 
 @pytest.mark.parametrize(("file", "line"), [
