@@ -6,6 +6,7 @@ copy of the source."""
 from __future__ import annotations
 
 import ast
+import functools
 import re
 import shutil
 from collections.abc import Iterator
@@ -57,7 +58,14 @@ FRAMEWORK_LIBRARIES = {"torch", "tensorflow", "keras", "jax", "flax", "mxnet", "
 
 def _modules(root: Path) -> Iterator[tuple[str, ast.Module]]:
     for path in sorted(root.rglob("*.py")):
-        yield path.relative_to(root).as_posix(), ast.parse(path.read_text())
+        yield path.relative_to(root).as_posix(), _parsed(path.read_text())
+
+
+@functools.cache
+def _parsed(text: str) -> ast.Module:
+    """Each source text parsed once: every planted test reads the whole copy again, and all
+    but its planted file are unchanged. Callers only read the tree."""
+    return ast.parse(text)
 
 
 def _part(relative: str) -> str:
