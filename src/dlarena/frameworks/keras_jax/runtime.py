@@ -11,8 +11,7 @@ import numpy as np
 
 from dlarena.cell import ThreadSettings
 from dlarena.contract import DeviceUnavailable
-from dlarena.frameworks.keras_jax.steps import JaxSteps, StepOutput
-from dlarena.frameworks.tensorflow.backend import (
+from dlarena.frameworks._keras.backend import (
     KerasRuntime,
     KerasSteps,
     Step,
@@ -21,6 +20,7 @@ from dlarena.frameworks.tensorflow.backend import (
     keras_sigmoid_cross_entropy,
     seed_without_tensorflow,
 )
+from dlarena.frameworks.keras_jax.steps import JaxSteps, StepOutput
 
 
 def xla_thread_flags(threads: ThreadSettings) -> str:

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from dlarena.frameworks.tensorflow.backend import KerasSteps, Step
+from dlarena.frameworks._keras.backend import KerasSteps, Step
 
 State = tuple[tuple[Any, ...], tuple[Any, ...], tuple[Any, ...]]
 
