@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.dlarena-installed
 DB ?= results/dlarena.db
 
-.PHONY: run test lint browser clean venvs
+.PHONY: run test check lint browser clean venvs
 
 $(STAMP): pyproject.toml scripts/install.sh scripts/install-data.sh
 	PYTHON=$(PYTHON) bash scripts/install.sh $(VENV)
@@ -22,6 +22,11 @@ run: $(STAMP)
 
 test: $(STAMP) venvs lint browser
 	$(BIN)/python -m pytest --durations=15
+
+# The fast lane, for every change: lint, types and the tests that need no real framework and
+# are not marked slow, on every core (pytest-xdist). `make test` runs them all, one at a time.
+check: lint
+	$(BIN)/python -m pytest -n auto -m "not frameworks and not slow" --durations=5
 
 # MXNet, Chainer and PaddlePaddle, each in its own environment (.venv-mxnet, ...) beside
 # this one: see docs/old-frameworks.md. One that fails to install says why in `dlarena list`.

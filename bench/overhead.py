@@ -29,7 +29,7 @@ from dlarena.measure.timing import measure, time_window
 
 def inner(cell: CellSpec, pairs: int) -> dict[str, Any]:
     """Runs inside the child process: returns per-step seconds of both loops."""
-    from dlarena.measure.scenarios import cycling, device_batches
+    from dlarena.measure.scenario_parts import cycling, device_batches
     from dlarena.worker import build_cell
 
     built = build_cell(cell, lambda *_: None)

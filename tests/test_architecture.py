@@ -1,10 +1,12 @@
-"""The architecture as rules that fail the build: who may import whom, and where a framework
-may be named. Each rule is checked on the source's AST, and each is shown to catch a planted
-violation in a copy of the source."""
+"""The architecture as rules that fail the build: who may import whom, that no modules import
+each other in a circle or use each other's private names, and where a framework may be named.
+Each rule is checked on the source's AST, and each is shown to catch a planted violation in a
+copy of the source."""
 
 from __future__ import annotations
 
 import ast
+import functools
 import re
 import shutil
 from collections.abc import Iterator
@@ -58,7 +60,14 @@ FRAMEWORK_LIBRARIES = {"torch", "tensorflow", "keras", "jax", "flax", "mxnet", "
 
 def _modules(root: Path) -> Iterator[tuple[str, ast.Module]]:
     for path in sorted(root.rglob("*.py")):
-        yield path.relative_to(root).as_posix(), ast.parse(path.read_text())
+        yield path.relative_to(root).as_posix(), _parsed(path.read_text())
+
+
+@functools.cache
+def _parsed(text: str) -> ast.Module:
+    """Each source text parsed once: every planted test reads the whole copy again, and all
+    but its planted file are unchanged. Callers only read the tree."""
+    return ast.parse(text)
 
 
 def _part(relative: str) -> str:
@@ -93,6 +102,101 @@ def layering_violations(root: Path) -> list[str]:
                 target = pieces[1]
                 if target != part and target not in ALLOWED_IMPORTS[part]:
                     found.append(f"{relative}:{node.lineno} imports dlarena.{target}")
+    return found
+
+
+def _module_name(relative: str) -> str:
+    """"measure/stats.py" -> "measure.stats"; a package's __init__.py is the package."""
+    return relative.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
+
+
+def import_graph(root: Path) -> dict[str, set[str]]:
+    """Module -> the dlarena modules it imports anywhere (inside functions too), by name
+    relative to the package ("cli.commands"). `from a.b import c` imports the module a.b.c
+    where there is one, else a.b. Importing a module is not counted as importing the packages
+    above it, which Python runs first: a package whose __init__ re-exports its modules would
+    otherwise be in a circle with each of them."""
+    trees = {_module_name(relative): tree for relative, tree in _modules(root)}
+    graph: dict[str, set[str]] = {name: set() for name in trees}
+    for name, tree in trees.items():
+        for node in ast.walk(tree):
+            for target in _imported_modules(node):
+                while target and target not in trees:
+                    target = target.rpartition(".")[0]
+                if target and target != name:
+                    graph[name].add(target)
+    return graph
+
+
+def _imported_modules(node: ast.AST) -> list[str]:
+    """What an import statement names below dlarena, as dotted paths without "dlarena."."""
+    if isinstance(node, ast.Import):
+        names = [alias.name for alias in node.names]
+    elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+        names = [f"{node.module}.{alias.name}" for alias in node.names]
+    else:
+        return []
+    return [name.removeprefix("dlarena.") for name in names if name.startswith("dlarena.")]
+
+
+def import_circles(root: Path) -> list[list[str]]:
+    """Every set of modules that import one another, directly or round a longer loop (the
+    strongly connected components of the import graph with more than one module), sorted."""
+    graph = import_graph(root)
+    order: dict[str, int] = {}
+    lowest: dict[str, int] = {}
+    stack: list[str] = []
+    circles: list[list[str]] = []
+
+    def visit(module: str) -> None:  # Tarjan's algorithm
+        order[module] = lowest[module] = len(order)
+        stack.append(module)
+        for target in sorted(graph[module]):
+            if target not in order:
+                visit(target)
+                lowest[module] = min(lowest[module], lowest[target])
+            elif target in stack:
+                lowest[module] = min(lowest[module], order[target])
+        if lowest[module] == order[module]:
+            component = stack[stack.index(module):]
+            del stack[stack.index(module):]
+            if len(component) > 1:
+                circles.append(sorted(component))
+
+    for module in sorted(graph):
+        if module not in order:
+            visit(module)
+    return sorted(circles)
+
+
+def _private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")
+
+
+def private_name_imports(root: Path) -> list[str]:
+    """Every use of another module's private name: `from dlarena.a import _b` (unless _b is
+    a module, as `frameworks/_keras/` is a package), or `a._b` where `a` names a dlarena
+    module imported here. What modules share belongs in a public name of a shared module."""
+    modules = {_module_name(relative) for relative, _ in _modules(root)}
+    found = []
+    for relative, tree in _modules(root):
+        imported_modules: set[str] = set()  # local names bound to dlarena modules
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.ImportFrom) and node.module and node.level == 0
+                    and node.module.split(".")[0] == "dlarena"):
+                for alias in node.names:
+                    if f"{node.module}.{alias.name}".removeprefix("dlarena.") in modules:
+                        imported_modules.add(alias.asname or alias.name)
+                    elif _private(alias.name):
+                        found.append(f"{relative}:{node.lineno} imports {alias.name} from "
+                                     f"{node.module}")
+            elif isinstance(node, ast.Import):
+                imported_modules.update(alias.asname for alias in node.names
+                                        if alias.asname and alias.name.startswith("dlarena."))
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Attribute) and _private(node.attr)
+                    and isinstance(node.value, ast.Name) and node.value.id in imported_modules):
+                found.append(f"{relative}:{node.lineno} uses {node.value.id}.{node.attr}")
     return found
 
 
@@ -133,6 +237,14 @@ def test_every_import_follows_the_layers() -> None:
     assert layering_violations(SOURCE) == []
 
 
+def test_no_modules_import_each_other_in_a_circle() -> None:
+    assert import_circles(SOURCE) == []
+
+
+def test_no_module_uses_another_modules_private_names() -> None:
+    assert private_name_imports(SOURCE) == []
+
+
 def test_no_framework_is_named_outside_its_folder_its_implementations_and_published_data(
 ) -> None:
     assert framework_name_violations(SOURCE, _framework_names()) == []
@@ -166,6 +278,38 @@ def test_the_layering_rule_catches_a_planted_import(
     finally:
         (copy / file).write_text(original)
     assert len(violations) == 1 and violations[0].startswith(expected), violations
+
+
+@pytest.mark.parametrize(("file", "line", "circle"), [
+    ("errors.py", "import dlarena.store.files", ["errors", "store.files"]),
+    # Inside a function, closing a loop of three: json -> curves -> tensorboard -> json.
+    ("report/tensorboard.py", "def late():\n    from dlarena.report import json",
+     ["report.curves", "report.json", "report.tensorboard"]),
+    ("cell.py", "from dlarena import errors", None),  # one way only: no circle
+])
+def test_the_circle_check_catches_a_planted_circle(
+        copy: Path, file: str, line: str, circle: list[str] | None) -> None:
+    before = import_circles(copy)
+    original = _plant(copy / file, line)
+    try:
+        circles = import_circles(copy)
+    finally:
+        (copy / file).write_text(original)
+    assert [c for c in circles if c not in before] == ([circle] if circle else []), circles
+
+
+@pytest.mark.parametrize(("file", "line"), [
+    ("cli/machines.py", "def late():\n    from dlarena.cli.commands import _reference"),
+    ("cli/machines.py", "from dlarena.cli import commands\nREFERENCE = commands._reference"),
+    ("report/html.py", "import dlarena.report.plots as drawing\nBARS = drawing._bars"),
+])
+def test_the_private_name_rule_catches_a_planted_use(copy: Path, file: str, line: str) -> None:
+    original = _plant(copy / file, line)
+    try:
+        violations = private_name_imports(copy)
+    finally:
+        (copy / file).write_text(original)
+    assert len(violations) == 1 and violations[0].startswith(f"{file}:"), violations
 
 
 @pytest.mark.parametrize(("file", "line"), [

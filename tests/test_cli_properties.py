@@ -183,6 +183,7 @@ def run_arguments(draw: st.DrawFn) -> list[str]:
     return argv
 
 
+@pytest.mark.slow  # 120 generated commands, each a run
 @settings(SETTINGS, max_examples=120)
 @given(name=st.sampled_from(STATES), arguments=run_arguments())
 def test_run_ends_in_0_1_or_2_and_changes_a_store_only_when_accepted(

@@ -24,7 +24,7 @@ import pytest
 
 from tests.conftest import processes_marked, wait_for
 
-pytestmark = pytest.mark.usefixtures("no_fault")
+pytestmark = [pytest.mark.usefixtures("no_fault"), pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[1]
 PLAN = ["run", "--suite", "smoke", "--frameworks", "fake", "--workloads", "mlp,cnn",

@@ -28,7 +28,7 @@ from dlarena.runner import run
 from dlarena.store import Store
 from tests.conftest import RecordingObserver, processes_marked, require, wait_for
 
-pytestmark = pytest.mark.usefixtures("no_fault")
+pytestmark = [pytest.mark.usefixtures("no_fault"), pytest.mark.slow]  # a Ray cluster
 
 SOURCE = str(Path(__file__).resolve().parents[1] / "src")
 ONE_THREAD = ThreadSettings(1, 1)

@@ -18,9 +18,12 @@ SOURCE = Path(dlarena.__file__).parent
 
 
 def test_every_framework_folder_is_registered_under_its_name() -> None:
-    """A name's hyphens are the folder's underscores (keras-jax lives in keras_jax/)."""
+    """A name's hyphens are the folder's underscores (keras-jax lives in keras_jax/); a
+    folder whose name starts with "_" is shared code, no framework (_keras/)."""
     folders = {m.name for m in pkgutil.iter_modules([str(SOURCE / "frameworks")]) if m.ispkg}
-    assert {info.module for info in registry.frameworks().values()} == folders
+    shared = {folder for folder in folders if folder.startswith("_")}
+    assert "_keras" in shared
+    assert {info.module for info in registry.frameworks().values()} == folders - shared
     for name, info in registry.frameworks().items():
         assert isinstance(info, FrameworkInfo) and info.name == name and info.modes
         assert info.module == (info.twin_of or name).replace("-", "_")
@@ -42,8 +45,9 @@ def test_every_framework_has_an_identical_twin_no_rule_chooses() -> None:
 
 
 def test_a_framework_that_runs_anothers_implementations_implements_what_that_one_does() -> None:
-    """keras-jax and keras-torch run the Keras models of `tensorflow`: same workloads, same
-    files, and their check is versioned by those files and both framework folders."""
+    """keras-jax and keras-torch run the Keras models that `tensorflow` runs: same workloads,
+    same files, and their check is versioned by those files, their own folder and the shared
+    Keras folder, never by TensorFlow's."""
     sharing = {name: info for name, info in registry.frameworks().items()
                if info.implementations_of and not info.twin_of}
     assert {"keras-jax", "keras-torch"} <= set(sharing)
@@ -54,9 +58,28 @@ def test_a_framework_that_runs_anothers_implementations_implements_what_that_one
             assert registry.implementation_path(workload, name) == (
                 registry.implementation_path(workload, owner or ""))
         patterns = registry.source_patterns("mlp", name)
-        assert patterns == (f"workloads/mlp/{owner}.py", f"frameworks/{info.module}/*.py",
-                            f"frameworks/{owner}/*.py")
+        assert patterns == ("workloads/mlp/keras.py", f"frameworks/{info.module}/*.py",
+                            "frameworks/_keras/*.py")
         assert all(list(SOURCE.glob(pattern)) for pattern in patterns)
+
+
+def test_the_keras_frameworks_run_the_keras_files_and_none_depends_on_another() -> None:
+    """tensorflow, keras-jax and keras-torch all run `workloads/<w>/keras.py`; only the
+    shared folder's modules are imported across their folders."""
+    keras = {name for name, info in registry.frameworks().items()
+             if info.implementation_files == "keras" and not info.twin_of}
+    assert keras == {"tensorflow", "keras-jax", "keras-torch"}
+    assert registry.implementation_path("cnn", "keras-torch") == (
+        "dlarena.workloads.cnn.keras:Implementation")
+    for name in keras:
+        folder = SOURCE / "frameworks" / registry.frameworks()[name].module
+        for module in folder.glob("*.py"):
+            imported = {node.module for node in ast.walk(ast.parse(module.read_text()))
+                        if isinstance(node, ast.ImportFrom) and node.module}
+            others = {m for m in imported if m.startswith("dlarena.frameworks.")
+                      and m.split(".")[2] in {registry.frameworks()[k].module for k in keras}
+                      and m.split(".")[2] != folder.name}
+            assert not others, f"{module} imports {others}"
 
 
 def test_a_framework_naming_itself_unlike_its_folder_is_refused(
@@ -75,15 +98,17 @@ def test_a_framework_naming_itself_unlike_its_folder_is_refused(
         registry.frameworks.cache_clear()
 
 
-def test_every_implementation_file_names_a_known_framework() -> None:
+def test_every_implementation_file_is_run_by_a_known_framework() -> None:
     for folder in (SOURCE / "workloads").iterdir():
         if not (folder / "spec.py").exists():
             continue
         for file in folder.glob("*.py"):
             if file.stem not in ("spec", "__init__"):
-                modules = {info.module for info in registry.frameworks().values()}
-                assert file.stem in modules, file
-                assert registry.implementation_path(folder.name, file.stem) is not None
+                runners = [name for name, info in registry.frameworks().items()
+                           if info.implementation_module == file.stem]
+                assert runners, file
+                for name in runners:
+                    assert registry.implementation_path(folder.name, name) is not None
 
 
 def test_spec_files_import_no_framework() -> None:

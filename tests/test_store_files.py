@@ -9,7 +9,6 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -174,43 +173,63 @@ def test_a_reader_sees_what_a_live_writer_committed(tmp_path: Path) -> None:
     writer.close()
 
 
+# Creates the file named by its argument: "refused" if the folder does not let it.
+WRITE_PROBE = """
+import sys
+try:
+    open(sys.argv[1], "x").close()
+except PermissionError:
+    print("refused")
+else:
+    print("written")
+"""
+
+
 @pytest.fixture
-def shared_folder() -> Iterator[Path]:
-    """A folder another user can read (pytest's tmp_path is private to this one)."""
-    folder = Path(tempfile.mkdtemp(prefix="dlarena-ro-"))
-    folder.chmod(0o755)
+def store_folder(tmp_path: Path) -> Iterator[Path]:
+    """The folder a test makes read-only, made writable again for pytest to remove."""
+    folder = tmp_path / "store"
+    folder.mkdir()
     yield folder
     folder.chmod(0o755)
-    shutil.rmtree(folder)
 
 
 def read_only_report(folder: Path, path: Path) -> subprocess.CompletedProcess[str]:
-    """`dlarena report` with the folder read-only to it. Root writes anywhere, so as root the
-    report runs as `nobody`."""
+    """`dlarena report` with the folder read-only to it. Root writes anywhere through its
+    capabilities, so as root the report runs without any (setpriv, an empty bounding set):
+    still root, so it reads a checkout inside a private (0700) folder, but held to the
+    folder's mode bits. A probe run the same way must first be refused a file there."""
     folder.chmod(0o555)
-    command = [sys.executable, "-m", "dlarena.cli", "report", "--db", str(path),
-               "--format", "json"]
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "MPLCONFIGDIR": str(folder)}
+    without_capabilities: list[str] = []
     if os.geteuid() == 0:
         if shutil.which("setpriv") is None:
             pytest.skip("running as root without setpriv: cannot make a folder read-only")
-        command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *command]
+        without_capabilities = ["setpriv", "--inh-caps=-all", "--bounding-set=-all", "--"]
+    probe = subprocess.run(
+        [*without_capabilities, sys.executable, "-c", WRITE_PROBE, str(folder / "probe")],
+        capture_output=True, text=True, timeout=60, check=False)
+    if probe.stdout.strip() not in ("refused", "written"):
+        pytest.skip(f"cannot run a process without root's capabilities here: {probe.stderr}")
+    assert probe.stdout.strip() == "refused", "the folder is writable: the test would prove nothing"
+    command = [*without_capabilities, sys.executable, "-m", "dlarena.cli", "report", "--db",
+               str(path), "--format", "json"]
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "MPLCONFIGDIR": str(folder)}
     return subprocess.run(command, capture_output=True, text=True, timeout=120, env=env,
                           check=False)
 
 
-def test_a_store_in_a_read_only_folder_can_be_read(shared_folder: Path) -> None:
-    path = stored(shared_folder / "r.db")
+def test_a_store_in_a_read_only_folder_can_be_read(store_folder: Path) -> None:
+    path = stored(store_folder / "r.db")
     path.chmod(0o644)
-    before = snapshot(shared_folder)
-    result = read_only_report(shared_folder, path)
+    before = snapshot(store_folder)
+    result = read_only_report(store_folder, path)
     assert result.returncode == 0, result.stderr
     assert '"cells"' in result.stdout
-    assert snapshot(shared_folder) == before
+    assert snapshot(store_folder) == before
 
 
 def test_a_crashed_writers_log_in_a_read_only_folder_is_read_from_a_copy(
-    shared_folder: Path, tmp_path: Path
+    store_folder: Path, tmp_path: Path
 ) -> None:
     """A writer died with committed cells still in its -wal, and the -shm index is gone."""
     live = stored(tmp_path / "r.db", runs=1)
@@ -218,14 +237,14 @@ def test_a_crashed_writers_log_in_a_read_only_folder_is_read_from_a_copy(
     writer._db.execute("PRAGMA wal_autocheckpoint = 0")
     writer.create_run(plan_key="k2", command="c", environment=ENV)
     for name in ("r.db", "r.db-wal"):  # copied as a crash would leave them
-        shutil.copy(tmp_path / name, shared_folder / name)
-        (shared_folder / name).chmod(0o644)
+        shutil.copy(tmp_path / name, store_folder / name)
+        (store_folder / name).chmod(0o644)
     writer.close()
-    before = snapshot(shared_folder)
-    result = read_only_report(shared_folder, shared_folder / "r.db")
+    before = snapshot(store_folder)
+    result = read_only_report(store_folder, store_folder / "r.db")
     assert result.returncode == 0, result.stderr
     assert '"id": 2' in result.stdout  # the latest run, which only the -wal holds
-    assert snapshot(shared_folder) == before
+    assert snapshot(store_folder) == before
 
 
 def test_one_writer_at_a_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

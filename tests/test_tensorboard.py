@@ -19,6 +19,7 @@ def test_scalars_round_trip(tmp_path: Path) -> None:
     assert read_scalars(path) == scalars
 
 
+@pytest.mark.slow  # imports TensorBoard
 def test_tensorboard_itself_reads_the_file(tmp_path: Path) -> None:
     accumulator_module = require(
         "tensorboard.backend.event_processing.event_accumulator")

@@ -10,8 +10,10 @@ Found by layout, so adding a framework or a workload touches no list:
 - `dlarena/frameworks/<name>/deploy.py`, when there, defines `DEPLOYMENT` (save, export and
   serve paths).
 A framework's name may hold hyphens (`keras-jax`); its folder and files use underscores
-(`frameworks/keras_jax/`). A framework may run another's implementations
-(`FrameworkInfo.implementations_of`): Keras on JAX runs the Keras models of `tensorflow`.
+(`frameworks/keras_jax/`). Frameworks may share implementations written in one library
+(`FrameworkInfo.implementation_files`): `tensorflow`, `keras-jax` and `keras-torch` run
+`workloads/<w>/keras.py`, built on `frameworks/_keras/`, a folder that is no framework (its
+name starts with "_").
 Importing these modules never imports a framework: that happens inside the worker only.
 """
 
@@ -51,7 +53,7 @@ def frameworks() -> dict[str, FrameworkInfo]:
     """Every framework folder's INFO, and an identical twin of each."""
     found: dict[str, FrameworkInfo] = {}
     for module in pkgutil.iter_modules(_frameworks_package.__path__):
-        if not module.ispkg:
+        if not module.ispkg or module.name.startswith("_"):  # _keras: shared, no framework
             continue
         info = importlib.import_module(f"dlarena.frameworks.{module.name}").INFO
         if info.module != module.name:
@@ -122,10 +124,10 @@ def runtime_path(framework: str) -> str:
 
 def source_patterns(workload: str, framework: str) -> tuple[str, ...]:
     """Glob patterns, relative to the package, of the files that define `framework`'s model
-    of `workload`: its implementation file and folder, and those of the framework whose
-    implementations it runs."""
+    of `workload`: its implementation file, its folder, and the shared folder its
+    implementations build on."""
     info = frameworks()[framework]
-    folders = dict.fromkeys((info.module, info.implementation_module))
+    folders = (info.module,) if info.shared_folder is None else (info.module, info.shared_folder)
     return (f"workloads/{workload}/{info.implementation_module}.py",
             *(f"frameworks/{folder}/*.py" for folder in folders))
 

@@ -408,7 +408,7 @@ def test_a_depthwise_convolution_with_bias_maps_both_weights(runtimes: dict[str,
     import keras
     import torch
 
-    from dlarena.frameworks.tensorflow import layouts as keras_layers
+    from dlarena.frameworks._keras import layouts as keras_layers
     from dlarena.frameworks.torch import layouts as torch_layers
 
     layer = keras.layers.DepthwiseConv2D(3, use_bias=True)

@@ -12,7 +12,8 @@ from dlarena.errors import UsageError
 
 
 def calibrate(args: argparse.Namespace) -> int:
-    from dlarena.cli.commands import _console, _interpreters
+    from dlarena.cli import output
+    from dlarena.cli.commands import interpreters_named
     from dlarena.cli.progress import ConsoleObserver
     from dlarena.executors.local import LocalExecutor
     from dlarena.plan import Request
@@ -30,11 +31,11 @@ def calibrate(args: argparse.Namespace) -> int:
                       scenarios=["train"], size=args.size, modes=["default"],
                       until_decided=True, equivalence=args.equivalence,
                       max_rounds=args.max_rounds)
-    interpreters = _interpreters(args.python)
+    interpreters = interpreters_named(args.python)
     if name in interpreters:  # the twin runs where its framework runs
         interpreters[twin] = interpreters[name]
     prepared = prepare(request, interpreters)
-    console = _console()
+    console = output.console()
     session = {"calibration": {"framework": name, "runs": args.runs,
                                "started_utc": datetime.now(UTC).isoformat(timespec="seconds")}}
     executor = LocalExecutor(interpreters)

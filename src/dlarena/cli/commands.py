@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
 from dlarena import jsonsafe
+from dlarena.cli import output
 from dlarena.errors import UsageError
 
 
@@ -38,11 +38,11 @@ def run(args: argparse.Namespace) -> int:
         check_parity=not args.no_parity, until_decided=args.until_decided,
         sweep=_sweep(args), equivalence=args.equivalence, max_rounds=args.max_rounds,
     )
-    interpreters = _interpreters(args.python)
+    interpreters = interpreters_named(args.python)
     reference = _reference(args.reference)
     # Every input is checked before the store is opened: a mistake leaves no file behind.
     prepared = prepare(request, interpreters)
-    console = _console()
+    console = output.console()
     executor = _executor(args, interpreters, console)
     try:
         store = Store.open(args.db)
@@ -91,7 +91,7 @@ def check(args: argparse.Namespace) -> int:
     from dlarena.runner import check_installed, default_threads
 
     threads = ThreadSettings(args.threads, args.threads) if args.threads else default_threads()
-    interpreters = _interpreters(args.python)
+    interpreters = interpreters_named(args.python)
     frameworks = args.frameworks or environment.installed_frameworks(interpreters)
     if not frameworks:
         raise UsageError("no framework is installed: see `dlarena list` for install commands")
@@ -103,7 +103,7 @@ def check(args: argparse.Namespace) -> int:
                          threads)
     variants = list(dict.fromkeys((p.cell.framework, p.cell.mode) for p in planned))
     check_installed(list(dict.fromkeys(framework for framework, _ in variants)), interpreters)
-    console = _console()
+    console = output.console()
     if not args.frameworks:
         console.print("checking every installed framework: "
                       f"{', '.join(dict.fromkeys(framework for framework, _ in variants))}")
@@ -147,7 +147,7 @@ def check(args: argparse.Namespace) -> int:
 def listing(args: argparse.Namespace) -> int:
     from dlarena.cli import listing as listing_module
 
-    data = listing_module.listing(_interpreters(args.python))
+    data = listing_module.listing(interpreters_named(args.python))
     if args.json:
         print(jsonsafe.dumps(data, indent=2))
     else:
@@ -164,7 +164,7 @@ def report(args: argparse.Namespace) -> int:
 
         return machines.report(args)
     reference = _reference(args.reference)
-    out = _out(args.out, args.db)
+    out = output.out_file(args.out, args.db)
     store = Store.read(args.db)
     try:
         try:
@@ -176,41 +176,10 @@ def report(args: argparse.Namespace) -> int:
     if args.format == "terminal" and out is None:
         from dlarena.report import terminal
 
-        terminal.render(report, _console(), reference=reference)
+        terminal.render(report, output.console(), reference=reference)
         return 0
     text = _render_text(report, args.format, reference)
-    return write_report(text, out)
-
-
-def write_report(text: str, out: Path | None) -> int:
-    """A rendered report to standard output, or to --out saying where it went."""
-    if out is None:
-        sys.stdout.write(text)
-        return 0
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text)
-    except (OSError, ValueError) as error:
-        raise UsageError(f"cannot write --out {out}: {error}") from None
-    print(f"report written to {printable(str(out.resolve()))}")
-    return 0
-
-
-def _out(text: str | None, db: str) -> Path | None:
-    """The report's file: never an empty name, never the store itself (or its journal)."""
-    if text is None:
-        return None
-    if not text.strip():
-        raise UsageError("--out needs a file name (leave it out to print the report)")
-    out = Path(text)
-    try:
-        store = Path(db).resolve()
-        if out.resolve() in {store, *(store.with_name(store.name + suffix)
-                                       for suffix in ("-wal", "-shm", "-journal", "-lock"))}:
-            raise UsageError(f"--out {out} is the results database itself; choose another file")
-    except (OSError, ValueError, RuntimeError) as error:  # a name too long, a NUL, a loop
-        raise UsageError(f"cannot use --out {out}: {error}") from None
-    return out
+    return output.write_report(text, out)
 
 
 def _sweep(args: argparse.Namespace) -> dict[str, list[Any]] | None:
@@ -222,7 +191,7 @@ def _sweep(args: argparse.Namespace) -> dict[str, list[Any]] | None:
     return {name: values for name, values in given.items() if values} or None
 
 
-def _interpreters(pairs: list[tuple[str, str]]) -> dict[str, str]:
+def interpreters_named(pairs: list[tuple[str, str]]) -> dict[str, str]:
     """--python FRAMEWORK=PATH, each naming a known framework, once; the others run in
     their own environment where they have one (environment.interpreters)."""
     from dlarena import environment, registry
@@ -236,24 +205,6 @@ def _interpreters(pairs: list[tuple[str, str]]) -> dict[str, str]:
             raise UsageError(f"--python names {name} twice")
         interpreters[name] = path
     return environment.interpreters(interpreters)
-
-
-def printable(text: str) -> str:
-    """`text` as one line that any terminal shows as it is: control characters and
-    undecodable bytes of a file name written as escapes (the reports' sanitiser)."""
-    from dlarena.report.sanitise import plain
-
-    return plain(text)
-
-
-def _console() -> Any:
-    """A console that keeps the table readable when the output is a file or a pipe."""
-    from rich.console import Console
-
-    console = Console(highlight=False)
-    if not console.is_terminal:
-        console = Console(highlight=False, width=max(console.width, 160))
-    return console
 
 
 def _reference(name: str | None) -> str | None:
@@ -283,16 +234,10 @@ def _render_text(report: Any, format_name: str, reference: str | None) -> str:
         from dlarena.report import markdown
 
         return markdown.render(report, reference=reference)
-    from io import StringIO
-
-    from rich.console import Console
-
     from dlarena.report import terminal
 
-    buffer = StringIO()
-    terminal.render(report, Console(file=buffer, width=160, highlight=False, color_system=None),
-                    reference=reference)
-    return buffer.getvalue()
+    return output.plain_text(lambda console: terminal.render(report, console,
+                                                             reference=reference))
 
 
 def compare(args: argparse.Namespace) -> int:
@@ -308,7 +253,7 @@ def compare(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(compare_render.json_text(result))
     else:
-        compare_render.terminal(result, _console())
+        compare_render.terminal(result, output.console())
     return 0
 
 

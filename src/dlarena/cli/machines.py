@@ -8,15 +8,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from dlarena.cli import output
 from dlarena.errors import UsageError
 
 
 def export(args: argparse.Namespace) -> int:
     from dlarena import __version__
-    from dlarena.cli.commands import _out, printable
     from dlarena.store import Store
 
-    out = _out(args.out, args.db)
+    out = output.out_file(args.out, args.db)
     store = Store.read(args.db)
     try:
         runs = store.runs()
@@ -34,18 +34,15 @@ def export(args: argparse.Namespace) -> int:
     if out is None:
         sys.stdout.write(text)
         return 0
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text)
-    except (OSError, ValueError) as error:
-        raise UsageError(f"cannot write --out {out}: {error}") from None
-    print(f"run {document['run']['identity']} written to {printable(str(out.resolve()))}",
+    output.write_file(text, out)
+    print(f"run {document['run']['identity']} written to "
+          f"{output.printable(str(out.resolve()))}",
           file=sys.stderr)
     return 0
 
 
 def import_bundle(args: argparse.Namespace) -> int:
-    from dlarena.cli.commands import printable
+    from dlarena.cli.output import printable
     from dlarena.store import Store
     from dlarena.store.bundle import BundleError, parse, validate
     from dlarena.store.bundle_schema import MAX_BYTES
@@ -124,13 +121,12 @@ def _reportable(store: Any, run_id: int) -> None:
 
 
 def report(args: argparse.Namespace) -> int:
-    from dlarena.cli.commands import _console, _out, write_report
     from dlarena.report import machines
     from dlarena.store import Store
 
     if args.format not in ("terminal", "markdown", "json"):
         raise UsageError("--machines reports as terminal, markdown or json")
-    out = _out(args.out, args.db)
+    out = output.out_file(args.out, args.db)
     store = Store.read(args.db)
     try:
         if not store.runs():
@@ -142,19 +138,12 @@ def report(args: argparse.Namespace) -> int:
         store.close()
     text: Any
     if args.format == "terminal" and out is None:
-        machines.render_terminal(view, _console())
+        machines.render_terminal(view, output.console())
         return 0
     if args.format == "json":
         text = machines.to_json(view)
     elif args.format == "markdown":
         text = machines.to_markdown(view)
     else:
-        from io import StringIO
-
-        from rich.console import Console
-
-        buffer = StringIO()
-        machines.render_terminal(view, Console(file=buffer, width=160, highlight=False,
-                                               color_system=None))
-        text = buffer.getvalue()
-    return write_report(text, out)
+        text = output.plain_text(lambda console: machines.render_terminal(view, console))
+    return output.write_report(text, out)

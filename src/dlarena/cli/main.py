@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from dlarena.cli import calibrate, commands, machines
+from dlarena.cli import calibrate, commands, machines, output
 from dlarena.cli.parser import build_parser
 from dlarena.errors import UsageError
 
@@ -21,7 +21,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args)
     except UsageError as error:
         # One line, whatever a file name or a value in the message holds.
-        print(f"dlarena: error: {commands.printable(str(error))}", file=sys.stderr)
+        print(f"dlarena: error: {output.printable(str(error))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("dlarena: interrupted; finished cells are stored: run the same command to resume",

@@ -49,8 +49,14 @@ class FrameworkInfo:
     # Distributions that must be installed beside the first of `distributions` (a Keras
     # backend: keras-jax needs jax).
     requires: tuple[str, ...] = ()
-    # Runs another framework's implementations (`workloads/<w>/<that one>.py`) instead of
-    # files of its own: Keras on JAX runs the Keras models the `tensorflow` framework runs.
+    # The implementations it runs when several frameworks share them, named for the library
+    # they are written in: "keras" runs `workloads/<w>/keras.py`, built on the shared folder
+    # `frameworks/_keras/` (a folder whose name starts with "_" is no framework). None: its
+    # own files, `workloads/<w>/<its folder's name>.py`.
+    implementation_files: str | None = None
+    # Runs the implementations another framework runs (its `implementation_files` too), and
+    # the front-ends suite measures that one beside it: Keras on JAX runs the Keras models
+    # that `tensorflow` runs.
     implementations_of: str | None = None
     # The framework it runs on top of, when that is a framework of its own (Keras on JAX runs
     # on `jax`): the front-ends suite measures both, so reports show the front end's cost.
@@ -90,7 +96,12 @@ class FrameworkInfo:
     @property
     def implementation_module(self) -> str:
         """The name of the workload files it runs: `workloads/<w>/<this>.py`."""
-        return (self.implementations_of or self.twin_of or self.name).replace("-", "_")
+        return self.implementation_files or self.module
+
+    @property
+    def shared_folder(self) -> str | None:
+        """The folder in `frameworks/` that its shared implementations build on, if any."""
+        return None if self.implementation_files is None else f"_{self.implementation_files}"
 
     @property
     def default_mode(self) -> str:

@@ -6,7 +6,7 @@ listen on all interfaces, and `ray.init` turns a node address of 127.0.0.1 into 
 machine's own address. So the cluster runs in namespaces of its own (Linux, util-linux
 `unshare`, as for a TensorFlow cell, see `netns`): a network namespace whose only interface
 is loopback, so "every interface" is loopback and the machine's `ss -ltn` shows none of its
-ports; and a process namespace whose first process is this module's host, so that when the
+ports; and a process namespace whose first process is the host (`ray_host`), so that when the
 host ends, for any reason, the kernel kills every process of the cluster with it
 (`--kill-child` ends the host when `unshare` is killed).
 
@@ -32,12 +32,10 @@ import sys
 import tempfile
 import threading
 from collections.abc import Mapping
-from dataclasses import asdict
 from typing import IO, Any
 
 from dlarena import netns
 from dlarena.cell import CellSpec
-from dlarena.executors.base import CellOutcome
 
 # How long the host may take to start Ray, and to stop it after its stdin ends.
 START_SECONDS = 180.0
@@ -88,7 +86,7 @@ class Host:
         self._next_id = 0
         self._stderr: IO[str] = tempfile.TemporaryFile("w+")  # noqa: SIM115 (closed in close)
         try:
-            command = netns.command([sys.executable, "-m", "dlarena.executors.ray_private"],
+            command = netns.command([sys.executable, "-m", "dlarena.executors.ray_host"],
                                     own_processes=True)
             self.process = subprocess.Popen(
                 command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
@@ -193,60 +191,3 @@ class Host:
             self._stderr.seek(0)
             return " ".join(self._stderr.read()[-1000:].split())
         return ""
-
-
-# -- the host, inside the namespaces ---------------------------------------------------------
-
-def _serve(channel: IO[str]) -> None:
-    from dlarena.executors.ray import RayExecutor
-
-    setup = json.loads(sys.stdin.readline())
-    write_lock = threading.Lock()
-
-    def answer(message: dict[str, Any]) -> None:
-        with write_lock:
-            channel.write(json.dumps(message) + "\n")
-            channel.flush()
-
-    executor = RayExecutor(setup["interpreters"], machine=setup["machine"],
-                           scratch=os.path.join(setup["scratch"], "r"))
-    answer({"ready": executor.slots})
-
-    def run(message: dict[str, Any]) -> None:
-        cell = CellSpec.from_json(message["cell"])
-        outcome: CellOutcome = executor.run(cell, lambda _cell, _event: None,
-                                            replicate=int(message["replicate"]))
-        fields = asdict(outcome)
-        fields.pop("cell")
-        answer({"id": message["id"], "outcome": fields})
-
-    try:
-        for line in sys.stdin:
-            message = json.loads(line)
-            if message.get("cancel"):
-                executor.cancel()
-            else:
-                threading.Thread(target=run, args=(message,), daemon=True).start()
-    finally:
-        executor.close()
-        shutil.rmtree(setup["scratch"], ignore_errors=True)  # the coordinator may be gone
-
-
-def main() -> int:
-    # The protocol keeps the real stdout; anything Ray prints goes to stderr.
-    channel = os.fdopen(os.dup(sys.stdout.fileno()), "w")
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
-    try:
-        netns.enter()
-        _serve(channel)
-    except Exception as error:
-        with contextlib.suppress(OSError, ValueError):
-            channel.write(json.dumps({"error": f"{type(error).__name__}: {error}"}) + "\n")
-            channel.flush()
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    # The first process of its process namespace: what it leaves running, the kernel ends.
-    os._exit(main())

@@ -37,7 +37,7 @@ import numpy as np
 from dlarena import lifeline, netns, registry
 from dlarena.cell import CellSpec, ThreadSettings
 from dlarena.contract import Implementation, Runtime, Workload
-from dlarena.measure.scenarios import BATCH_POOL, ScenarioResult, cycling
+from dlarena.measure.scenario_parts import BATCH_POOL, ScenarioResult, cycling
 from dlarena.measure.timing import Progress, TimingResult, Window
 
 RANKS_OPTION = "ranks"

@@ -26,6 +26,7 @@ from dlarena.cell import CellSpec, MeasureSettings
 from dlarena.contract import Implementation, Runtime, Workload
 from dlarena.contract.pipeline import JPEG, InputPipeline, PipelineSpec
 from dlarena.data.imagefiles import image_folder, source_side
+from dlarena.measure.scenario_parts import ScenarioResult, cycling, device_batches
 from dlarena.measure.timing import (
     Progress,
     Step,
@@ -145,9 +146,7 @@ def _images(timing: TimingResult, batch_size: int) -> int:
 
 
 def run_dataload(impl: Implementation, runtime: Runtime, workload: Workload, cell: CellSpec,
-                 progress: Progress) -> Any:
-    from dlarena.measure.scenarios import ScenarioResult
-
+                 progress: Progress) -> ScenarioResult:
     progress("open files", 0, 1)
     started = time.perf_counter()
     pipeline = open_pipeline(workload, cell)
@@ -205,9 +204,7 @@ def alternating(steps: dict[str, Step], sync: Callable[[Any], None], settings: M
 
 
 def run_train_from_files(impl: Implementation, runtime: Runtime, workload: Workload,
-                         cell: CellSpec, progress: Progress) -> Any:
-    from dlarena.measure.scenarios import ScenarioResult, cycling, device_batches
-
+                         cell: CellSpec, progress: Progress) -> ScenarioResult:
     impl.prepare(training=True)
     memory = cycling(impl.train_step, device_batches(impl, workload, cell))
     progress("open files", 0, 1)

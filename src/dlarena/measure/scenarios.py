@@ -6,7 +6,6 @@ entry in SCENARIOS (its headline metric must be in `metrics.METRICS`).
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -18,29 +17,11 @@ from dlarena.cell import CellSpec
 from dlarena.contract import Implementation, Runtime, Workload
 from dlarena.contract.pipeline import JPEG, RECORDS
 from dlarena.measure import dataload
-from dlarena.measure.timing import Progress, TimingResult, measure
+from dlarena.measure.scenario_parts import ScenarioResult, cycling, device_batches
+from dlarena.measure.timing import Progress, measure
 
-# Distinct batches cycled through the timed loop; made on the device before timing starts,
-# so data loading is not part of train/infer throughput (it is its own scenario).
-BATCH_POOL = 4
 # A latency measurement keeps at least this many requests, however short the budget.
 MIN_REQUESTS = 50
-
-
-@dataclass(frozen=True)
-class ScenarioResult:
-    # None: the scenario times no first step (devex runs its steps under a debugger probe).
-    first_step_seconds: float | None
-    # Steady-state windows, for throughput scenarios.
-    timing: TimingResult | None = None
-    # Other per-event samples (e.g. one latency per request).
-    samples: dict[str, list[float]] = field(default_factory=dict)
-    extra_metrics: dict[str, float] = field(default_factory=dict)
-    # What is not a number: stored with the cell as it is (JSON).
-    details: dict[str, Any] = field(default_factory=dict)
-    # Settings the scenario chose (a saved format's name, a runtime's version, an input
-    # pipeline's settings): the fairness manifest.
-    manifest: dict[str, Any] = field(default_factory=dict)
 
 
 Run = Callable[[Implementation, Runtime, Workload, CellSpec, Progress], ScenarioResult]
@@ -81,20 +62,6 @@ def swept_options(spec: CellSpec) -> str:
     # The option's last word is its name here: "loader_workers" -> "workers".
     return " ".join(f"{name.rsplit('_', 1)[-1]}={spec.options[name]}" for name in scenario.sweep
                     if name in spec.options)
-
-
-def device_batches(impl: Implementation, workload: Workload, cell: CellSpec) -> list[Any]:
-    rng = np.random.default_rng(cell.seed + 1)
-    return [
-        impl.to_device(*workload.synthetic_batch(rng, cell.batch_size, cell.size))
-        for _ in range(BATCH_POOL)
-    ]
-
-
-def cycling(step: Callable[[Any], Any], batches: list[Any]) -> Callable[[], Any]:
-    """The zero-argument step that the timing loop calls: the next batch, one step."""
-    pool = itertools.cycle(batches)
-    return lambda: step(next(pool))
 
 
 def _throughput(training: bool) -> Run:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dlarena.report.deployment import EXPORT_SCENARIOS, SAVE_SCENARIOS, load_curves
 from dlarena.report.formatting import number
 from dlarena.report.model import CellReport, Report
-from dlarena.report.plots import FigureStyle, _pyplot, _svg
+from dlarena.report.plots import FigureStyle, headless_pyplot, inline_svg
 
 
 def _workloads(cells: Sequence[CellReport]) -> list[str]:
@@ -34,7 +34,7 @@ def _figure(report: Report, style: FigureStyle, scenarios: tuple[str, ...],
     workloads = _workloads(cells)
     if not workloads:
         return None
-    plt = _pyplot()
+    plt = headless_pyplot()
     figure, axes = plt.subplots(len(panels), len(workloads),
                                 figsize=(2.8 * len(workloads), 2.6 * len(panels)),
                                 squeeze=False)
@@ -54,7 +54,7 @@ def _figure(report: Report, style: FigureStyle, scenarios: tuple[str, ...],
             if column == 0:
                 panel.set_ylabel(unit)
     figure.tight_layout()
-    return _svg(figure)
+    return inline_svg(figure)
 
 
 def save_figure(report: Report, style: FigureStyle) -> str | None:
@@ -78,7 +78,7 @@ def load_curve_figure(report: Report, style: FigureStyle) -> str | None:
     workloads = list(dict.fromkeys(workload for workload, _, _ in curves))
     if not workloads:
         return None
-    plt = _pyplot()
+    plt = headless_pyplot()
     figure, axes = plt.subplots(1, len(workloads), figsize=(3.2 * len(workloads), 2.8),
                                 squeeze=False)
     for panel, workload in zip(axes[0], workloads, strict=True):
@@ -94,4 +94,4 @@ def load_curve_figure(report: Report, style: FigureStyle) -> str | None:
         panel.legend(fontsize=7, frameon=False)
     axes[0][0].set_ylabel("p99 latency (ms, log)")
     figure.tight_layout()
-    return _svg(figure)
+    return inline_svg(figure)

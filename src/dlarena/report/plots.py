@@ -53,7 +53,8 @@ class FigureStyle:
                                 definitions.eager_mode(framework)) else "--")
 
 
-def _svg(figure: Any) -> str:
+def inline_svg(figure: Any) -> str:
+    """The figure as an SVG element to put inside HTML (no prolog, no metadata); closes it."""
     buffer = io.StringIO()
     figure.savefig(buffer, format="svg", bbox_inches="tight")
     import matplotlib.pyplot as plt
@@ -64,7 +65,8 @@ def _svg(figure: Any) -> str:
     return re.sub(r"<metadata>.*?</metadata>\s*", "", text, flags=re.DOTALL)
 
 
-def _pyplot() -> Any:
+def headless_pyplot() -> Any:
+    """matplotlib.pyplot drawing without a display, text kept as text in the SVG."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -106,7 +108,7 @@ def throughput_figure(workload: str, groups: Sequence[Group], style: FigureStyle
                 and any(g.headline in c.summaries for c in g.cells)]
     if not measured:
         return None
-    plt = _pyplot()
+    plt = headless_pyplot()
     figure, axes = plt.subplots(1, len(measured), figsize=(3.4 * len(measured), 2.9),
                                 squeeze=False)
     for panel, group in zip(axes[0], measured, strict=True):
@@ -116,7 +118,7 @@ def throughput_figure(workload: str, groups: Sequence[Group], style: FigureStyle
         panel.set_title(f"{workload} · {group.scenario} (batch {group.batch_size})")
         panel.set_ylabel(style.definitions.unit(metric, workload))
     figure.tight_layout()
-    return _svg(figure)
+    return inline_svg(figure)
 
 
 def memory_figure(groups: Sequence[Group], style: FigureStyle) -> str | None:
@@ -125,7 +127,7 @@ def memory_figure(groups: Sequence[Group], style: FigureStyle) -> str | None:
                    and any("peak_rss_bytes" in c.summaries for c in g.cells)]
     if not with_memory:
         return None
-    plt = _pyplot()
+    plt = headless_pyplot()
     figure, axes = plt.subplots(1, len(with_memory), figsize=(2.6 * len(with_memory), 2.8),
                                 squeeze=False, sharey=True)
     for panel, group in zip(axes[0], with_memory, strict=True):
@@ -133,7 +135,7 @@ def memory_figure(groups: Sequence[Group], style: FigureStyle) -> str | None:
         panel.set_title(f"{group.workload} · {group.scenario}")
     axes[0][0].set_ylabel("peak RSS (MiB)")
     figure.tight_layout()
-    return _svg(figure)
+    return inline_svg(figure)
 
 
 def latency_figure(cells: Sequence[CellReport], style: FigureStyle) -> str | None:
@@ -142,7 +144,7 @@ def latency_figure(cells: Sequence[CellReport], style: FigureStyle) -> str | Non
                 if cell.stored.samples.get("latency_seconds")]
     if not measured:
         return None
-    plt = _pyplot()
+    plt = headless_pyplot()
     figure, axes = plt.subplots(figsize=(max(4.0, 1.2 * len(measured)), 3.0))
     boxes = axes.boxplot([[1e3 * value for value in values] for _, values in measured],
                          whis=(1, 99), showfliers=False, patch_artist=True)
@@ -154,12 +156,12 @@ def latency_figure(cells: Sequence[CellReport], style: FigureStyle) -> str | Non
     axes.set_ylabel("latency (ms, log scale)")
     axes.spines[["top", "right"]].set_visible(False)
     figure.tight_layout()
-    return _svg(figure)
+    return inline_svg(figure)
 
 
 def sweep_figure(sweep: Sweep, style: FigureStyle) -> str:
     """Headline median against batch size (log scale), one line per framework/mode."""
-    plt = _pyplot()
+    plt = headless_pyplot()
     figure, axes = plt.subplots(figsize=(4.6, 3.0))
     for label, points in sweep.series.items():
         sizes = sorted(points)
@@ -178,7 +180,7 @@ def sweep_figure(sweep: Sweep, style: FigureStyle) -> str:
     axes.legend(fontsize=7, frameon=False)
     axes.spines[["top", "right"]].set_visible(False)
     figure.tight_layout()
-    return _svg(figure)
+    return inline_svg(figure)
 
 
 def learning_curves_figure(workload: str, cells: Sequence[CellReport],
@@ -187,7 +189,7 @@ def learning_curves_figure(workload: str, cells: Sequence[CellReport],
     curves = [cell for cell in cells if cell.stored.samples_by_process.get("val_accuracy")]
     if not curves:
         return None
-    plt = _pyplot()
+    plt = headless_pyplot()
     figure, (accuracy, loss) = plt.subplots(1, 2, figsize=(7.6, 2.9))
     for cell in curves:
         colour = style.colour(cell.stored.spec.framework)
@@ -209,7 +211,7 @@ def learning_curves_figure(workload: str, cells: Sequence[CellReport],
         axes.spines[["top", "right"]].set_visible(False)
     accuracy.legend(fontsize=7, frameon=False)
     figure.tight_layout()
-    return _svg(figure)
+    return inline_svg(figure)
 
 
 def memory_phases_figure(cells: Sequence[CellReport]) -> str | None:
@@ -218,7 +220,7 @@ def memory_phases_figure(cells: Sequence[CellReport]) -> str | None:
     measured = [cell for cell in cells if all(p in cell.summaries for p in phases)]
     if not measured:
         return None
-    plt = _pyplot()
+    plt = headless_pyplot()
     figure, axes = plt.subplots(figsize=(max(4.0, 1.6 * len(measured)), 2.9))
     width = 0.8 / len(phases)
     for index, (phase, name) in enumerate(zip(phases, ("loading data", "import + build",
@@ -232,7 +234,7 @@ def memory_phases_figure(cells: Sequence[CellReport]) -> str | None:
     axes.legend(fontsize=7, frameon=False)
     axes.spines[["top", "right"]].set_visible(False)
     figure.tight_layout()
-    return _svg(figure)
+    return inline_svg(figure)
 
 
 @dataclass(frozen=True)
@@ -294,7 +296,7 @@ def verdicts_figure(groups: Sequence[Group], *, interval: str) -> str | None:
     if not rows:
         return None
     places = Counter((group.workload, group.scenario) for group in groups if group.verdicts)
-    plt = _pyplot()
+    plt = headless_pyplot()
     from matplotlib.lines import Line2D
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
@@ -339,4 +341,4 @@ def verdicts_figure(groups: Sequence[Group], *, interval: str) -> str | None:
         for mark in _MARKS if mark in shown], fontsize=7, frameon=False, loc="lower left",
         bbox_to_anchor=(0.0, 1.0), ncol=2)
     figure.tight_layout()
-    return _svg(figure)
+    return inline_svg(figure)

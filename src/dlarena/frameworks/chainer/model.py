@@ -202,7 +202,7 @@ def _adam_with_pytorch_epsilon() -> type:
 
     Chainer, like Keras and MXNet, divides by sqrt(v) + eps and folds the bias corrections
     into the step size; scaling eps by sqrt(1 - beta_2^t) each step makes it PyTorch's
-    function (see frameworks/tensorflow/model.py).
+    function (see frameworks/_keras/model.py).
     """
     from chainer import optimizers
     from chainer.optimizers import adam

@@ -1,4 +1,4 @@
-"""Keras 3 on JAX: the Keras models of `tensorflow`, run by KERAS_BACKEND=jax.
+"""Keras 3 on JAX: the Keras models (`workloads/<w>/keras.py`), run by KERAS_BACKEND=jax.
 
 Importing this package imports neither Keras nor JAX.
 """
@@ -14,6 +14,7 @@ INFO = FrameworkInfo(
     # jit_compile: what `model.compile(jit_compile=True)` (Keras' default on JAX) does.
     modes=("jit_compile", "eager"),
     eager_mode="eager",
+    implementation_files="keras",  # workloads/<w>/keras.py, as tensorflow
     implementations_of="tensorflow",
     runs_on="jax",
     quiet_variables={"TF_CPP_MIN_LOG_LEVEL": "2"},

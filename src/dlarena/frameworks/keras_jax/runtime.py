@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
 from dlarena.cell import ThreadSettings
 from dlarena.contract import DeviceUnavailable
-from dlarena.frameworks.tensorflow.backend import (
+from dlarena.frameworks._keras.backend import (
     KerasRuntime,
     KerasSteps,
     Step,
@@ -20,13 +20,7 @@ from dlarena.frameworks.tensorflow.backend import (
     keras_sigmoid_cross_entropy,
     seed_without_tensorflow,
 )
-
-
-class StepOutput(NamedTuple):
-    """A stateless training step's loss and the new state: timing waits for both."""
-
-    loss: Any
-    state: Any
+from dlarena.frameworks.keras_jax.steps import JaxSteps, StepOutput
 
 
 def xla_thread_flags(threads: ThreadSettings) -> str:
@@ -104,8 +98,6 @@ class KerasJaxRuntime(KerasRuntime):
         return self._jax.device_put(array)
 
     def steps(self, model: Any, optimizer: Any, loss: Step, mode: str) -> KerasSteps:
-        from dlarena.frameworks.keras_jax.steps import JaxSteps
-
         return JaxSteps(model, optimizer, loss, mode)
 
     def sigmoid_cross_entropy(self) -> Step:

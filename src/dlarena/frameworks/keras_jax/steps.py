@@ -10,14 +10,20 @@ the Keras variables, and written back into them only when the weights are read. 
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from dlarena.frameworks.keras_jax.runtime import StepOutput
-from dlarena.frameworks.tensorflow.backend import KerasSteps, Step
+from dlarena.frameworks._keras.backend import KerasSteps, Step
 
 State = tuple[tuple[Any, ...], tuple[Any, ...], tuple[Any, ...]]
+
+
+class StepOutput(NamedTuple):
+    """A stateless training step's loss and the new state: timing waits for both."""
+
+    loss: Any
+    state: Any
 
 
 class JaxSteps(KerasSteps):

@@ -1,4 +1,4 @@
-"""Keras 3 on PyTorch: the Keras models of `tensorflow`, run by KERAS_BACKEND=torch.
+"""Keras 3 on PyTorch: the Keras models (`workloads/<w>/keras.py`), run by KERAS_BACKEND=torch.
 
 Importing this package imports neither Keras nor torch.
 """
@@ -14,6 +14,7 @@ INFO = FrameworkInfo(
     # Keras' `jit_compile="auto"` means eager on torch; jit_compile=True is torch.compile.
     modes=("eager", "jit_compile"),
     eager_mode="eager",
+    implementation_files="keras",  # workloads/<w>/keras.py, as tensorflow
     implementations_of="tensorflow",
     runs_on="torch",
     # torch.compile's Inductor and Triton caches: a warm cache would hide compile time.

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from dlarena.cell import ThreadSettings
-from dlarena.frameworks.tensorflow.backend import (
+from dlarena.frameworks._keras.backend import (
     KerasRuntime,
     KerasSteps,
     Step,

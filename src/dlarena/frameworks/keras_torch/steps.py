@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from dlarena.frameworks.tensorflow.backend import KerasSteps, Step
+from dlarena.frameworks._keras.backend import KerasSteps, Step
 
 
 class TorchSteps(KerasSteps):

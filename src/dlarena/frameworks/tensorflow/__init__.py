@@ -10,6 +10,7 @@ INFO = FrameworkInfo(
     modes=("function", "eager", "xla"),
     eager_mode="eager",
     in_default_set=True,
+    implementation_files="keras",  # workloads/<w>/keras.py, shared with keras-jax and -torch
     # Read at import, before `runtime` can call the threading API (which it also does).
     intra_op_variables=("TF_NUM_INTRAOP_THREADS",),
     inter_op_variables=("TF_NUM_INTEROP_THREADS",),

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from dlarena.contract import Deployment, ExportUnsupported, Predict
-from dlarena.frameworks.tensorflow.model import KerasModel
+from dlarena.frameworks._keras.model import KerasModel
 
 _FORMATS = {"weights": ".weights.h5", "model": ".keras", "program": "SavedModel"}
 _FILES = {"weights": "model.weights.h5", "model": "model.keras", "program": "saved_model"}

@@ -11,7 +11,7 @@ import numpy as np
 
 from dlarena.cell import ThreadSettings
 from dlarena.contract import DeviceUnavailable
-from dlarena.frameworks.tensorflow.backend import KerasRuntime, KerasSteps, Step
+from dlarena.frameworks._keras.backend import KerasRuntime, KerasSteps, Step
 
 
 class TensorflowRuntime(KerasRuntime):

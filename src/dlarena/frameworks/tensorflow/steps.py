@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from dlarena.frameworks.tensorflow.backend import KerasSteps, Step
+from dlarena.frameworks._keras.backend import KerasSteps, Step
 
 
 class TensorflowSteps(KerasSteps):

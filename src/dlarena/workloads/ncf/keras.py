@@ -1,10 +1,10 @@
-"""ncf in TensorFlow/Keras: a functional model over (user, item) pairs."""
+"""ncf in Keras 3: a functional model over (user, item) pairs."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from dlarena.frameworks.tensorflow.model import KerasModel
+from dlarena.frameworks._keras.model import KerasModel
 from dlarena.workloads.ncf.spec import WORKLOAD
 
 

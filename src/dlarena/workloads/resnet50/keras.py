@@ -1,4 +1,4 @@
-"""resnet50 in TensorFlow/Keras (functional, NHWC: TensorFlow's fastest layout).
+"""resnet50 in Keras 3 (functional, NHWC: TensorFlow's fastest layout).
 
 PyTorch pads strided convolutions and the stem's max-pool symmetrically; Keras' 'same' pads
 less before than after at stride 2, so those layers get an explicit ZeroPadding2D. Zeros
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dlarena.frameworks.tensorflow.model import KerasImageModel
+from dlarena.frameworks._keras.model import KerasImageModel
 from dlarena.workloads.resnet50 import spec
 from dlarena.workloads.resnet50.spec import WORKLOAD
 

@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 
 from dlarena.contract import Implementation, SgdSettings, Weights, check_layout
-from dlarena.frameworks.tensorflow import layouts as keras_layers
-from dlarena.frameworks.tensorflow.backend import KerasRuntime
+from dlarena.frameworks._keras import layouts as keras_layers
+from dlarena.frameworks._keras.backend import KerasRuntime
 
 
 class KerasModel(Implementation):

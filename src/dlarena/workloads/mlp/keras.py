@@ -1,10 +1,10 @@
-"""mlp in TensorFlow/Keras."""
+"""mlp in Keras 3."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from dlarena.frameworks.tensorflow.model import KerasModel
+from dlarena.frameworks._keras.model import KerasModel
 from dlarena.workloads.mlp.spec import CLASSES, HIDDEN, INPUTS
 
 

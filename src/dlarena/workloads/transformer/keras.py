@@ -1,4 +1,4 @@
-"""transformer in TensorFlow/Keras: a functional model of MultiHeadAttention and LayerNormalization.
+"""transformer in Keras 3: a functional model of MultiHeadAttention and LayerNormalization.
 
 Layers are named after PyTorch's module paths (`encoder_layers_0_self_attn`, `…_linear1`), the
 canonical prefixes; GELU is a separate layer so `linear1`'s output is the pre-activation, as
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dlarena.frameworks.tensorflow.model import KerasModel
+from dlarena.frameworks._keras.model import KerasModel
 from dlarena.workloads.transformer.spec import LAYER_NORM_EPSILON
 
 

@@ -1,4 +1,4 @@
-"""mobilenet_v2 in TensorFlow/Keras (functional, NHWC: TensorFlow's fastest layout).
+"""mobilenet_v2 in Keras 3 (functional, NHWC: TensorFlow's fastest layout).
 
 PyTorch pads strided convolutions symmetrically; Keras' 'same' pads less before than after at
 stride 2 (keras.applications' MobileNetV2 pads asymmetrically for that reason), so the strided
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dlarena.frameworks.tensorflow.model import KerasImageModel
+from dlarena.frameworks._keras.model import KerasImageModel
 from dlarena.workloads.mobilenet_v2 import spec
 from dlarena.workloads.mobilenet_v2.spec import WORKLOAD
 

@@ -1,10 +1,10 @@
-"""alexnet in TensorFlow/Keras (NHWC, TensorFlow's fastest layout on CPU and GPU)."""
+"""alexnet in Keras 3 (NHWC, TensorFlow's fastest layout on CPU and GPU)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from dlarena.frameworks.tensorflow.model import KerasImageModel, dense_head
+from dlarena.frameworks._keras.model import KerasImageModel, dense_head
 from dlarena.workloads.alexnet.spec import CONVS, WORKLOAD
 
 

@@ -1,10 +1,10 @@
-"""vgg19 in TensorFlow/Keras (NHWC, TensorFlow's fastest layout on CPU and GPU)."""
+"""vgg19 in Keras 3 (NHWC, TensorFlow's fastest layout on CPU and GPU)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from dlarena.frameworks.tensorflow.model import KerasImageModel, dense_head
+from dlarena.frameworks._keras.model import KerasImageModel, dense_head
 from dlarena.workloads.vgg19.spec import WORKLOAD
 
 

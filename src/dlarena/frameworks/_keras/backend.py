@@ -1,6 +1,6 @@
 """What a Keras 3 backend provides to the Keras implementations: one seam, three backends.
 
-The Keras models (`workloads/<w>/tensorflow.py`, base class `model.KerasModel`) are written
+The Keras models (`workloads/<w>/keras.py`, base class `model.KerasModel`) are written
 in backend-agnostic Keras: `keras.layers`, `keras.ops`, Keras losses and optimizers. What
 cannot be written that way is the training step: Keras 3 has no backend-neutral way to take
 gradients, so each backend's idiomatic custom step lives beside its runtime, as the Keras

@@ -1,4 +1,4 @@
-"""gnmt in TensorFlow/Keras: a functional model, Bidirectional(LSTM) for the first layer."""
+"""gnmt in Keras 3: a functional model, Bidirectional(LSTM) for the first layer."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from typing import Any
 
 import keras
 
-from dlarena.frameworks.tensorflow.layouts import Slot
-from dlarena.frameworks.tensorflow.model import KerasModel
+from dlarena.frameworks._keras.layouts import Slot
+from dlarena.frameworks._keras.model import KerasModel
 from dlarena.workloads.gnmt.spec import DECODER_LAYERS, ENCODER_LAYERS, FIRST_RESIDUAL
 
 

@@ -1,10 +1,10 @@
-"""cnn in TensorFlow/Keras (NHWC, TensorFlow's fastest layout on CPU and GPU)."""
+"""cnn in Keras 3 (NHWC, TensorFlow's fastest layout on CPU and GPU)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from dlarena.frameworks.tensorflow.model import KerasImageModel
+from dlarena.frameworks._keras.model import KerasImageModel
 from dlarena.workloads.cnn.spec import CLASSES, CONVS, IMAGE, WORKLOAD
 
 

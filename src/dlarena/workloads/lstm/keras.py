@@ -1,10 +1,10 @@
-"""lstm in TensorFlow/Keras."""
+"""lstm in Keras 3."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from dlarena.frameworks.tensorflow.model import KerasModel
+from dlarena.frameworks._keras.model import KerasModel
 from dlarena.workloads.lstm.spec import CLASSES
 
 
