@@ -231,3 +231,22 @@ def test_an_exported_files_size_counts_its_external_weights(tmp_path: Path) -> N
     (tmp_path / "saved").mkdir()
     (tmp_path / "saved" / "variables").write_bytes(b"v" * 7)
     assert _size(str(tmp_path / "saved")) == 7
+
+
+def test_every_framework_of_the_deploy_suite_has_paths_that_import_no_framework() -> None:
+    from dlarena import registry
+    from dlarena.cell import ThreadSettings
+    from dlarena.plan import Request, build_plan
+
+    planned = {p.cell.framework for p in build_plan(Request(suite="deploy"), ThreadSettings(1, 1))}
+    assert "jax" in planned
+    paths = {framework: registry.deployment_path(framework) for framework in sorted(planned)}
+    assert None not in paths.values(), paths
+    # The coordinator may read these modules: a framework is imported inside their functions.
+    code = ("import sys\nfrom dlarena import registry\n"
+            f"for path in {sorted(paths.values())!r}:\n    registry.load(path)\n"
+            "loaded = {'torch', 'tensorflow', 'jax', 'keras', 'orbax'} & set(sys.modules)\n"
+            "assert not loaded, loaded\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
