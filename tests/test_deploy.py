@@ -91,6 +91,24 @@ def test_serving_measures_every_load_level_and_leaves_no_server(marker: str) -> 
     assert wait_for(lambda: not processes_marked(marker), 5), processes_marked(marker)
 
 
+def test_an_open_loop_level_without_answers_ends_the_stepping(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A short level at a low rate may see no arrival: its p99 would be NaN, which the store
+    refuses (that aborted a whole `run --suite deploy`)."""
+    from dlarena import registry
+    from dlarena.measure import deployment
+
+    monkeypatch.setattr(deployment.loadgen, "open_loop",
+                        lambda *args, **kwargs: loadgen.LoadResult(seconds=0.1))
+    cell = fake_cell(scenario="serve", batch_size=1,
+                     measure=MeasureSettings(min_window_seconds=0.02, windows=3,
+                                             max_warmup_windows=1))
+    figures = deployment.run_serve(None, None, registry.workloads()["mlp"],  # type: ignore[arg-type]
+                                   cell, lambda *_: None)
+    assert figures.samples["poisson_p99_seconds"] == []
+    assert "poisson_max_rate_within_bound" not in figures.metrics
+    assert all(np.isfinite(value) for value in figures.metrics.values())
+
 def test_a_server_that_crashes_mid_load_fails_its_cell(marker: str) -> None:
     started = time.monotonic()
     outcome = run_fake("serve", plant_server_crash_after=10)
@@ -235,3 +253,22 @@ def test_an_exported_files_size_counts_its_external_weights(tmp_path: Path) -> N
     (tmp_path / "saved").mkdir()
     (tmp_path / "saved" / "variables").write_bytes(b"v" * 7)
     assert _size(str(tmp_path / "saved")) == 7
+
+
+def test_every_framework_of_the_deploy_suite_has_paths_that_import_no_framework() -> None:
+    from dlarena import registry
+    from dlarena.cell import ThreadSettings
+    from dlarena.plan import Request, build_plan
+
+    planned = {p.cell.framework for p in build_plan(Request(suite="deploy"), ThreadSettings(1, 1))}
+    assert "jax" in planned
+    paths = {framework: registry.deployment_path(framework) for framework in sorted(planned)}
+    assert None not in paths.values(), paths
+    # The coordinator may read these modules: a framework is imported inside their functions.
+    code = ("import sys\nfrom dlarena import registry\n"
+            f"for path in {sorted(paths.values())!r}:\n    registry.load(path)\n"
+            "loaded = {'torch', 'tensorflow', 'jax', 'keras', 'orbax'} & set(sys.modules)\n"
+            "assert not loaded, loaded\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert result.returncode == 0, result.stderr

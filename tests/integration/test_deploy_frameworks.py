@@ -1,22 +1,25 @@
-"""Real PyTorch and TensorFlow deployment cells at smoke size (mlp and cnn): a save that
-loads in a fresh process with equal outputs, ONNX and LiteRT exports checked against the
+"""Real PyTorch, TensorFlow and JAX deployment cells at smoke size (mlp and cnn): a save
+that loads in a fresh process with equal outputs, ONNX and LiteRT exports checked against the
 framework and run in their runtimes, a served model under load. The format of each framework
-that cannot be produced here fails its cell saying why."""
+that cannot be produced here fails its cell saying why. JAX's paths also in one process: a
+loader that read nothing, or a program that lost its weights, would be told apart."""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
+import numpy as np
 import pytest
 
 from dlarena.cell import MeasureSettings
+from dlarena.deploy.compare import agreement
 from dlarena.executors.local import LocalExecutor
 from tests.conftest import fake_cell, require
 
 pytestmark = pytest.mark.frameworks
 SMOKE = MeasureSettings(min_window_seconds=0.05, windows=3, max_warmup_windows=1)
-MODES = {"torch": "eager", "tensorflow": "function"}
+MODES = {"torch": "eager", "tensorflow": "function", "jax": "jit"}
 
 
 def measure(framework: str, workload: str, scenario: str) -> Any:
@@ -31,6 +34,8 @@ def measure(framework: str, workload: str, scenario: str) -> Any:
 @pytest.mark.parametrize(("framework", "workload", "scenario"), [
     ("torch", "mlp", "save-program"),  # torch.export: the most fragile of PyTorch's
     ("tensorflow", "mlp", "save-weights"),  # .weights.h5: bit for bit
+    ("jax", "mlp", "save-weights"),  # an Orbax checkpoint: bit for bit
+    ("jax", "cnn", "save-program"),  # jax.export: NHWC inputs, BatchNorm statistics
 ])
 def test_saved_model_loads_in_a_fresh_process_with_equal_outputs(
         framework: str, workload: str, scenario: str) -> None:
@@ -46,6 +51,7 @@ def test_saved_model_loads_in_a_fresh_process_with_equal_outputs(
 @pytest.mark.parametrize(("framework", "workload", "scenario"), [
     ("torch", "cnn", "export-onnx"),
     ("tensorflow", "cnn", "export-litert"),  # NHWC inputs, through the SavedModel
+    ("jax", "cnn", "export-litert"),  # through jax2tf and a SavedModel
 ])
 def test_export_runs_in_its_runtime_beside_the_framework(
         framework: str, workload: str, scenario: str) -> None:
@@ -66,9 +72,47 @@ def test_pytorch_to_litert_fails_saying_why() -> None:
     assert "export to litert failed: litert-torch is not installed" in outcome.error
 
 
-def test_served_model_answers_under_load() -> None:
-    outcome = measure("torch", "mlp", "serve")
+@pytest.mark.parametrize(("scenario", "reason"), [
+    ("save-model", "no model format: JAX has no format holding architecture and weights"),
+    ("export-onnx", "export to onnx failed: jax2onnx is not installed"),
+])
+def test_what_jax_cannot_ship_here_fails_its_cell_saying_why(scenario: str, reason: str) -> None:
+    outcome = measure("jax", "mlp", scenario)
+    assert outcome.status == "error"
+    assert reason in outcome.error
+
+
+@pytest.mark.parametrize("framework", ["torch", "jax"])
+def test_served_model_answers_under_load(framework: str) -> None:
+    outcome = measure(framework, "mlp", "serve")
     assert outcome.status == "ok", outcome.error
     metrics = outcome.payload["metrics"]
     assert all(metrics[f"serve_errors_c{c}"] == 0 for c in (1, 4, 16))
-    assert metrics["server_peak_rss_bytes"] > 100 * 2**20  # the server loaded torch
+    assert metrics["server_peak_rss_bytes"] > 100 * 2**20  # the server loaded the framework
+
+
+def _jax_mlp(seed: int) -> Any:
+    from dlarena import registry
+    from dlarena.frameworks.jax.deploy import JaxDeployment
+    from dlarena.worker import build_implementation, setup_runtime
+
+    cell = fake_cell(framework="jax", mode="jit", seed=seed)
+    impl = build_implementation(cell, setup_runtime(cell))
+    inputs, labels = registry.workloads()["mlp"].synthetic_batch(
+        np.random.default_rng(0), 8, "smoke")
+    return JaxDeployment(impl), inputs, labels
+
+
+@pytest.mark.parametrize(("kind", "exact"), [("weights", True), ("program", False)])
+def test_jax_loads_the_saved_weights_not_its_own(kind: str, exact: bool, tmp_path: Any) -> None:
+    require("jax")
+    require("orbax.checkpoint")
+    saved, inputs, labels = _jax_mlp(seed=0)
+    reference = saved.predict(inputs, labels)
+    path = saved.save(kind, str(tmp_path), inputs)
+    other, _, _ = _jax_mlp(seed=1000)  # built with other weights, as the fresh process is
+    assert not agreement(reference, other.predict(inputs, labels), exact=False).equal
+    loaded = other.load(kind, path)(inputs)
+    check = agreement(reference, loaded, exact=exact)
+    assert check.equal, check.reason
+    assert saved.bit_exact(kind) is exact

@@ -311,6 +311,10 @@ def run_serve(impl: Implementation, runtime: Runtime, workload: Workload, cell: 
                 max_requests=min(MAX_REQUESTS, int(rate * seconds) + 1), max_seconds=seconds,
                 seed=cell.seed + index),
                 f"the open loop at {rate:.3g} requests/s")
+            if not result.latencies:
+                # No arrival fell inside the level's time (a short level at a low rate), or
+                # none was answered: the level has no latency (a NaN the store refuses).
+                break
             offered.append(rate)
             achieved.append(result.requests_per_second)
             p99s.append(result.percentile(99))

@@ -246,11 +246,18 @@ class JaxModel(Implementation):
         return sum(int(np.prod(np.shape(leaf)))
                    for _, leaf in _flat(self.state.params))
 
-    def _variables(self) -> dict[str, Any]:
+    def variables(self) -> dict[str, Any]:
+        """Flax's variables (`params` and every other collection), as `module.apply` takes."""
         return {"params": self.state.params, **self.state.model_state}
 
+    def replace_variables(self, variables: dict[str, Any]) -> None:
+        """Compute with other variables of the same tree (a restored checkpoint's)."""
+        self.state = self.state._replace(
+            params=variables["params"],
+            model_state={k: v for k, v in variables.items() if k != "params"})
+
     def get_weights(self) -> Weights:
-        variables = self._variables()
+        variables = self.variables()
         return {name: np.ascontiguousarray(slot.to_canonical(np.asarray(
                     layouts.read(variables[slot.collection], slot.path))))
                 for name, slot in self.slots.items()}
@@ -265,11 +272,9 @@ class JaxModel(Implementation):
             native = np.ascontiguousarray(slot.from_canonical(weights[name]), dtype=self.dtype)
             by_collection.setdefault(slot.collection, {})[slot.path] = jax.device_put(
                 native, device)
-        variables = {collection: layouts.replaced(tree, by_collection.get(collection, {}))
-                     for collection, tree in self._variables().items()}
-        self.state = self.state._replace(
-            params=variables["params"],
-            model_state={k: v for k, v in variables.items() if k != "params"})
+        self.replace_variables({
+            collection: layouts.replaced(tree, by_collection.get(collection, {}))
+            for collection, tree in self.variables().items()})
 
 
 def _flat(tree: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
