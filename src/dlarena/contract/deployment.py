@@ -27,6 +27,21 @@ PORTABLE_FORMATS = ("onnx", "litert")
 Predict = Callable[[np.ndarray], np.ndarray]
 
 
+def inference(impl: Implementation, inputs: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """The built implementation's own inference on canonical inputs: what every saved or
+    exported form is checked against, and what the model server answers with."""
+    impl.prepare(training=False)
+    return np.asarray(impl.runtime.to_numpy(impl.infer_step(impl.to_device(inputs, labels))))
+
+
+def contiguous_in(dtype: str, native: np.ndarray) -> np.ndarray:
+    """Native-layout inputs as a portable runtime takes them: floats in the cell's dtype,
+    contiguous."""
+    if np.issubdtype(native.dtype, np.floating):
+        native = native.astype(dtype)
+    return np.ascontiguousarray(native)
+
+
 class ExportUnsupported(Exception):
     """A format this framework cannot produce here, with the reason (an unsupported op, a
     converter that is not installed, a dynamic shape): the reason is the cell's result."""

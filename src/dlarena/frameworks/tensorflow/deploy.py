@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from dlarena.contract import Deployment, ExportUnsupported, Predict
+from dlarena.contract.deployment import contiguous_in, inference
 from dlarena.frameworks._keras.model import KerasModel
 
 _FORMATS = {"weights": ".weights.h5", "model": ".keras", "program": "SavedModel"}
@@ -33,15 +34,10 @@ class KerasDeployment(Deployment):
         return kind == "weights"
 
     def predict(self, inputs: np.ndarray, labels: np.ndarray) -> np.ndarray:
-        self.impl.prepare(training=False)
-        return np.asarray(self.impl.runtime.to_numpy(
-            self.impl.infer_step(self.impl.to_device(inputs, labels))))
+        return inference(self.impl, inputs, labels)
 
     def portable_inputs(self, inputs: np.ndarray) -> np.ndarray:
-        native = self.impl.native_inputs(inputs)
-        if np.issubdtype(native.dtype, np.floating):
-            native = native.astype(self.impl.cell.dtype)
-        return np.ascontiguousarray(native)
+        return contiguous_in(self.impl.cell.dtype, self.impl.native_inputs(inputs))
 
     def _signature(self) -> Any:
         import tensorflow as tf

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from dlarena.contract import Deployment, ExportUnsupported, Predict
+from dlarena.contract.deployment import inference
 from dlarena.frameworks.torch.model import TorchModel
 
 _FORMATS = {"weights": "state_dict", "model": "pickled nn.Module", "program": "torch.export"}
@@ -40,9 +41,7 @@ class TorchDeployment(Deployment):
         return self.impl.to_device(inputs, labels)[0]
 
     def predict(self, inputs: np.ndarray, labels: np.ndarray) -> np.ndarray:
-        self.impl.prepare(training=False)
-        return np.asarray(self.impl.runtime.to_numpy(
-            self.impl.infer_step(self.impl.to_device(inputs, labels))))
+        return inference(self.impl, inputs, labels)
 
     def _run(self, module: Any) -> Predict:
         import torch
