@@ -158,7 +158,7 @@ def test_check_command_passes_for_every_workload() -> None:
 def test_a_wrong_batchnorm_epsilon_is_caught_at_its_layer(
     runtimes: dict[str, Any], tmp_path: Path
 ) -> None:
-    from dlarena.workloads.cnn.tensorflow import Implementation as KerasCnn
+    from dlarena.workloads.cnn.keras import Implementation as KerasCnn
 
     class WrongEpsilon(KerasCnn):
         def build_model(self) -> Any:
@@ -176,7 +176,7 @@ def test_a_wrong_batchnorm_epsilon_is_caught_at_its_layer(
 def test_a_wrong_batchnorm_momentum_is_caught_at_its_layer(
     runtimes: dict[str, Any], tmp_path: Path
 ) -> None:
-    from dlarena.workloads.cnn.tensorflow import Implementation as KerasCnn
+    from dlarena.workloads.cnn.keras import Implementation as KerasCnn
 
     class WrongMomentum(KerasCnn):
         def build_model(self) -> Any:
@@ -194,7 +194,7 @@ def test_a_wrong_batchnorm_momentum_is_caught_at_its_layer(
 def test_a_missing_bias_is_refused_naming_the_weight(
     runtimes: dict[str, Any], tmp_path: Path
 ) -> None:
-    from dlarena.workloads.mlp.tensorflow import Implementation as KerasMlp
+    from dlarena.workloads.mlp.keras import Implementation as KerasMlp
 
     class NoOutputBias(KerasMlp):
         def build_model(self) -> Any:
@@ -241,7 +241,7 @@ def test_a_run_checks_parity_once_and_reuses_it(tmp_path: Path) -> None:
 def test_a_swapped_lstm_gate_order_is_caught_at_the_lstm(
     runtimes: dict[str, Any], tmp_path: Path
 ) -> None:
-    from dlarena.workloads.lstm.tensorflow import Implementation as KerasLstm
+    from dlarena.workloads.lstm.keras import Implementation as KerasLstm
 
     class SwappedGates(KerasLstm):
         """Loads the canonical (i, f, c, o) blocks as (i, c, f, o)."""
