@@ -118,9 +118,12 @@ def test_nothing_of_the_cluster_outlives_a_killed_coordinator(marker: str) -> No
 
 
 def test_an_early_ctrl_c_leaves_nothing(marker: str) -> None:
+    # SIGINT at its default in the coordinator: a shell starts a backgrounded test run with
+    # SIGINT ignored, and Python passes that on (FACTS.md), so Ctrl-C would not reach it.
     coordinator = subprocess.Popen(
         [sys.executable, "-c", COORDINATOR], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, env={**os.environ, "PYTHONPATH": SOURCE, "DLARENA_RAY_TEST": marker})
+        text=True, env={**os.environ, "PYTHONPATH": SOURCE, "DLARENA_RAY_TEST": marker},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert wait_for(lambda: any("gcs_server" in command
                                 for command in processes_marked(marker).values()), 60)
     coordinator.send_signal(signal.SIGINT)  # while Ray is still starting
