@@ -18,7 +18,7 @@ def json_text(result: RunComparison) -> str:
         "microarchitectures": [run.environment.get("cpu_microarchitecture")
                                for run in (result.first, result.second)],
         "hardware": [machines.hardware(run) for run in (result.first, result.second)],
-        "same_machine": machines.machine_key(result.first) == machines.machine_key(result.second),
+        "same_machine": result.first.machine_key == result.second.machine_key,
         "environment_differences": result.environment_differences,
         "only_first": result.only_first, "only_second": result.only_second,
         "changes": [{"cell": c.label, "metric": c.metric, "before": c.before,
@@ -33,7 +33,7 @@ def json_text(result: RunComparison) -> str:
 def terminal(result: RunComparison, console: Any) -> None:
     for run in (result.first, result.second):
         console.print(f"run {run.id}: {sanitise.terminal(machines.hardware(run))}", style="dim")
-    if machines.machine_key(result.first) != machines.machine_key(result.second):
+    if result.first.machine_key != result.second.machine_key:
         console.print("[yellow bold]these runs come from two machines: each ratio below divides "
                       "one machine's figure by another's, so it measures the hardware as much "
                       "as the code; `report --machines` shows ratios within each machine"

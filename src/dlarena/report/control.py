@@ -13,9 +13,6 @@ from dlarena.measure import stopping
 from dlarena.measure.verdict import Verdict
 from dlarena.store import StoredRun
 
-# What makes two runs' machines the same for the control (report.compare asks for more).
-MACHINE_FIELDS = ("hostname", "cpu_model", "cpu_microarchitecture", "gpu_identity")
-
 
 @dataclass(frozen=True)
 class Control:
@@ -50,21 +47,17 @@ def twin_framework(run: StoredRun) -> str | None:
     return None
 
 
-def same_machine(first: StoredRun, second: StoredRun) -> bool:
-    return all(first.environment.get(key) == second.environment.get(key)
-               for key in MACHINE_FIELDS)
-
-
 def latest_session(runs: Sequence[StoredRun], machine: StoredRun) -> list[StoredRun]:
     """The A/A runs of the latest `dlarena calibrate` on `machine`'s machine: the newest A/A
-    run and those before it with the same command, back to the first that differs."""
-    controls = [run for run in runs if twin_framework(run) and same_machine(run, machine)]
+    run and those before it of the same session (the `calibration` label that command
+    stores), back to the first that is not."""
+    controls = [run for run in runs
+                if twin_framework(run) and run.machine_key == machine.machine_key]
     if not controls:
         return []
     session = [controls[-1]]
     for run in reversed(controls[:-1]):
-        if run.command != session[0].command or run.environment.get("calibration") != (
-                session[0].environment.get("calibration")):
+        if run.environment.get("calibration") != session[0].environment.get("calibration"):
             break
         session.insert(0, run)
     return session

@@ -8,7 +8,6 @@ labelled as such, never divided across machines.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,13 +34,6 @@ def hardware(run: StoredRun) -> str:
     return ", ".join(parts)
 
 
-def machine_key(run: StoredRun) -> tuple[str, ...]:
-    env = run.environment
-    return (str(env.get("hostname")), str(env.get("cpu_model")),
-            str(env.get("cpu_microarchitecture")),
-            json.dumps(env.get("gpu_identity") or env.get("gpus")))
-
-
 @dataclass(frozen=True)
 class Row:
     group: str  # workload · scenario · size · batch · device
@@ -65,7 +57,7 @@ class MachinesView:
 def latest_run_per_machine(store: Store) -> list[int]:
     latest: dict[tuple[str, ...], int] = {}
     for run in store.runs():
-        latest[machine_key(run)] = run.id
+        latest[run.machine_key] = run.id
     return sorted(latest.values())
 
 

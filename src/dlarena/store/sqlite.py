@@ -192,6 +192,14 @@ class StoredRun:
     command: str
     environment: dict[str, Any]
 
+    @property
+    def machine_key(self) -> tuple[str, ...]:
+        """What tells the machine it ran on from another: host, CPU, microarchitecture, GPU."""
+        env = self.environment
+        return (str(env.get("hostname")), str(env.get("cpu_model")),
+                str(env.get("cpu_microarchitecture")),
+                json.dumps(env.get("gpu_identity") or env.get("gpus")))
+
 
 @dataclass(frozen=True)
 class StoredCell:
