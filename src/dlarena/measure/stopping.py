@@ -123,17 +123,6 @@ class Look:
         return self.decision != CONTINUE
 
 
-def outcome(interval: tuple[float, float] | None, equivalence: float) -> str:
-    """What one interval of a ratio says: different, equivalent, or not yet either."""
-    if interval is None:
-        return UNDECIDED
-    if stats.is_significant(interval):
-        return DIFFERENT
-    if within(interval, equivalence):
-        return EQUIVALENT
-    return UNDECIDED
-
-
 def within(interval: tuple[float, float], equivalence: float) -> bool:
     """The interval lies inside 1/(1 + m) .. 1 + m (symmetric for a ratio and its inverse)."""
     return 1 / (1 + equivalence) <= interval[0] and interval[1] <= 1 + equivalence
