@@ -99,3 +99,16 @@ def test_a_verdict_from_one_process_on_a_side_says_so() -> None:
                        FAST).between_processes
     assert compare("train_throughput", "torch", two_slow, "tensorflow",
                    two_fast).between_processes
+
+
+def test_a_fixed_run_s_verdict_carries_no_decision_or_rounds() -> None:
+    """Decisions and rounds belong to an adaptive run's rule: JSON reports read null."""
+    a = [[100.0, 101.0, 99.0], [102.0, 100.0, 101.0], [99.0, 100.0, 98.0]]
+    b = [[80.0, 81.0, 79.0], [82.0, 80.0, 81.0], [79.0, 80.0, 78.0]]
+    fixed = compare("train_throughput", "torch/eager", a, "tensorflow/function", b)
+    assert fixed.significant and (fixed.decision, fixed.rounds, fixed.needed) == (None, None, None)
+    from dlarena.measure.stopping import StoppingRule
+
+    adaptive = compare("train_throughput", "torch/eager", a, "tensorflow/function", b,
+                       rule=StoppingRule())
+    assert adaptive.decision == "different" and adaptive.rounds is not None

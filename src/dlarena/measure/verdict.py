@@ -105,18 +105,21 @@ def compare(
             ratio = stats.ratio_of_rounds(first_samples, second_samples, found.rounds)
         verdict = _worded(metric, first, second, ratio, found, rule, seconds_per_round)
     else:
+        # A fixed run: one interval at 95%, read as a look with no rule behind it.
         interval = stats.ratio_ci(first_samples, second_samples)
-        decision = stopping.DIFFERENT if stats.is_significant(interval) else None
-        verdict = _worded(metric, first, second, ratio,
-                          stopping.Look(decision or stopping.UNDECIDED, 0, interval,
-                                        stats.CONFIDENCE), None, None)
+        significant = stats.is_significant(interval)
+        found = stopping.Look(stopping.DIFFERENT if significant else stopping.UNDECIDED, 0,
+                              interval, stats.CONFIDENCE)
+        verdict = _worded(metric, first, second, ratio, found, None, None)
     return replace(verdict, between_processes=between) if verdict.interval else verdict
 
 
 def _worded(metric: str, first: str, second: str, ratio: float, found: stopping.Look,
             rule: stopping.StoppingRule | None, seconds_per_round: float | None) -> Verdict:
     interval = found.interval
+    # Decisions and rounds belong to an adaptive run's rule; a fixed run has neither.
     decision = found.decision if rule is not None else None
+    rounds = found.rounds if rule is not None else None
     if interval is None:
         text = (f"{first} vs {second}: ratio {ratio:.2f}, no confidence interval with fewer "
                 f"than 2 samples each (use --processes)")
@@ -137,7 +140,7 @@ def _worded(metric: str, first: str, second: str, ratio: float, found: stopping.
                     f"neither a difference nor one within ±{rule.equivalence:.0%} shown "
                     f"({_range(interval, label)})" + (f"; {needs}" if needs else ""))
         return Verdict(metric, first, second, ratio, interval, False, text, decision=decision,
-                       rounds=found.rounds, needed=found.needed)
+                       rounds=rounds, needed=found.needed)
 
     described = METRICS[metric]
     higher_is_better = described.higher_is_better
@@ -155,7 +158,7 @@ def _worded(metric: str, first: str, second: str, ratio: float, found: stopping.
                 f"({_range((low, high), label)})")
     better = winner if higher_is_better is not None else None
     return Verdict(metric, first, second, ratio, interval, True, text, better=better,
-                   decision=decision, rounds=found.rounds)
+                   decision=decision, rounds=rounds)
 
 
 def not_comparable(
