@@ -14,7 +14,12 @@ import pytest
 from dlarena.cell import CellSpec, ThreadSettings
 from dlarena.executors.base import CellOutcome
 from dlarena.executors.local import LocalExecutor
-from dlarena.measure.data_parallel import FAULT_VARIABLE, framework_options, rank_threads
+from dlarena.measure.data_parallel import (
+    CHECK_TOLERANCE,
+    FAULT_VARIABLE,
+    framework_options,
+    rank_threads,
+)
 from dlarena.plan import Request, build_plan
 from tests.conftest import FAST, fake_cell, processes_marked, require, wait_for
 
@@ -71,10 +76,9 @@ def test_n_ranks_train_the_same_model_as_one_process_on_the_global_batch(
     assert outcome.status == "ok", (outcome.error, outcome.stderr_tail[-3000:])
     metrics = outcome.payload["metrics"]
     assert metrics["ranks"] == ranks and metrics["data_parallel_same_model"] == 1.0
-    assert metrics["data_parallel_loss_difference"] < 1e-12
-    samples = outcome.payload["samples"]
-    assert len(samples["data_parallel_loss"]) == 5
-    assert samples["data_parallel_loss"] != samples["data_parallel_reference_loss"][::-1]
+    assert metrics["data_parallel_weight_difference"] < CHECK_TOLERANCE
+    # Without BatchNorm the mean of the shards' gradients is the global batch's gradient.
+    assert metrics["data_parallel_global_batch_difference"] < CHECK_TOLERANCE
     assert len(outcome.payload["windows"]) == FAST.windows
     assert all(steps == 2 and seconds > 0 for steps, seconds in outcome.payload["windows"])
     assert outcome.payload["manifest"]["data_parallel_network"] == (
@@ -85,18 +89,35 @@ def test_n_ranks_train_the_same_model_as_one_process_on_the_global_batch(
 
 @pytest.mark.frameworks
 @pytest.mark.parametrize("framework", ["torch", "tensorflow"])
-def test_batchnorm_statistics_per_rank_are_caught_by_the_check(
+def test_batchnorm_keeps_per_rank_statistics_which_the_check_expects_and_reports(
         framework: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """On the CPU DDP keeps BatchNorm statistics per rank, and so does Keras'
-    BatchNormalization under MultiWorkerMirroredStrategy (`synchronized=False`): two ranks on
-    halves of the batch are not one process on all of it, and the check says so (the cell
-    is still measured)."""
+    BatchNormalization under MultiWorkerMirroredStrategy (`synchronized=False`): the ranks
+    step by the mean of per-shard gradients (what the check expects, exactly), which is not
+    one process's step on the whole batch, and the cell says by how much."""
     require(framework)
     outcome, _ = measure(ddp_cell("cnn", 2, framework), monkeypatch)
     assert outcome.status == "ok", (outcome.error, outcome.stderr_tail[-3000:])
     metrics = outcome.payload["metrics"]
+    assert metrics["data_parallel_same_model"] == 1.0
+    assert metrics["data_parallel_weight_difference"] < CHECK_TOLERANCE
+    assert metrics["data_parallel_global_batch_difference"] > 1e-6
+
+
+@pytest.mark.frameworks
+@pytest.mark.parametrize("framework", ["torch", "tensorflow"])
+@pytest.mark.parametrize("fault", ["sum:all", "unsync:1"])
+def test_planted_gradient_faults_fail_the_check(
+        framework: str, fault: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Gradients summed over the ranks instead of averaged, and a rank whose weights left
+    the group's after wrapping: the cell is measured, and its check fails."""
+    require(framework)
+    outcome, _ = measure(ddp_cell("mlp", 2, framework), monkeypatch,
+                         **{FAULT_VARIABLE: fault})
+    assert outcome.status == "ok", (outcome.error, outcome.stderr_tail[-3000:])
+    metrics = outcome.payload["metrics"]
     assert metrics["data_parallel_same_model"] == 0.0
-    assert metrics["data_parallel_loss_difference"] > 1e-6
+    assert metrics["data_parallel_weight_difference"] > 1e-4
 
 
 @pytest.mark.frameworks

@@ -300,3 +300,45 @@ def test_an_adaptive_verdict_reads_its_pair_s_first_decisive_look(tmp_path: Path
     assert "95% CI over all looks" in mlp.text
     assert cnn.decision == stopping.UNDECIDED and cnn.needed is not None
     assert f"needs about {cnn.needed} rounds" in cnn.text and "(≈ " in cnn.text
+
+
+def test_a_failed_data_parallel_check_blocks_the_verdict_in_every_format(
+        tmp_path: Path) -> None:
+    """train-ddp cells whose ranks did not train the same model as one process (a rank's
+    weights off the expected step) are not compared, whichever side failed."""
+    def ddp(framework: str, mode: str, seconds: float, same: float) -> CellOutcome:
+        outcome = _ok("1", [[100, seconds], [100, seconds * 1.01], [100, seconds * 0.99]],
+                      framework=framework, mode=mode, scenario="train-ddp",
+                      options={"ranks": 2})
+        outcome.payload["metrics"].update({
+            "data_parallel_same_model": same, "data_parallel_weight_difference":
+            1e-15 if same else 0.25, "data_parallel_global_batch_difference": 1e-15})
+        return outcome
+
+    for failing in ("torch", "tensorflow"):
+        store = Store.open(tmp_path / f"{failing}.db")
+        run_id = _new_run(store)
+        store.save(run_id, ddp("torch", "eager", 0.5, float(failing != "torch")), process=0)
+        store.save(run_id, ddp("tensorflow", "function", 1.0, float(failing != "tensorflow")),
+                   process=0)
+        report = build_report(store, run_id)
+        store.close()
+        [verdict] = report.groups[0].verdicts
+        assert not verdict.significant and not verdict.comparable
+        assert verdict.text.startswith(
+            f"not comparable: {failing}/") and "data-parallel same-model check (weights " \
+            "2.5e-01 from the expected step" in verdict.text, verdict.text
+        assert "2.00x faster" not in markdown.render(report)
+        assert "data-parallel same-model check" in html_report.render(report)
+        document = json.loads(json_report.render(report))
+        assert document["verdicts"][0]["text"] == verdict.text
+
+    # Both passing: the verdict stands.
+    store = Store.open(tmp_path / "both.db")
+    run_id = _new_run(store)
+    store.save(run_id, ddp("torch", "eager", 0.5, 1.0), process=0)
+    store.save(run_id, ddp("tensorflow", "function", 1.0, 1.0), process=0)
+    report = build_report(store, run_id)
+    store.close()
+    [verdict] = report.groups[0].verdicts
+    assert verdict.significant and "2.00x faster" in verdict.text

@@ -5,12 +5,20 @@ The cell's worker is rank 0. Right after its framework is set up, before any mod
 it starts ranks 1..N-1 (`python -m dlarena.measure.data_parallel`, in its own process group,
 so they die with the cell) and every rank joins the group over 127.0.0.1, one address per
 rank; a rank builds its models only after joining, because TensorFlow's collectives must be
-configured before the process's first op. Rank 0 then trains the workload's canonical weights
-for five steps in float64 on the whole global batch, alone (the reference); every rank trains
-the same five steps in float64 on its shard (the data-parallel same-model check: the mean of
-the ranks' losses must be the reference's), then times float32 training on its shard in
-windows of a fixed number of steps that every rank runs in lock step. Throughput counts the
-global batch.
+configured before the process's first op.
+
+The data-parallel same-model check, in float64 with plain SGD (whose update is linear in the
+gradient, so a wrong scale cannot hide the way Adam's normalisation hides it): every rank
+trains the workload's canonical weights `CHECK_STEPS` steps on its shard of the same global
+batches, and its weights must equal, within `CHECK_TOLERANCE`, what data parallel promises:
+each step, the mean of the N shards' gradients (each shard's own forward pass: BatchNorm keeps
+per-rank batch statistics on the CPU in every framework here) taken from the same weights.
+Each rank computes that expectation itself, with a model of its own outside the group, so
+the check needs no weights sent between ranks; rank 0 reports the largest difference of any
+rank. Gradients summed instead of averaged, or a rank whose weights left the group's, fail it
+(`FAULT_VARIABLE` plants both; tests/test_data_parallel.py). Then every rank times float32
+training on its shard in windows of a fixed number of steps that every rank runs in lock
+step. Throughput counts the global batch.
 
 A rank that dies makes rank 0 fail the cell at once (it exits with the rank's code and a
 line saying so; the executor reports it); a rank that hangs makes the others' collectives
@@ -36,7 +44,7 @@ import numpy as np
 
 from dlarena import lifeline, netns, registry
 from dlarena.cell import CellSpec, ThreadSettings
-from dlarena.contract import Implementation, Runtime, Workload
+from dlarena.contract import SGD_OPTION, Implementation, Runtime, Weights, Workload
 from dlarena.measure.scenario_parts import BATCH_POOL, ScenarioResult, cycling
 from dlarena.measure.timing import Progress, TimingResult, Window
 
@@ -44,13 +52,17 @@ RANKS_OPTION = "ranks"
 STEPS_OPTION = "steps_per_window"
 TIMEOUT_OPTION = "collective_timeout"
 RANKS = (1, 2)
-CHECK_STEPS = 5
+CHECK_STEPS = 2
+CHECK_LEARNING_RATE = 0.05
 DEFAULT_STEPS_PER_WINDOW = 10
 DEFAULT_COLLECTIVE_TIMEOUT = 60.0
-# Same model in float64: the ranks' mean loss within this of the reference's (relative to
-# max(1, |loss|)); reduction order alone moves it by ~1e-15.
+# Same model in float64: every trained weight within this of the expected step's (relative
+# to max(1, max |weight|) of its tensor); reduction order alone moves it by ~1e-15.
 CHECK_TOLERANCE = 1e-9
-# For tests: "exit:<rank>" (the rank exits with code 3) or "hang:<rank>" (it never joins).
+# For tests: "exit:<rank>" (the rank exits with code 3), "hang:<rank>" (it never joins),
+# "unsync:<rank>" (the rank's check weights leave the group's after wrapping) or "sum:all"
+# (every rank steps by the sum of the ranks' gradients, not their mean: with plain SGD the
+# same update as N times the learning rate).
 FAULT_VARIABLE = "DLARENA_RANK_FAULT"
 GUARD_ARGUMENT = "--guard"
 # Rank 0's join gets this long beyond the collective timeout (the framework's own timeout
@@ -108,10 +120,63 @@ def _shard(batch: tuple[np.ndarray, np.ndarray], rank: int, world: int
     return batch[0][chosen], batch[1][chosen]
 
 
-def _losses(impl: Implementation, runtime: Runtime,
-            batches: list[tuple[np.ndarray, np.ndarray]]) -> list[float]:
-    impl.prepare(training=True)
-    return [runtime.scalar(impl.train_step(impl.to_device(*batch))) for batch in batches]
+def _fault() -> tuple[str, str]:
+    fault, _, where = os.environ.get(FAULT_VARIABLE, "").partition(":")
+    return fault, where
+
+
+def _check_cell(cell: CellSpec, learning_rate: float) -> CellSpec:
+    return dataclasses.replace(cell, precision="fp64",
+                               options={**cell.options, SGD_OPTION: learning_rate})
+
+
+def _expected_weights(workload: Workload, cell: CellSpec, runtime: Runtime, world: int,
+                      batches: list[tuple[np.ndarray, np.ndarray]]) -> Weights:
+    """What every rank must hold after the check's steps: from the canonical weights, each
+    step subtracts the learning rate times the mean of the shards' gradients. Computed by one
+    model outside the group, shard by shard."""
+    single = _build(_check_cell(cell, CHECK_LEARNING_RATE), runtime)
+    single.prepare(training=True)
+    weights = workload.initial_weights(cell.size, cell.seed)
+    for batch in batches:
+        single.set_weights(weights)
+        gradients = [single.gradients(single.to_device(*_shard(batch, rank, world)))[1]
+                     for rank in range(world)]
+        weights = {**weights, **{
+            name: weights[name] - CHECK_LEARNING_RATE * np.mean(
+                [np.asarray(shard[name], dtype=np.float64) for shard in gradients], axis=0)
+            for name in gradients[0]}}
+    return {name: weights[name] for name in gradients[0]} if batches else {}
+
+
+def _weight_difference(found: Weights, expected: Weights) -> float:
+    """The largest relative difference of any trained weight (relative to its tensor's
+    largest magnitude, at least 1)."""
+    return max(float(np.max(np.abs(np.asarray(found[name], dtype=np.float64) - value)))
+               / max(1.0, float(np.max(np.abs(value)))) for name, value in expected.items())
+
+
+def _check(runtime: Runtime, cell: CellSpec, rank: int, world: int) -> tuple[float, float]:
+    """This rank's part of the same-model check: how far its weights after the check's steps
+    in the group are from the expectation (module docstring), and from one process's steps
+    on the whole global batch (the same without BatchNorm; per-rank batch statistics make it
+    differ)."""
+    workload = registry.workloads()[cell.workload]
+    batches = _global_batches(workload, cell, CHECK_STEPS)
+    fault, where = _fault()
+    rate = CHECK_LEARNING_RATE * (world if fault == "sum" else 1)
+    model = _build(_check_cell(cell, rate), runtime)
+    model.data_parallel()
+    if fault == "unsync" and where == str(rank):
+        model.set_weights(workload.initial_weights(cell.size, cell.seed + 1))
+    model.prepare(training=True)
+    for batch in batches:
+        runtime.scalar(model.train_step(model.to_device(*_shard(batch, rank, world))))
+    found = model.get_weights()
+    del model
+    return (_weight_difference(found, _expected_weights(workload, cell, runtime, world,
+                                                        batches)),
+            _weight_difference(found, _expected_weights(workload, cell, runtime, 1, batches)))
 
 
 def _windows(step: Any, runtime: Runtime, steps: int, count: int) -> list[Window]:
@@ -130,12 +195,7 @@ def _rank_work(impl: Implementation, runtime: Runtime, cell: CellSpec, rank: int
                world: int) -> dict[str, Any]:
     """One rank's part, after joining: the float64 check's losses, then the timed windows."""
     workload = registry.workloads()[cell.workload]
-    check_cell = dataclasses.replace(cell, precision="fp64")
-    check = _build(check_cell, runtime)
-    check.data_parallel()
-    losses = _losses(check, runtime, [_shard(batch, rank, world) for batch
-                                      in _global_batches(workload, check_cell, CHECK_STEPS)])
-    del check
+    difference, global_batch = _check(runtime, cell, rank, world)
     impl.data_parallel()
     impl.prepare(training=True)
     step = cycling(impl.train_step, [impl.to_device(*_shard(batch, rank, world)) for batch
@@ -146,21 +206,24 @@ def _rank_work(impl: Implementation, runtime: Runtime, cell: CellSpec, rank: int
     steps = int(cell.options.get(STEPS_OPTION, DEFAULT_STEPS_PER_WINDOW))
     warmup = _windows(step, runtime, steps, cell.measure.max_warmup_windows)
     windows = _windows(step, runtime, steps, cell.measure.windows)
-    return {"losses": losses, "first_step_seconds": first, "steps": steps,
+    return {"weight_difference": difference, "global_batch_difference": global_batch,
+            "first_step_seconds": first, "steps": steps,
             "warmup": [[w.steps, w.seconds] for w in warmup],
             "windows": [[w.steps, w.seconds] for w in windows]}
 
 
 def _inject_fault(rank: int) -> None:
-    fault, _, where = os.environ.get(FAULT_VARIABLE, "").partition(":")
-    if not fault or where != str(rank):
+    """Faults that end or stall a rank before it joins (the check's own are in `_check`)."""
+    fault, where = _fault()
+    if fault not in ("", "exit", "hang", "unsync", "sum"):
+        raise ValueError(f"unknown fault {fault!r} in {FAULT_VARIABLE}")
+    if where != str(rank):
         return
     if fault == "exit":
         os._exit(3)
     if fault == "hang":
         while True:
             time.sleep(60)
-    raise ValueError(f"unknown fault {fault!r} in {FAULT_VARIABLE}")
 
 
 class _Ranks:
@@ -271,17 +334,13 @@ def start_and_join(runtime: Runtime, cell: CellSpec, progress: Progress) -> None
 
 def run_train_ddp(impl: Implementation, runtime: Runtime, workload: Workload, cell: CellSpec,
                   progress: Progress) -> ScenarioResult:
-    """Rank 0: the reference, the check, the timing, the other ranks' results (module
-    docstring); the ranks were started and joined by `start_and_join`."""
+    """Rank 0: its check and timing, then the other ranks' results (module docstring); the
+    ranks were started and joined by `start_and_join`."""
     if _started is None:
         raise RuntimeError("train-ddp runs after start_and_join (the scenario's before_build)")
     world = _world(cell)
     ranks = _started
     try:
-        progress("reference", 0, 1)
-        check_cell = dataclasses.replace(cell, precision="fp64")
-        check_batches = _global_batches(workload, check_cell, CHECK_STEPS)
-        reference = _losses(_build(check_cell, runtime), runtime, check_batches)
         progress("measure", 0, 1)
         mine = _rank_work(impl, runtime, cell, 0, world)
         runtime.leave_data_parallel()
@@ -289,10 +348,8 @@ def run_train_ddp(impl: Implementation, runtime: Runtime, workload: Workload, ce
     finally:
         ranks.stop()
     every = [mine, *others]
-    combined = [float(np.mean([rank["losses"][step] for rank in every]))
-                for step in range(CHECK_STEPS)]
-    difference = max(abs(a - b) / max(1.0, abs(b)) for a, b in zip(combined, reference,
-                                                                    strict=True))
+    difference = max(float(rank["weight_difference"]) for rank in every)
+    global_batch = max(float(rank["global_batch_difference"]) for rank in every)
     timing = TimingResult(
         first_step_seconds=max(rank["first_step_seconds"] for rank in every),
         steps_per_window=mine["steps"],
@@ -301,9 +358,8 @@ def run_train_ddp(impl: Implementation, runtime: Runtime, workload: Workload, ce
         warmup_capped=False)
     return ScenarioResult(
         timing.first_step_seconds, timing,
-        samples={"data_parallel_reference_loss": reference,
-                 "data_parallel_loss": combined},
-        extra_metrics={"ranks": float(world), "data_parallel_loss_difference": difference,
+        extra_metrics={"ranks": float(world), "data_parallel_weight_difference": difference,
+                       "data_parallel_global_batch_difference": global_batch,
                        "data_parallel_same_model": float(difference <= CHECK_TOLERANCE)},
         manifest={"data_parallel_network": (
             "a private network namespace: loopback only" if cell.options.get(netns.OPTION)

@@ -59,11 +59,14 @@ _ALL = (
     Metric("peak_device_memory_bytes", "bytes", False, "framework allocator's peak on the device",
            "uses {factor}x less device memory than"),
     Metric("ranks", "count", None, "processes training one model (train-ddp)"),
-    Metric("data_parallel_loss_difference", "fraction", None,
-           "train-ddp: largest relative difference, over 5 float64 steps, between the ranks' "
-           "mean loss and one process's on the global batch"),
+    Metric("data_parallel_weight_difference", "fraction", None,
+           "train-ddp: largest relative difference of any rank's weights, after 2 float64 SGD "
+           "steps, from one process's steps on the mean of the shards' gradients"),
+    Metric("data_parallel_global_batch_difference", "fraction", None,
+           "train-ddp: the same from one process's steps on the whole global batch (0 without "
+           "BatchNorm; per-rank batch statistics otherwise)"),
     Metric("data_parallel_same_model", "fraction", None,
-           "train-ddp: 1 when that difference is within 1e-9, else 0"),
+           "train-ddp: 1 when that difference is within 1e-9, else 0 (no verdict then)"),
     Metric("trainable_parameters", "count", None, "trainable parameters, counted by the framework"),
     Metric("compiled_graphs", "count", None, "graphs the compiler produced"),
     Metric("graph_breaks", "count", None, "graph breaks (the compiler fell back to Python)"),

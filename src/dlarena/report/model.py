@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass, field, replace
 
 from dlarena.cell import DTYPES
@@ -94,6 +95,17 @@ class Group:
         return cell.summaries[metric].median / measured[0].summaries[metric].median
 
 
+def data_parallel_failure(cell: CellReport) -> str | None:
+    """Why a train-ddp cell's ranks did not train the same model as one process (a process
+    whose data-parallel same-model check failed), or None."""
+    checks = cell.stored.samples.get("data_parallel_same_model", [])
+    if all(value == 1.0 for value in checks):
+        return None
+    worst = max(cell.stored.samples.get("data_parallel_weight_difference", [math.nan]))
+    return (f"{cell.label}'s ranks failed the data-parallel same-model check (weights "
+            f"{worst:.1e} from the expected step, relative)")
+
+
 DEFINITIONS_FROM_CODE = ("definitions read from today's code: this run predates stored "
                          "definitions")
 
@@ -130,6 +142,9 @@ class Report:
         verdict = compare(metric, first.label, a, second.label, b, rule=self.stopping_rule,
                           seconds_per_round=first.seconds_per_process
                           + second.seconds_per_process)
+        failed = data_parallel_failure(first) or data_parallel_failure(second)
+        if failed:
+            return not_comparable(metric, first.label, a, second.label, b, failed)
         if parity is None:
             return verdict
         if not parity.passed:
