@@ -4,19 +4,42 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.metadata
+import json
 import subprocess
 import sys
 
+import pytest
+
 from dlarena import environment, registry
+from tests.conftest import require
+
+_MANIFEST = """
+import json, sys
+from dlarena import registry
 from dlarena.cell import ThreadSettings
-from dlarena.frameworks.keras_jax.runtime import xla_thread_flags
+runtime = registry.load(registry.runtime_path(sys.argv[1]))()
+runtime.setup(threads=ThreadSettings(1, 1), seed=0, device="cpu")
+manifest = runtime.manifest()
+print(json.dumps({key: manifest.get(key) for key in
+                  ("intra_op_threads", "inter_op_threads", "thread_control", "xla_flags")}))
+"""
 
 
-def test_xla_gets_one_thread_without_its_eigen_pool_and_more_with_it() -> None:
-    assert xla_thread_flags(ThreadSettings(1, 1)) == (
-        "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
-    assert xla_thread_flags(ThreadSettings(4, 2)) == (
-        "--xla_cpu_multi_thread_eigen=true intra_op_parallelism_threads=4")
+@pytest.mark.frameworks
+def test_keras_on_jax_limits_and_reads_back_threads_as_jax_does() -> None:
+    """XLA:CPU ignores thread-count flags: both frameworks on it are limited by CPU affinity
+    and report the CPUs the process could use, so "Keras on JAX vs JAX" compares processes
+    limited alike."""
+    require("jax")
+    found = {}
+    for framework in ("jax", "keras-jax"):
+        result = subprocess.run([sys.executable, "-c", _MANIFEST, framework],
+                                capture_output=True, text=True, check=True)
+        found[framework] = json.loads(result.stdout.strip().splitlines()[-1])
+    assert found["jax"] == found["keras-jax"]
+    assert found["jax"]["intra_op_threads"] == 1
+    assert found["jax"]["thread_control"].startswith("CPU affinity")
+    assert found["jax"]["xla_flags"].endswith("--xla_cpu_multi_thread_eigen=false")
 
 
 def test_a_keras_backend_is_installed_only_with_its_backend() -> None:

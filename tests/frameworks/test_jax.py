@@ -13,7 +13,8 @@ import pytest
 from dlarena import registry
 from dlarena.cell import ThreadSettings
 from dlarena.frameworks.jax import layouts
-from dlarena.frameworks.jax.runtime import CompileLog, cpus_for, xla_flags
+from dlarena.frameworks.jax.runtime import CompileLog
+from dlarena.frameworks.jax.threads import cpus_for, xla_flags
 from tests.conftest import fake_cell, require
 
 # -- the layout walker: Flax's variable tree <-> canonical names ------------------------------

@@ -1,12 +1,5 @@
-"""JAX runtime glue: float64, threads (CPU affinity), device, compile counting, synchronisation.
-
-JAX has no thread-count API. XLA's CPU client sizes its thread pools from the CPUs the
-process may run on, so the one exact limit is CPU affinity, set here before JAX is imported
-when a cell asks for fewer threads than the process may use; `--xla_cpu_multi_thread_eigen`
-is switched off for one thread. There is no inter-op setting: XLA runs one program's
-operations from the same pool. The manifest reads back the affinity and the OS threads the
-process has after start-up.
-"""
+"""JAX runtime glue: float64, threads (CPU affinity: `threads.py`), device, compile counting,
+synchronisation."""
 
 from __future__ import annotations
 
@@ -17,13 +10,13 @@ from typing import Any, NamedTuple
 
 from dlarena.cell import ThreadSettings
 from dlarena.contract import DeviceUnavailable, Runtime
+from dlarena.frameworks.jax import threads as xla_threads
 
 # Durations JAX reports for each compilation (jax._src.dispatch): tracing to a jaxpr,
 # lowering to MLIR, and XLA's compile. One backend compile is one compiled program.
 _TRACE_EVENT = "/jax/core/compile/jaxpr_trace_duration"
 _LOWER_EVENT = "/jax/core/compile/jaxpr_to_mlir_module_duration"
 _COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
-_EIGEN_FLAG = "--xla_cpu_multi_thread_eigen"
 
 
 class Stepped(NamedTuple):
@@ -54,24 +47,10 @@ class CompileLog:
                 self.programs += 1
 
 
-def xla_flags(existing: str, threads: ThreadSettings) -> str:
-    """The user's XLA_FLAGS with the Eigen multi-threading flag set from the thread count."""
-    kept = [flag for flag in existing.split() if not flag.startswith(_EIGEN_FLAG)]
-    return " ".join([*kept, f"{_EIGEN_FLAG}={'true' if threads.intra_op > 1 else 'false'}"])
-
-
-def cpus_for(threads: ThreadSettings, allowed: set[int]) -> set[int]:
-    """The CPUs a cell with `threads` may run on: the first `intra_op` of those allowed."""
-    return set(sorted(allowed)[:threads.intra_op])
-
-
 class JaxRuntime(Runtime):
     def setup(self, *, threads: ThreadSettings, seed: int, device: str) -> None:
         # All of this must happen before JAX is imported and before any array exists.
-        allowed = os.sched_getaffinity(0)
-        if threads.intra_op < len(allowed):
-            os.sched_setaffinity(0, cpus_for(threads, allowed))
-        os.environ["XLA_FLAGS"] = xla_flags(os.environ.get("XLA_FLAGS", ""), threads)
+        xla_threads.limit(threads)
         if device == "cpu":
             os.environ["JAX_PLATFORMS"] = "cpu"  # no probing for CUDA or TPU plug-ins
         import jax as jax_module
@@ -138,16 +117,8 @@ class JaxRuntime(Runtime):
         import optax
 
         jax = self._jax
-        cpus = len(os.sched_getaffinity(0))
         return {
-            # Read back: the CPUs XLA may use (its pools are sized from them); no inter-op
-            # setting exists, so the same count is stated for both.
-            "intra_op_threads": cpus,
-            "inter_op_threads": cpus,
-            "thread_control": "CPU affinity (JAX has no thread-count API); "
-                              "no separate inter-op pool",
-            "os_threads": len(os.listdir("/proc/self/task")),
-            "xla_flags": os.environ.get("XLA_FLAGS", ""),
+            **xla_threads.manifest(),
             "x64_enabled": bool(jax.config.jax_enable_x64),
             "matmul_precision": str(jax.config.jax_default_matmul_precision),
             "persistent_compilation_cache": bool(jax.config.jax_enable_compilation_cache),

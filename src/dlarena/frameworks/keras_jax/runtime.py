@@ -1,4 +1,5 @@
-"""Keras on JAX: KERAS_BACKEND=jax before Keras is imported, XLA's CPU threads, seeds."""
+"""Keras on JAX: KERAS_BACKEND=jax before Keras is imported, XLA's CPU threads limited and
+read back as JAX's are (`frameworks/jax/threads.py`), seeds."""
 
 from __future__ import annotations
 
@@ -20,15 +21,8 @@ from dlarena.frameworks._keras.backend import (
     keras_sigmoid_cross_entropy,
     seed_without_tensorflow,
 )
+from dlarena.frameworks.jax import threads as xla_threads
 from dlarena.frameworks.keras_jax.steps import JaxSteps, StepOutput
-
-
-def xla_thread_flags(threads: ThreadSettings) -> str:
-    """XLA's CPU thread settings. XLA has no inter-op pool to size (one executable runs at a
-    time here); its intra-op (Eigen) pool is switched off for one thread."""
-    multi = "true" if threads.intra_op > 1 else "false"
-    return (f"--xla_cpu_multi_thread_eigen={multi} "
-            f"intra_op_parallelism_threads={threads.intra_op}")
 
 
 class KerasJaxRuntime(KerasRuntime):
@@ -37,9 +31,7 @@ class KerasJaxRuntime(KerasRuntime):
             raise RuntimeError("Keras or JAX was imported before the runtime could set "
                                "KERAS_BACKEND and XLA's threads")
         os.environ["KERAS_BACKEND"] = "jax"
-        self._xla_flags = xla_thread_flags(threads)
-        os.environ["XLA_FLAGS"] = " ".join(
-            flag for flag in (os.environ.get("XLA_FLAGS"), self._xla_flags) if flag)
+        xla_threads.limit(threads)
         if device != "gpu":
             os.environ["JAX_PLATFORMS"] = "cpu"
         import jax
@@ -51,7 +43,6 @@ class KerasJaxRuntime(KerasRuntime):
         keras = keras_backend("jax")
         if device == "gpu" and jax.default_backend() != "gpu":
             raise DeviceUnavailable("the cell asks for a GPU but JAX sees none")
-        self._threads = threads
         seed_without_tensorflow(seed)
         self._jax: Any = jax
         self._keras = keras
@@ -106,10 +97,7 @@ class KerasJaxRuntime(KerasRuntime):
     def manifest(self) -> dict[str, Any]:
         jax = self._jax
         return {
-            # XLA takes its CPU threads from XLA_FLAGS and offers no way to read them back.
-            "intra_op_threads": self._threads.intra_op,
-            "inter_op_threads": 1,
-            "threads_as_set": f"XLA_FLAGS={self._xla_flags} (not readable back from XLA)",
+            **xla_threads.manifest(),
             "keras_backend": self._keras.backend.backend(),
             "keras_version": str(self._keras.__version__),
             "jax_version": str(jax.__version__),
