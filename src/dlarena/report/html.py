@@ -15,7 +15,7 @@ from dlarena import __version__
 from dlarena.measure.dataload import INPUT_BOUND_RATIO
 from dlarena.measure.verdict import ONE_PROCESS
 from dlarena.parity.compare import REDUCED_PRECISION_LIMIT, TOLERANCES
-from dlarena.report import dataload, deployment, deployment_plots, devex, plots, sanitise
+from dlarena.report import dataload, deployment, deployment_plots, devex, plots, sanitise, scaling
 from dlarena.report import formatting as fmt
 from dlarena.report.analyses import sweeps
 from dlarena.report.claims import ClaimResult, judge_all
@@ -144,6 +144,16 @@ def _startup(page: Page) -> Section | None:
                 "build + first training step (tracing, compilation). Compiler caches start "
                 "empty in every worker. Lines: after how many training steps a mode's extra "
                 "start-up is repaid by faster steps.",
+    })
+
+
+def _scaling(page: Page) -> Section | None:
+    rows = scaling.rows(page.report)
+    if not rows:
+        return None
+    return Section("scaling", "Data-parallel scaling", "sections/panel.html.j2", {
+        "figure": scaling.figure(page.report, page.style), "lines": [],
+        "header": scaling.HEADER, "rows": rows, "note": scaling.NOTE,
     })
 
 
@@ -286,6 +296,7 @@ def _problems(page: Page) -> Section:
 
 SECTIONS: list[SectionBuilder] = [
     _glance, _verdicts, _claims, _paper, _workloads, _convergence, _sweeps, _latency, _startup,
+    _scaling,
     _devex, _pipelines, _from_files, _memory, _deployment, _parity, _manifest,
     _environment, _problems,
 ]

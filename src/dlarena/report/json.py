@@ -8,6 +8,7 @@ from typing import Any
 from dlarena import jsonsafe
 from dlarena.measure.stats import Summary
 from dlarena.measure.verdict import Verdict
+from dlarena.report import scaling
 from dlarena.report.analyses import break_evens, sweeps
 from dlarena.report.claims import judge_all
 from dlarena.report.curves import CURVES
@@ -107,6 +108,7 @@ def _analyses(report: Report) -> dict[str, Any]:
              "text": item.text}
             for item in break_evens(report)
         ],
+        "scaling": [dataclasses.asdict(found) for found in scaling.scalings(report)],
         "claims": [
             {"id": result.claim.id, "status": result.status, "summary": result.summary,
              "evidence": [{"workload": item.workload, "scenario": item.scenario,

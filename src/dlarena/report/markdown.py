@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from dlarena.parity.compare import REDUCED_PRECISION_LIMIT, TOLERANCES
-from dlarena.report import dataload, deployment, devex, sanitise
+from dlarena.report import dataload, deployment, devex, sanitise, scaling
 from dlarena.report.claims import judge_all
 from dlarena.report.facts import VERDICT_RULES, VERDICT_RULES_VERSION
 from dlarena.report.model import Report
@@ -86,6 +86,8 @@ def render(report: Report, *, reference: str | None = None) -> str:
     for title, columns, body in (("Convergence on real data (medians over seeds)",
                                   CONVERGENCE_HEADER, convergence_rows(report)),
                                  ("Start-up (medians)", STARTUP_HEADER, startup_rows(report)),
+                                 ("Data-parallel scaling", scaling.HEADER,
+                                  scaling.rows(report)),
                                  ("Batch-1 latency", LATENCY_HEADER, latency_rows(report)),
                                  ("Input pipelines (images/s; CPU and memory of the worker "
                                   "and its loaders)", dataload.PIPELINE_HEADER,

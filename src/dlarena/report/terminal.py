@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.table import Table
 
-from dlarena.report import dataload, deployment, devex, sanitise
+from dlarena.report import dataload, deployment, devex, sanitise, scaling
 from dlarena.report.claims import judge_all
 from dlarena.report.model import Report
 from dlarena.report.paper import paper_note, paper_table
@@ -63,6 +63,7 @@ def render(report: Report, console: Console, *, reference: str | None = None) ->
     _table(console, "Convergence on real data (medians over seeds)", CONVERGENCE_HEADER,
            convergence_rows(report))
     _table(console, "Start-up (medians; seconds)", STARTUP_HEADER, startup_rows(report))
+    _table(console, "Data-parallel scaling", scaling.HEADER, scaling.rows(report))
     _table(console, "Batch-1 latency", LATENCY_HEADER, latency_rows(report))
     _table(console, "Input pipelines (images/s; CPU and memory of the worker and its loaders)",
            dataload.PIPELINE_HEADER, dataload.pipeline_rows(report))
