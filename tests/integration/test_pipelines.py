@@ -107,7 +107,8 @@ def test_a_planted_slow_decode_makes_real_training_input_bound(
     require("torch")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     request = Request(suite="data", frameworks=["torch"], workloads=["cnn"], size="smoke",
-                      scenarios=["train-from-files"], windows=3, min_window_seconds=0.1,
+                      scenarios=["train-from-files", "train"], windows=3,
+                      min_window_seconds=0.1,
                       sweep={dataload.WORKERS_OPTION: [0]}, check_parity=False)
     prepared = prepare(request, {})
     planted = [dataclasses.replace(p, cell=dataclasses.replace(
@@ -119,7 +120,7 @@ def test_a_planted_slow_decode_makes_real_training_input_bound(
     assert summary.failed == 0, [c.error for c in store.cells(summary.run_id)]
     [row] = dataload_report.train_rows(build_report(store))
     # 16 images x 20 ms: a step from files waits 0.32 s, whatever the model costs here.
-    assert row[1] == "torch/eager" and row[-1] == "input-bound"
+    assert row[1] == "torch/eager" and row[-1] == "input-bound", str(row)
 
 
 

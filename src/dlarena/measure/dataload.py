@@ -4,10 +4,15 @@
 per second, the peak resident memory of the worker and its loader processes while loading,
 and CPU seconds per image (the worker's and the loader processes' together).
 
-`train-from-files`: the workload's training step fed by that pipeline, in windows that
-alternate with the same step fed from batches already in memory. The verdict "input-bound"
-says the pipeline caps the step rate: files reach less than INPUT_BOUND_RATIO of the
-in-memory rate, both measured in one process, window by window.
+`train-from-files`: the workload's training step fed by that pipeline, each loader-worker
+count in worker processes of its own, replicated in rounds like every cell. Its baseline is
+the `train` scenario's cell of the same workload, framework and batch (the step fed from
+batches in memory), measured in the same rounds by its own processes: the report pairs them
+round by round and says "input-bound" where the interval of files / memory lies below
+INPUT_BOUND_RATIO (report/dataload.py). Until December 2026 both were timed in one process in
+alternating windows, while the loader workers went on prefetching during the in-memory
+windows: one process said nothing of the spread between processes, and prefetching flattered
+the files' rate.
 """
 
 from __future__ import annotations
@@ -15,28 +20,23 @@ from __future__ import annotations
 import itertools
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from dlarena import registry
-from dlarena.cell import CellSpec, MeasureSettings
+from dlarena.cell import CellSpec
 from dlarena.contract import Implementation, Runtime, Workload
 from dlarena.contract.pipeline import JPEG, InputPipeline, PipelineSpec
 from dlarena.data.imagefiles import image_folder, source_side
-from dlarena.measure.scenario_parts import ScenarioResult, cycling, device_batches
+from dlarena.measure.scenario_parts import ScenarioResult
 from dlarena.measure.timing import (
     Progress,
-    Step,
     TimingResult,
-    Window,
     measure,
-    next_steps,
-    time_window,
 )
-from dlarena.measure.timing import settled as _settled
 
 # Cell options of the data scenarios, and the values the plan sweeps when none is given.
 WORKERS_OPTION = "loader_workers"
@@ -174,58 +174,20 @@ def _manifest(pipeline: InputPipeline) -> dict[str, Any]:
             "augment": spec.augment, "record_shards": len(pipeline.records())}
 
 
-def alternating(steps: dict[str, Step], sync: Callable[[Any], None], settings: MeasureSettings,
-                progress: Progress) -> dict[str, TimingResult]:
-    """Each step calibrated and warmed up on its own, then their timed windows alternate
-    (A B A B ...), so a shared machine's drift falls on both alike."""
-    clock = time.perf_counter
-    plans: dict[str, tuple[float, int, list[Window], bool]] = {}
-    for name, step in steps.items():
-        progress(f"calibrate {name}", 0, 1)
-        start = clock()
-        sync(step())
-        first = clock() - start
-        count, calibration = 1, [time_window(step, sync, 1, clock)]
-        while calibration[-1].seconds < settings.min_window_seconds:
-            count = next_steps(calibration[-1], settings.min_window_seconds)
-            calibration.append(time_window(step, sync, count, clock))
-        warmup = [calibration[-1]]
-        while not _settled(warmup, settings) and len(warmup) <= settings.max_warmup_windows:
-            warmup.append(time_window(step, sync, count, clock))
-        plans[name] = (first, count, calibration[:-1] + warmup, not _settled(warmup, settings))
-    windows: dict[str, list[Window]] = {name: [] for name in steps}
-    for index in range(settings.windows):
-        progress("measure", index, settings.windows)
-        for name, step in steps.items():
-            windows[name].append(time_window(step, sync, plans[name][1], clock))
-    progress("measure", settings.windows, settings.windows)
-    return {name: TimingResult(first, count, tuple(warm), tuple(windows[name]), capped)
-            for name, (first, count, warm, capped) in plans.items()}
-
-
 def run_train_from_files(impl: Implementation, runtime: Runtime, workload: Workload,
                          cell: CellSpec, progress: Progress) -> ScenarioResult:
     impl.prepare(training=True)
-    memory = cycling(impl.train_step, device_batches(impl, workload, cell))
     progress("open files", 0, 1)
     pipeline = open_pipeline(workload, cell)
     try:
         batches = endless(pipeline)
         sampler = _PeakRss(progress)
-        timings = alternating(
-            {"files": lambda: impl.train_step(pipeline.model_batch(next(batches), impl)),
-             "memory": memory}, runtime.sync, cell.measure, sampler)
+        timing = measure(lambda: impl.train_step(pipeline.model_batch(next(batches), impl)),
+                         runtime.sync, cell.measure, progress=sampler)
     finally:
         pipeline.close()
-    items = cell.batch_size * workload.items_per_sample(cell.size)
-    memory_rates = [w.steps * items / w.seconds for w in timings["memory"].windows]
-    files_rates = [w.steps * items / w.seconds for w in timings["files"].windows]
-    ratio = float(np.median(files_rates) / np.median(memory_rates))
     return ScenarioResult(
-        timings["files"].first_step_seconds, timings["files"],
-        samples={"train_in_memory_throughput": memory_rates},
-        extra_metrics={**impl.compilation_stats(), "input_bound_ratio": ratio,
-                       "input_bound": float(input_bound(float(np.median(files_rates)),
-                                                        float(np.median(memory_rates)))),
+        timing.first_step_seconds, timing,
+        extra_metrics={**impl.compilation_stats(),
                        "peak_rss_loading_bytes": float(sampler.peak)},
         manifest=_manifest(pipeline))

@@ -96,11 +96,14 @@ _ALL = (
            "full optimizer steps fed by the input pipeline from files",
            "trains from files {factor}x faster than"),
     Metric("train_in_memory_throughput", "samples/s", True,
-           "the same steps fed from batches in memory, in alternating windows",
+           "runs before December 2026: the same steps fed from memory, in alternating windows "
+           "of the train-from-files process (now the train scenario's own cell)",
            "is {factor}x faster than"),
     Metric("input_bound_ratio", "ratio", None,
-           "median step rate from files over the median from memory (input-bound below 0.9)"),
-    Metric("input_bound", "bool", None, "1 when the input pipeline caps the step rate"),
+           "runs before December 2026: median step rate from files over the median from memory "
+           "in one process (input-bound below 0.9)"),
+    Metric("input_bound", "bool", None,
+           "runs before December 2026: 1 when the input pipeline capped the step rate"),
     Metric("pipeline_open_seconds", "s", False,
            "building the input pipeline (and its record shards' check)",
            "opens its pipeline {factor}x faster than"),

@@ -281,12 +281,12 @@ SCENARIOS: dict[str, Scenario] = {
                  sweep={dataload.WORKERS_OPTION: dataload.LOADER_WORKERS,
                         dataload.FORMAT_OPTION: (JPEG, RECORDS)}),
         Scenario("train-from-files", "samples/s of training steps fed by the input pipeline, "
-                 "alternating with steps fed from memory: input-bound below 0.9x",
+                 "against the train scenario's (fed from memory): input-bound below 0.9x",
                  "train_from_files_throughput", dataload.run_train_from_files,
                  needs_pipeline=True,
                  sweep={dataload.WORKERS_OPTION: dataload.LOADER_WORKERS}),
         Scenario("train-ddp", "samples/s of one model trained by N processes (data-parallel, "
-                 "global batch), and the same-model check of N against 1",
+                 "global batch), and the same-model check of the ranks' SGD steps",
                  "train_throughput", run_train_ddp, before_build=join_ranks),
     )
 }

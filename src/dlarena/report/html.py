@@ -218,9 +218,11 @@ def _from_files(page: Page) -> Section | None:
     return Section("from-files", "Training from files", "sections/panel.html.j2", {
         "figure": None, "lines": dataload.input_bound_lines(page.report),
         "header": dataload.TRAIN_HEADER, "rows": rows,
-        "note": "The training step fed by the input pipeline, in windows alternating with the "
-                "same step fed from batches in memory, in one worker process. Input-bound: "
-                f"from files below {INPUT_BOUND_RATIO:g}x the in-memory rate.",
+        "note": "The training step fed by the input pipeline (one cell per loader-worker "
+                "count) against the same step fed from batches in memory (the train "
+                "scenario's cell), each in worker processes of its own, paired round by "
+                f"round. Input-bound: the interval of files / memory below "
+                f"{INPUT_BOUND_RATIO:g}x; keeps up: at or above it; otherwise undecided.",
     })
 
 

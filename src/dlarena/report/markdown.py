@@ -92,8 +92,9 @@ def render(report: Report, *, reference: str | None = None) -> str:
                                  ("Input pipelines (images/s; CPU and memory of the worker "
                                   "and its loaders)", dataload.PIPELINE_HEADER,
                                   dataload.pipeline_rows(report)),
-                                 ("Training from files vs from memory (samples/s, alternating "
-                                  "windows)", dataload.TRAIN_HEADER, dataload.train_rows(report))):
+                                 ("Training from files vs from memory (samples/s; own "
+                                  "processes, paired by round)", dataload.TRAIN_HEADER,
+                                  dataload.train_rows(report))):
         if body:
             lines += ["", f"## {title}", "", *_table(columns, body)]
     found = devex.tables(report)

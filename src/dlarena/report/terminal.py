@@ -67,7 +67,8 @@ def render(report: Report, console: Console, *, reference: str | None = None) ->
     _table(console, "Batch-1 latency", LATENCY_HEADER, latency_rows(report))
     _table(console, "Input pipelines (images/s; CPU and memory of the worker and its loaders)",
            dataload.PIPELINE_HEADER, dataload.pipeline_rows(report))
-    _table(console, "Training from files vs from memory (samples/s, alternating windows)",
+    _table(console, "Training from files vs from memory (samples/s; own processes, paired "
+           "by round)",
            dataload.TRAIN_HEADER, dataload.train_rows(report))
     _lines(console, "Input-bound", dataload.input_bound_lines(report))
     _ease_of_development(console, report)
