@@ -17,6 +17,8 @@ from dlarena.executors.local import LocalExecutor
 from dlarena.measure.data_parallel import (
     CHECK_TOLERANCE,
     FAULT_VARIABLE,
+    GLOBAL_BATCH,
+    PER_RANK,
     framework_options,
     rank_threads,
 )
@@ -27,7 +29,7 @@ pytestmark = pytest.mark.usefixtures("no_fault")
 
 
 # Each framework that trains data-parallel, in its default mode.
-MODES = {"torch": "eager", "tensorflow": "function"}
+MODES = {"torch": "eager", "tensorflow": "function", "jax": "jit"}
 
 
 def ddp_cell(workload: str, ranks: int, framework: str = "torch", **options: Any) -> CellSpec:
@@ -67,7 +69,7 @@ def test_the_plan_has_one_cell_per_rank_count_for_frameworks_that_train_data_par
 
 
 @pytest.mark.frameworks
-@pytest.mark.parametrize("framework", ["torch", "tensorflow"])
+@pytest.mark.parametrize("framework", ["torch", "tensorflow", "jax"])
 @pytest.mark.parametrize("ranks", [1, 2])
 def test_n_ranks_train_the_same_model_as_one_process_on_the_global_batch(
         framework: str, ranks: int, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -82,30 +84,36 @@ def test_n_ranks_train_the_same_model_as_one_process_on_the_global_batch(
     assert len(outcome.payload["windows"]) == FAST.windows
     assert all(steps == 2 and seconds > 0 for steps, seconds in outcome.payload["windows"])
     assert outcome.payload["manifest"]["data_parallel_network"] == (
-        "a private network namespace: loopback only" if framework == "tensorflow"
+        "a private network namespace: loopback only" if framework in ("tensorflow", "jax")
         else "127.0.0.1")
     assert wait_for(lambda: not processes_marked(marker), 10)
 
 
 @pytest.mark.frameworks
-@pytest.mark.parametrize("framework", ["torch", "tensorflow"])
-def test_batchnorm_keeps_per_rank_statistics_which_the_check_expects_and_reports(
-        framework: str, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(("framework", "statistics"), [
+    ("torch", PER_RANK), ("tensorflow", PER_RANK), ("jax", GLOBAL_BATCH)])
+def test_batchnorm_statistics_are_per_rank_or_global_and_the_cell_says_which(
+        framework: str, statistics: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """On the CPU DDP keeps BatchNorm statistics per rank, and so does Keras'
-    BatchNormalization under MultiWorkerMirroredStrategy (`synchronized=False`): the ranks
-    step by the mean of per-shard gradients (what the check expects, exactly), which is not
-    one process's step on the whole batch, and the cell says by how much."""
+    BatchNormalization under MultiWorkerMirroredStrategy (`synchronized=False`): their ranks
+    step by the mean of per-shard gradients, not by the global batch's. JAX's SPMD step
+    computes the statistics over the global batch. Either passes the check, exactly, and
+    the cell states which (a verdict between the two kinds is refused)."""
     require(framework)
     outcome, _ = measure(ddp_cell("cnn", 2, framework), monkeypatch)
     assert outcome.status == "ok", (outcome.error, outcome.stderr_tail[-3000:])
     metrics = outcome.payload["metrics"]
     assert metrics["data_parallel_same_model"] == 1.0
     assert metrics["data_parallel_weight_difference"] < CHECK_TOLERANCE
-    assert metrics["data_parallel_global_batch_difference"] > 1e-6
+    assert outcome.payload["manifest"]["data_parallel_batchnorm_statistics"] == statistics
+    if statistics == PER_RANK:
+        assert metrics["data_parallel_global_batch_difference"] > 1e-6
+    else:
+        assert metrics["data_parallel_global_batch_difference"] < CHECK_TOLERANCE
 
 
 @pytest.mark.frameworks
-@pytest.mark.parametrize("framework", ["torch", "tensorflow"])
+@pytest.mark.parametrize("framework", ["torch", "tensorflow", "jax"])
 @pytest.mark.parametrize("fault", ["sum:all", "unsync:1"])
 def test_planted_gradient_faults_fail_the_check(
         framework: str, fault: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -127,6 +135,9 @@ def test_planted_gradient_faults_fail_the_check(
     ("tensorflow", "exit:1", "data-parallel rank 1 exited with code 3"),
     # TensorFlow's join waits holding the GIL, past its own timeouts: SIGALRM ends it.
     ("tensorflow", "hang:1", "killed by SIGALRM"),
+    ("jax", "exit:1", "data-parallel rank 1 exited with code 3"),
+    # jax.distributed's join waits too (measured: 13 s, SIGALRM's bound, for a timeout of 8).
+    ("jax", "hang:1", "killed by SIGALRM"),
 ])
 def test_a_crashed_or_hung_rank_fails_its_cell_in_bounded_time_and_nothing_outlives_it(
         framework: str, fault: str, reason: str, monkeypatch: pytest.MonkeyPatch) -> None:

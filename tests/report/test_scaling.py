@@ -82,3 +82,31 @@ def test_a_failed_check_is_named_beside_the_efficiency(tmp_path: Path) -> None:
     rows = {row[1]: row for row in scaling.rows(_report(tmp_path, torch_same=0.0))}
     assert rows["torch/eager"][-1].startswith("no: torch/eager ×2's ranks failed")
     assert rows["jax/eager"][-1] == "yes"
+
+
+def test_ranks_keeping_batchnorm_statistics_differently_are_not_compared(
+        tmp_path: Path) -> None:
+    from dlarena.measure.data_parallel import GLOBAL_BATCH, PER_RANK, SAME_STEP
+
+    def cell(framework: str, statistics: str, seconds: float) -> CellOutcome:
+        outcome = _ddp(framework, 2, seconds)
+        outcome.payload["manifest"] = {"data_parallel_batchnorm_statistics": statistics}
+        return outcome
+
+    for torch_kept, jax_kept, comparable in ((PER_RANK, GLOBAL_BATCH, False),
+                                              (PER_RANK, PER_RANK, True),
+                                              (SAME_STEP, SAME_STEP, True)):
+        store = Store.open(tmp_path / f"{torch_kept}-{jax_kept}.db")
+        run_id = store.create_run(plan_key="k", command="dlarena run", environment={
+            "created_utc": "2026-12-06T00:00:00+00:00"})
+        store.save(run_id, cell("torch", torch_kept, 0.5), process=0)
+        store.save(run_id, cell("jax", jax_kept, 1.0), process=0)
+        report = build_report(store, run_id)
+        store.close()
+        [verdict] = report.groups[0].verdicts
+        assert verdict.comparable == comparable, verdict.text
+        if not comparable:
+            assert verdict.text == (
+                "not comparable: different data-parallel models: torch/eager ×2 keeps "
+                "BatchNorm statistics per rank, jax/eager ×2 keeps BatchNorm statistics of "
+                "the global batch")

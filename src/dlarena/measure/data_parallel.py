@@ -10,12 +10,14 @@ configured before the process's first op.
 The data-parallel same-model check, in float64 with plain SGD (whose update is linear in the
 gradient, so a wrong scale cannot hide the way Adam's normalisation hides it): every rank
 trains the workload's canonical weights `CHECK_STEPS` steps on its shard of the same global
-batches, and its weights must equal, within `CHECK_TOLERANCE`, what data parallel promises:
-each step, the mean of the N shards' gradients (each shard's own forward pass: BatchNorm keeps
-per-rank batch statistics on the CPU in every framework here) taken from the same weights.
-Each rank computes that expectation itself, with a model of its own outside the group, so
-the check needs no weights sent between ranks; rank 0 reports the largest difference of any
-rank. Gradients summed instead of averaged, or a rank whose weights left the group's, fail it
+batches, and its weights must equal, within `CHECK_TOLERANCE`, one of the two steps data
+parallel can promise: each step, the mean of the N shards' gradients, each shard's forward
+pass on its own (BatchNorm statistics per rank: PyTorch's DDP and Keras on the CPU), or the
+gradient of the whole global batch (BatchNorm statistics of the global batch: JAX's SPMD
+step). Without BatchNorm the two are the same step. Each rank computes both expectations
+itself, with a model of its own outside the group, so no weights travel between ranks; rank
+0 reports the largest difference of any rank and which statistics the ranks kept. Gradients
+summed instead of averaged, or a rank whose weights left the group's, match neither
 (`FAULT_VARIABLE` plants both; tests/test_data_parallel.py). Then every rank times float32
 training on its shard in windows of a fixed number of steps that every rank runs in lock
 step. Throughput counts the global batch.
@@ -59,6 +61,9 @@ DEFAULT_COLLECTIVE_TIMEOUT = 60.0
 # Same model in float64: every trained weight within this of the expected step's (relative
 # to max(1, max |weight|) of its tensor); reduction order alone moves it by ~1e-15.
 CHECK_TOLERANCE = 1e-9
+PER_RANK = "per rank"
+GLOBAL_BATCH = "of the global batch"
+SAME_STEP = "no difference (no BatchNorm)"
 # For tests: "exit:<rank>" (the rank exits with code 3), "hang:<rank>" (it never joins),
 # "unsync:<rank>" (the rank's check weights leave the group's after wrapping) or "sum:all"
 # (every rank steps by the sum of the ranks' gradients, not their mean: with plain SGD the
@@ -156,11 +161,21 @@ def _weight_difference(found: Weights, expected: Weights) -> float:
                / max(1.0, float(np.max(np.abs(value)))) for name, value in expected.items())
 
 
+def batchnorm_statistics(per_rank: float, global_batch: float) -> str:
+    """Which step the ranks took, by the two differences: what a report compares."""
+    if per_rank <= CHECK_TOLERANCE and global_batch <= CHECK_TOLERANCE:
+        return SAME_STEP
+    if per_rank <= CHECK_TOLERANCE:
+        return PER_RANK
+    if global_batch <= CHECK_TOLERANCE:
+        return GLOBAL_BATCH
+    return "neither (the check failed)"
+
+
 def _check(runtime: Runtime, cell: CellSpec, rank: int, world: int) -> tuple[float, float]:
     """This rank's part of the same-model check: how far its weights after the check's steps
-    in the group are from the expectation (module docstring), and from one process's steps
-    on the whole global batch (the same without BatchNorm; per-rank batch statistics make it
-    differ)."""
+    in the group are from the per-rank-statistics step and from the global batch's step
+    (module docstring)."""
     workload = registry.workloads()[cell.workload]
     batches = _global_batches(workload, cell, CHECK_STEPS)
     fault, where = _fault()
@@ -348,8 +363,9 @@ def run_train_ddp(impl: Implementation, runtime: Runtime, workload: Workload, ce
     finally:
         ranks.stop()
     every = [mine, *others]
-    difference = max(float(rank["weight_difference"]) for rank in every)
+    per_rank = max(float(rank["weight_difference"]) for rank in every)
     global_batch = max(float(rank["global_batch_difference"]) for rank in every)
+    difference = min(per_rank, global_batch)
     timing = TimingResult(
         first_step_seconds=max(rank["first_step_seconds"] for rank in every),
         steps_per_window=mine["steps"],
@@ -361,7 +377,9 @@ def run_train_ddp(impl: Implementation, runtime: Runtime, workload: Workload, ce
         extra_metrics={"ranks": float(world), "data_parallel_weight_difference": difference,
                        "data_parallel_global_batch_difference": global_batch,
                        "data_parallel_same_model": float(difference <= CHECK_TOLERANCE)},
-        manifest={"data_parallel_network": (
+        manifest={"data_parallel_batchnorm_statistics":
+                  batchnorm_statistics(per_rank, global_batch),
+                  "data_parallel_network": (
             "a private network namespace: loopback only" if cell.options.get(netns.OPTION)
             else "127.0.0.1")})
 

@@ -61,10 +61,11 @@ _ALL = (
     Metric("ranks", "count", None, "processes training one model (train-ddp)"),
     Metric("data_parallel_weight_difference", "fraction", None,
            "train-ddp: largest relative difference of any rank's weights, after 2 float64 SGD "
-           "steps, from one process's steps on the mean of the shards' gradients"),
+           "steps, from the nearer of the two data-parallel steps (the mean of the shards' "
+           "gradients, or the global batch's gradient)"),
     Metric("data_parallel_global_batch_difference", "fraction", None,
-           "train-ddp: the same from one process's steps on the whole global batch (0 without "
-           "BatchNorm; per-rank batch statistics otherwise)"),
+           "train-ddp: the same from the global batch's steps alone (0 without BatchNorm or "
+           "with global batch statistics; > 0 with per-rank statistics)"),
     Metric("data_parallel_same_model", "fraction", None,
            "train-ddp: 1 when that difference is within 1e-9, else 0 (no verdict then)"),
     Metric("trainable_parameters", "count", None, "trainable parameters, counted by the framework"),

@@ -106,6 +106,26 @@ def data_parallel_failure(cell: CellReport) -> str | None:
             f"{worst:.1e} from the expected step, relative)")
 
 
+# What measure/data_parallel.py states a train-ddp cell's ranks kept of BatchNorm's batch
+# statistics, for the two steps that differ (a model without BatchNorm states neither).
+_BATCHNORM_STEPS = ("per rank", "of the global batch")
+
+
+def data_parallel_mismatch(first: CellReport, second: CellReport) -> str | None:
+    """Why two train-ddp cells do not train the same model: one's ranks keep BatchNorm's
+    statistics per rank, the other's of the global batch; or None."""
+    kept = {}
+    for cell in (first, second):
+        stated = {details.get("manifest", {}).get("data_parallel_batchnorm_statistics")
+                  for details in cell.stored.details} & set(_BATCHNORM_STEPS)
+        if len(stated) == 1:
+            kept[cell.label] = stated.pop()
+    if len(set(kept.values())) < 2:
+        return None
+    return "different data-parallel models: " + ", ".join(
+        f"{label} keeps BatchNorm statistics {statistics}" for label, statistics in kept.items())
+
+
 DEFINITIONS_FROM_CODE = ("definitions read from today's code: this run predates stored "
                          "definitions")
 
@@ -142,7 +162,8 @@ class Report:
         verdict = compare(metric, first.label, a, second.label, b, rule=self.stopping_rule,
                           seconds_per_round=first.seconds_per_process
                           + second.seconds_per_process)
-        failed = data_parallel_failure(first) or data_parallel_failure(second)
+        failed = (data_parallel_failure(first) or data_parallel_failure(second)
+                  or data_parallel_mismatch(first, second))
         if failed:
             return not_comparable(metric, first.label, a, second.label, b, failed)
         if parity is None:

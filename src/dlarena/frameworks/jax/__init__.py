@@ -14,4 +14,7 @@ INFO = FrameworkInfo(
     # time, is switched off by the runtime rather than pointed at an empty folder).
     quiet_variables={"TF_CPP_MIN_LOG_LEVEL": "2"},
     colour="#2ca02c",
+    # jax.distributed with Gloo's CPU collectives; its coordination service binds *:<port>.
+    data_parallel=True,
+    listens_on_every_interface="JAX's coordination service (gRPC) binds *:<port>",
 )

@@ -4,6 +4,13 @@ pure training step, compiled whole by `jax.jit` or run op by op under `jax.disab
 The train state (parameters, BatchNorm statistics, optimizer state) is one pytree that the
 step takes and returns; under `jit` its buffers are donated, so XLA updates them in place as
 PyTorch's and Keras' optimizers do.
+
+Data parallel (`data_parallel`, after the runtime joined `jax.distributed`): the state is
+replicated over a mesh of every rank's device and each batch is one global array whose rows
+are the ranks' shards; the same compiled step then runs SPMD, and XLA all-reduces where the
+global batch meets: the loss's mean, hence the gradients, and BatchNorm's batch statistics,
+which are therefore the global batch's (PyTorch's DDP and Keras on the CPU keep them per
+rank).
 """
 
 from __future__ import annotations
@@ -87,6 +94,7 @@ class JaxModel(Implementation):
         self.state = TrainState(params, model_state,
                                 self._zeros(jax.eval_shape(self.optimizer.init, params)))
         self._training = False
+        self._mesh: Any = None  # set by data_parallel
         jit = self._compile
         self._train = jit(self._train_fn, donate=True)
         self._infer = jit(self._infer_fn)
@@ -183,9 +191,37 @@ class JaxModel(Implementation):
     def to_device(self, inputs: np.ndarray, labels: np.ndarray) -> Any:
         import jax
 
+        native = (self._cast(self.native_inputs(inputs)), self._cast(labels))
+        if self._mesh is not None:  # this rank's shard of the global batch
+            return tuple(self._global(array, sharded=True) for array in native)
         device = self.runtime.jax_device
-        return (jax.device_put(self._cast(self.native_inputs(inputs)), device),
-                jax.device_put(self._cast(labels), device))
+        return tuple(jax.device_put(array, device) for array in native)
+
+    def data_parallel(self) -> None:
+        """Replicate the state over a mesh of every rank's device; batches become global
+        arrays sharded by rows (module docstring)."""
+        import jax
+
+        self._mesh = jax.make_mesh((jax.device_count(),), ("data",),
+                                   axis_types=(jax.sharding.AxisType.Auto,))
+        self.state = jax.tree_util.tree_map(
+            lambda leaf: self._global(np.asarray(leaf), sharded=False), self.state)
+
+    def _global(self, local: np.ndarray, *, sharded: bool) -> Any:
+        """A global array from this rank's data: its rows of the batch (`sharded`), or the
+        whole value, the same on every rank."""
+        import jax
+
+        sharding: Any = jax.sharding  # partly untyped (PartitionSpec)
+        spec = sharding.PartitionSpec("data") if sharded else sharding.PartitionSpec()
+        make: Any = jax.make_array_from_process_local_data  # untyped
+        return make(sharding.NamedSharding(self._mesh, spec), local)
+
+    def _host(self, value: Any) -> np.ndarray:
+        """A value of the state on the host; a replicated global array's local copy."""
+        if self._mesh is not None:
+            value = value.addressable_data(0)
+        return np.asarray(value)
 
     def prepare(self, *, training: bool) -> None:
         self._training = training  # Linen takes `training` per call
@@ -258,7 +294,7 @@ class JaxModel(Implementation):
 
     def get_weights(self) -> Weights:
         variables = self.variables()
-        return {name: np.ascontiguousarray(slot.to_canonical(np.asarray(
+        return {name: np.ascontiguousarray(slot.to_canonical(self._host(
                     layouts.read(variables[slot.collection], slot.path))))
                 for name, slot in self.slots.items()}
 
@@ -270,8 +306,9 @@ class JaxModel(Implementation):
         by_collection: dict[str, dict[tuple[str, ...], Any]] = {}
         for name, slot in self.slots.items():
             native = np.ascontiguousarray(slot.from_canonical(weights[name]), dtype=self.dtype)
-            by_collection.setdefault(slot.collection, {})[slot.path] = jax.device_put(
-                native, device)
+            by_collection.setdefault(slot.collection, {})[slot.path] = (
+                jax.device_put(native, device) if self._mesh is None
+                else self._global(native, sharded=False))
         self.replace_variables({
             collection: layouts.replaced(tree, by_collection.get(collection, {}))
             for collection, tree in self.variables().items()})

@@ -3,9 +3,10 @@ synchronisation."""
 
 from __future__ import annotations
 
+import math
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 from dlarena.cell import ThreadSettings
@@ -64,27 +65,48 @@ class JaxRuntime(Runtime):
         jax.config.update("jax_default_matmul_precision", "highest")  # float32 means float32
         self.compiles = CompileLog()
         jax.monitoring.register_event_duration_secs_listener(self.compiles.record)
+        self._device: Any = None
         if device == "gpu":
             try:
-                devices = jax.devices("gpu")
+                self._device = jax.devices("gpu")[0]
             except RuntimeError as error:
                 raise DeviceUnavailable(f"the cell asks for a GPU but JAX sees none ({error})") \
                     from error
-        else:
-            devices = jax.devices("cpu")
-        self._device = devices[0]
+        # On the CPU the device is found when first needed: finding it starts XLA's client,
+        # after which `jax.distributed.initialize` (a data-parallel cell's join) is refused.
+        self._listens_on: str | None = None
         self._jax = jax
         self.seed = seed  # nothing random is drawn: every weight is loaded
 
     @property
     def jax_device(self) -> Any:
+        """This process's device (of a data-parallel group's, the local one)."""
+        if self._device is None:
+            self._device = self._jax.local_devices(backend="cpu")[0]
         return self._device
+
+    def join_data_parallel(self, *, rank: int, world: int, addresses: Sequence[str],
+                           timeout_seconds: float) -> None:
+        """`jax.distributed` with Gloo's CPU collectives: rank 0's coordination service at
+        the first address; afterwards `jax.devices()` holds every rank's CPU device and a
+        program over a mesh of them all-reduces where its data meet (the model's
+        `data_parallel`). The coordination service (gRPC) listens on every interface
+        (`*:<port>`, seen with `ss -ltnp`) whatever address it is given."""
+        jax = self._jax
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")
+        jax.distributed.initialize(coordinator_address=addresses[0], num_processes=world,
+                                   process_id=rank,
+                                   initialization_timeout=max(1, math.ceil(timeout_seconds)))
+        self._listens_on = "every interface (JAX's coordination service binds *:<port>)"
+
+    def leave_data_parallel(self) -> None:
+        self._jax.distributed.shutdown()
 
     def version(self) -> str:
         return str(self._jax.__version__)
 
     def device_name(self) -> str:
-        return f"{self._device.platform}:{self._device.id}"
+        return f"{self.jax_device.platform}:{self.jax_device.id}"
 
     def sync(self, value: Any) -> None:
         self._jax.block_until_ready(value)
@@ -98,16 +120,16 @@ class JaxRuntime(Runtime):
         return np.asarray(value)
 
     def peak_device_memory_bytes(self) -> int | None:
-        if self._device.platform == "cpu":
+        if self.jax_device.platform == "cpu":
             return None
-        stats = self._device.memory_stats() or {}
+        stats = self.jax_device.memory_stats() or {}
         peak = stats.get("peak_bytes_in_use")
         return None if peak is None else int(peak)
 
     def matrix_product(self, size: int) -> Callable[[], Any]:
         jax = self._jax
         keys = jax.random.split(jax.random.key(0))
-        a, b = (jax.device_put(jax.random.uniform(key, (size, size), "float32"), self._device)
+        a, b = (jax.device_put(jax.random.uniform(key, (size, size), "float32"), self.jax_device)
                 for key in keys)
         product = jax.jit(lambda x, y: (x @ y)[0, 0])
         return lambda: product(a, b)
@@ -122,6 +144,7 @@ class JaxRuntime(Runtime):
             "x64_enabled": bool(jax.config.jax_enable_x64),
             "matmul_precision": str(jax.config.jax_default_matmul_precision),
             "persistent_compilation_cache": bool(jax.config.jax_enable_compilation_cache),
+            **({"data_parallel_listens_on": self._listens_on} if self._listens_on else {}),
             "tf32": str(jax.config.jax_default_matmul_precision) not in ("highest", "float32"),
             "flax_version": str(flax.__version__),
             "optax_version": str(optax.__version__),
