@@ -11,6 +11,7 @@ import itertools
 import random
 import shlex
 import sys
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
@@ -143,6 +144,8 @@ def execute(
     run's stored environment (the A/A control's session)."""
     planned, versions, interpreters = prepared.planned, prepared.versions, prepared.interpreters
     store.check_writable()
+    invoked = time.monotonic()
+    peaks_seconds = 0.0
     run_id = None if fresh else store.latest_run_for_plan(prepared.key)
     resumed = run_id is not None
     rule = prepared.rule
@@ -156,13 +159,15 @@ def execute(
         frameworks = sorted(versions)
         used = planned[0].cell.threads
         command = shlex.join(["dlarena", *sys.argv[1:]])
+        started = time.monotonic()
+        peaks = peak.matmul_peaks(
+            {name: interpreters.get(name, sys.executable) for name in frameworks},
+            threads=used, device=prepared.request.device)
+        peaks_seconds = time.monotonic() - started
         fingerprint = {
             **environment.fingerprint(
                 dict(versions), {"intra_op": used.intra_op, "inter_op": used.inter_op},
-                peaks=peak.matmul_peaks(
-                    {name: interpreters.get(name, sys.executable) for name in frameworks},
-                    threads=used, device=prepared.request.device),
-                device=prepared.request.device,
+                peaks=peaks, device=prepared.request.device,
             ),
             # Frameworks this run could not measure, and why (the paper table shows them).
             "frameworks_not_runnable": environment.not_runnable(interpreters),
@@ -180,9 +185,13 @@ def execute(
             # Another coordinator may have created it meanwhile: look up and create at once.
             run_id, resumed = store.run_for_plan(plan_key=prepared.key, command=command,
                                                  environment=fingerprint)
+    if peaks_seconds:
+        store.add_run_phase(run_id, "peaks", peaks_seconds)
     if prepared.request.check_parity:
+        started = time.monotonic()
         ensure_parity(planned, versions, run_id=run_id, store=store, executor=executor,
                       observer=observer)
+        store.add_run_phase(run_id, "checks", time.monotonic() - started)
     done = store.finished(run_id)
     todo = [p for p in planned if (p.cell.key, p.process) not in done]
     observer.planned(run_id, len(planned), len(planned) - len(todo), resumed)
@@ -215,6 +224,7 @@ def execute(
                     observer.note(f"{pair.group[0]} {pair.group[1]}: {pair.label} "
                                   f"{pair.look.decision} after {pair.look.rounds} rounds")
             open_cells = _still_open(looks)
+    store.add_run_phase(run_id, "run", time.monotonic() - invoked)
     return RunSummary(run_id, measured, len(planned) - len(todo), failed)
 
 

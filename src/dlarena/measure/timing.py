@@ -44,6 +44,20 @@ class TimingResult:
     windows: tuple[Window, ...]
     # True when warm-up stopped at its cap before windows settled.
     warmup_capped: bool
+    # How many of `warmup`'s first windows only searched for the window size (calibration).
+    calibration_windows: int = 0
+
+    @property
+    def calibration_seconds(self) -> float:
+        return sum(w.seconds for w in self.warmup[:self.calibration_windows])
+
+    @property
+    def warmup_seconds(self) -> float:
+        return sum(w.seconds for w in self.warmup[self.calibration_windows:])
+
+    @property
+    def measure_seconds(self) -> float:
+        return sum(w.seconds for w in self.windows)
 
 
 def time_window(step: Step, sync: Sync, steps: int, clock: Clock) -> Window:
@@ -110,4 +124,5 @@ def measure(
         warmup=tuple(calibration[:-1] + warmup),
         windows=tuple(windows),
         warmup_capped=not settled(warmup, settings),
+        calibration_windows=len(calibration) - 1,
     )

@@ -1,0 +1,81 @@
+"""Where a run's time goes (#32): each process's phases and the run's own, stored and
+reported."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dlarena.executors.local import LocalExecutor
+from dlarena.plan import Request
+from dlarena.report import json as json_report
+from dlarena.report import markdown, phases
+from dlarena.report.build import build_report
+from dlarena.runner import run
+from dlarena.store import Store
+from tests.conftest import RecordingObserver
+
+pytestmark = pytest.mark.usefixtures("no_fault")
+
+PROCESS_PHASES = ["start", "import", "build", "prepare", "first_step", "calibrate", "warmup",
+                  "measure", "exit"]
+
+
+def go(store: Store, request: Request, *, fresh: bool = False,
+       executor: LocalExecutor | None = None) -> int:
+    return run(request, store=store, executor=executor or LocalExecutor(), interpreters={},
+               observer=RecordingObserver(), fresh=fresh).run_id
+
+
+def test_every_process_stores_its_phases_and_they_fit_in_its_wall_time(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "r.db")
+    run_id = go(store, Request(suite="smoke", frameworks=["fake"], workloads=["mlp"],
+                               min_window_seconds=0.01, windows=3))
+    for cell in store.cells(run_id):
+        for details, wall in zip(cell.details, cell.wall_seconds, strict=True):
+            found = details["phases"]
+            assert list(found) == PROCESS_PHASES
+            assert min(found.values()) >= 0 and found["start"] > 0 and found["measure"] > 0
+            assert sum(found.values()) <= wall
+    coordinator = store.run_phases(run_id)
+    assert set(coordinator) == {"peaks", "checks", "run"}
+    walls = sum(w for cell in store.cells(run_id) for w in cell.wall_seconds)
+    assert coordinator["run"] >= walls + coordinator["peaks"] + coordinator["checks"]
+
+
+def test_a_resumed_run_adds_its_invocation_and_never_counts_the_peaks_twice(
+        tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "r.db")
+    request = Request(suite="smoke", frameworks=["fake"], workloads=["mlp"],
+                      scenarios=["train"], min_window_seconds=0.01, windows=3)
+    run_id = go(store, request)
+    first = store.run_phases(run_id)
+    assert go(store, request) == run_id
+    again = store.run_phases(run_id)
+    assert again["peaks"] == first["peaks"] and again["run"] > first["run"]
+
+
+def test_reports_show_where_the_time_went(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "r.db")
+    run_id = go(store, Request(suite="smoke", frameworks=["fake"], workloads=["mlp"],
+                               scenarios=["train"], min_window_seconds=0.01, windows=3,
+                               processes=2))
+    report = build_report(store, run_id)
+    found = phases.breakdown(report)
+    assert found is not None and found.processes == 2
+    assert found.total == pytest.approx(store.run_phases(run_id)["run"])
+    named = [row[0] for row in phases.rows(report)]
+    assert named[:3] == ["peaks", "checks", "worker processes (2)"]
+    assert "  measure" in named and named[-1] == "run"
+    # The parts add up to the run: nothing counted twice, nothing left out.
+    parts = sum(seconds for name, seconds, _ in found.rows() if not name.startswith("  "))
+    assert parts == pytest.approx(found.total)
+    [row] = phases.framework_rows(report)
+    assert row[:2] == ["fake", "2"]
+    assert "## Where the time went" in markdown.render(report)
+    document: dict[str, Any] = json.loads(json_report.render(report))["phases"]
+    assert document["processes"] == 2 and set(document["by_framework"]) == {"fake"}
+    assert document["process"]["measure"] > 0
