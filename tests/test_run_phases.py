@@ -1,9 +1,10 @@
 """Where a run's time goes (#32): each process's phases and the run's own, stored and
-reported."""
+reported; later rounds reuse the first round's window size."""
 
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,22 @@ def test_a_resumed_run_adds_its_invocation_and_never_counts_the_peaks_twice(
     assert go(store, request) == run_id
     again = store.run_phases(run_id)
     assert again["peaks"] == first["peaks"] and again["run"] > first["run"]
+
+
+def test_later_rounds_start_at_the_first_rounds_window_size(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "r.db")
+    run_id = go(store, Request(suite="smoke", frameworks=["fake"], workloads=["mlp"],
+                               scenarios=["train"], min_window_seconds=0.01, windows=3,
+                               processes=3))
+    rows = sqlite3.connect(store.path).execute(
+        "SELECT process, spec, details FROM cells WHERE run_id = ? ORDER BY process", (run_id,))
+    found = {process: (json.loads(spec)["cell"]["measure"]["start_steps"],
+                       json.loads(details)["steps_per_window"])
+             for process, spec, details in rows}
+    assert found[0][0] == 1
+    assert found[1][0] == found[2][0] == found[0][1] > 1
+    # One identity for all three: the start is not part of the cell's key.
+    assert len(store.cells(run_id)) == 1 and store.cells(run_id)[0].processes == 3
 
 
 def test_reports_show_where_the_time_went(tmp_path: Path) -> None:

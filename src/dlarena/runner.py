@@ -208,6 +208,8 @@ def execute(
         batch = in_rotated_order(
             [p for p in todo if p.process == round_index and p.cell.key in open_cells],
             run_id=run_id, round_index=round_index)
+        if round_index > 0 and batch:
+            batch = calibrated(batch, store.cells(run_id))
         if executor.slots > 1:
             failed += _measure_at_once(batch, measured, len(todo), run_id=run_id, store=store,
                                        executor=executor, observer=observer)
@@ -339,6 +341,18 @@ def in_rotated_order(batch: Sequence[PlannedCell], *, run_id: int, round_index: 
         for position, item in enumerate(base[shift:] + base[:shift]):
             ordered.append(replace(item, order=position))
     return ordered
+
+
+def calibrated(batch: Sequence[PlannedCell], stored: Sequence[StoredCell]
+               ) -> list[PlannedCell]:
+    """The batch with each cell's windows starting at the steps per window its first stored
+    process calibrated: later rounds calibrate once, not again (timing.measure)."""
+    steps = {cell.spec.key: found for cell in stored
+             if (found := next((d["steps_per_window"] for d in cell.details
+                                if isinstance(d.get("steps_per_window"), int)), None))}
+    return [replace(item, cell=replace(item.cell, measure=replace(
+                item.cell.measure, start_steps=max(1, steps[item.cell.key]))))
+            if item.cell.key in steps else item for item in batch]
 
 
 def _median_of(metric: str) -> Callable[[StoredCell], float]:

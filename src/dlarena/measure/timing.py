@@ -1,7 +1,9 @@
 """Calibrated timed windows, as an explicit sequence of phases (pyperf's manager is the model).
 
-first step -> calibrate (grow steps per window until a window lasts `min_window_seconds`)
--> warm-up (same-size windows until the last few agree, or the cap) -> measure (N windows).
+first step -> calibrate (grow steps per window until a window lasts `min_window_seconds`,
+from `MeasureSettings.start_steps`: a later process of a cell starts where the first one
+ended) -> warm-up (same-size windows until the last few agree, or the cap) -> measure (N
+windows).
 The device is synchronised at the end of every window, before the clock is read. Standard
 library only: this runs inside the worker.
 """
@@ -100,7 +102,7 @@ def measure(
     first_step_seconds = clock() - start
 
     report("calibrate", 0, 0)
-    steps = 1
+    steps = settings.start_steps
     calibration = [time_window(step, sync, steps, clock)]
     while calibration[-1].seconds < settings.min_window_seconds:
         steps = next_steps(calibration[-1], settings.min_window_seconds)
