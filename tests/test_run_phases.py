@@ -1,5 +1,6 @@
 """Where a run's time goes (#32): each process's phases and the run's own, stored and
-reported; later rounds reuse the first round's window size."""
+reported; later rounds reuse the first round's window size; same-model checks run one
+process per framework and mode for all workloads, and a rerun does not check again."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from dlarena.cell import CellSpec
+from dlarena.executors.base import CellOutcome, ProgressHandler
 from dlarena.executors.local import LocalExecutor
 from dlarena.plan import Request
 from dlarena.report import json as json_report
@@ -23,6 +26,20 @@ pytestmark = pytest.mark.usefixtures("no_fault")
 
 PROCESS_PHASES = ["start", "import", "build", "prepare", "first_step", "calibrate", "warmup",
                   "measure", "exit"]
+
+
+class CountingExecutor(LocalExecutor):
+    """The local executor, keeping the task of every worker process it starts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tasks: list[tuple[str, str]] = []
+
+    def run(self, cell: CellSpec, on_progress: ProgressHandler, *, task: str = "measure",
+            artifacts: str | None = None, replicate: int = 0) -> CellOutcome:
+        self.tasks.append((task, cell.workload))
+        return super().run(cell, on_progress, task=task, artifacts=artifacts,
+                           replicate=replicate)
 
 
 def go(store: Store, request: Request, *, fresh: bool = False,
@@ -73,6 +90,38 @@ def test_later_rounds_start_at_the_first_rounds_window_size(tmp_path: Path) -> N
     assert found[1][0] == found[2][0] == found[0][1] > 1
     # One identity for all three: the start is not part of the cell's key.
     assert len(store.cells(run_id)) == 1 and store.cells(run_id)[0].processes == 3
+
+
+def test_checks_run_one_process_per_framework_and_mode_and_a_rerun_checks_nothing(
+        tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "r.db")
+    request = Request(suite="smoke", frameworks=["fake"], workloads=["mlp", "cnn"],
+                      scenarios=["train"], modes=["all"], min_window_seconds=0.01, windows=3)
+    executor = CountingExecutor()
+    run_id = go(store, request, executor=executor)
+    checks = [task for task in executor.tasks if task[0] != "measure"]
+    # fake/eager and fake/compiled, each probing mlp and cnn in one process (4 before).
+    assert checks == [("checks", "mlp"), ("checks", "mlp")]
+    assert [result.passed for result in store.parity(run_id)] == [True, True]
+    for fresh in (False, True):  # `make run` again resumes; --fresh starts a new run
+        executor = CountingExecutor()
+        again = go(store, request, executor=executor, fresh=fresh)
+        assert [task for task in executor.tasks if task[0] != "measure"] == []
+        assert len(store.parity(again)) == 2
+
+
+def test_a_probe_that_fails_fails_its_workload_only(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DLARENA_FAKE_FAULT", "raise:cnn:check")
+    store = Store.open(tmp_path / "r.db")
+    request = Request(suite="smoke", frameworks=["fake"], workloads=["mlp", "cnn"],
+                      scenarios=["train"], modes=["all"], min_window_seconds=0.01, windows=3,
+                      check_parity=True)
+    run_id = go(store, request)
+    results = {result.workload: result for result in store.parity(run_id)}
+    assert results["mlp"].passed
+    assert not results["cnn"].passed and "injected fault in cnn/check" in (
+        results["cnn"].reason or "")
 
 
 def test_reports_show_where_the_time_went(tmp_path: Path) -> None:

@@ -12,9 +12,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 PROTOCOL_VERSION = 1
-# What a worker does with a cell: time it, collect parity evidence into an artifacts file, or
+# What a worker does with a cell: time it, collect parity evidence into an artifacts file (or,
+# "checks", for each cell of a JSON list that the artifacts path names, in one process), or
 # (a deployment cell's children) load a saved model in a fresh process, or serve the model.
-TASKS = ("measure", "check", "load", "serve")
+TASKS = ("measure", "check", "checks", "load", "serve")
 
 
 @dataclass(frozen=True)

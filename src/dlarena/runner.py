@@ -25,7 +25,7 @@ from dlarena.measure import peak, stats, stopping
 from dlarena.measure.metrics import METRICS
 from dlarena.measure.scenarios import SCENARIOS, swept_options
 from dlarena.measure.verdict import compared_pairs
-from dlarena.parity.check import check_workload, pair_version
+from dlarena.parity.check import check_many, pair_version
 from dlarena.parity.compare import ParityResult
 from dlarena.plan import PlannedCell, Request, build_plan, plan_key, stopping_rule
 from dlarena.report import facts
@@ -379,6 +379,9 @@ def ensure_parity(
         variants = groups.setdefault(key, [])
         if (cell.framework, cell.mode) not in variants:
             variants.append((cell.framework, cell.mode))
+    # Checks still to make, by what one worker process shares: one per framework and mode
+    # probes every workload of its group (parity.check.check_many).
+    needed: dict[tuple[str, str, ThreadSettings, int], list[_Check]] = {}
     for (workload, size, device, threads, seed), variants in groups.items():
         pairs = list(itertools.combinations(variants, 2))
         if not pairs:
@@ -393,11 +396,31 @@ def ensure_parity(
         if all(result is not None for result in cached.values()):
             results = [result for result in cached.values() if result is not None]
             observer.checked(results, cached=True)
-        else:
-            observer.checking(workload, [f"{framework}/{mode}" for framework, mode in variants])
-            results = check_workload(workload, variants, size=size, device=device,
-                                     threads=threads, executor=executor, seed=seed)
+            _save_checks(store, run_id, _Check(workload, variants, pairs, keys), results)
+            continue
+        observer.checking(workload, [f"{framework}/{mode}" for framework, mode in variants])
+        needed.setdefault((size, device, threads, seed), []).append(
+            _Check(workload, variants, pairs, keys))
+    for (size, device, threads, seed), checks in needed.items():
+        found = check_many([(check.workload, check.variants) for check in checks], size=size,
+                           device=device, threads=threads, executor=executor, seed=seed)
+        for check, results in zip(checks, found, strict=True):
             observer.checked(results, cached=False)
-        # Both come in the order of `pairs`.
-        for pair, result in zip(pairs, results, strict=True):
-            store.save_parity(run_id, keys[pair], result)
+            _save_checks(store, run_id, check, results)
+
+
+@dataclass(frozen=True)
+class _Check:
+    """One workload's pairs to prove the same, and each pair's cache key."""
+
+    workload: str
+    variants: list[tuple[str, str]]
+    pairs: list[tuple[tuple[str, str], tuple[str, str]]]
+    keys: dict[tuple[tuple[str, str], tuple[str, str]], str]
+
+
+def _save_checks(store: Store, run_id: int, check: _Check,
+                 results: Sequence[ParityResult]) -> None:
+    # Both come in the order of `pairs`.
+    for pair, result in zip(check.pairs, results, strict=True):
+        store.save_parity(run_id, check.keys[pair], result)

@@ -181,6 +181,36 @@ def check_cell(cell: CellSpec, artifacts: str | None, progress: Progress) -> dic
     return {"framework_version": runtime.version(), "device_name": runtime.device_name()}
 
 
+def check_cells(listing: str | None, progress: Progress) -> dict[str, Any]:
+    """`check_cell` for every cell of the JSON list at `listing` ({"cell", "artifacts"}
+    each), in this one process: one framework and mode, its import paid once. A probe that
+    fails is reported under its artifacts path; the others go on."""
+    from dlarena.parity.probe import probe
+
+    if listing is None:
+        raise ValueError("checks need the path of their list")
+    with open(listing) as file:
+        jobs = [(CellSpec.from_dict(job["cell"]), str(job["artifacts"])) for job in json.load(file)]
+    first = jobs[0][0]
+    for cell, _ in jobs:
+        shared = (cell.framework, cell.mode, cell.threads, cell.seed, cell.device)
+        if shared != (first.framework, first.mode, first.threads, first.seed, first.device):
+            raise ValueError(f"checks in one process share their framework, mode, threads, "
+                             f"seed and device: {cell.label} differs from {first.label}")
+    progress("import", 0, 1)
+    runtime = setup_runtime(first)
+    errors: dict[str, str] = {}
+    for index, (cell, artifacts) in enumerate(jobs):
+        progress("check", index, len(jobs))
+        try:
+            probe(cell, runtime, lambda c: build_implementation(c, runtime), artifacts)
+        except Exception as error:  # this workload's pairs fail; the next workload is probed
+            errors[artifacts] = f"{type(error).__name__}: {error}"
+    progress("check", len(jobs), len(jobs))
+    return {"framework_version": runtime.version(), "device_name": runtime.device_name(),
+            "errors": errors}
+
+
 def deployment_of(cell: CellSpec, impl: Implementation) -> Deployment:
     path = registry.deployment_path(cell.framework)
     if path is None:
@@ -272,6 +302,8 @@ def main() -> int:
         cell = dataclasses.replace(cell, seed=cell.seed + process)
         if task == "check":
             payload = check_cell(cell, artifacts, progress)
+        elif task == "checks":
+            payload = check_cells(artifacts, progress)
         elif task == "load":
             payload = load_cell(cell, progress)
         elif task == "serve":
