@@ -135,9 +135,9 @@ def test_reports_show_where_the_time_went(tmp_path: Path) -> None:
     assert found.total == pytest.approx(store.run_phases(run_id)["run"])
     named = [row[0] for row in phases.rows(report)]
     assert named[:3] == ["peaks", "checks", "worker processes (2)"]
-    assert "  measure" in named and named[-1] == "run"
+    assert "· measure" in named and named[-1] == "run"
     # The parts add up to the run: nothing counted twice, nothing left out.
-    parts = sum(seconds for name, seconds, _ in found.rows() if not name.startswith("  "))
+    parts = sum(seconds for name, seconds, _ in found.rows() if not name.startswith("· "))
     assert parts == pytest.approx(found.total)
     [row] = phases.framework_rows(report)
     assert row[:2] == ["fake", "2"]

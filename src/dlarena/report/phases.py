@@ -55,10 +55,10 @@ class Breakdown:
         found = [(name, self.run[name], what) for name, what in RUN_PHASES if name in self.run]
         found.append((f"worker processes ({self.processes})", self.process_wall,
                       "each process's wall time, as the coordinator saw it"))
-        found += [(f"  {name}", self.process[name], what) for name, what in PROCESS_PHASES
+        found += [(f"· {name}", self.process[name], what) for name, what in PROCESS_PHASES
                   if self.process.get(name)]
         if self.unattributed > 0:
-            found.append(("  other", self.unattributed,
+            found.append(("· other", self.unattributed,
                           "in no phase above (a failed process, the result's transfer)"))
         if self.coordinator > 0:
             found.append(("coordinator", self.coordinator,
