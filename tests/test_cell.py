@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from dlarena.cell import CellSpec, MeasureSettings, ThreadSettings
-from tests.conftest import fake_cell
+from tests.conftest import FAST, fake_cell
 
 
 def test_json_round_trip_keeps_every_field() -> None:
@@ -11,10 +13,13 @@ def test_json_round_trip_keeps_every_field() -> None:
     assert CellSpec.from_json(cell.to_json()) == cell
 
 
-def test_key_is_stable_and_ignores_only_the_timeout() -> None:
+def test_key_is_stable_and_ignores_only_the_timeout_and_the_calibration_start() -> None:
     cell = fake_cell()
     assert cell.key == fake_cell().key
     assert fake_cell(timeout_seconds=5.0).key == cell.key
+    # How fast a later process reaches its windows does not change what it measures.
+    assert fake_cell(measure=dataclasses.replace(FAST, start_steps=64)).key == cell.key
+    assert fake_cell(measure=dataclasses.replace(FAST, windows=4)).key != cell.key
     assert fake_cell(batch_size=16).key != cell.key
     assert fake_cell(threads=ThreadSettings(2, 1)).key != cell.key
     assert fake_cell(mode="compiled").key != cell.key

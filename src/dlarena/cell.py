@@ -12,9 +12,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 PROTOCOL_VERSION = 1
-# What a worker does with a cell: time it, collect parity evidence into an artifacts file, or
+# What a worker does with a cell: time it, collect parity evidence into an artifacts file (or,
+# "checks", for each cell of a JSON list that the artifacts path names, in one process), or
 # (a deployment cell's children) load a saved model in a fresh process, or serve the model.
-TASKS = ("measure", "check", "load", "serve")
+TASKS = ("measure", "check", "checks", "load", "serve")
 
 
 @dataclass(frozen=True)
@@ -45,8 +46,15 @@ class MeasureSettings:
     # Warm-up ends when the last `settle_windows` windows differ by at most this fraction.
     settle_tolerance: float = 0.10
     settle_windows: int = 3
+    # Steps of the first calibration window. A cell's later worker processes start from the
+    # steps per window its first process calibrated (the runner), so they calibrate once,
+    # not every round; a window still grows if it is too short. Not part of the cell's
+    # identity (`CellSpec.key`): it says how to reach the same windows faster.
+    start_steps: int = 1
 
     def __post_init__(self) -> None:
+        if self.start_steps < 1:
+            raise ValueError("start_steps must be >= 1")
         if self.min_window_seconds <= 0:
             raise ValueError("min_window_seconds must be > 0")
         if self.windows < 1:
@@ -98,6 +106,7 @@ class CellSpec:
         """Stable identity: same key = same measurement, so a resumed run can skip it."""
         identity = asdict(self)
         identity.pop("timeout_seconds")
+        identity["measure"].pop("start_steps")
         text = json.dumps(identity, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 

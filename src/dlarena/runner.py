@@ -11,6 +11,7 @@ import itertools
 import random
 import shlex
 import sys
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
@@ -24,7 +25,7 @@ from dlarena.measure import peak, stats, stopping
 from dlarena.measure.metrics import METRICS
 from dlarena.measure.scenarios import SCENARIOS, swept_options
 from dlarena.measure.verdict import compared_pairs
-from dlarena.parity.check import check_workload, pair_version
+from dlarena.parity.check import check_many, pair_version
 from dlarena.parity.compare import ParityResult
 from dlarena.plan import PlannedCell, Request, build_plan, plan_key, stopping_rule
 from dlarena.report import facts
@@ -143,6 +144,8 @@ def execute(
     run's stored environment (the A/A control's session)."""
     planned, versions, interpreters = prepared.planned, prepared.versions, prepared.interpreters
     store.check_writable()
+    invoked = time.monotonic()
+    peaks_seconds = 0.0
     run_id = None if fresh else store.latest_run_for_plan(prepared.key)
     resumed = run_id is not None
     rule = prepared.rule
@@ -156,13 +159,15 @@ def execute(
         frameworks = sorted(versions)
         used = planned[0].cell.threads
         command = shlex.join(["dlarena", *sys.argv[1:]])
+        started = time.monotonic()
+        peaks = peak.matmul_peaks(
+            {name: interpreters.get(name, sys.executable) for name in frameworks},
+            threads=used, device=prepared.request.device)
+        peaks_seconds = time.monotonic() - started
         fingerprint = {
             **environment.fingerprint(
                 dict(versions), {"intra_op": used.intra_op, "inter_op": used.inter_op},
-                peaks=peak.matmul_peaks(
-                    {name: interpreters.get(name, sys.executable) for name in frameworks},
-                    threads=used, device=prepared.request.device),
-                device=prepared.request.device,
+                peaks=peaks, device=prepared.request.device,
             ),
             # Frameworks this run could not measure, and why (the paper table shows them).
             "frameworks_not_runnable": environment.not_runnable(interpreters),
@@ -180,9 +185,13 @@ def execute(
             # Another coordinator may have created it meanwhile: look up and create at once.
             run_id, resumed = store.run_for_plan(plan_key=prepared.key, command=command,
                                                  environment=fingerprint)
+    if peaks_seconds:
+        store.add_run_phase(run_id, "peaks", peaks_seconds)
     if prepared.request.check_parity:
+        started = time.monotonic()
         ensure_parity(planned, versions, run_id=run_id, store=store, executor=executor,
                       observer=observer)
+        store.add_run_phase(run_id, "checks", time.monotonic() - started)
     done = store.finished(run_id)
     todo = [p for p in planned if (p.cell.key, p.process) not in done]
     observer.planned(run_id, len(planned), len(planned) - len(todo), resumed)
@@ -199,6 +208,8 @@ def execute(
         batch = in_rotated_order(
             [p for p in todo if p.process == round_index and p.cell.key in open_cells],
             run_id=run_id, round_index=round_index)
+        if round_index > 0 and batch:
+            batch = calibrated(batch, store.cells(run_id))
         if executor.slots > 1:
             failed += _measure_at_once(batch, measured, len(todo), run_id=run_id, store=store,
                                        executor=executor, observer=observer)
@@ -215,6 +226,7 @@ def execute(
                     observer.note(f"{pair.group[0]} {pair.group[1]}: {pair.label} "
                                   f"{pair.look.decision} after {pair.look.rounds} rounds")
             open_cells = _still_open(looks)
+    store.add_run_phase(run_id, "run", time.monotonic() - invoked)
     return RunSummary(run_id, measured, len(planned) - len(todo), failed)
 
 
@@ -331,6 +343,18 @@ def in_rotated_order(batch: Sequence[PlannedCell], *, run_id: int, round_index: 
     return ordered
 
 
+def calibrated(batch: Sequence[PlannedCell], stored: Sequence[StoredCell]
+               ) -> list[PlannedCell]:
+    """The batch with each cell's windows starting at the steps per window its first stored
+    process calibrated: later rounds calibrate once, not again (timing.measure)."""
+    steps = {cell.spec.key: found for cell in stored
+             if (found := next((d["steps_per_window"] for d in cell.details
+                                if isinstance(d.get("steps_per_window"), int)), None))}
+    return [replace(item, cell=replace(item.cell, measure=replace(
+                item.cell.measure, start_steps=max(1, steps[item.cell.key]))))
+            if item.cell.key in steps else item for item in batch]
+
+
 def _median_of(metric: str) -> Callable[[StoredCell], float]:
     return lambda cell: stats.median(cell.samples[metric])
 
@@ -355,6 +379,9 @@ def ensure_parity(
         variants = groups.setdefault(key, [])
         if (cell.framework, cell.mode) not in variants:
             variants.append((cell.framework, cell.mode))
+    # Checks still to make, by what one worker process shares: one per framework and mode
+    # probes every workload of its group (parity.check.check_many).
+    needed: dict[tuple[str, str, ThreadSettings, int], list[_Check]] = {}
     for (workload, size, device, threads, seed), variants in groups.items():
         pairs = list(itertools.combinations(variants, 2))
         if not pairs:
@@ -369,11 +396,31 @@ def ensure_parity(
         if all(result is not None for result in cached.values()):
             results = [result for result in cached.values() if result is not None]
             observer.checked(results, cached=True)
-        else:
-            observer.checking(workload, [f"{framework}/{mode}" for framework, mode in variants])
-            results = check_workload(workload, variants, size=size, device=device,
-                                     threads=threads, executor=executor, seed=seed)
+            _save_checks(store, run_id, _Check(workload, variants, pairs, keys), results)
+            continue
+        observer.checking(workload, [f"{framework}/{mode}" for framework, mode in variants])
+        needed.setdefault((size, device, threads, seed), []).append(
+            _Check(workload, variants, pairs, keys))
+    for (size, device, threads, seed), checks in needed.items():
+        found = check_many([(check.workload, check.variants) for check in checks], size=size,
+                           device=device, threads=threads, executor=executor, seed=seed)
+        for check, results in zip(checks, found, strict=True):
             observer.checked(results, cached=False)
-        # Both come in the order of `pairs`.
-        for pair, result in zip(pairs, results, strict=True):
-            store.save_parity(run_id, keys[pair], result)
+            _save_checks(store, run_id, check, results)
+
+
+@dataclass(frozen=True)
+class _Check:
+    """One workload's pairs to prove the same, and each pair's cache key."""
+
+    workload: str
+    variants: list[tuple[str, str]]
+    pairs: list[tuple[tuple[str, str], tuple[str, str]]]
+    keys: dict[tuple[tuple[str, str], tuple[str, str]], str]
+
+
+def _save_checks(store: Store, run_id: int, check: _Check,
+                 results: Sequence[ParityResult]) -> None:
+    # Both come in the order of `pairs`.
+    for pair, result in zip(check.pairs, results, strict=True):
+        store.save_parity(run_id, check.keys[pair], result)

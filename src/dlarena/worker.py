@@ -24,6 +24,7 @@ from dlarena import lifeline, netns, registry
 from dlarena.cell import PROTOCOL_VERSION, CellSpec, parse_worker_request
 from dlarena.contract import Deployment, Implementation, Runtime, Workload
 from dlarena.measure.memory import peak_rss_bytes
+from dlarena.measure.scenario_parts import ScenarioResult
 from dlarena.measure.scenarios import SCENARIOS, BeforeBuild
 from dlarena.measure.timing import Progress, Window
 
@@ -106,7 +107,9 @@ def measure_cell(cell: CellSpec, progress: Progress) -> dict[str, Any]:
     scenario = SCENARIOS[cell.scenario]
     built = build_cell(cell, progress, scenario.before_build)
     runtime, impl = built.runtime, built.impl
+    started = time.perf_counter()
     result = scenario.run(impl, runtime, built.workload, cell, progress)
+    scenario_seconds = time.perf_counter() - started
     metrics: dict[str, float] = {
         "import_seconds": built.import_seconds,
         "build_seconds": built.build_seconds,
@@ -134,6 +137,7 @@ def measure_cell(cell: CellSpec, progress: Progress) -> dict[str, Any]:
             **result.manifest,
         },
         "pid": os.getpid(),
+        "phases": phases(built, result, scenario_seconds),
     }
     if result.details:
         payload["scenario_details"] = result.details
@@ -150,6 +154,21 @@ def measure_cell(cell: CellSpec, progress: Progress) -> dict[str, Any]:
     return payload
 
 
+def phases(built: BuiltCell, result: ScenarioResult, scenario_seconds: float
+           ) -> dict[str, float]:
+    """Where this process's time went, in seconds (the coordinator adds its start and exit):
+    framework import, model build, then the scenario: its first step, the calibration of the
+    window size, warm-up and the timed windows, and the rest of it (`prepare`: batches made,
+    model prepared) where it times windows."""
+    found = {"import": built.import_seconds, "build": built.build_seconds}
+    timing = result.timing
+    if timing is None:
+        return {**found, "scenario": scenario_seconds}
+    steps = {"first_step": timing.first_step_seconds, "calibrate": timing.calibration_seconds,
+             "warmup": timing.warmup_seconds, "measure": timing.measure_seconds}
+    return {**found, "prepare": max(0.0, scenario_seconds - sum(steps.values())), **steps}
+
+
 def check_cell(cell: CellSpec, artifacts: str | None, progress: Progress) -> dict[str, Any]:
     from dlarena.parity.probe import probe
 
@@ -160,6 +179,36 @@ def check_cell(cell: CellSpec, artifacts: str | None, progress: Progress) -> dic
     progress("check", 0, 1)
     probe(cell, runtime, lambda c: build_implementation(c, runtime), artifacts)
     return {"framework_version": runtime.version(), "device_name": runtime.device_name()}
+
+
+def check_cells(listing: str | None, progress: Progress) -> dict[str, Any]:
+    """`check_cell` for every cell of the JSON list at `listing` ({"cell", "artifacts"}
+    each), in this one process: one framework and mode, its import paid once. A probe that
+    fails is reported under its artifacts path; the others go on."""
+    from dlarena.parity.probe import probe
+
+    if listing is None:
+        raise ValueError("checks need the path of their list")
+    with open(listing) as file:
+        jobs = [(CellSpec.from_dict(job["cell"]), str(job["artifacts"])) for job in json.load(file)]
+    first = jobs[0][0]
+    for cell, _ in jobs:
+        shared = (cell.framework, cell.mode, cell.threads, cell.seed, cell.device)
+        if shared != (first.framework, first.mode, first.threads, first.seed, first.device):
+            raise ValueError(f"checks in one process share their framework, mode, threads, "
+                             f"seed and device: {cell.label} differs from {first.label}")
+    progress("import", 0, 1)
+    runtime = setup_runtime(first)
+    errors: dict[str, str] = {}
+    for index, (cell, artifacts) in enumerate(jobs):
+        progress("check", index, len(jobs))
+        try:
+            probe(cell, runtime, lambda c: build_implementation(c, runtime), artifacts)
+        except Exception as error:  # this workload's pairs fail; the next workload is probed
+            errors[artifacts] = f"{type(error).__name__}: {error}"
+    progress("check", len(jobs), len(jobs))
+    return {"framework_version": runtime.version(), "device_name": runtime.device_name(),
+            "errors": errors}
 
 
 def deployment_of(cell: CellSpec, impl: Implementation) -> Deployment:
@@ -228,6 +277,9 @@ def serve_cell(cell: CellSpec, channel: Channel, progress: Progress) -> dict[str
 
 
 def main() -> int:
+    # On the clock every process of this machine shares: the coordinator, which started this
+    # process, subtracts its own reading to find the interpreter's start and dlarena's imports.
+    entered = time.monotonic()
     lifeline.die_with_parent()
     # Keep the real stdout for the protocol; send fd 1 (framework chatter) to stderr.
     channel = Channel(os.fdopen(os.dup(sys.stdout.fileno()), "w"))
@@ -250,6 +302,8 @@ def main() -> int:
         cell = dataclasses.replace(cell, seed=cell.seed + process)
         if task == "check":
             payload = check_cell(cell, artifacts, progress)
+        elif task == "checks":
+            payload = check_cells(artifacts, progress)
         elif task == "load":
             payload = load_cell(cell, progress)
         elif task == "serve":
@@ -264,7 +318,7 @@ def main() -> int:
             traceback=traceback.format_exc(),
         )
         return 1
-    channel.emit("result", status="ok", **payload)
+    channel.emit("result", status="ok", entered_monotonic=entered, **payload)
     return 0
 
 

@@ -109,3 +109,21 @@ def test_every_window_waits_for_the_device_before_reading_the_clock() -> None:
     result = measure(clock.step, clock.sync, settings(), clock=clock)
     assert all(w.seconds_per_step == pytest.approx(0.01) for w in result.windows)
     assert result.first_step_seconds == pytest.approx(0.01)
+
+
+def test_calibration_starts_from_the_steps_it_is_given() -> None:
+    """A cell's later process starts at its first process's window size: no window searches."""
+    clock = FakeClock([0.001])
+    result = measure(clock.step, clock.sync, settings(start_steps=120), clock=clock)
+    assert result.calibration_windows == 0 and result.calibration_seconds == 0
+    assert {w.steps for w in (*result.warmup, *result.windows)} == {120}
+    assert result.warmup_seconds == pytest.approx(0.12 * len(result.warmup))
+
+
+def test_a_start_too_small_for_this_process_still_grows_to_the_minimum_window() -> None:
+    clock = FakeClock([0.001])
+    result = measure(clock.step, clock.sync, settings(start_steps=10), clock=clock)
+    assert result.calibration_windows >= 1 and result.steps_per_window * 0.001 >= 0.1
+    assert result.calibration_seconds == pytest.approx(
+        sum(w.seconds for w in result.warmup[:result.calibration_windows]))
+    assert result.measure_seconds == pytest.approx(4 * result.steps_per_window * 0.001)

@@ -145,6 +145,7 @@ class LocalExecutor(Executor):
             pass  # the worker died at once; its exit code and stderr say why
 
         result: dict[str, Any] | None = None
+        result_at = started
         output_closed = exited = False
         limit = started + cell.timeout_seconds
         try:
@@ -161,6 +162,7 @@ class LocalExecutor(Executor):
                     # Final: what the worker does after it is not part of the cell. It gets a
                     # short grace to exit, not the rest of the timeout.
                     result = event
+                    result_at = time.monotonic()
                     limit = min(limit, time.monotonic() + self._exit_grace)
                 elif event.get("event") == "progress":
                     on_progress(cell, event)
@@ -195,7 +197,24 @@ class LocalExecutor(Executor):
         if (problem := _not_a_measurement(result)) is not None:
             return outcome(f"the worker reported {problem}: not a measurement, so the cell "
                            "stores none", details=lingered)
-        return outcome(None, payload=result, details=lingered)
+        return outcome(None, payload=with_start_and_exit(result, started, result_at),
+                       details=lingered)
+
+
+def with_start_and_exit(result: dict[str, Any], started: float, result_at: float
+                        ) -> dict[str, Any]:
+    """The worker's phases with what only this side sees: `start` (from starting the process
+    to the worker's first line of its own: the interpreter's start and dlarena's imports) and
+    `exit` (from its result to its end). Both clocks are the machine's monotonic clock."""
+    phases = result.get("phases")
+    entered = result.get("entered_monotonic")
+    if not isinstance(phases, dict) or not isinstance(entered, int | float):
+        return result
+    start = float(entered) - started
+    exit_seconds = time.monotonic() - result_at
+    if not 0 <= start <= result_at - started:  # another machine's clock, or none
+        return result
+    return {**result, "phases": {"start": start, **phases, "exit": exit_seconds}}
 
 
 def _not_a_measurement(result: dict[str, Any]) -> str | None:

@@ -1,7 +1,9 @@
 """Calibrated timed windows, as an explicit sequence of phases (pyperf's manager is the model).
 
-first step -> calibrate (grow steps per window until a window lasts `min_window_seconds`)
--> warm-up (same-size windows until the last few agree, or the cap) -> measure (N windows).
+first step -> calibrate (grow steps per window until a window lasts `min_window_seconds`,
+from `MeasureSettings.start_steps`: a later process of a cell starts where the first one
+ended) -> warm-up (same-size windows until the last few agree, or the cap) -> measure (N
+windows).
 The device is synchronised at the end of every window, before the clock is read. Standard
 library only: this runs inside the worker.
 """
@@ -44,6 +46,20 @@ class TimingResult:
     windows: tuple[Window, ...]
     # True when warm-up stopped at its cap before windows settled.
     warmup_capped: bool
+    # How many of `warmup`'s first windows only searched for the window size (calibration).
+    calibration_windows: int = 0
+
+    @property
+    def calibration_seconds(self) -> float:
+        return sum(w.seconds for w in self.warmup[:self.calibration_windows])
+
+    @property
+    def warmup_seconds(self) -> float:
+        return sum(w.seconds for w in self.warmup[self.calibration_windows:])
+
+    @property
+    def measure_seconds(self) -> float:
+        return sum(w.seconds for w in self.windows)
 
 
 def time_window(step: Step, sync: Sync, steps: int, clock: Clock) -> Window:
@@ -86,7 +102,7 @@ def measure(
     first_step_seconds = clock() - start
 
     report("calibrate", 0, 0)
-    steps = 1
+    steps = settings.start_steps
     calibration = [time_window(step, sync, steps, clock)]
     while calibration[-1].seconds < settings.min_window_seconds:
         steps = next_steps(calibration[-1], settings.min_window_seconds)
@@ -110,4 +126,5 @@ def measure(
         warmup=tuple(calibration[:-1] + warmup),
         windows=tuple(windows),
         warmup_capped=not settled(warmup, settings),
+        calibration_windows=len(calibration) - 1,
     )

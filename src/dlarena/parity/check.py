@@ -6,8 +6,10 @@ cached in the store per implementation version, so a run pays for a check once).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
+import json
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -131,34 +133,85 @@ def check_workload(
 ) -> list[ParityResult]:
     """Every pair of `variants` ((framework, mode)) on `workload`, each probed once in its
     mode; a worker that fails fails its pairs."""
-    evidence: dict[tuple[str, str], Evidence] = {}
-    errors: dict[tuple[str, str], str] = {}
+    [results] = check_many([(workload, variants)], size=size, device=device, threads=threads,
+                           executor=executor, seed=seed, on_variant=on_variant)
+    return results
+
+
+def check_many(
+    requests: Sequence[tuple[str, Sequence[tuple[str, str]]]],
+    *,
+    size: str,
+    device: str,
+    threads: ThreadSettings,
+    executor: Executor,
+    seed: int = 0,
+    on_variant: Callable[[str], None] | None = None,
+) -> list[list[ParityResult]]:
+    """`check_workload` for each (workload, variants) of `requests`, with one worker process
+    per (framework, mode) probing every workload it is asked for: the framework's import is
+    paid once, not once per workload. A probe that fails fails its workload's pairs; a
+    process that dies fails every workload it had not finished."""
+    evidence: dict[tuple[str, str, str], Evidence] = {}
+    errors: dict[tuple[str, str, str], str] = {}
+    workloads_of: dict[tuple[str, str], list[str]] = {}
+    for workload, variants in requests:
+        for variant in variants:
+            workloads_of.setdefault(variant, []).append(workload)
     with tempfile.TemporaryDirectory(prefix="dlarena-parity-") as folder:
-        for framework, mode in variants:
+        for (framework, mode), workloads in workloads_of.items():
             label = f"{framework}/{mode}"
             if on_variant is not None:
                 on_variant(label)
-            cell = CellSpec(
+            jobs = [(CellSpec(
                 workload=workload, framework=framework, mode=mode, scenario="check",
                 size=size, device=device, batch_size=PROBE_BATCH, precision=PROBE_PRECISION,
                 threads=threads, measure=_UNTIMED, seed=seed,
-            )
-            artifacts = str(Path(folder) / f"{framework}-{mode}.npz")
-            outcome = executor.run(cell, lambda *_: None, task="check", artifacts=artifacts)
-            if outcome.status == "ok":
+            ), str(Path(folder) / f"{workload}-{framework}-{mode}.npz")) for workload in workloads]
+            failures = _probe(jobs, Path(folder), executor)
+            for cell, artifacts in jobs:
+                key = (cell.workload, framework, mode)
+                if artifacts in failures:
+                    errors[key] = f"{label}: {failures[artifacts]}"
+                    continue
                 with np.load(artifacts) as saved:
-                    evidence[(framework, mode)] = {key: saved[key] for key in saved.files}
-            else:
-                errors[(framework, mode)] = f"{label}: {outcome.error}"
+                    evidence[key] = {name: saved[name] for name in saved.files}
+    return [_compare_pairs(workload, variants, size, evidence, errors)
+            for workload, variants in requests]
+
+
+def _probe(jobs: Sequence[tuple[CellSpec, str]], folder: Path, executor: Executor
+           ) -> dict[str, str]:
+    """Probe every cell of `jobs` (one framework and mode) in one worker process, each
+    writing its evidence to its artifacts path; artifacts path -> why, for those that failed."""
+    first, artifacts = jobs[0]
+    if len(jobs) == 1:
+        outcome = executor.run(first, lambda *_: None, task="check", artifacts=artifacts)
+        return {} if outcome.status == "ok" else {artifacts: str(outcome.error)}
+    listing = folder / f"{first.framework}-{first.mode}-jobs.json"
+    listing.write_text(json.dumps([{"cell": dataclasses.asdict(cell), "artifacts": path}
+                                   for cell, path in jobs]))
+    carrier = dataclasses.replace(first, timeout_seconds=first.timeout_seconds * len(jobs))
+    outcome = executor.run(carrier, lambda *_: None, task="checks", artifacts=str(listing))
+    if outcome.status != "ok":
+        return {path: str(outcome.error) for _, path in jobs}
+    failed = outcome.payload.get("errors", {})
+    return {path: str(failed[path]) for _, path in jobs if path in failed}
+
+
+def _compare_pairs(workload: str, variants: Sequence[tuple[str, str]], size: str,
+                   evidence: dict[tuple[str, str, str], Evidence],
+                   errors: dict[tuple[str, str, str], str]) -> list[ParityResult]:
     facts = model_facts(workload, size)
     results = []
     for first, second in itertools.combinations(variants, 2):
-        failed = [errors[name] for name in (first, second) if name in errors]
+        failed = [errors[(workload, *name)] for name in (first, second)
+                  if (workload, *name) in errors]
         if failed:
             results.append(ParityResult(workload, size, first[0], second[0], (),
                                         "; ".join(failed), first[1], second[1]))
         else:
             results.append(compare(workload=workload, size=size, facts=facts,
-                                   first=side(*first), a=evidence[first],
-                                   second=side(*second), b=evidence[second]))
+                                   first=side(*first), a=evidence[(workload, *first)],
+                                   second=side(*second), b=evidence[(workload, *second)]))
     return results

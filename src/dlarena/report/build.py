@@ -68,7 +68,8 @@ def build_report(store: Store, run_id: int | None = None, *, control: bool = Tru
     report = Report(run, [Group(workload, scenario, size, batch, device, cells)
                           for (workload, scenario, size, batch, device, _), cells
                           in groups.items()],
-                    definitions, store.parity(run.id), definitions_stored=stored is not None)
+                    definitions, store.parity(run.id), definitions_stored=stored is not None,
+                    phases=store.run_phases(run.id))
     # Verdicts once every group is in: they learn the run's noise from all of them.
     for group in report.groups:
         metric = group.headline

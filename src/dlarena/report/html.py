@@ -15,7 +15,16 @@ from dlarena import __version__
 from dlarena.measure.dataload import INPUT_BOUND_RATIO
 from dlarena.measure.verdict import ONE_PROCESS
 from dlarena.parity.compare import REDUCED_PRECISION_LIMIT, TOLERANCES
-from dlarena.report import dataload, deployment, deployment_plots, devex, plots, sanitise, scaling
+from dlarena.report import (
+    dataload,
+    deployment,
+    deployment_plots,
+    devex,
+    phases,
+    plots,
+    sanitise,
+    scaling,
+)
 from dlarena.report import formatting as fmt
 from dlarena.report.analyses import sweeps
 from dlarena.report.claims import ClaimResult, judge_all
@@ -154,6 +163,19 @@ def _scaling(page: Page) -> Section | None:
     return Section("scaling", "Data-parallel scaling", "sections/panel.html.j2", {
         "figure": scaling.figure(page.report, page.style), "lines": [],
         "header": scaling.HEADER, "rows": rows, "note": scaling.NOTE,
+    })
+
+
+def _phases(page: Page) -> Section | None:
+    rows = phases.rows(page.report)
+    if not rows:
+        return None
+    return Section("phases", "Where the time went", "sections/panel.html.j2", {
+        "figure": None, "header": phases.HEADER, "rows": rows, "note": phases.NOTE,
+        "lines": [f"{row[0]}: " + ", ".join(f"{name} {value}" for name, value in
+                                            zip(phases.FRAMEWORK_HEADER[1:], row[1:],
+                                                strict=True))
+                  for row in phases.framework_rows(page.report)],
     })
 
 
@@ -300,7 +322,7 @@ SECTIONS: list[SectionBuilder] = [
     _glance, _verdicts, _claims, _paper, _workloads, _convergence, _sweeps, _latency, _startup,
     _scaling,
     _devex, _pipelines, _from_files, _memory, _deployment, _parity, _manifest,
-    _environment, _problems,
+    _phases, _environment, _problems,
 ]
 
 
@@ -324,7 +346,8 @@ def render(report: Report, *, reference: str | None = None) -> str:
     sections = [section for build in SECTIONS if (section := build(page)) is not None]
     missing = _not_measured(page, {section.id for section in sections})
     if missing is not None:
-        sections.insert(-4, missing)
+        # Before the parity section, which every report has.
+        sections.insert([section.id for section in sections].index("parity"), missing)
     return templates.get_template("report.html.j2").render(
         title=f"dlarena report · run {report.run.id}",
         run_line=run_line(report),

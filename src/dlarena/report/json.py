@@ -8,7 +8,7 @@ from typing import Any
 from dlarena import jsonsafe
 from dlarena.measure.stats import Summary
 from dlarena.measure.verdict import Verdict
-from dlarena.report import scaling
+from dlarena.report import phases, scaling
 from dlarena.report.analyses import break_evens, sweeps
 from dlarena.report.claims import judge_all
 from dlarena.report.curves import CURVES
@@ -135,6 +135,7 @@ def render(report: Report, *, reference: str | None = None) -> str:
         "verdict_rules": VERDICT_RULES_VERSION,
         "interval": report.interval_label,
         "aa_control": dataclasses.asdict(report.control) if report.control else None,
+        "phases": phases.document(report),
         "notes": report.definitions_notes,
         "cells": [_cell(group, cell) for group in report.groups for cell in group.cells],
         "verdicts": [

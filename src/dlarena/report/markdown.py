@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from dlarena.parity.compare import REDUCED_PRECISION_LIMIT, TOLERANCES
-from dlarena.report import dataload, deployment, devex, sanitise, scaling
+from dlarena.report import dataload, deployment, devex, phases, sanitise, scaling
 from dlarena.report.claims import judge_all
 from dlarena.report.facts import VERDICT_RULES, VERDICT_RULES_VERSION
 from dlarena.report.model import Report
@@ -108,6 +108,10 @@ def render(report: Report, *, reference: str | None = None) -> str:
                   f"{_cell(result.summary)}"
                   for result in judge_all(report) if result.claim.criterion]
     lines += _deployment(report)
+    if phases.rows(report):
+        lines += ["", "## Where the time went", "", _cell(phases.NOTE), "",
+                  *_table(phases.HEADER, phases.rows(report)), "",
+                  *_table(phases.FRAMEWORK_HEADER, phases.framework_rows(report))]
     for title, items in (("Input-bound", dataload.input_bound_lines(report)),
                          ("Batch-size sweeps", sweep_lines(report)),
                          ("Break-even of compiled modes", break_even_lines(report))):

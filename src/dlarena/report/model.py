@@ -140,6 +140,8 @@ class Report:
     definitions_stored: bool = True
     # The machine's latest A/A control (a framework against its twin), if it has one.
     control: Control | None = None
+    # Where the coordinator's time went (Store.run_phases): phase -> seconds.
+    phases: dict[str, float] = field(default_factory=dict)
 
     @property
     def definitions_notes(self) -> list[str]:

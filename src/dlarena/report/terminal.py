@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.table import Table
 
-from dlarena.report import dataload, deployment, devex, sanitise, scaling
+from dlarena.report import dataload, deployment, devex, phases, sanitise, scaling
 from dlarena.report.claims import judge_all
 from dlarena.report.model import Report
 from dlarena.report.paper import paper_note, paper_table
@@ -77,6 +77,9 @@ def render(report: Report, console: Console, *, reference: str | None = None) ->
     _table(console, "Save and load", deployment.SAVE_HEADER, deployment.save_rows(report))
     _table(console, "Portable inference", deployment.EXPORT_HEADER, deployment.export_rows(report))
     _table(console, "Serving under load", deployment.SERVE_HEADER, deployment.serve_rows(report))
+    _table(console, "Where the time went", phases.HEADER, phases.rows(report))
+    _table(console, "A typical worker process (medians, seconds)", phases.FRAMEWORK_HEADER,
+           phases.framework_rows(report))
     _lines(console, "Batch-size sweeps", sweep_lines(report))
     _lines(console, "Break-even of compiled modes", break_even_lines(report))
     checks = parity_lines(report)

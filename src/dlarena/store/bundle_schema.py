@@ -228,7 +228,8 @@ def _cell_spec(names: Names) -> Check:
         "measure": record(
             {"min_window_seconds": number(low=0.0, high=86400.0, above=True),
              "windows": integer(1, 10**6), "max_warmup_windows": integer(0, 10**6)},
-            {"settle_tolerance": number(low=0.0, high=1e6), "settle_windows": integer(1, 10**6)}),
+            {"settle_tolerance": number(low=0.0, high=1e6), "settle_windows": integer(1, 10**6),
+             "start_steps": integer(1, INT64 - 1)}),
         "seed": integer(-INT64, INT64 - 1),
         "timeout_seconds": number(low=0.0, high=10**9, above=True),
         "options": mapping(anything, key=text(pattern=_NAME)),

@@ -28,7 +28,7 @@ from dlarena.parity.compare import ParityResult
 from dlarena.store import bundle, files
 
 APPLICATION = "dlarena"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Migration N brings a store from version N-1 to N. Never edit a released step; append.
 _MIGRATIONS: dict[int, str] = {
@@ -102,6 +102,18 @@ _MIGRATIONS: dict[int, str] = {
     3: """
     ALTER TABLE parity ADD COLUMN first_mode TEXT;
     ALTER TABLE parity ADD COLUMN second_mode TEXT
+    """,
+    # Where a run's coordinator spent its time outside the worker processes (the matrix
+    # peaks, the same-model checks, the whole invocation): one row per phase and invocation
+    # (a resumed run adds its own). Each process's phases are in its cell's details.
+    4: """
+    CREATE TABLE run_phases (
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        phase TEXT NOT NULL,
+        seconds REAL NOT NULL,
+        created_utc TEXT NOT NULL
+    );
+    CREATE INDEX run_phases_run ON run_phases(run_id)
     """,
 }
 
@@ -385,6 +397,21 @@ class Store:
                 return stored
         raise UsageError(f"no run {run_id} in {self.path}")
 
+    @_guarded
+    def add_run_phase(self, run_id: int, phase: str, seconds: float) -> None:
+        """Record that one invocation of a run spent `seconds` in `phase`."""
+        with self._transaction():
+            self._db.execute("INSERT INTO run_phases VALUES (?,?,?,?)",
+                             (run_id, phase, float(seconds), _now()))
+
+    @_guarded
+    def run_phases(self, run_id: int) -> dict[str, float]:
+        """phase -> seconds over every invocation of the run (none for an imported run)."""
+        rows = self._db.execute(
+            "SELECT phase, SUM(seconds) FROM run_phases WHERE run_id = ? GROUP BY phase "
+            "ORDER BY MIN(rowid)", (run_id,)).fetchall()
+        return {str(phase): float(seconds) for phase, seconds in rows}
+
     # -- cells ------------------------------------------------------------------------------
 
     @_guarded
@@ -402,7 +429,7 @@ class Store:
         payload = outcome.payload
         details = dict(outcome.details)
         for name in ("steps_per_window", "warmup_capped", "clock_resolution", "manifest",
-                     "throughput_metric", "pid", "scenario_details"):
+                     "throughput_metric", "pid", "scenario_details", "phases"):
             if name in payload:
                 details[name] = payload[name]
         with self._transaction():
