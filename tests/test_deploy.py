@@ -5,6 +5,7 @@ server and the output comparison on their own."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -69,11 +70,22 @@ def test_a_file_that_does_not_load_fails_its_cell_naming_the_format() -> None:
                              "process failed: ValueError: planted: cannot read program.npz")
 
 
-def test_a_failing_export_fails_its_cell_saying_why() -> None:
+def test_an_export_the_framework_cannot_make_is_unsupported_saying_why() -> None:
     outcome = run_fake("export-onnx")
-    assert outcome.status == "error"
-    assert outcome.error == ("RuntimeError: export to onnx failed: the fake framework has no "
-                             "onnx exporter")
+    assert outcome.status == "unsupported"
+    assert outcome.error == "the fake framework has no onnx exporter"
+    assert outcome.payload == {}
+
+
+def test_an_export_that_computes_other_outputs_still_fails_its_cell() -> None:
+    # The same ONNX path, correct: measured; its scores planted off by 0.01: a failure.
+    right = run_fake("export-onnx", plant_export_difference=0.0)
+    assert right.status == "ok", right.error
+    assert right.payload["metrics"]["max_abs_difference"] < 1e-5
+    wrong = run_fake("export-onnx", plant_export_difference=1e-2)
+    assert wrong.status == "error"
+    assert wrong.error.startswith("AssertionError: the onnx export computes other outputs "
+                                  "than the framework")
 
 
 def test_serving_measures_every_load_level_and_leaves_no_server(marker: str) -> None:
@@ -272,3 +284,31 @@ def test_every_framework_of_the_deploy_suite_has_paths_that_import_no_framework(
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=60, check=False)
     assert result.returncode == 0, result.stderr
+
+
+def test_a_run_whose_only_misses_are_unsupported_exits_0_and_every_report_says_why(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from dlarena.cli import main
+
+    db = str(tmp_path / "r.db")
+    assert main(["run", "--frameworks", "fake", "--workloads", "mlp", "--size", "smoke",
+                 "--scenarios", "save-weights,export-onnx", "--min-window", "0.01",
+                 "--windows", "1", "--no-parity", "--db", db]) == 0
+    out = " ".join(capsys.readouterr().out.split())  # rich wraps long lines
+    assert "unsupported here: the fake framework has no onnx exporter" in out
+    assert "1 cell(s) unsupported here" in out and "failed" not in out
+    reports = {}
+    for kind in ("markdown", "json", "html"):
+        path = tmp_path / f"report.{kind}"
+        assert main(["report", "--db", db, "--format", kind, "--out", str(path)]) == 0
+        reports[kind] = path.read_text()
+    assert ("## Unsupported here (not failures)\n\n- mlp · fake/eager · export-onnx · smoke: "
+            "the fake framework has no onnx exporter") in reports["markdown"]
+    assert "## Failed cells" not in reports["markdown"]
+    assert ("| mlp | fake/eager | ok (max |Δ| 0.0e+00) | unsupported here: the fake "
+            "framework has no onnx exporter |") in reports["markdown"].replace("\\|", "|")
+    statuses = {cell["scenario"]: (cell["status"], cell["error"])
+                for cell in json.loads(reports["json"])["cells"]}
+    assert statuses == {"save-weights": ("ok", None),
+                        "export-onnx": ("unsupported", "the fake framework has no onnx exporter")}
+    assert "Unsupported here (not failures)" in reports["html"]

@@ -24,7 +24,7 @@ import numpy as np
 
 from dlarena import registry
 from dlarena.cell import CellSpec
-from dlarena.contract import Deployment, ExportUnsupported, Implementation, Runtime, Workload
+from dlarena.contract import Deployment, Implementation, Runtime, Workload
 from dlarena.deploy import load as loadgen
 from dlarena.deploy import portable
 from dlarena.deploy.child import LOAD_JOB_OPTION, Child, ChildFailed
@@ -100,10 +100,7 @@ def save_scenario(kind: str) -> Callable[..., Figures]:
     def run(impl: Implementation, runtime: Runtime, workload: Workload, cell: CellSpec,
             progress: Progress) -> Figures:
         deployment = _deployment(impl, cell)
-        try:
-            format_name = deployment.format_name(kind)
-        except ExportUnsupported as error:
-            raise RuntimeError(f"no {kind} format: {error}") from None
+        format_name = deployment.format_name(kind)  # ExportUnsupported: the cell's outcome
         inputs, labels = _batch(workload, cell, cell.batch_size)
         reference = deployment.predict(inputs, labels)
         with _scratch() as folder:
@@ -177,10 +174,8 @@ def export_scenario(portable_format: str) -> Callable[..., Figures]:
         with _scratch() as folder:
             progress("export", 0, 1)
             started = time.perf_counter()
-            try:
-                path = deployment.export(portable_format, folder, inputs)
-            except ExportUnsupported as error:
-                raise RuntimeError(f"export to {portable_format} failed: {error}") from None
+            # ExportUnsupported (the exporter refuses the model): the cell's outcome.
+            path = deployment.export(portable_format, folder, inputs)
             export_seconds = time.perf_counter() - started
             size = _size(path)
             # The framework before the runtime is opened: a portable runtime's thread pool

@@ -66,7 +66,7 @@ def _outcome(cell: CellReport) -> str:
     reason = reason.removeprefix("AssertionError: ")
     if len(reason) > REASON_CHARACTERS:
         reason = reason[:REASON_CHARACTERS - 1] + "…"
-    return f"FAILED: {reason}"
+    return f"{fmt.UNSUPPORTED_NOTE}: {reason}" if cell.stored.unsupported else f"FAILED: {reason}"
 
 
 def export_matrix(report: Report) -> tuple[list[str], list[list[str]]]:
