@@ -242,12 +242,17 @@ def test_agreement_bit_for_bit_and_within_tolerance() -> None:
     assert "NaN" in agreement(reference, reference * np.nan, exact=False).reason
 
 
-def test_deploy_suite_plans_every_scenario_for_the_default_set() -> None:
+FRAMEWORKS_THAT_SHIP = ("torch", "tensorflow", "jax", "keras-jax", "keras-torch")
+
+
+def test_deploy_suite_plans_every_scenario_for_every_framework_and_keras_backend() -> None:
     from dlarena.cell import ThreadSettings
     from dlarena.plan import Request, build_plan
 
-    planned = build_plan(Request(suite="deploy"), ThreadSettings(1, 1))
+    planned = build_plan(Request(suite="deploy"), ThreadSettings(1, 1),
+                         installed=FRAMEWORKS_THAT_SHIP)
     cells = [p.cell for p in planned]
+    assert {c.framework for c in cells} == set(FRAMEWORKS_THAT_SHIP)
     assert {c.workload for c in cells} == {"mlp", "cnn", "resnet50", "transformer"}
     assert {c.scenario for c in cells} == {"save-weights", "save-model", "save-program",
                                            "export-onnx", "export-litert", "serve"}
@@ -272,8 +277,9 @@ def test_every_framework_of_the_deploy_suite_has_paths_that_import_no_framework(
     from dlarena.cell import ThreadSettings
     from dlarena.plan import Request, build_plan
 
-    planned = {p.cell.framework for p in build_plan(Request(suite="deploy"), ThreadSettings(1, 1))}
-    assert "jax" in planned
+    planned = {p.cell.framework for p in build_plan(
+        Request(suite="deploy"), ThreadSettings(1, 1), installed=FRAMEWORKS_THAT_SHIP)}
+    assert planned == set(FRAMEWORKS_THAT_SHIP)
     paths = {framework: registry.deployment_path(framework) for framework in sorted(planned)}
     assert None not in paths.values(), paths
     # The coordinator may read these modules: a framework is imported inside their functions.
