@@ -98,7 +98,13 @@ def test_serving_measures_every_load_level_and_leaves_no_server(marker: str) -> 
         assert (metrics[f"serve_p50_seconds_c{concurrency}"]
                 <= metrics[f"serve_p99_seconds_c{concurrency}"])
     assert len(samples["serve_latency_seconds"]) > 0
-    assert samples["poisson_offered_rate"] == sorted(samples["poisson_offered_rate"])
+    # Every level stops at 1000 requests or at its time bound (5 x 3 windows x 0.1 s).
+    assert metrics["serve_level_bound_seconds"] == pytest.approx(1.5)
+    counts = [metrics[f"serve_requests_c{c}"] for c in (1, 4, 16)] + samples["poisson_requests"]
+    assert all(0 < count <= 1000 for count in counts)
+    offered = samples["poisson_offered_rate"]
+    assert offered[0] == pytest.approx(0.5 * metrics["serve_requests_per_second_c1"])
+    assert len(offered) == len(samples["poisson_p50_seconds"]) == len(samples["poisson_p99_seconds"])
     assert metrics["server_peak_rss_bytes"] > 0 and metrics["server_start_seconds"] > 0
     assert wait_for(lambda: not processes_marked(marker), 5), processes_marked(marker)
 
@@ -120,6 +126,48 @@ def test_an_open_loop_level_without_answers_ends_the_stepping(
     assert figures.samples["poisson_p99_seconds"] == []
     assert "poisson_max_rate_within_bound" not in figures.metrics
     assert all(np.isfinite(value) for value in figures.metrics.values())
+
+def _search(breaks_above: float) -> tuple[dict[str, list[float]], float | None]:
+    """The open loop's search against a server that holds (p99 0.1 ms) up to `breaks_above`
+    requests/s and breaks (p99 10 s) above, starting at 1 request/s, bound 1 ms."""
+    from dlarena.measure.deployment import search_saturation
+
+    def level(rate: float, index: int) -> loadgen.LoadResult:
+        latency = 1e-4 if rate <= breaks_above else 10.0
+        return loadgen.LoadResult(latencies=[latency] * 1000, seconds=1.0)
+
+    return search_saturation(level, 1.0, 1e-3)
+
+
+def test_the_open_loop_searches_for_the_saturation_rate() -> None:
+    # Climb by 1.5x until a level breaks (5.06), then halve the gap to the last that held
+    # (3.375) twice: 4.22 breaks, 3.80 holds.
+    levels, held = _search(breaks_above=4.0)
+    assert levels["poisson_offered_rate"] == pytest.approx(
+        [1, 1.5, 2.25, 3.375, 5.0625, 4.21875, 3.796875])
+    assert held == pytest.approx(3.796875)
+    assert levels["poisson_requests"] == [1000.0] * 7
+    assert levels["poisson_p99_seconds"][4:6] == [10.0, 10.0]
+
+
+def test_the_open_loop_search_is_bounded_in_levels() -> None:
+    levels, held = _search(breaks_above=1e9)  # a server that never saturates
+    assert levels["poisson_offered_rate"] == pytest.approx([1.5 ** n for n in range(12)])
+    assert held == pytest.approx(1.5 ** 11)
+    levels, held = _search(breaks_above=0.5)  # not even the first rate holds
+    assert (levels["poisson_offered_rate"], held) == ([1.0], None)
+
+
+def test_next_rate_climbs_then_bisects_then_stops() -> None:
+    from dlarena.measure.deployment import next_rate
+
+    assert next_rate(None, None, 10.0, 0) == 15.0  # nothing broke yet: climb
+    assert next_rate(10.0, None, 10.0, 0) == 15.0
+    assert next_rate(10.0, 15.0, 15.0, 0) == 12.5  # broke: halve the gap
+    assert next_rate(12.5, 15.0, 12.5, 1) == 13.75
+    assert next_rate(12.5, 13.75, 13.75, 2) is None  # two bisections: done
+    assert next_rate(None, 5.0, 5.0, 0) is None  # the first rate already broke
+
 
 def test_a_server_that_crashes_mid_load_fails_its_cell(marker: str) -> None:
     started = time.monotonic()
