@@ -5,6 +5,7 @@ server and the output comparison on their own."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -69,11 +70,22 @@ def test_a_file_that_does_not_load_fails_its_cell_naming_the_format() -> None:
                              "process failed: ValueError: planted: cannot read program.npz")
 
 
-def test_a_failing_export_fails_its_cell_saying_why() -> None:
+def test_an_export_the_framework_cannot_make_is_unsupported_saying_why() -> None:
     outcome = run_fake("export-onnx")
-    assert outcome.status == "error"
-    assert outcome.error == ("RuntimeError: export to onnx failed: the fake framework has no "
-                             "onnx exporter")
+    assert outcome.status == "unsupported"
+    assert outcome.error == "the fake framework has no onnx exporter"
+    assert outcome.payload == {}
+
+
+def test_an_export_that_computes_other_outputs_still_fails_its_cell() -> None:
+    # The same ONNX path, correct: measured; its scores planted off by 0.01: a failure.
+    right = run_fake("export-onnx", plant_export_difference=0.0)
+    assert right.status == "ok", right.error
+    assert right.payload["metrics"]["max_abs_difference"] < 1e-5
+    wrong = run_fake("export-onnx", plant_export_difference=1e-2)
+    assert wrong.status == "error"
+    assert wrong.error.startswith("AssertionError: the onnx export computes other outputs "
+                                  "than the framework")
 
 
 def test_serving_measures_every_load_level_and_leaves_no_server(marker: str) -> None:
@@ -86,7 +98,13 @@ def test_serving_measures_every_load_level_and_leaves_no_server(marker: str) -> 
         assert (metrics[f"serve_p50_seconds_c{concurrency}"]
                 <= metrics[f"serve_p99_seconds_c{concurrency}"])
     assert len(samples["serve_latency_seconds"]) > 0
-    assert samples["poisson_offered_rate"] == sorted(samples["poisson_offered_rate"])
+    # Every level stops at 1000 requests or at its time bound (5 x 3 windows x 0.1 s).
+    assert metrics["serve_level_bound_seconds"] == pytest.approx(1.5)
+    counts = [metrics[f"serve_requests_c{c}"] for c in (1, 4, 16)] + samples["poisson_requests"]
+    assert all(0 < count <= 1000 for count in counts)
+    offered = samples["poisson_offered_rate"]
+    assert offered[0] == pytest.approx(0.5 * metrics["serve_requests_per_second_c1"])
+    assert len(offered) == len(samples["poisson_p50_seconds"]) == len(samples["poisson_p99_seconds"])
     assert metrics["server_peak_rss_bytes"] > 0 and metrics["server_start_seconds"] > 0
     assert wait_for(lambda: not processes_marked(marker), 5), processes_marked(marker)
 
@@ -108,6 +126,48 @@ def test_an_open_loop_level_without_answers_ends_the_stepping(
     assert figures.samples["poisson_p99_seconds"] == []
     assert "poisson_max_rate_within_bound" not in figures.metrics
     assert all(np.isfinite(value) for value in figures.metrics.values())
+
+def _search(breaks_above: float) -> tuple[dict[str, list[float]], float | None]:
+    """The open loop's search against a server that holds (p99 0.1 ms) up to `breaks_above`
+    requests/s and breaks (p99 10 s) above, starting at 1 request/s, bound 1 ms."""
+    from dlarena.measure.deployment import search_saturation
+
+    def level(rate: float, index: int) -> loadgen.LoadResult:
+        latency = 1e-4 if rate <= breaks_above else 10.0
+        return loadgen.LoadResult(latencies=[latency] * 1000, seconds=1.0)
+
+    return search_saturation(level, 1.0, 1e-3)
+
+
+def test_the_open_loop_searches_for_the_saturation_rate() -> None:
+    # Climb by 1.5x until a level breaks (5.06), then halve the gap to the last that held
+    # (3.375) twice: 4.22 breaks, 3.80 holds.
+    levels, held = _search(breaks_above=4.0)
+    assert levels["poisson_offered_rate"] == pytest.approx(
+        [1, 1.5, 2.25, 3.375, 5.0625, 4.21875, 3.796875])
+    assert held == pytest.approx(3.796875)
+    assert levels["poisson_requests"] == [1000.0] * 7
+    assert levels["poisson_p99_seconds"][4:6] == [10.0, 10.0]
+
+
+def test_the_open_loop_search_is_bounded_in_levels() -> None:
+    levels, held = _search(breaks_above=1e9)  # a server that never saturates
+    assert levels["poisson_offered_rate"] == pytest.approx([1.5 ** n for n in range(12)])
+    assert held == pytest.approx(1.5 ** 11)
+    levels, held = _search(breaks_above=0.5)  # not even the first rate holds
+    assert (levels["poisson_offered_rate"], held) == ([1.0], None)
+
+
+def test_next_rate_climbs_then_bisects_then_stops() -> None:
+    from dlarena.measure.deployment import next_rate
+
+    assert next_rate(None, None, 10.0, 0) == 15.0  # nothing broke yet: climb
+    assert next_rate(10.0, None, 10.0, 0) == 15.0
+    assert next_rate(10.0, 15.0, 15.0, 0) == 12.5  # broke: halve the gap
+    assert next_rate(12.5, 15.0, 12.5, 1) == 13.75
+    assert next_rate(12.5, 13.75, 13.75, 2) is None  # two bisections: done
+    assert next_rate(None, 5.0, 5.0, 0) is None  # the first rate already broke
+
 
 def test_a_server_that_crashes_mid_load_fails_its_cell(marker: str) -> None:
     started = time.monotonic()
@@ -230,12 +290,17 @@ def test_agreement_bit_for_bit_and_within_tolerance() -> None:
     assert "NaN" in agreement(reference, reference * np.nan, exact=False).reason
 
 
-def test_deploy_suite_plans_every_scenario_for_the_default_set() -> None:
+FRAMEWORKS_THAT_SHIP = ("torch", "tensorflow", "jax", "keras-jax", "keras-torch")
+
+
+def test_deploy_suite_plans_every_scenario_for_every_framework_and_keras_backend() -> None:
     from dlarena.cell import ThreadSettings
     from dlarena.plan import Request, build_plan
 
-    planned = build_plan(Request(suite="deploy"), ThreadSettings(1, 1))
+    planned = build_plan(Request(suite="deploy"), ThreadSettings(1, 1),
+                         installed=FRAMEWORKS_THAT_SHIP)
     cells = [p.cell for p in planned]
+    assert {c.framework for c in cells} == set(FRAMEWORKS_THAT_SHIP)
     assert {c.workload for c in cells} == {"mlp", "cnn", "resnet50", "transformer"}
     assert {c.scenario for c in cells} == {"save-weights", "save-model", "save-program",
                                            "export-onnx", "export-litert", "serve"}
@@ -260,8 +325,9 @@ def test_every_framework_of_the_deploy_suite_has_paths_that_import_no_framework(
     from dlarena.cell import ThreadSettings
     from dlarena.plan import Request, build_plan
 
-    planned = {p.cell.framework for p in build_plan(Request(suite="deploy"), ThreadSettings(1, 1))}
-    assert "jax" in planned
+    planned = {p.cell.framework for p in build_plan(
+        Request(suite="deploy"), ThreadSettings(1, 1), installed=FRAMEWORKS_THAT_SHIP)}
+    assert planned == set(FRAMEWORKS_THAT_SHIP)
     paths = {framework: registry.deployment_path(framework) for framework in sorted(planned)}
     assert None not in paths.values(), paths
     # The coordinator may read these modules: a framework is imported inside their functions.
@@ -272,3 +338,33 @@ def test_every_framework_of_the_deploy_suite_has_paths_that_import_no_framework(
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=60, check=False)
     assert result.returncode == 0, result.stderr
+
+
+def test_a_run_whose_only_misses_are_unsupported_exits_0_and_every_report_says_why(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from dlarena.cli import main
+
+    db = str(tmp_path / "r.db")
+    assert main(["run", "--frameworks", "fake", "--workloads", "mlp", "--size", "smoke",
+                 "--scenarios", "save-weights,export-onnx", "--min-window", "0.01",
+                 "--windows", "1", "--no-parity", "--db", db]) == 0
+    out = " ".join(capsys.readouterr().out.split())  # rich wraps long lines
+    assert "unsupported here: the fake framework has no onnx exporter" in out
+    assert "1 cell(s) unsupported here" in out
+    # Neither a progress line's "failed: …" nor the summary's "worker process(es) failed".
+    assert "failed:" not in out and "process(es) failed" not in out
+    reports = {}
+    for kind in ("markdown", "json", "html"):
+        path = tmp_path / f"report.{kind}"
+        assert main(["report", "--db", db, "--format", kind, "--out", str(path)]) == 0
+        reports[kind] = path.read_text()
+    assert ("## Unsupported here (not failures)\n\n- mlp · fake/eager · export-onnx · smoke: "
+            "the fake framework has no onnx exporter") in reports["markdown"]
+    assert "## Failed cells" not in reports["markdown"]
+    assert ("| mlp | fake/eager | ok (max |Δ| 0.0e+00) | unsupported here: the fake "
+            "framework has no onnx exporter |") in reports["markdown"].replace("\\|", "|")
+    statuses = {cell["scenario"]: (cell["status"], cell["error"])
+                for cell in json.loads(reports["json"])["cells"]}
+    assert statuses == {"save-weights": ("ok", None),
+                        "export-onnx": ("unsupported", "the fake framework has no onnx exporter")}
+    assert "Unsupported here (not failures)" in reports["html"]

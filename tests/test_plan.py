@@ -10,7 +10,7 @@ from dlarena.errors import UsageError
 from dlarena.measure.stopping import StoppingRule
 from dlarena.plan import Request, build_plan, plan_key
 from dlarena.suites import DEFAULT_SET as DEFAULT_SET_RULE
-from dlarena.suites import FRONT_ENDS, INSTALLED, SUITES
+from dlarena.suites import DEFAULT_SET_AND_FRONT_ENDS, FRONT_ENDS, INSTALLED, SUITES
 
 THREADS = ThreadSettings(2, 2)
 DEFAULT_SET = [name for name, info in registry.frameworks().items() if info.in_default_set]
@@ -147,7 +147,7 @@ def test_a_framework_in_the_default_set_joins_every_suite(
     for name, suite in SUITES.items():
         planned = build_plan(Request(suite=name, size="smoke"), THREADS,
                              installed=[twin, *DEFAULT_SET])
-        joins = suite.frameworks in (DEFAULT_SET_RULE, INSTALLED)
+        joins = suite.frameworks in (DEFAULT_SET_RULE, INSTALLED, DEFAULT_SET_AND_FRONT_ENDS)
         assert (twin in {p.cell.framework for p in planned}) == joins, name
 
 

@@ -167,6 +167,45 @@ def test_a_version_2_store_gains_the_modes_of_its_parity_checks(tmp_path: Path) 
         (None, None), ("compile", "xla")]
 
 
+def test_a_version_3_store_keeps_its_samples_and_can_record_unsupported_cells(
+        tmp_path: Path) -> None:
+    """Migration 4 rebuilds the cells table (a new CHECK); with the foreign keys on, dropping
+    the old table would cascade into its windows and samples."""
+    from dlarena.store.sqlite import _MIGRATIONS
+
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    db.executescript(";".join(_MIGRATIONS[step] for step in (1, 2, 3)))
+    db.execute("INSERT INTO meta VALUES ('application', 'dlarena'), ('schema_version', '3')")
+    db.execute("INSERT INTO runs VALUES (1, 'k', 't', 'c', '{}')")
+    cell = fake_cell()
+    db.execute("INSERT INTO cells VALUES (7, 1, ?, 0, 'mlp', 'fake', 'eager', 'train', "
+               "'smoke', 'cpu', 8, 'fp32', ?, 'ok', NULL, '9.9', NULL, 't', 1.0, 'python', "
+               "'', '{}')", (cell.key, cell.to_json()))
+    db.execute("INSERT INTO windows VALUES (7, 'measure', 0, 10, 0.5)")
+    db.execute("INSERT INTO samples VALUES (7, 'train_throughput', 0, 160.0)")
+    db.commit()
+    db.close()
+    reader = Store.read(path)  # migrated in memory only
+    assert [c.samples for c in reader.cells(1)] == [{"train_throughput": [160.0]}]
+    reader.close()
+    store = Store.open(path)
+    assert [c.samples for c in store.cells(1)] == [{"train_throughput": [160.0]}]
+    export = fake_cell(scenario="export-onnx")
+    store.save(1, outcome("unsupported", cell=export, error="no onnx exporter here"),
+               process=0)
+    unsupported = next(c for c in store.cells(1) if c.spec == export)
+    assert unsupported.unsupported and not unsupported.failed and not unsupported.ok
+    assert (unsupported.status, unsupported.error) == ("unsupported", "no onnx exporter here")
+    assert store.finished(1) == {(cell.key, 0)}  # a resumed run tries it again
+    store.close()
+    raw = sqlite3.connect(path)
+    assert raw.execute("SELECT count(*) FROM windows").fetchone() == (1,)
+    assert raw.execute("PRAGMA foreign_key_check").fetchall() == []
+    with pytest.raises(sqlite3.IntegrityError):  # the CHECK still refuses other words
+        raw.execute("UPDATE cells SET status = 'maybe'")
+
+
 def test_parity_is_cached_by_version_and_recorded_once_per_run(tmp_path: Path) -> None:
     from dlarena.parity.compare import Check, ParityResult
 

@@ -16,6 +16,12 @@ PROTOCOL_VERSION = 1
 # "checks", for each cell of a JSON list that the artifacts path names, in one process), or
 # (a deployment cell's children) load a saved model in a fresh process, or serve the model.
 TASKS = ("measure", "check", "checks", "load", "serve")
+# How a cell's worker process ended: measured; failed (an exception, outputs that differ, a
+# crash: the error says why); or unsupported, a recorded outcome that is no failure: the
+# framework cannot do what the cell asks here, and the error holds its reason
+# (`contract.ExportUnsupported`).
+OK, ERROR, UNSUPPORTED = "ok", "error", "unsupported"
+STATUSES = (OK, ERROR, UNSUPPORTED)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,14 @@ from dlarena.errors import UsageError
 from dlarena.measure import data_parallel, dataload
 from dlarena.measure.scenarios import SCENARIOS
 from dlarena.measure.stopping import StoppingRule
-from dlarena.suites import DEFAULT_SET, FRONT_ENDS, SUITES, Suite
+from dlarena.suites import (
+    DEFAULT_SET,
+    DEFAULT_SET_AND_FRONT_ENDS,
+    FRONT_ENDS,
+    INSTALLED,
+    SUITES,
+    Suite,
+)
 
 # How long each size measures: a window of at least `min_window_seconds`, `windows` of them.
 MEASURE_BY_SIZE = {
@@ -170,13 +177,15 @@ def suite_frameworks(suite: Suite, installed: Collection[str]) -> list[str]:
     The default set is what `make run` installs: a missing member is reported with its
     install command later, not silently dropped. Every other rule takes what is installed.
     """
+    fronts = (front_ends_and_beneath() & set(installed)
+              if suite.frameworks in (FRONT_ENDS, DEFAULT_SET_AND_FRONT_ENDS) else set())
     if suite.frameworks == FRONT_ENDS:
-        admitted = front_ends_and_beneath()
-        chosen = [name for name in registry.frameworks() if name in admitted and name in installed]
+        chosen = [name for name in registry.frameworks() if name in fronts]
     else:
         chosen = [name for name, info in registry.frameworks().items() if not info.test_double
                   and (info.in_default_set if suite.frameworks == DEFAULT_SET
-                       else name in installed)]
+                       else name in installed if suite.frameworks == INSTALLED
+                       else info.in_default_set or name in fronts)]
     if not chosen:
         raise UsageError(f"suite {suite.name!r} compares {suite.frameworks}, and none is "
                          "installed: see `dlarena list` for install commands")

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from dlarena import environment, registry
-from dlarena.cell import CellSpec, ThreadSettings
+from dlarena.cell import ERROR, CellSpec, ThreadSettings
 from dlarena.errors import UsageError
 from dlarena.executors.base import CellOutcome, Executor
 from dlarena.measure import peak, stats, stopping
@@ -232,7 +232,7 @@ def execute(
 
 def _measure(item: PlannedCell, index: int, total: int, *, run_id: int, store: Store,
              executor: Executor, observer: Observer) -> bool:
-    """Run one worker process and store it; True when it failed."""
+    """Run one worker process and store it; True when it failed (not when unsupported)."""
     observer.started(index, total, item)
 
     def forward(_cell: CellSpec, event: dict[str, Any]) -> None:
@@ -244,7 +244,7 @@ def _measure(item: PlannedCell, index: int, total: int, *, run_id: int, store: S
         write_curves(store.path.parent / "tensorboard", run_id, item.cell, item.process,
                      outcome.payload.get("samples", {}))
     observer.finished(index, total, outcome)
-    return outcome.status != "ok"
+    return outcome.status == ERROR  # unsupported is a recorded outcome, not a failure
 
 
 def _ordered(outcome: CellOutcome, item: PlannedCell) -> CellOutcome:
@@ -274,7 +274,7 @@ def _measure_at_once(batch: Sequence[PlannedCell], done: int, total: int, *, run
                 write_curves(store.path.parent / "tensorboard", run_id, item.cell,
                              item.process, outcome.payload.get("samples", {}))
             observer.finished(done, total, outcome)
-            failed += outcome.status != "ok"
+            failed += outcome.status == ERROR
     except BaseException:
         executor.cancel()  # an interrupted run leaves nothing measuring on the cluster
         pool.shutdown(wait=False, cancel_futures=True)

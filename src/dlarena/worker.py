@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from dlarena import lifeline, netns, registry
-from dlarena.cell import PROTOCOL_VERSION, CellSpec, parse_worker_request
-from dlarena.contract import Deployment, Implementation, Runtime, Workload
+from dlarena.cell import PROTOCOL_VERSION, UNSUPPORTED, CellSpec, parse_worker_request
+from dlarena.contract import Deployment, ExportUnsupported, Implementation, Runtime, Workload
 from dlarena.measure.memory import peak_rss_bytes
 from dlarena.measure.scenario_parts import ScenarioResult
 from dlarena.measure.scenarios import SCENARIOS, BeforeBuild
@@ -310,6 +310,9 @@ def main() -> int:
             payload = serve_cell(cell, channel, progress)
         else:
             payload = measure_cell(cell, progress)
+    except ExportUnsupported as reason:  # a recorded outcome, not a failure
+        channel.emit("result", status=UNSUPPORTED, error=str(reason) or "(no reason given)")
+        return 0
     except Exception as error:  # every failure is data for the store, not a lost run
         channel.emit(
             "result",

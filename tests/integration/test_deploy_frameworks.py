@@ -1,8 +1,9 @@
-"""Real PyTorch, TensorFlow and JAX deployment cells at smoke size (mlp and cnn): a save
-that loads in a fresh process with equal outputs, ONNX and LiteRT exports checked against the
-framework and run in their runtimes, a served model under load. The format of each framework
-that cannot be produced here fails its cell saying why. JAX's paths also in one process: a
-loader that read nothing, or a program that lost its weights, would be told apart."""
+"""Real PyTorch, TensorFlow, JAX and Keras-on-JAX/-PyTorch deployment cells at smoke size
+(mlp and cnn): a save that loads in a fresh process with equal outputs, ONNX and LiteRT
+exports checked against the framework and run in their runtimes, a served model under load.
+A format a framework cannot produce here is an `unsupported` cell saying why. JAX's paths
+also in one process: a loader that read nothing, or a program that lost its weights, would be
+told apart."""
 
 from __future__ import annotations
 
@@ -19,11 +20,15 @@ from tests.conftest import fake_cell, require
 
 pytestmark = pytest.mark.frameworks
 SMOKE = MeasureSettings(min_window_seconds=0.05, windows=3, max_warmup_windows=1)
-MODES = {"torch": "eager", "tensorflow": "function", "jax": "jit"}
+MODES = {"torch": "eager", "tensorflow": "function", "jax": "jit", "keras-jax": "jit_compile",
+         "keras-torch": "eager"}
+# What each framework runs on, to require before measuring.
+NEEDS = {"keras-jax": ("keras", "jax", "tensorflow"), "keras-torch": ("keras", "torch")}
 
 
 def measure(framework: str, workload: str, scenario: str) -> Any:
-    require(framework)
+    for package in NEEDS.get(framework, (framework,)):
+        require(package)
     require("onnxruntime")
     cell = fake_cell(framework=framework, mode=MODES[framework], workload=workload,
                      scenario=scenario, measure=SMOKE, timeout_seconds=300.0,
@@ -36,6 +41,11 @@ def measure(framework: str, workload: str, scenario: str) -> Any:
     ("tensorflow", "mlp", "save-weights"),  # .weights.h5: bit for bit
     ("jax", "mlp", "save-weights"),  # an Orbax checkpoint: bit for bit
     ("jax", "cnn", "save-program"),  # jax.export: NHWC inputs, BatchNorm statistics
+    ("keras-jax", "cnn", "save-model"),  # a .keras file read on the JAX backend
+    ("keras-jax", "mlp", "save-program"),  # a SavedModel through jax2tf
+    ("keras-torch", "cnn", "save-model"),  # a .keras file read on the PyTorch backend
+    ("keras-torch", "mlp", "save-program"),  # model.export(format="torch"): a .pt2
+    ("tensorflow", "transformer", "save-model"),  # its GELU registered: the .keras reloads
 ])
 def test_saved_model_loads_in_a_fresh_process_with_equal_outputs(
         framework: str, workload: str, scenario: str) -> None:
@@ -52,6 +62,9 @@ def test_saved_model_loads_in_a_fresh_process_with_equal_outputs(
     ("torch", "cnn", "export-onnx"),
     ("tensorflow", "cnn", "export-litert"),  # NHWC inputs, through the SavedModel
     ("jax", "cnn", "export-litert"),  # through jax2tf and a SavedModel
+    ("keras-jax", "cnn", "export-litert"),  # Keras' SavedModel (jax2tf), then converted
+    ("keras-torch", "cnn", "export-onnx"),  # Keras' ONNX export through torch.onnx
+    ("tensorflow", "transformer", "export-onnx"),  # erf, not erfc; no captured constant
 ])
 def test_export_runs_in_its_runtime_beside_the_framework(
         framework: str, workload: str, scenario: str) -> None:
@@ -66,20 +79,20 @@ def test_export_runs_in_its_runtime_beside_the_framework(
     assert outcome.payload["throughput_metric"] == "portable_infer_throughput"
 
 
-def test_pytorch_to_litert_fails_saying_why() -> None:
-    outcome = measure("torch", "mlp", "export-litert")
-    assert outcome.status == "error"
-    assert "export to litert failed: litert-torch is not installed" in outcome.error
-
-
-@pytest.mark.parametrize(("scenario", "reason"), [
-    ("save-model", "no model format: JAX has no format holding architecture and weights"),
-    ("export-onnx", "export to onnx failed: jax2onnx is not installed"),
+@pytest.mark.parametrize(("framework", "scenario", "reason"), [
+    ("jax", "save-model", "JAX has no format holding architecture and weights"),
+    ("jax", "export-onnx", "jax2onnx is not installed"),
+    ("keras-jax", "export-onnx", "Keras exports ONNX from JAX through jax2onnx, and jax2onnx "
+                                 "is not installed"),
+    ("torch", "export-litert", "litert-torch is not installed"),
+    ("keras-torch", "export-litert", "Keras exports LiteRT from PyTorch through litert-torch, "
+                                     "which is not installed"),
 ])
-def test_what_jax_cannot_ship_here_fails_its_cell_saying_why(scenario: str, reason: str) -> None:
-    outcome = measure("jax", "mlp", scenario)
-    assert outcome.status == "error"
-    assert reason in outcome.error
+def test_what_cannot_be_shipped_here_is_unsupported_saying_why(
+        framework: str, scenario: str, reason: str) -> None:
+    outcome = measure(framework, "mlp", scenario)
+    assert outcome.status == "unsupported", outcome.error
+    assert outcome.error.startswith(reason)
 
 
 @pytest.mark.parametrize("framework", ["torch", "jax"])

@@ -66,7 +66,7 @@ PLANTS = [
           "ops.add(ops.sqrt(v), self.epsilon)", "5 adam steps: losses part at step 2"),
     # Activation variants.
     Plant("approximate-gelu", "transformer", "tensorflow", "workloads/transformer/keras.py",
-          "return 0.5 * x * ops.erfc(-x * root_half)",
+          "return 0.5 * x * (1.0 + ops.erf(x * root_half))",
           "return ops.gelu(x, approximate=True)",
           "forward (inference mode): first difference at encoder_layers_0_linear2"),
     Plant("leaky-relu-slope-0.01", "mlp", "torch", "workloads/mlp/torch.py",

@@ -106,7 +106,7 @@ def test_report_renders_in_chromium_without_errors(report_file: Path, tmp_path: 
         assert "<script>alert(1)</script>" in body  # shown as text, not run
         assert "unstable: CV" in body
         for title in ("Verdicts at a glance", "Verdicts", "The articles' claims, measured", "Per workload",
-                      "Fairness manifest", "Environment", "Failed and unstable cells"):
+                      "Fairness manifest", "Environment", "Failed, unsupported and unstable cells"):
             assert title in body
     finally:
         browser.quit()

@@ -49,11 +49,15 @@ def run(args: argparse.Namespace) -> int:
         try:
             summary = execute(prepared, store=store, executor=executor,
                               observer=ConsoleObserver(console), fresh=args.fresh)
-            terminal.render(build_report(store, summary.run_id), console, reference=reference)
+            report = build_report(store, summary.run_id)
+            terminal.render(report, console, reference=reference)
         finally:
             store.close()
     finally:
         executor.close()
+    if report.unsupported:
+        console.print(f"{len(report.unsupported)} cell(s) unsupported here, each with its "
+                      "reason above: recorded outcomes, not failures")
     if summary.failed:
         console.print(f"[red]{summary.failed} worker process(es) failed; "
                       "their errors are stored and shown above[/red]")

@@ -8,6 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.status import Status
 
+from dlarena.cell import UNSUPPORTED
 from dlarena.executors.base import CellOutcome
 from dlarena.parity.compare import ParityResult
 from dlarena.plan import PlannedCell
@@ -70,6 +71,9 @@ class ConsoleObserver:
                       if metric and rates else "")
             self._console.print(f"{self._prefix}  [green]ok[/green] {figure} "
                                 f"({outcome.wall_seconds:.1f} s)")
+        elif outcome.status == UNSUPPORTED:
+            self._console.print(f"{self._prefix}  [yellow]unsupported here[/yellow]: "
+                                f"{terminal(outcome.error or '')} ({outcome.wall_seconds:.1f} s)")
         else:
             self._console.print(f"{self._prefix}  [red]failed[/red]: "
                                 f"{terminal(outcome.error or '')} ({outcome.wall_seconds:.1f} s)")

@@ -3,15 +3,10 @@
 The bottom layer: `frameworks/` and `workloads/` both build on it, and it imports neither.
 """
 
-from dlarena.contract.deployment import (
-    PORTABLE_FORMATS,
-    SAVE_KINDS,
-    Deployment,
-    ExportUnsupported,
-    Predict,
-)
+from dlarena.contract.deployment import PORTABLE_FORMATS, SAVE_KINDS, Deployment, Predict
 from dlarena.contract.framework import FrameworkInfo
 from dlarena.contract.implementation import SGD_OPTION, Implementation, check_layout
+from dlarena.contract.outcome import ExportUnsupported
 from dlarena.contract.runtime import DeviceUnavailable, Runtime
 from dlarena.contract.workload import (
     STATE_SUFFIXES,

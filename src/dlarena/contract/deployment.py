@@ -42,11 +42,6 @@ def contiguous_in(dtype: str, native: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(native)
 
 
-class ExportUnsupported(Exception):
-    """A format this framework cannot produce here, with the reason (an unsupported op, a
-    converter that is not installed, a dynamic shape): the reason is the cell's result."""
-
-
 class Deployment(ABC):
     """One framework's save, load and export paths around a built implementation."""
 
@@ -80,7 +75,8 @@ class Deployment(ABC):
     @abstractmethod
     def export(self, portable_format: str, folder: str, inputs: np.ndarray) -> str:
         """Export to a portable format inside `folder` (batch dimension dynamic); the path.
-        `inputs` are canonical example inputs. Raise ExportUnsupported with the reason."""
+        `inputs` are canonical example inputs. Raise ExportUnsupported with the converter's
+        own reason where it refuses the model (the cell is then `unsupported`)."""
 
     @abstractmethod
     def portable_inputs(self, inputs: np.ndarray) -> np.ndarray:

@@ -15,7 +15,8 @@ import threading
 import time
 from typing import IO, Any
 
-from dlarena.cell import CellSpec, worker_request
+from dlarena.cell import ERROR, UNSUPPORTED, CellSpec, worker_request
+from dlarena.contract import ExportUnsupported
 
 # The `load` child reads its job ({kind, path, inputs, outputs}) from this cell option, and
 # builds its model with the weights of seed + OTHER_WEIGHTS_SEED before loading the saved ones.
@@ -55,7 +56,8 @@ class Child:
 
     def event(self, name: str, timeout: float) -> dict[str, Any]:
         """The next event called `name` (progress events are skipped); a result with an
-        error, the child's death or the timeout raise ChildFailed."""
+        error, the child's death or the timeout raise ChildFailed; an unsupported result
+        raises ExportUnsupported with the child's reason (the cell's outcome, then)."""
         deadline = time.perf_counter() + timeout
         while True:
             left = deadline - time.perf_counter()
@@ -67,8 +69,10 @@ class Child:
                 self.process.wait()
                 raise ChildFailed(f"the child exited with code {self.process.returncode} "
                                   f"before {name!r}: {self.stderr_tail()}")
-            if event.get("event") == "result" and event.get("status") == "error":
+            if event.get("event") == "result" and event.get("status") == ERROR:
                 raise ChildFailed(str(event.get("error")))
+            if event.get("event") == "result" and event.get("status") == UNSUPPORTED:
+                raise ExportUnsupported(str(event.get("error")))
             if event.get("event") == name:
                 return event
 

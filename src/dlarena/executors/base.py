@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dlarena.cell import CellSpec
+from dlarena.cell import OK, STATUSES, CellSpec
 
 ProgressHandler = Callable[[CellSpec, dict[str, Any]], None]
 
@@ -17,8 +17,8 @@ class CellOutcome:
     """What came back from one worker process: a result payload, or why there is none."""
 
     cell: CellSpec
-    status: str  # "ok" or "error"
-    error: str | None
+    status: str  # one of cell.STATUSES
+    error: str | None  # why it failed, or why it is unsupported; None when ok
     payload: dict[str, Any]
     stderr_tail: str
     started_utc: str
@@ -27,10 +27,10 @@ class CellOutcome:
     details: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.status not in ("ok", "error"):
-            raise ValueError(f"status must be ok or error, got {self.status!r}")
-        if (self.status == "error") != (self.error is not None):
-            raise ValueError("an error outcome needs an error message, an ok one none")
+        if self.status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
+        if (self.status != OK) != (self.error is not None):
+            raise ValueError("an error or unsupported outcome needs its reason, an ok one none")
 
 
 class Executor(ABC):

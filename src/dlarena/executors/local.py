@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from dlarena import lifeline, netns, registry
-from dlarena.cell import CellSpec, ThreadSettings, worker_request
+from dlarena.cell import ERROR, OK, UNSUPPORTED, CellSpec, ThreadSettings, worker_request
 from dlarena.contract import FrameworkInfo
 from dlarena.executors.base import CellOutcome, Executor, ProgressHandler
 
@@ -99,10 +99,10 @@ class LocalExecutor(Executor):
 
         def outcome(
             error: str | None, payload: dict[str, Any] | None = None,
-            details: dict[str, Any] | None = None,
+            details: dict[str, Any] | None = None, *, status: str = ERROR,
         ) -> CellOutcome:
             return CellOutcome(
-                cell=cell, status="ok" if error is None else "error", error=error,
+                cell=cell, status=OK if error is None else status, error=error,
                 payload=payload or {}, stderr_tail="".join(stderr_tail),
                 started_utc=started_utc, wall_seconds=time.monotonic() - started,
                 interpreter=interpreter, details=details or {},
@@ -191,7 +191,10 @@ class LocalExecutor(Executor):
             last = _last_line("".join(stderr_tail))
             reason = f"worker {_describe_exit(process.returncode)} before reporting a result"
             return outcome(f"{reason}: {last}" if last else reason)
-        if result.get("status") != "ok":
+        if result.get("status") == UNSUPPORTED:
+            return outcome(str(result.get("error") or "(no reason given)"), details=lingered,
+                           status=UNSUPPORTED)
+        if result.get("status") != OK:
             return outcome(str(result.get("error", "unknown worker error")),
                            details={"traceback": result.get("traceback", ""), **lingered})
         if (problem := _not_a_measurement(result)) is not None:

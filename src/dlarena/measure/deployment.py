@@ -24,7 +24,7 @@ import numpy as np
 
 from dlarena import registry
 from dlarena.cell import CellSpec
-from dlarena.contract import Deployment, ExportUnsupported, Implementation, Runtime, Workload
+from dlarena.contract import Deployment, Implementation, Runtime, Workload
 from dlarena.deploy import load as loadgen
 from dlarena.deploy import portable
 from dlarena.deploy.child import LOAD_JOB_OPTION, Child, ChildFailed
@@ -32,13 +32,24 @@ from dlarena.deploy.compare import agreement
 from dlarena.measure.timing import Progress, TimingResult, measure
 
 CONCURRENCIES = (1, 4, 16)
-# Open loop: arrival rates as multiples of the closed-loop concurrency-1 throughput, stepped
-# up until p99 latency exceeds the bound: P99_BOUND_FACTOR x the concurrency-1 p99 (the rate
-# at which queueing doubles the tail a lone client sees).
-POISSON_STEPS = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0)
+# Every load level runs until its p99 rests on P99_REQUESTS requests, or until its time bound
+# (LEVEL_BOUND_FACTOR x the cell's windows x window seconds: 3 s at smoke in the deploy
+# suite, 15 s at cpu), whichever comes first; each level's count and the bound are stored,
+# so a p99 on fewer requests is shown as such. The 99th percentile of 1000 requests is their
+# 10th largest: 10 requests in the tail, where 100 requests would leave one.
+P99_REQUESTS = 1000
+LEVEL_BOUND_FACTOR = 5.0
+# Open loop: a search for the saturation rate, the highest Poisson arrival rate the server
+# holds: no failed request and p99 within P99_BOUND_FACTOR x the concurrency-1 p99 (the rate
+# at which queueing doubles the tail a lone client sees). Rates climb from START_FACTOR x the
+# concurrency-1 throughput by RATE_GROWTH per level until one breaks, then BISECTIONS levels
+# halve the gap between the last rate that held and the first that broke; at most
+# MAX_OPEN_LEVELS levels in all.
 P99_BOUND_FACTOR = 2.0
-# Requests per load level at most (with a time bound from the cell's measure settings).
-MAX_REQUESTS = 2000
+START_FACTOR = 0.5
+RATE_GROWTH = 1.5
+BISECTIONS = 2
+MAX_OPEN_LEVELS = 12
 # Requests that warm the server up after its first answer, before any level is measured.
 WARMUP_REQUESTS = 5
 # Planted fault for the tests: one request without the server's token, as another local
@@ -94,16 +105,57 @@ def _level_seconds(cell: CellSpec) -> float:
     return cell.measure.windows * cell.measure.min_window_seconds
 
 
+def next_rate(held: float | None, broke: float | None, rate: float,
+              bisections: int) -> float | None:
+    """The open loop's next arrival rate after a level at `rate`, given the highest rate that
+    held and the lowest that broke so far (None: none yet) and the bisections done; None when
+    the search is over."""
+    if broke is None:
+        return rate * RATE_GROWTH
+    if held is None or bisections >= BISECTIONS:
+        return None  # even the first rate broke, or the gap is narrow enough
+    return (held + broke) / 2
+
+
+def search_saturation(level: Callable[[float, int], loadgen.LoadResult], start: float,
+                      bound: float) -> tuple[dict[str, list[float]], float | None]:
+    """Open-loop levels from `start` requests/s (`level(rate, index)` runs one) until
+    `next_rate` ends the search: each level's samples, and the highest rate that held (no
+    failed request, p99 within `bound`), None when none did."""
+    names = ("poisson_offered_rate", "poisson_achieved_rate", "poisson_p99_seconds",
+             "poisson_p50_seconds", "poisson_errors", "poisson_requests")
+    levels: dict[str, list[float]] = {name: [] for name in names}
+    held: float | None = None
+    broke: float | None = None
+    bisections = 0
+    rate: float | None = start
+    while rate is not None and len(levels["poisson_offered_rate"]) < MAX_OPEN_LEVELS:
+        result = level(rate, len(levels["poisson_offered_rate"]))
+        if not result.latencies:
+            # No arrival fell inside the level's time (a short level at a low rate), or none
+            # was answered: the level has no latency (a NaN the store refuses).
+            break
+        p99 = result.percentile(99)
+        for name, value in zip(names, (rate, result.requests_per_second, p99,
+                                       result.percentile(50), float(result.errors),
+                                       float(len(result.latencies))), strict=True):
+            levels[name].append(value)
+        bisections += broke is not None  # this level halved a gap
+        if result.errors == 0 and p99 <= bound:
+            held = rate if held is None else max(held, rate)
+        else:
+            broke = rate if broke is None else min(broke, rate)
+        rate = next_rate(held, broke, rate, bisections)
+    return levels, held
+
+
 # -- save and load -----------------------------------------------------------------------------
 
 def save_scenario(kind: str) -> Callable[..., Figures]:
     def run(impl: Implementation, runtime: Runtime, workload: Workload, cell: CellSpec,
             progress: Progress) -> Figures:
         deployment = _deployment(impl, cell)
-        try:
-            format_name = deployment.format_name(kind)
-        except ExportUnsupported as error:
-            raise RuntimeError(f"no {kind} format: {error}") from None
+        format_name = deployment.format_name(kind)  # ExportUnsupported: the cell's outcome
         inputs, labels = _batch(workload, cell, cell.batch_size)
         reference = deployment.predict(inputs, labels)
         with _scratch() as folder:
@@ -177,10 +229,8 @@ def export_scenario(portable_format: str) -> Callable[..., Figures]:
         with _scratch() as folder:
             progress("export", 0, 1)
             started = time.perf_counter()
-            try:
-                path = deployment.export(portable_format, folder, inputs)
-            except ExportUnsupported as error:
-                raise RuntimeError(f"export to {portable_format} failed: {error}") from None
+            # ExportUnsupported (the exporter refuses the model): the cell's outcome.
+            path = deployment.export(portable_format, folder, inputs)
             export_seconds = time.perf_counter() - started
             size = _size(path)
             # The framework before the runtime is opened: a portable runtime's thread pool
@@ -245,14 +295,16 @@ def _vm_hwm_bytes(pid: int) -> float | None:
 def run_serve(impl: Implementation, runtime: Runtime, workload: Workload, cell: CellSpec,
               progress: Progress) -> Figures:
     """The cell's model behind the small HTTP server (a child process) under closed-loop
-    load at concurrency 1, 4, 16, then open-loop Poisson arrivals stepped up until p99
-    exceeds its bound. This worker only generates load; the server computes."""
+    load at concurrency 1, 4, 16, then open-loop Poisson arrivals at rates that search for
+    the saturation rate (`next_rate`). This worker only generates load; the server
+    computes."""
     single, _ = _batch(workload, cell, 1)
     buffer = io.BytesIO()
     np.save(buffer, single, allow_pickle=False)
     body = buffer.getvalue()
-    seconds = _level_seconds(cell)
-    metrics: dict[str, float] = {}
+    # Each level's time bound, when P99_REQUESTS take longer.
+    seconds = LEVEL_BOUND_FACTOR * _level_seconds(cell)
+    metrics: dict[str, float] = {"serve_level_bound_seconds": seconds}
     samples: dict[str, list[float]] = {}
 
     with Child(cell, "serve") as server:
@@ -290,7 +342,7 @@ def run_serve(impl: Implementation, runtime: Runtime, workload: Workload, cell: 
         for index, concurrency in enumerate(CONCURRENCIES):
             progress("closed loop", index, len(CONCURRENCIES))
             result = checked(loadgen.closed_loop(
-                port, body, token=token, concurrency=concurrency, max_requests=MAX_REQUESTS,
+                port, body, token=token, concurrency=concurrency, max_requests=P99_REQUESTS,
                 max_seconds=seconds), f"the closed loop at concurrency {concurrency}")
             if concurrency == 1:
                 samples["serve_latency_seconds"] = result.latencies
@@ -298,33 +350,23 @@ def run_serve(impl: Implementation, runtime: Runtime, workload: Workload, cell: 
             for q in (50, 90, 99):
                 metrics[f"serve_p{q}_seconds_c{concurrency}"] = result.percentile(q)
             metrics[f"serve_errors_c{concurrency}"] = float(result.errors)
+            metrics[f"serve_requests_c{concurrency}"] = float(len(result.latencies))
 
         base_rate = metrics["serve_requests_per_second_c1"]
         bound = P99_BOUND_FACTOR * metrics["serve_p99_seconds_c1"]
         metrics["poisson_p99_bound_seconds"] = bound
-        offered, achieved, p99s, errors = [], [], [], []
-        for index, factor in enumerate(POISSON_STEPS):
-            progress("open loop", index, len(POISSON_STEPS))
-            rate = factor * base_rate
-            result = checked(loadgen.open_loop(
-                port, body, token=token, rate=rate,
-                max_requests=min(MAX_REQUESTS, int(rate * seconds) + 1), max_seconds=seconds,
-                seed=cell.seed + index),
+
+        def level(rate: float, index: int) -> loadgen.LoadResult:
+            progress("open loop", index, MAX_OPEN_LEVELS)
+            return checked(loadgen.open_loop(
+                port, body, token=token, rate=rate, max_requests=P99_REQUESTS,
+                max_seconds=seconds, seed=cell.seed + index),
                 f"the open loop at {rate:.3g} requests/s")
-            if not result.latencies:
-                # No arrival fell inside the level's time (a short level at a low rate), or
-                # none was answered: the level has no latency (a NaN the store refuses).
-                break
-            offered.append(rate)
-            achieved.append(result.requests_per_second)
-            p99s.append(result.percentile(99))
-            errors.append(float(result.errors))
-            if result.errors == 0 and p99s[-1] <= bound:
-                metrics["poisson_max_rate_within_bound"] = rate
-            else:
-                break
-        samples.update(poisson_offered_rate=offered, poisson_achieved_rate=achieved,
-                       poisson_p99_seconds=p99s, poisson_errors=errors)
+
+        levels, held = search_saturation(level, START_FACTOR * base_rate, bound)
+        samples.update(levels)
+        if held is not None:
+            metrics["poisson_max_rate_within_bound"] = held
         foreign = loadgen.server_stats(port, token=token)["foreign"]
         if foreign:
             raise ServerDisturbed(

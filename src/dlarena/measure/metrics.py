@@ -155,13 +155,20 @@ _DEPLOYMENT = (
     Metric("poisson_achieved_rate", "requests/s", None, "open loop: answers per second"),
     Metric("poisson_p99_seconds", "s", None, "open loop: p99 latency of a step"),
     Metric("poisson_errors", "count", None, "open loop: failed requests of a step"),
+    Metric("poisson_p50_seconds", "s", None, "open loop: median latency of a step"),
+    Metric("poisson_requests", "count", None, "open loop: answered requests of a step (the "
+           "p99 rests on them)"),
+    Metric("serve_level_bound_seconds", "s", None, "a load level's time bound, when 1000 "
+           "requests take longer"),
     Metric("answered", "count", None, "requests the server answered"),
     *(metric for c in (1, 4, 16) for metric in (
         Metric(f"serve_requests_per_second_c{c}", "requests/s", None,
                f"closed loop, {c} clients: answers per second"),
         *(Metric(f"serve_p{q}_seconds_c{c}", "s", None, f"closed loop, {c} clients: p{q}")
           for q in (50, 90, 99)),
-        Metric(f"serve_errors_c{c}", "count", None, f"closed loop, {c} clients: errors"))),
+        Metric(f"serve_errors_c{c}", "count", None, f"closed loop, {c} clients: errors"),
+        Metric(f"serve_requests_c{c}", "count", None,
+               f"closed loop, {c} clients: answered requests (the p99 rests on them)"))),
 )
 
 METRICS: dict[str, Metric] = {metric.name: metric for metric in (*_ALL, *_DEPLOYMENT)}

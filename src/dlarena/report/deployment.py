@@ -4,6 +4,9 @@ Tables as strings, shared by the terminal, Markdown and HTML reports; medians on
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from dlarena.measure.deployment import P99_REQUESTS
 from dlarena.report import formatting as fmt
 from dlarena.report.model import CellReport, Report
 
@@ -21,7 +24,8 @@ EXPORT_HEADER = ("workload", "framework", "format", "runtime", "export s", "size
                  "framework p50 batch-1")
 SERVE_HEADER = ("workload", "framework", "start → 1st answer", "c1 req/s", "c1 p50", "c1 p99",
                 "c4 req/s", "c4 p99", "c16 req/s", "c16 p99", "errors",
-                "Poisson max rate (p99 ≤ bound)", "server peak RSS")
+                "saturation: Poisson max rate (p99 ≤ bound)", "levels with p99 on ≥ 1000 req",
+                "server peak RSS")
 
 
 def _deployment_cells(report: Report, scenarios: tuple[str, ...]) -> list[CellReport]:
@@ -66,7 +70,7 @@ def _outcome(cell: CellReport) -> str:
     reason = reason.removeprefix("AssertionError: ")
     if len(reason) > REASON_CHARACTERS:
         reason = reason[:REASON_CHARACTERS - 1] + "…"
-    return f"FAILED: {reason}"
+    return f"{fmt.UNSUPPORTED_NOTE}: {reason}" if cell.stored.unsupported else f"FAILED: {reason}"
 
 
 def export_matrix(report: Report) -> tuple[list[str], list[list[str]]]:
@@ -126,21 +130,54 @@ def serve_rows(report: Report) -> list[list[str]]:
             _seconds(_median(cell, "serve_p99_seconds_c16")),
             f"{errors:.0f}",
             _number(_median(cell, "poisson_max_rate_within_bound")),
+            _levels_on_enough_requests(cell),
             _bytes(_median(cell, "server_peak_rss_bytes")),
         ])
     return rows
 
 
-def load_curves(report: Report) -> list[tuple[str, str, list[tuple[float, float]]]]:
-    """(workload, framework, [(offered requests/s, p99 s)]) of every served cell: latency
-    under open-loop load, one point per Poisson step."""
+def _levels_on_enough_requests(cell: CellReport) -> str:
+    """How many load levels' p99 rest on P99_REQUESTS requests, with the time bound that cut
+    the others short (a dash for cells measured before levels counted their requests)."""
+    counts = [value for c in (1, 4, 16)
+              for value in cell.stored.samples.get(f"serve_requests_c{c}", [])]
+    counts += cell.stored.samples.get("poisson_requests", [])
+    bound = _median(cell, "serve_level_bound_seconds")
+    if not counts or bound is None:
+        return "–"
+    enough = sum(count >= P99_REQUESTS for count in counts)
+    if enough == len(counts):
+        return f"all {len(counts)}"
+    return f"{enough} of {len(counts)} (others cut at {bound:.3g} s, fewest {min(counts):.0f})"
+
+
+@dataclass(frozen=True)
+class LoadPoint:
+    """One open-loop level: offered Poisson rate, p50 and p99 latency, answered requests
+    (None: a cell measured before levels counted them)."""
+
+    offered: float
+    p50: float | None
+    p99: float
+    requests: float | None
+
+
+def load_curves(report: Report) -> list[tuple[str, str, list[LoadPoint]]]:
+    """(workload, framework, points by offered rate) of every served cell: latency under
+    open-loop load, one point per level of its search for the saturation rate."""
     curves = []
     for cell in _deployment_cells(report, ("serve",)):
-        offered = cell.stored.samples.get("poisson_offered_rate", [])
-        p99 = cell.stored.samples.get("poisson_p99_seconds", [])
-        if offered and cell.stored.ok:
-            curves.append((cell.stored.spec.workload, cell.label,
-                           list(zip(offered, p99, strict=False))))
+        samples = cell.stored.samples
+        offered = samples.get("poisson_offered_rate", [])
+        if not offered or not cell.stored.ok:
+            continue
+        p50s: list[float | None] = list(samples.get("poisson_p50_seconds", []))
+        counts: list[float | None] = list(samples.get("poisson_requests", []))
+        points = [LoadPoint(rate, p50, p99, count) for rate, p99, p50, count in zip(
+            offered, samples.get("poisson_p99_seconds", []),
+            p50s or [None] * len(offered), counts or [None] * len(offered), strict=False)]
+        curves.append((cell.stored.spec.workload, cell.label,
+                       sorted(points, key=lambda point: point.offered)))
     return curves
 
 
@@ -153,5 +190,7 @@ NOTE = ("Save: the model saved in the framework's format of each kind (weights: 
         "cell's batch size and batch-1 latency in the portable runtime beside the framework's "
         "own, same process, same threads. Serve: the same small HTTP server on 127.0.0.1 for "
         "every framework, one request computing at a time; closed loop at 1, 4 and 16 "
-        "clients, then Poisson arrivals stepped up from half the 1-client rate until p99 "
-        "exceeds twice the 1-client p99.")
+        "clients, then Poisson arrivals that search for the saturation rate: from half the "
+        "1-client rate, 1.5x per level until p99 exceeds twice the 1-client p99 (or a request "
+        "fails), then two levels that halve the gap. Each level runs until its p99 rests on "
+        "1000 requests or its time bound (stated when it cut a level short).")

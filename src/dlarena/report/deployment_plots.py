@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from dlarena.measure.deployment import P99_REQUESTS
 from dlarena.report.deployment import EXPORT_SCENARIOS, SAVE_SCENARIOS, load_curves
 from dlarena.report.formatting import number
 from dlarena.report.model import CellReport, Report
@@ -73,7 +74,9 @@ def portable_figure(report: Report, style: FigureStyle) -> str | None:
 
 
 def load_curve_figure(report: Report, style: FigureStyle) -> str | None:
-    """p99 latency against the offered Poisson arrival rate, a line per served cell."""
+    """Latency against the offered Poisson arrival rate, per workload a panel and per
+    framework a colour: p99 solid, p50 dashed; a hollow marker is a level whose p99 rests on
+    fewer than 1000 requests (its time bound cut it short)."""
     curves = load_curves(report)
     workloads = list(dict.fromkeys(workload for workload, _, _ in curves))
     if not workloads:
@@ -85,13 +88,24 @@ def load_curve_figure(report: Report, style: FigureStyle) -> str | None:
         for name, label, points in curves:
             if name != workload:
                 continue
-            panel.plot([rate for rate, _ in points], [1e3 * p99 for _, p99 in points],
-                       marker="o", label=label, color=style.colour(label.partition("/")[0]))
+            colour = style.colour(label.partition("/")[0])
+            rates = [point.offered for point in points]
+            panel.plot(rates, [1e3 * point.p99 for point in points], color=colour,
+                       label=f"{label} p99")
+            for point in points:
+                short = point.requests is not None and point.requests < P99_REQUESTS
+                panel.plot([point.offered], [1e3 * point.p99], marker="o", color=colour,
+                           markerfacecolor="none" if short else colour)
+            medians = [(point.offered, 1e3 * point.p50) for point in points
+                       if point.p50 is not None]
+            if medians:
+                panel.plot([rate for rate, _ in medians], [p50 for _, p50 in medians],
+                           color=colour, linestyle="--", label=f"{label} p50")
         panel.set_yscale("log")
         panel.set_title(workload)
         panel.set_xlabel("offered requests/s (Poisson)")
         panel.spines[["top", "right"]].set_visible(False)
         panel.legend(fontsize=7, frameon=False)
-    axes[0][0].set_ylabel("p99 latency (ms, log)")
+    axes[0][0].set_ylabel("latency (ms, log)")
     figure.tight_layout()
     return inline_svg(figure)

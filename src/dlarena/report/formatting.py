@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+# How every report introduces an unsupported cell's reason (a recorded outcome, no failure).
+UNSUPPORTED_NOTE = "unsupported here"
+
 
 def number(value: float) -> str:
     """Three significant figures, thousands separated: 61,234 -> '61.2k'."""

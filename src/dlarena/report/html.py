@@ -314,8 +314,11 @@ def _problems(page: Page) -> Section:
     ]
     unstable = [{"label": cell.stored.spec.label, "flags": list(cell.flags)}
                 for cell in page.report.cells if cell.flags]
-    return Section("problems", "Failed and unstable cells", "sections/problems.html.j2",
-                   {"failed": failed, "unstable": unstable})
+    unsupported = [{"label": cell.stored.spec.label, "reason": cell.stored.error or ""}
+                   for cell in page.report.unsupported]
+    return Section("problems", "Failed, unsupported and unstable cells",
+                   "sections/problems.html.j2",
+                   {"failed": failed, "unstable": unstable, "unsupported": unsupported})
 
 
 SECTIONS: list[SectionBuilder] = [

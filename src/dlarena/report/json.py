@@ -54,7 +54,7 @@ def _cell(group: Group, cell: CellReport) -> dict[str, Any]:
         "options": spec.options,
         "threads": {"intra_op": spec.threads.intra_op, "inter_op": spec.threads.inter_op},
         "processes": cell.stored.processes,
-        "status": "ok" if cell.stored.ok else "error",
+        "status": cell.stored.status,
         "error": cell.stored.error,
         "stderr_tails": [] if cell.stored.ok else [t for t in cell.stored.stderr_tails if t],
         "flags": list(cell.flags),

@@ -141,4 +141,9 @@ def render(report: Report, *, reference: str | None = None) -> str:
     if failed:
         lines += ["", "## Failed cells", ""]
         lines += [f"- {c.stored.spec.label}: {_cell(c.stored.error or '')}" for c in failed]
+    unsupported = report.unsupported
+    if unsupported:
+        lines += ["", "## Unsupported here (not failures)", ""]
+        lines += [f"- {c.stored.spec.label}: {_cell(c.stored.error or '')}"
+                  for c in unsupported]
     return "\n".join(lines) + "\n"

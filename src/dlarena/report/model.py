@@ -254,4 +254,9 @@ class Report:
 
     @property
     def failed(self) -> list[CellReport]:
-        return [cell for cell in self.cells if not cell.stored.ok]
+        return [cell for cell in self.cells if cell.stored.failed]
+
+    @property
+    def unsupported(self) -> list[CellReport]:
+        """Cells the framework cannot do here, each with its reason: not failures."""
+        return [cell for cell in self.cells if cell.stored.unsupported]

@@ -42,7 +42,7 @@ def records(report: Report) -> list[dict[str, Any]]:
                 "intra_op_threads": spec.threads.intra_op,
                 "inter_op_threads": spec.threads.inter_op,
                 "processes": cell.stored.processes,
-                "status": "ok" if cell.stored.ok else "error",
+                "status": cell.stored.status,
                 "error": cell.stored.error, "flags": "; ".join(cell.flags),
                 "seed": spec.seed, "options": jsonsafe.dumps(spec.options, sort_keys=True),
             }

@@ -21,6 +21,7 @@ class Row:
     cells: tuple[str, ...]
     failed: bool
     flagged: bool
+    unsupported: bool = False
 
 
 def comparison_rows(report: Report) -> list[Row]:
@@ -30,8 +31,10 @@ def comparison_rows(report: Report) -> list[Row]:
         for cell in group.cells:
             spec = cell.stored.spec
             notes = list(cell.flags)
-            if not cell.stored.ok:
+            if cell.stored.failed:
                 notes.insert(0, f"FAILED: {cell.stored.error}")
+            elif cell.stored.unsupported:
+                notes.insert(0, f"{fmt.UNSUPPORTED_NOTE}: {cell.stored.error}")
             rss = cell.summaries.get("peak_rss_bytes")
             if metric is not None and metric in cell.summaries:
                 summary = cell.summaries[metric]
@@ -55,8 +58,9 @@ def comparison_rows(report: Report) -> list[Row]:
                     fmt.mebibytes(rss.median) if rss else "–",
                     "; ".join(notes),
                 ),
-                failed=not cell.stored.ok,
+                failed=cell.stored.failed,
                 flagged=bool(cell.flags),
+                unsupported=cell.stored.unsupported,
             ))
     return rows
 

@@ -38,7 +38,8 @@ def render(report: Report, console: Console, *, reference: str | None = None) ->
         table.add_column(name, justify="right" if name in NUMERIC else "left",
                          overflow="fold", max_width=60 if name == "notes" else None)
     for row in comparison_rows(report):
-        style = "red" if row.failed else "yellow" if row.flagged else None
+        style = ("red" if row.failed else "dim" if row.unsupported
+                 else "yellow" if row.flagged else None)
         table.add_row(*(sanitise.terminal(text) for text in row.cells), style=style)
     console.print(sanitise.terminal(run_line(report)), style="dim")
     for line in hardware_lines(report):

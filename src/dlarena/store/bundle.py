@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from dlarena.cell import CellSpec
+from dlarena.cell import OK, CellSpec
 from dlarena.parity.compare import ParityResult
 from dlarena.store import bundle_schema
 
@@ -218,7 +218,9 @@ def import_run(db: sqlite3.Connection, document: dict[str, Any], *,
         row = db.execute(
             "SELECT id, status FROM cells WHERE run_id = ? AND cell_key = ? AND process = ?",
             (run_id, cell["cell_key"], cell["process"])).fetchone()
-        if row is not None and not (row[1] == "error" and cell["status"] == "ok"):
+        # A measurement replaces a failed or unsupported try of the same process, never
+        # the other way round.
+        if row is not None and not (row[1] != OK and cell["status"] == OK):
             unchanged += 1
             continue
         if row is not None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from dlarena.cell import DTYPES, PROTOCOL_VERSION
+from dlarena.cell import DTYPES, PROTOCOL_VERSION, STATUSES
 
 MAX_BYTES = 64 * 2**20  # a bundle of a long run is a few MB
 MAX_DEPTH = 32  # the deepest real field (a same-model check's finding) is 7 levels down
@@ -254,7 +254,7 @@ def _details() -> Check:
 def _cell(names: Names) -> Check:
     return record({
         "cell_key": text(pattern=_HEX), "process": integer(0, MAX_PROCESSES - 1),
-        "spec": _cell_spec(names), "status": one_of(frozenset({"ok", "error"}), "status"),
+        "spec": _cell_spec(names), "status": one_of(frozenset(STATUSES), "status"),
         "started_utc": timestamp, "wall_seconds": number(low=0.0), "interpreter": text(),
         "windows": record({
             "warmup": list_of(pair(integer(1, INT64 - 1), number(low=0.0))),

@@ -21,14 +21,14 @@ from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from dlarena import jsonsafe
-from dlarena.cell import CellSpec
+from dlarena.cell import ERROR, OK, UNSUPPORTED, CellSpec
 from dlarena.errors import UsageError
 from dlarena.executors.base import CellOutcome
 from dlarena.parity.compare import ParityResult
 from dlarena.store import bundle, files
 
 APPLICATION = "dlarena"
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Migration N brings a store from version N-1 to N. Never edit a released step; append.
 _MIGRATIONS: dict[int, str] = {
@@ -115,13 +115,52 @@ _MIGRATIONS: dict[int, str] = {
     );
     CREATE INDEX run_phases_run ON run_phases(run_id)
     """,
+    # A third status: unsupported, a recorded outcome (the framework cannot do what the cell
+    # asks here; `error` holds why). SQLite cannot change a CHECK in place: the table is
+    # rebuilt with the same columns and ids (its foreign keys off meanwhile: `_migrate`).
+    5: """
+    CREATE TABLE cells_v5 (
+        id INTEGER PRIMARY KEY,
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        cell_key TEXT NOT NULL,
+        process INTEGER NOT NULL,
+        workload TEXT NOT NULL,
+        framework TEXT NOT NULL,
+        mode TEXT NOT NULL,
+        scenario TEXT NOT NULL,
+        size TEXT NOT NULL,
+        device TEXT NOT NULL,
+        batch_size INTEGER NOT NULL,
+        precision TEXT NOT NULL,
+        spec TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('ok', 'error', 'unsupported')),
+        error TEXT,
+        framework_version TEXT,
+        device_name TEXT,
+        started_utc TEXT NOT NULL,
+        wall_seconds REAL NOT NULL,
+        interpreter TEXT NOT NULL,
+        stderr_tail TEXT NOT NULL,
+        details TEXT NOT NULL,
+        UNIQUE (run_id, cell_key, process)
+    );
+    INSERT INTO cells_v5 SELECT * FROM cells;
+    DROP TABLE cells;
+    ALTER TABLE cells_v5 RENAME TO cells
+    """,
 }
 
 
 def _tables(version: int) -> set[str]:
-    """The tables a store of this schema version has."""
-    return {name for step in range(1, version + 1)
-            for name in re.findall(r"CREATE TABLE (\w+)", _MIGRATIONS[step])}
+    """The tables a store of this schema version has (created, less those dropped, under
+    their last names)."""
+    tables: set[str] = set()
+    for step in range(1, version + 1):
+        for created, dropped, renamed, new_name in re.findall(
+                r"CREATE TABLE (\w+)|DROP TABLE (\w+)|ALTER TABLE (\w+) RENAME TO (\w+)",
+                _MIGRATIONS[step]):
+            tables = (tables | {created, new_name}) - {dropped, renamed, ""}
+    return tables
 
 
 def _check(db: sqlite3.Connection, path: Path, *, thorough: bool) -> int:
@@ -246,11 +285,28 @@ class StoredCell:
 
     @property
     def ok(self) -> bool:
-        return bool(self.statuses) and all(status == "ok" for status in self.statuses)
+        return bool(self.statuses) and all(status == OK for status in self.statuses)
+
+    @property
+    def unsupported(self) -> bool:
+        """The framework cannot do what the cell asks here (every process said so, with its
+        reason in `error`): a recorded outcome, not a failure."""
+        return bool(self.statuses) and all(status == UNSUPPORTED for status in self.statuses)
+
+    @property
+    def failed(self) -> bool:
+        """Some process failed: neither measured nor unsupported."""
+        return not self.ok and not self.unsupported
+
+    @property
+    def status(self) -> str:
+        """The cell's outcome over its processes: ok, unsupported, or error."""
+        return OK if self.ok else UNSUPPORTED if self.unsupported else ERROR
 
     @property
     def error(self) -> str | None:
-        return "; ".join(self.errors) if self.errors else None
+        """The processes' errors (or reasons), each once."""
+        return "; ".join(dict.fromkeys(self.errors)) if self.errors else None
 
 
 class Store:
@@ -325,17 +381,29 @@ class Store:
     def _migrate(self) -> None:
         """Bring the schema to this version, checked again inside the transaction: the file
         may have changed since it was first looked at."""
-        with self._transaction():
-            version = _check(self._db, self.path, thorough=False)
-            for step in range(version + 1, SCHEMA_VERSION + 1):
-                for statement in _MIGRATIONS[step].split(";"):
-                    if statement.strip():
-                        self._db.execute(statement)
-            if version < SCHEMA_VERSION:
-                self._db.execute(
-                    "INSERT OR REPLACE INTO meta VALUES ('application', ?), ('schema_version', ?)",
-                    (APPLICATION, str(SCHEMA_VERSION)),
-                )
+        # A step that rebuilds a table drops the old one, which with foreign keys on would
+        # delete its rows' windows and samples (ON DELETE CASCADE). The pragma is ignored
+        # inside a transaction, so it is set around it, and the keys are checked before the
+        # migration commits (SQLite's procedure for changing a table's schema).
+        enforced = self._db.execute("PRAGMA foreign_keys").fetchone()[0]
+        self._db.execute("PRAGMA foreign_keys = OFF")
+        try:
+            with self._transaction():
+                version = _check(self._db, self.path, thorough=False)
+                for step in range(version + 1, SCHEMA_VERSION + 1):
+                    for statement in _MIGRATIONS[step].split(";"):
+                        if statement.strip():
+                            self._db.execute(statement)
+                if version < SCHEMA_VERSION:
+                    broken = self._db.execute("PRAGMA foreign_key_check").fetchone()
+                    if broken is not None:
+                        raise UsageError(f"--db {self.path} is damaged: a row of {broken[0]} "
+                                         f"refers to a missing row of {broken[2]}")
+                    self._db.execute(
+                        "INSERT OR REPLACE INTO meta VALUES ('application', ?), "
+                        "('schema_version', ?)", (APPLICATION, str(SCHEMA_VERSION)))
+        finally:
+            self._db.execute(f"PRAGMA foreign_keys = {'ON' if enforced else 'OFF'}")
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db)

@@ -35,7 +35,7 @@ _FORMATS = {"weights": "Orbax checkpoint", "program": "jax.export"}
 _FILES = {"weights": "checkpoint", "program": "model.jax_exported"}
 _NO_MODEL_FORMAT = ("JAX has no format holding architecture and weights: a Flax Linen module "
                     "is Python code (save-weights and save-program are JAX's formats)")
-_ONNX_MISSING = ("jax2onnx is not installed: jax2onnx 0.17.1 requires orbax-checkpoint "
+JAX2ONNX_MISSING = ("jax2onnx is not installed: jax2onnx 0.17.1 requires orbax-checkpoint "
                  "< 0.11.37 and would downgrade this stack's 0.12.8, so make does not install "
                  "it (jax2tf then tf2onnx fails: tf2onnx cannot convert jax2tf's XlaCallModule "
                  "op)")
@@ -110,7 +110,7 @@ class JaxDeployment(Deployment):
     def export(self, portable_format: str, folder: str, inputs: np.ndarray) -> str:
         if portable_format == "onnx":
             if importlib.util.find_spec("jax2onnx") is None:
-                raise ExportUnsupported(_ONNX_MISSING)
+                raise ExportUnsupported(JAX2ONNX_MISSING)
             raise ExportUnsupported("jax2onnx export is not wired up yet")
         try:
             return self._litert(folder, inputs)

@@ -3,7 +3,7 @@ ONNX through `torch.onnx.export` (the dynamo exporter, which needs `onnxscript`)
 
 LiteRT from PyTorch goes through `litert-torch` (formerly `ai-edge-torch`); on this machine's
 pinned stack installing it would downgrade `typing_extensions` (4.16 -> 4.12), so it is not
-installed by `make` and its cells fail saying why (see docs/deploy.md).
+installed by `make` and its cells are unsupported, saying why (see docs/deploy.md).
 """
 
 from __future__ import annotations
@@ -20,8 +20,12 @@ from dlarena.frameworks.torch.model import TorchModel
 
 _FORMATS = {"weights": "state_dict", "model": "pickled nn.Module", "program": "torch.export"}
 _FILES = {"weights": "model.pt", "model": "module.pt", "program": "model.pt2"}
-_LITERT_MISSING = ("litert-torch is not installed: on this stack it would downgrade "
-                   "typing_extensions 4.16 -> 4.12, so make does not install it")
+_LITERT_MISSING = ("litert-torch is not installed: installing it here would downgrade "
+                   "typing_extensions 4.16 -> 4.12 and add 35 packages (transformers, torchao, "
+                   "huggingface_hub ...), so make does not install it; tried from a folder of "
+                   "its own, litert-torch 0.10 imports with torch 2.13 but converts a fixed "
+                   "batch only (a symbolic batch fails: 'Shapes must be 1D sequences of "
+                   "concrete values of integer type'), where this scenario runs batch 8 and 1")
 # The largest batch an exported program accepts (its batch dimension is symbolic).
 MAX_BATCH = 1 << 16
 
