@@ -109,5 +109,5 @@ def test_dlarena_run_suite_data(tmp_path: Path, capsys: pytest.CaptureFixture[st
                  "--min-window", "0.02", "--db", str(db)])
     out = capsys.readouterr().out
     assert code == 0, out
-    assert "Input pipelines" in out and "Training from files vs from memory" in out
+    assert "Input pipelines" in out and "Training from files" in out
     assert len(Store.open(db).cells(1)) == 4
