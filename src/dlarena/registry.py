@@ -27,7 +27,8 @@ from functools import cache
 
 from dlarena import frameworks as _frameworks_package
 from dlarena import workloads as _workloads_package
-from dlarena.contract import FrameworkInfo, Workload
+from dlarena.contract import Deployment, FrameworkInfo, Implementation, Runtime, Workload
+from dlarena.contract.pipeline import InputPipeline
 
 SIZES = ("smoke", "cpu", "full")
 
@@ -143,3 +144,48 @@ def load(path: str) -> object:
     """Import "module:attribute"; used inside the worker only."""
     module, _, attribute = path.partition(":")
     return getattr(importlib.import_module(module), attribute)
+
+
+def _refused(path: str, found: object, base: type) -> TypeError:
+    return TypeError(f"{path} is {found!r}, not a subclass of {base.__name__}")
+
+
+def runtime_class(framework: str) -> type[Runtime]:
+    """The framework's Runtime class; imported inside the worker only, like the loaders below."""
+    path = runtime_path(framework)
+    found = load(path)
+    if not (isinstance(found, type) and issubclass(found, Runtime)):
+        raise _refused(path, found, Runtime)
+    return found
+
+
+def implementation_class(workload: str, framework: str) -> type[Implementation]:
+    path = implementation_path(workload, framework)
+    if path is None:
+        raise LookupError(f"{framework} does not implement {workload}")
+    found = load(path)
+    if not (isinstance(found, type) and issubclass(found, Implementation)):
+        raise _refused(path, found, Implementation)
+    return found
+
+
+def deployment_class(framework: str) -> type[Deployment]:
+    path = deployment_path(framework)
+    if path is None:
+        raise LookupError(f"{framework} has no deployment paths (frameworks/"
+                          f"{frameworks()[framework].module}/deploy.py)")
+    found = load(path)
+    if not (isinstance(found, type) and issubclass(found, Deployment)):
+        raise _refused(path, found, Deployment)
+    return found
+
+
+def pipeline_class(framework: str) -> type[InputPipeline]:
+    path = pipeline_path(framework)
+    if path is None:
+        raise LookupError(f"{framework} has no input pipeline "
+                          f"(frameworks/{frameworks()[framework].module}/pipeline.py)")
+    found = load(path)
+    if not (isinstance(found, type) and issubclass(found, InputPipeline)):
+        raise _refused(path, found, InputPipeline)
+    return found

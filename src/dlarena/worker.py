@@ -24,6 +24,7 @@ from dlarena import lifeline, netns, registry
 from dlarena.cell import PROTOCOL_VERSION, CellSpec, parse_worker_request
 from dlarena.contract import Deployment, Implementation, Runtime, Workload
 from dlarena.measure.memory import peak_rss_bytes
+from dlarena.measure.scenario_parts import build_implementation, setup_runtime
 from dlarena.measure.scenarios import SCENARIOS, BeforeBuild
 from dlarena.measure.timing import Progress, Window
 
@@ -41,25 +42,6 @@ class Channel:
         fields.update(event=event, protocol=PROTOCOL_VERSION)
         self._stream.write(json.dumps(fields) + "\n")
         self._stream.flush()
-
-
-def setup_runtime(cell: CellSpec) -> Runtime:
-    """Import and configure the cell's framework; once per process."""
-    runtime: Runtime = registry.load(registry.runtime_path(cell.framework))()  # type: ignore[operator]
-    runtime.setup(threads=cell.threads, seed=cell.seed, device=cell.device)
-    return runtime
-
-
-def build_implementation(cell: CellSpec, runtime: Runtime) -> Implementation:
-    """The cell's model and optimizer, holding the workload's canonical initial weights."""
-    workload = registry.workloads()[cell.workload]
-    path = registry.implementation_path(cell.workload, cell.framework)
-    if path is None:
-        raise LookupError(f"{cell.framework} does not implement {cell.workload}")
-    impl: Implementation = registry.load(path)(workload, cell, runtime)  # type: ignore[operator]
-    impl.build()
-    impl.set_weights(workload.initial_weights(cell.size, cell.seed))
-    return impl
 
 
 @dataclass(frozen=True)
@@ -163,11 +145,7 @@ def check_cell(cell: CellSpec, artifacts: str | None, progress: Progress) -> dic
 
 
 def deployment_of(cell: CellSpec, impl: Implementation) -> Deployment:
-    path = registry.deployment_path(cell.framework)
-    if path is None:
-        raise LookupError(f"{cell.framework} has no deployment paths (frameworks/"
-                          f"{cell.framework}/deploy.py)")
-    return registry.load(path)(impl)  # type: ignore[operator,no-any-return]
+    return registry.deployment_class(cell.framework)(impl)
 
 
 def load_cell(cell: CellSpec, progress: Progress) -> dict[str, Any]:

@@ -34,7 +34,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> ImageFolder:
 
 
 def _batches(framework: str, spec: PipelineSpec, count: int = 3) -> list[tuple[np.ndarray, ...]]:
-    pipeline: InputPipeline = registry.load(registry.pipeline_path(framework))(spec)  # type: ignore[operator]
+    pipeline: InputPipeline = registry.pipeline_class(framework)(spec)
     try:
         epoch = pipeline.epoch(0)
         return [pipeline.to_numpy(next(epoch)) for _ in range(count)]
@@ -94,7 +94,7 @@ def test_record_shards_hold_the_same_images_in_another_order(folder: ImageFolder
 def test_augmented_record_shards_give_every_image_once_per_epoch(folder: ImageFolder) -> None:
     require("tensorflow")
     spec = PipelineSpec(folder, RECORDS, 24, 100, 0, seed=0, augment=True, device="cpu")
-    pipeline: InputPipeline = registry.load(registry.pipeline_path("tensorflow"))(spec)  # type: ignore[operator]
+    pipeline: InputPipeline = registry.pipeline_class("tensorflow")(spec)
     epochs = [[pipeline.to_numpy(batch) for batch in pipeline.epoch(n)] for n in range(2)]
     for batches in epochs:
         assert sorted(np.concatenate([labels for _, labels in batches])) == sorted(folder.labels)

@@ -49,9 +49,8 @@ def test_smoke_cells_measure_positive_finite_throughput(tmp_path: Path) -> None:
 def _implementation(runtimes: dict[str, Any], workload: str, framework: str) -> Any:
     mode = registry.frameworks()[framework].default_mode
     cell = fake_cell(workload=workload, framework=framework, mode=mode, size="smoke")
-    path = registry.implementation_path(workload, framework)
-    assert path is not None
-    impl = registry.load(path)(registry.workloads()[workload], cell, runtimes[framework])  # type: ignore[operator]
+    impl = registry.implementation_class(workload, framework)(
+        registry.workloads()[workload], cell, runtimes[framework])
     impl.build()
     impl.set_weights(registry.workloads()[workload].initial_weights("smoke", seed=3))
     return impl
@@ -91,7 +90,7 @@ def _evidence(runtimes: dict[str, Any], workload: str, framework: str, tmp_path:
     from dlarena.parity.probe import probe
 
     spec = registry.workloads()[workload]
-    cls = implementation or registry.load(registry.implementation_path(workload, framework) or "")
+    cls = implementation or registry.implementation_class(workload, framework)
 
     def build(cell: Any) -> Any:
         impl = cls(spec, cell, runtimes[framework])

@@ -11,7 +11,12 @@ from dlarena.contract.deployment import (
     Predict,
 )
 from dlarena.contract.framework import FrameworkInfo
-from dlarena.contract.implementation import SGD_OPTION, Implementation, check_layout
+from dlarena.contract.implementation import (
+    SGD_OPTION,
+    Implementation,
+    check_layout,
+    stated_hyperparameters,
+)
 from dlarena.contract.runtime import DeviceUnavailable, Runtime
 from dlarena.contract.workload import (
     STATE_SUFFIXES,
@@ -46,4 +51,5 @@ __all__ = [
     "Weights",
     "Workload",
     "check_layout",
+    "stated_hyperparameters",
 ]

@@ -37,7 +37,13 @@ import numpy as np
 from dlarena import lifeline, netns, registry
 from dlarena.cell import CellSpec, ThreadSettings
 from dlarena.contract import Implementation, Runtime, Workload
-from dlarena.measure.scenario_parts import BATCH_POOL, ScenarioResult, cycling
+from dlarena.measure.scenario_parts import (
+    BATCH_POOL,
+    ScenarioResult,
+    build_implementation,
+    cycling,
+    setup_runtime,
+)
 from dlarena.measure.timing import Progress, TimingResult, Window
 
 RANKS_OPTION = "ranks"
@@ -83,17 +89,6 @@ def _free_addresses(count: int) -> list[str]:
             probe.close()
 
 
-def _build(cell: CellSpec, runtime: Runtime) -> Implementation:
-    workload = registry.workloads()[cell.workload]
-    path = registry.implementation_path(cell.workload, cell.framework)
-    if path is None:
-        raise LookupError(f"{cell.framework} does not implement {cell.workload}")
-    impl: Implementation = registry.load(path)(workload, cell, runtime)  # type: ignore[operator]
-    impl.build()
-    impl.set_weights(workload.initial_weights(cell.size, cell.seed))
-    return impl
-
-
 def _global_batches(workload: Workload, cell: CellSpec, count: int
                     ) -> list[tuple[np.ndarray, np.ndarray]]:
     """The same global batches in every rank (one seed), as NumPy arrays."""
@@ -131,7 +126,7 @@ def _rank_work(impl: Implementation, runtime: Runtime, cell: CellSpec, rank: int
     """One rank's part, after joining: the float64 check's losses, then the timed windows."""
     workload = registry.workloads()[cell.workload]
     check_cell = dataclasses.replace(cell, precision="fp64")
-    check = _build(check_cell, runtime)
+    check = build_implementation(check_cell, runtime)
     check.data_parallel()
     losses = _losses(check, runtime, [_shard(batch, rank, world) for batch
                                       in _global_batches(workload, check_cell, CHECK_STEPS)])
@@ -281,7 +276,7 @@ def run_train_ddp(impl: Implementation, runtime: Runtime, workload: Workload, ce
         progress("reference", 0, 1)
         check_cell = dataclasses.replace(cell, precision="fp64")
         check_batches = _global_batches(workload, check_cell, CHECK_STEPS)
-        reference = _losses(_build(check_cell, runtime), runtime, check_batches)
+        reference = _losses(build_implementation(check_cell, runtime), runtime, check_batches)
         progress("measure", 0, 1)
         mine = _rank_work(impl, runtime, cell, 0, world)
         runtime.leave_data_parallel()
@@ -334,11 +329,10 @@ def main() -> int:
     rank, world = int(request["rank"]), int(request["world"])
     _inject_fault(rank)
     cell = CellSpec.from_dict(request["cell"]["cell"])
-    runtime: Runtime = registry.load(registry.runtime_path(cell.framework))()  # type: ignore[operator]
-    runtime.setup(threads=cell.threads, seed=cell.seed, device=cell.device)
+    runtime = setup_runtime(cell)
     runtime.join_data_parallel(rank=rank, world=world, addresses=list(request["addresses"]),
                                timeout_seconds=_timeout(cell))
-    impl = _build(cell, runtime)
+    impl = build_implementation(cell, runtime)
     result = _rank_work(impl, runtime, cell, rank, world)
     runtime.leave_data_parallel()
     protocol.write(json.dumps(result) + "\n")

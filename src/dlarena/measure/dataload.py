@@ -63,10 +63,7 @@ def image_side(workload: Workload, size: str) -> int:
 
 
 def open_pipeline(workload: Workload, cell: CellSpec) -> InputPipeline:
-    path = registry.pipeline_path(cell.framework)
-    if path is None:
-        raise LookupError(f"{cell.framework} has no input pipeline "
-                          f"(frameworks/{cell.framework}/pipeline.py)")
+    pipeline_class = registry.pipeline_class(cell.framework)
     side = image_side(workload, cell.size)
     spec = PipelineSpec(
         folder=image_folder(source_side(side)),
@@ -79,8 +76,7 @@ def open_pipeline(workload: Workload, cell: CellSpec) -> InputPipeline:
         device=cell.device,
         decode_delay_seconds=float(cell.options.get(DELAY_OPTION, 0.0)),
     )
-    pipeline: InputPipeline = registry.load(path)(spec)  # type: ignore[operator]
-    return pipeline
+    return pipeline_class(spec)
 
 
 def endless(pipeline: InputPipeline) -> Iterator[Any]:

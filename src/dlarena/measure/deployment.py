@@ -60,11 +60,7 @@ class Figures:
 
 
 def _deployment(impl: Implementation, cell: CellSpec) -> Deployment:
-    path = registry.deployment_path(cell.framework)
-    if path is None:
-        raise LookupError(f"{cell.framework} has no deployment paths (frameworks/"
-                          f"{cell.framework}/deploy.py)")
-    return registry.load(path)(impl)  # type: ignore[operator,no-any-return]
+    return registry.deployment_class(cell.framework)(impl)
 
 
 @contextmanager

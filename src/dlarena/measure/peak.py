@@ -48,7 +48,7 @@ def measure(framework: str, threads: ThreadSettings, device: str) -> float:
         return best_gflops(lambda: a @ b, lambda _: None)
     from dlarena import registry
 
-    runtime = registry.load(registry.runtime_path(framework))()  # type: ignore[operator]
+    runtime = registry.runtime_class(framework)()
     runtime.setup(threads=threads, seed=0, device=device)
     return best_gflops(runtime.matrix_product(SIZE), runtime.sync)
 

@@ -1,5 +1,6 @@
-"""What scenarios are built from: the result each returns, and the batches and the cycling step
-that the throughput scenarios time (stdlib and NumPy only, like the rest of the worker side).
+"""What scenarios are built from: the framework set up and the model built, the result each
+returns, and the batches and the cycling step that the throughput scenarios time (stdlib and
+NumPy only, like the rest of the worker side).
 
 Below `scenarios.py`, which lists the scenarios: a scenario written in its own module
 (`dataload`, `data_parallel`) imports these from here, not from the list that imports it.
@@ -14,8 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from dlarena import registry
 from dlarena.cell import CellSpec
-from dlarena.contract import Implementation, Workload
+from dlarena.contract import Implementation, Runtime, Workload
 from dlarena.measure.timing import TimingResult
 
 # Distinct batches cycled through the timed loop; made on the device before timing starts,
@@ -37,6 +39,22 @@ class ScenarioResult:
     # Settings the scenario chose (a saved format's name, a runtime's version, an input
     # pipeline's settings): the fairness manifest.
     manifest: dict[str, Any] = field(default_factory=dict)
+
+
+def setup_runtime(cell: CellSpec) -> Runtime:
+    """Import and configure the cell's framework; once per process."""
+    runtime = registry.runtime_class(cell.framework)()
+    runtime.setup(threads=cell.threads, seed=cell.seed, device=cell.device)
+    return runtime
+
+
+def build_implementation(cell: CellSpec, runtime: Runtime) -> Implementation:
+    """The cell's model and optimizer, holding the workload's canonical initial weights."""
+    workload = registry.workloads()[cell.workload]
+    impl = registry.implementation_class(cell.workload, cell.framework)(workload, cell, runtime)
+    impl.build()
+    impl.set_weights(workload.initial_weights(cell.size, cell.seed))
+    return impl
 
 
 def device_batches(impl: Implementation, workload: Workload, cell: CellSpec) -> list[Any]:
