@@ -33,23 +33,25 @@ ALLOWED_IMPORTS: dict[str, set[str]] = {
     "workloads": {"contract", "data", "frameworks"},
     "registry": {"contract", "frameworks", "workloads"},
     "deploy": {"cell", "contract"},  # server, load generator, portable runtimes: neutral
+    # What a cell can measure, read by the coordinator and the worker alike.
+    "scenarios": {"cell", "contract", "errors", "netns", "registry"},
     "executors": {"cell", "contract", "lifeline", "netns", "registry"},
     "measure": {"cell", "contract", "data", "deploy", "executors", "lifeline", "netns",
-                "registry"},
+                "registry", "scenarios"},
     "parity": {"cell", "contract", "executors", "registry"},
     "store": {"cell", "errors", "executors", "jsonsafe", "parity"},
-    "environment": {"contract", "measure", "registry"},
+    "environment": {"cell", "contract", "executors", "measure", "registry"},
     "suites": set(),
-    "plan": {"cell", "errors", "measure", "registry", "suites"},
+    "plan": {"cell", "errors", "measure", "registry", "scenarios", "suites"},
     "report": {"cell", "contract", "errors", "jsonsafe", "measure", "parity", "registry",
-               "store"},
+               "scenarios", "store"},
     "worker": {"cell", "contract", "deploy", "lifeline", "measure", "netns", "parity",
-               "registry"},
+               "registry", "scenarios"},
     "runner": {"cell", "environment", "errors", "executors", "measure", "parity", "plan",
-               "registry", "report", "store"},
+               "registry", "report", "scenarios", "store"},
     "api": {"errors", "report", "store"},
     "cli": {"cell", "environment", "errors", "executors", "jsonsafe", "measure", "parity", "plan",
-            "registry", "report", "runner", "store", "suites"},
+            "registry", "report", "runner", "scenarios", "store", "suites"},
 }
 # Where a framework may be named: its own folder, implementations, and published data
 # (the seeds' claims and the papers' tables name the frameworks they are about).

@@ -26,8 +26,8 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from dlarena import environment
 from dlarena.cli import main
-from dlarena.measure import peak
 from dlarena.store import Store
 from tests.test_store import ENV, outcome
 
@@ -107,7 +107,7 @@ def templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     with pytest.MonkeyPatch.context() as patch:
         # A new run measures the machine's matrix-product ceiling in two processes; the
         # figure is not what is tested here, and it would cost a second per accepted run.
-        patch.setattr(peak, "matmul_peaks", lambda *args, **kwargs: {})
+        patch.setattr(environment, "matmul_peaks", lambda *args, **kwargs: {})
         yield folder
 
 

@@ -12,7 +12,8 @@ from dlarena.cell import ThreadSettings
 from dlarena.data import catalogue as datasets
 from dlarena.frameworks.fake.model import FakeImplementation
 from dlarena.frameworks.fake.runtime import FakeRuntime
-from dlarena.measure.scenarios import EVAL_BATCH, SCENARIOS
+from dlarena.measure.scenarios import EVAL_BATCH, runner
+from dlarena.scenarios import SCENARIOS
 from tests.conftest import fake_cell
 
 
@@ -36,8 +37,9 @@ def run(monkeypatch: pytest.MonkeyPatch, workload: str, **options: Any) -> Any:
     impl = FakeImplementation(registry.workloads()[workload], cell, runtime)
     impl.build()
     events: list[tuple[str, int, int]] = []
-    result = SCENARIOS["convergence"].run(impl, runtime, registry.workloads()[workload], cell,
-                                          lambda *event: events.append(event))
+    run_convergence = runner(SCENARIOS["convergence"].run)
+    result = run_convergence(impl, runtime, registry.workloads()[workload], cell,
+                             lambda *event: events.append(event))
     return result, events
 
 

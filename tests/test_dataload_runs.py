@@ -13,12 +13,12 @@ from dlarena.cell import ThreadSettings
 from dlarena.cli import main
 from dlarena.errors import UsageError
 from dlarena.executors.local import LocalExecutor
-from dlarena.measure import dataload
 from dlarena.plan import Request, build_plan
 from dlarena.report import dataload as dataload_report
 from dlarena.report import html, markdown
 from dlarena.report.build import build_report
 from dlarena.runner import execute, prepare
+from dlarena.scenarios import pipelines
 from dlarena.store import Store
 from tests.conftest import RecordingObserver
 
@@ -39,7 +39,7 @@ def image_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 def _request(**changes: object) -> Request:
     fields: dict[str, object] = {
         "suite": "data", "frameworks": ["fake"], "workloads": ["cnn"], "size": "smoke",
-        "windows": 3, "min_window_seconds": 0.05, "sweep": {dataload.WORKERS_OPTION: [0]}}
+        "windows": 3, "min_window_seconds": 0.05, "sweep": {pipelines.WORKERS_OPTION: [0]}}
     fields.update(changes)
     return Request(**fields)  # type: ignore[arg-type]
 
@@ -50,8 +50,8 @@ def test_the_data_suite_sweeps_loader_workers_and_the_formats_a_pipeline_reads()
                for p in planned}
     assert len(planned) == len(options) == 2 * (3 + 3)
     # The fake's pipeline reads JPEG files only: no cell asks it for record shards.
-    assert {dict(o)[dataload.WORKERS_OPTION] for _, _, o in options} == {0, 1, 2}
-    assert all(dict(o).get(dataload.FORMAT_OPTION, "jpeg") == "jpeg" for _, _, o in options)
+    assert {dict(o)[pipelines.WORKERS_OPTION] for _, _, o in options} == {0, 1, 2}
+    assert all(dict(o).get(pipelines.FORMAT_OPTION, "jpeg") == "jpeg" for _, _, o in options)
 
 
 @pytest.mark.parametrize(("sweep", "needle"), [
@@ -79,7 +79,7 @@ def _run(tmp_path: Path, request: Request, **options: object) -> Store:
 def test_a_planted_slow_decode_caps_the_pipeline_and_makes_training_input_bound(
         tmp_path: Path) -> None:
     fast = build_report(_run(tmp_path / "fast", _request()))
-    slow = build_report(_run(tmp_path / "slow", _request(), **{dataload.DELAY_OPTION: DELAY}))
+    slow = build_report(_run(tmp_path / "slow", _request(), **{pipelines.DELAY_OPTION: DELAY}))
 
     def load_rate(report: object) -> float:
         [cell] = [c for c in report.cells  # type: ignore[attr-defined]

@@ -20,8 +20,9 @@ from typing import Any
 
 import dlarena
 from dlarena import registry
+from dlarena.cell import ThreadSettings
 from dlarena.contract import FrameworkInfo
-from dlarena.measure import ceiling, peak
+from dlarena.measure import ceiling
 
 # argv: the distributions that must all be installed, "--", then those of which the first
 # installed gives the version.
@@ -330,7 +331,7 @@ def fingerprint(
     physical = ceiling.ceiling(machine, device)
     return {
         **machine,
-        "matmul_peak_gflops": peak.ceiling(measured),
+        "matmul_peak_gflops": best_peak(measured),
         "matmul_peaks_gflops": measured,
         "device": device,
         "physical_ceiling_gflops": physical.gflops if physical is not None else None,
@@ -341,3 +342,36 @@ def fingerprint(
         "git_sha": git_sha(),
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
     }
+
+
+def matmul_peaks(frameworks: dict[str, str], *, threads: ThreadSettings, device: str = "cpu"
+                 ) -> dict[str, float | str]:
+    """GFLOP/s per library: NumPy and each framework given (name -> interpreter), each in its
+    own process with a worker's environment; a failure is recorded as its reason."""
+    from dlarena import registry
+    from dlarena.executors.local import worker_environment
+
+    peaks: dict[str, float | str] = {}
+    for name, interpreter in {"numpy": sys.executable, **frameworks}.items():
+        command = [interpreter, "-m", "dlarena.measure.peak", name, str(threads.intra_op),
+                   str(threads.inter_op), device]
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=180,
+                                  check=False, env=worker_environment(
+                                      threads, os.environ,
+                                      framework=registry.frameworks().get(name)))
+        except (OSError, subprocess.TimeoutExpired) as error:
+            peaks[name] = f"failed: {error}"
+            continue
+        lines = done.stdout.strip().splitlines()
+        if done.returncode == 0 and lines:
+            peaks[name] = float(lines[-1])
+        else:
+            peaks[name] = "failed: " + (done.stderr.strip().splitlines() or ["no output"])[-1]
+    return peaks
+
+
+def best_peak(peaks: dict[str, float | str]) -> float | None:
+    """The best measured product: the ceiling achieved GFLOP/s are compared with."""
+    values = [value for value in peaks.values() if isinstance(value, float)]
+    return max(values) if values else None

@@ -12,9 +12,8 @@ from typing import Any
 from dlarena import registry
 from dlarena.cell import TIMED_PRECISION, CellSpec, MeasureSettings, ThreadSettings
 from dlarena.errors import UsageError
-from dlarena.measure import data_parallel, dataload
-from dlarena.measure.scenarios import SCENARIOS
 from dlarena.measure.stopping import StoppingRule
+from dlarena.scenarios import SCENARIOS
 from dlarena.suites import DEFAULT_SET, FRONT_ENDS, SUITES, Suite
 
 # How long each size measures: a window of at least `min_window_seconds`, `windows` of them.
@@ -137,22 +136,6 @@ def _interleaved(variants: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return [(names[i], mode) for modes in rounds for i, mode in enumerate(modes) if mode]
 
 
-def _convergence_options(request: Request, suite_options: dict[str, Any],
-                         workload: str) -> dict[str, Any]:
-    options = dict(suite_options)
-    supported = registry.workloads()[workload].datasets
-    if request.dataset is not None:
-        options["dataset"] = request.dataset
-    options.setdefault("dataset", supported[0] if supported else None)
-    if options["dataset"] not in supported:
-        raise UsageError(f"{workload} does not train on dataset {options['dataset']!r}; "
-                         f"valid: {', '.join(supported) or 'none'}")
-    if request.epochs is not None:
-        options["epochs"] = request.epochs
-    options.setdefault("epochs", 20)
-    return options
-
-
 def front_ends_and_beneath() -> set[str]:
     """Frameworks that run another's implementations, that other one, and what they run on
     (those that exist here: a framework beneath that has no folder is not measured)."""
@@ -253,11 +236,8 @@ def build_plan(request: Request, default_threads: ThreadSettings, *,
     _check_range("--timeout", request.timeout_seconds, 0, MAX_TIMEOUT_SECONDS)
     if request.device not in ("cpu", "gpu"):
         raise UsageError(f"unknown device {request.device!r}; valid: cpu, gpu")
-    converging = any("convergence" in chosen for chosen in scenarios.values())
-    for flag, value in (("--dataset", request.dataset), ("--epochs", request.epochs)):
-        if value is not None and not converging:
-            raise UsageError(f"{flag} applies to the convergence scenario, which this plan "
-                             "does not run (add --scenarios convergence)")
+    asked = {"dataset": request.dataset, "epochs": request.epochs}
+    _check_taken(asked, [name for chosen in scenarios.values() for name in chosen])
 
     base = MEASURE_BY_SIZE[size]
     try:
@@ -275,36 +255,25 @@ def build_plan(request: Request, default_threads: ThreadSettings, *,
         implemented = registry.implementing_frameworks(workload)
         variants = [(framework, mode) for framework in frameworks if framework in implemented
                     for mode in modes_for(framework, asked_modes[workload])]
-        for scenario in scenarios[workload]:
-            default_batch = (SCENARIOS[scenario].batch_size
-                             or registry.workloads()[workload].sizes[size].batch_size)
-            options = (_convergence_options(request, suite.options.get(workload, {}), workload)
-                       if scenario == "convergence" else {})
-            timeout = request.timeout_seconds or TIMEOUT_BY_SIZE[size] * (
-                1 + int(options.get("epochs", 0)))
+        spec = registry.workloads()[workload]
+        for name in scenarios[workload]:
+            scenario = SCENARIOS[name]
+            default_batch = scenario.batch_size or spec.sizes[size].batch_size
+            options = scenario.options(spec, suite.options.get(workload, {}), asked)
+            timeout = (request.timeout_seconds
+                       or TIMEOUT_BY_SIZE[size] * scenario.timeout_factor(options))
             for batch_size, swept in itertools.product(batch_sizes or [default_batch],
-                                                       _swept(request, scenario)):
-                # Data-parallel cells: one per number of ranks, each rank its share of the
-                # threads.
-                shapes = ([({**options, **swept, data_parallel.RANKS_OPTION: ranks},
-                            data_parallel.rank_threads(threads, ranks))
-                           for ranks in data_parallel.RANKS] if scenario == "train-ddp"
-                          else [({**options, **swept}, threads)])
+                                                       _swept(request, name)):
                 for framework, mode in _interleaved(variants):
-                    if not _feeds(framework, scenario, swept):
-                        continue
-                    if (scenario == "train-ddp"
-                            and not registry.frameworks()[framework].data_parallel):
-                        continue
-                    for shape_options, cell_threads in shapes:
-                        cell_options = ({**shape_options,
-                                         **data_parallel.framework_options(framework)}
-                                        if scenario == "train-ddp" else shape_options)
+                    # The scenario says which cells the framework runs (none, one, one per
+                    # number of data-parallel ranks...), with which options and threads.
+                    for cell_options, cell_threads in scenario.cells(
+                            framework, {**options, **swept}, threads):
                         cells.append(CellSpec(
                             workload=workload,
                             framework=framework,
                             mode=mode,
-                            scenario=scenario,
+                            scenario=name,
                             size=size,
                             device=request.device,
                             batch_size=batch_size,
@@ -331,13 +300,14 @@ def _swept(request: Request, scenario: str) -> list[dict[str, Any]]:
     return [dict(zip(sweep, values, strict=True)) for values in itertools.product(*sweep.values())]
 
 
-def _feeds(framework: str, scenario: str, options: Mapping[str, Any]) -> bool:
-    """The framework can run this scenario with these options: scenarios fed by an input
-    pipeline need one that reads the file format asked for."""
-    if not SCENARIOS[scenario].needs_pipeline:
-        return True
-    formats = registry.pipeline_formats(framework)
-    return bool(formats) and options.get(dataload.FORMAT_OPTION, formats[0]) in formats
+def _check_taken(asked: Mapping[str, Any], chosen: Sequence[str]) -> None:
+    """Refuse a request option (--dataset, --epochs) that no chosen scenario reads."""
+    for option, value in asked.items():
+        takers = [name for name, scenario in SCENARIOS.items() if option in scenario.takes]
+        if value is not None and not set(takers) & set(chosen):
+            raise UsageError(f"--{option} applies to the {' and '.join(takers)} scenario, "
+                             "which this plan does not run "
+                             f"(add --scenarios {','.join(takers)})")
 
 
 def _check_sweep(request: Request, scenarios: Sequence[str]) -> None:

@@ -20,15 +20,15 @@ from dlarena import environment, registry
 from dlarena.cell import CellSpec, ThreadSettings
 from dlarena.errors import UsageError
 from dlarena.executors.base import CellOutcome, Executor
-from dlarena.measure import peak, stats, stopping
+from dlarena.measure import stats, stopping
 from dlarena.measure.metrics import METRICS
-from dlarena.measure.scenarios import SCENARIOS, swept_options
 from dlarena.measure.verdict import compared_pairs
 from dlarena.parity.check import check_workload, pair_version
 from dlarena.parity.compare import ParityResult
 from dlarena.plan import PlannedCell, Request, build_plan, plan_key, stopping_rule
 from dlarena.report import facts
 from dlarena.report.curves import write_curves
+from dlarena.scenarios import SCENARIOS, swept_options
 from dlarena.store import Store, StoredCell
 
 # The cells whose figures a verdict compares: one workload and scenario at one size, batch
@@ -159,7 +159,7 @@ def execute(
         fingerprint = {
             **environment.fingerprint(
                 dict(versions), {"intra_op": used.intra_op, "inter_op": used.inter_op},
-                peaks=peak.matmul_peaks(
+                peaks=environment.matmul_peaks(
                     {name: interpreters.get(name, sys.executable) for name in frameworks},
                     threads=used, device=prepared.request.device),
                 device=prepared.request.device,

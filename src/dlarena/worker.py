@@ -25,8 +25,9 @@ from dlarena.cell import PROTOCOL_VERSION, CellSpec, parse_worker_request
 from dlarena.contract import Deployment, Implementation, Runtime, Workload
 from dlarena.measure.memory import peak_rss_bytes
 from dlarena.measure.scenario_parts import build_implementation, setup_runtime
-from dlarena.measure.scenarios import SCENARIOS, BeforeBuild
+from dlarena.measure.scenarios import BeforeBuild, before_build, runner
 from dlarena.measure.timing import Progress, Window
+from dlarena.scenarios import SCENARIOS
 
 # Tasks of a deployment cell's child processes (deploy/child.py), not of the coordinator's.
 CHILD_TASKS = ("load", "serve")
@@ -86,9 +87,9 @@ def _windows(windows: tuple[Window, ...]) -> list[list[float]]:
 
 def measure_cell(cell: CellSpec, progress: Progress) -> dict[str, Any]:
     scenario = SCENARIOS[cell.scenario]
-    built = build_cell(cell, progress, scenario.before_build)
+    built = build_cell(cell, progress, before_build(scenario.before_build))
     runtime, impl = built.runtime, built.impl
-    result = scenario.run(impl, runtime, built.workload, cell, progress)
+    result = runner(scenario.run)(impl, runtime, built.workload, cell, progress)
     metrics: dict[str, float] = {
         "import_seconds": built.import_seconds,
         "build_seconds": built.build_seconds,

@@ -14,11 +14,11 @@ from dlarena import registry
 from dlarena.contract.pipeline import JPEG, RECORDS, InputPipeline, PipelineSpec
 from dlarena.data.imagefiles import ImageFolder, image_folder
 from dlarena.executors.local import LocalExecutor
-from dlarena.measure import dataload
 from dlarena.plan import Request
 from dlarena.report import dataload as dataload_report
 from dlarena.report.build import build_report
 from dlarena.runner import execute, prepare
+from dlarena.scenarios import pipelines
 from dlarena.store import Store
 from tests.conftest import RecordingObserver, require
 
@@ -108,10 +108,10 @@ def test_a_planted_slow_decode_makes_real_training_input_bound(
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     request = Request(suite="data", frameworks=["torch"], workloads=["cnn"], size="smoke",
                       scenarios=["train-from-files"], windows=3, min_window_seconds=0.1,
-                      sweep={dataload.WORKERS_OPTION: [0]}, check_parity=False)
+                      sweep={pipelines.WORKERS_OPTION: [0]}, check_parity=False)
     prepared = prepare(request, {})
     planted = [dataclasses.replace(p, cell=dataclasses.replace(
-        p.cell, options={**p.cell.options, dataload.DELAY_OPTION: 0.02}))
+        p.cell, options={**p.cell.options, pipelines.DELAY_OPTION: 0.02}))
         for p in prepared.planned]
     store = Store.open(tmp_path / "r.db")
     summary = execute(dataclasses.replace(prepared, planned=planted), store=store,

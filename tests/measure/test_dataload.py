@@ -10,12 +10,13 @@ import pytest
 
 from dlarena.measure import dataload
 from dlarena.registry import workloads
+from dlarena.scenarios import pipelines
 
 
 def test_input_bound_below_nine_tenths_of_the_in_memory_rate() -> None:
-    assert dataload.input_bound(89.9, 100.0)
-    assert not dataload.input_bound(90.0, 100.0)
-    assert not dataload.input_bound(120.0, 100.0)
+    assert pipelines.input_bound(89.9, 100.0)
+    assert not pipelines.input_bound(90.0, 100.0)
+    assert not pipelines.input_bound(120.0, 100.0)
 
 
 def test_image_side_of_image_workloads_and_a_clear_refusal_of_others() -> None:

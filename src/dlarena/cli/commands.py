@@ -184,10 +184,10 @@ def report(args: argparse.Namespace) -> int:
 
 def _sweep(args: argparse.Namespace) -> dict[str, list[Any]] | None:
     """The data scenarios' swept options the command line gives (None: the scenarios')."""
-    from dlarena.measure import dataload
+    from dlarena.scenarios import pipelines
 
-    given = {dataload.WORKERS_OPTION: args.loader_workers,
-             dataload.FORMAT_OPTION: args.file_formats}
+    given = {pipelines.WORKERS_OPTION: args.loader_workers,
+             pipelines.FORMAT_OPTION: args.file_formats}
     return {name: values for name, values in given.items() if values} or None
 
 
@@ -259,12 +259,11 @@ def compare(args: argparse.Namespace) -> int:
 
 def env(args: argparse.Namespace) -> int:
     from dlarena import environment, registry
-    from dlarena.measure import peak
     from dlarena.runner import default_threads
 
     installed = environment.installed_frameworks({})
     threads = default_threads()
-    peaks = peak.matmul_peaks({name: sys.executable for name in installed}, threads=threads)
+    peaks = environment.matmul_peaks({name: sys.executable for name in installed}, threads=threads)
     versions = {name: environment.framework_version(registry.frameworks()[name])
                 for name in installed}
     print(jsonsafe.dumps(environment.fingerprint(

@@ -6,8 +6,8 @@ from typing import Any
 
 from dlarena import environment, registry
 from dlarena.errors import UsageError
-from dlarena.measure.scenarios import SCENARIOS
 from dlarena.plan import MEASURE_BY_SIZE, suite_frameworks
+from dlarena.scenarios import SCENARIOS
 from dlarena.suites import SUITES, Suite
 
 

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from dlarena import lifeline, netns, registry
-from dlarena.cell import CellSpec, ThreadSettings
+from dlarena.cell import CellSpec
 from dlarena.contract import Implementation, Runtime, Workload
 from dlarena.measure.scenario_parts import (
     BATCH_POOL,
@@ -45,11 +45,10 @@ from dlarena.measure.scenario_parts import (
     setup_runtime,
 )
 from dlarena.measure.timing import Progress, TimingResult, Window
+from dlarena.scenarios.data_parallel import RANKS_OPTION
 
-RANKS_OPTION = "ranks"
 STEPS_OPTION = "steps_per_window"
 TIMEOUT_OPTION = "collective_timeout"
-RANKS = (1, 2)
 CHECK_STEPS = 5
 DEFAULT_STEPS_PER_WINDOW = 10
 DEFAULT_COLLECTIVE_TIMEOUT = 60.0
@@ -63,18 +62,6 @@ GUARD_ARGUMENT = "--guard"
 # should end it first) before SIGALRM ends the process: a framework may wait there holding
 # the GIL, past any timeout a thread could enforce (TensorFlow's does).
 JOIN_GRACE_SECONDS = 5
-
-
-def framework_options(framework: str) -> dict[str, Any]:
-    """Options every data-parallel cell of `framework` carries: a private network namespace
-    (netns.py) for one whose ranks listen on every interface."""
-    listens = registry.frameworks()[framework].listens_on_every_interface
-    return {netns.OPTION: True} if listens else {}
-
-
-def rank_threads(threads: ThreadSettings, world: int) -> ThreadSettings:
-    """Each rank's share of the machine: N ranks split the threads one process would use."""
-    return ThreadSettings(max(1, threads.intra_op // world), max(1, threads.inter_op // world))
 
 
 def _free_addresses(count: int) -> list[str]:

@@ -37,20 +37,13 @@ from dlarena.measure.timing import (
     time_window,
 )
 from dlarena.measure.timing import settled as _settled
-
-# Cell options of the data scenarios, and the values the plan sweeps when none is given.
-WORKERS_OPTION = "loader_workers"
-FORMAT_OPTION = "file_format"
-AUGMENT_OPTION = "augment"
-DELAY_OPTION = "decode_delay_seconds"  # planted slowness, for tests
-LOADER_WORKERS = (0, 1, 2)
-# Files deliver less than this fraction of the in-memory step rate: the job is input-bound.
-INPUT_BOUND_RATIO = 0.9
-
-
-def input_bound(files_rate: float, memory_rate: float) -> bool:
-    """The verdict: the step rate fed from files is below INPUT_BOUND_RATIO x in memory."""
-    return files_rate < INPUT_BOUND_RATIO * memory_rate
+from dlarena.scenarios.pipelines import (
+    AUGMENT_OPTION,
+    DELAY_OPTION,
+    FORMAT_OPTION,
+    WORKERS_OPTION,
+    input_bound,
+)
 
 
 def image_side(workload: Workload, size: str) -> int:

@@ -1,8 +1,9 @@
 """The machine's float32 matrix-product ceiling, as each library on it reaches it.
 
-`matmul_peaks` (coordinator) runs `python -m dlarena.measure.peak LIBRARY INTRA INTER DEVICE`
-per library, with a worker's environment: it prints one JSON number, the best GFLOP/s of
-repeated 2048 x 2048 products in that framework (`numpy` for NumPy's BLAS). Each library runs
+`environment.matmul_peaks` (coordinator) runs
+`python -m dlarena.measure.peak LIBRARY INTRA INTER DEVICE` per library, with a worker's
+environment: this module prints one JSON number, the best GFLOP/s of repeated 2048 x 2048
+products in that framework (`numpy` for NumPy's BLAS). Each library runs
 in its own process, configured as its cells are (threads, device), so the coordinator never
 imports a framework. The ceiling a run reports is the best of them: on a 2-core AMD EPYC,
 TensorFlow's product reached 490 GFLOP/s where NumPy reached 250 and PyTorch 215, so one
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -51,39 +51,6 @@ def measure(framework: str, threads: ThreadSettings, device: str) -> float:
     runtime = registry.runtime_class(framework)()
     runtime.setup(threads=threads, seed=0, device=device)
     return best_gflops(runtime.matrix_product(SIZE), runtime.sync)
-
-
-def matmul_peaks(frameworks: dict[str, str], *, threads: ThreadSettings, device: str = "cpu"
-                 ) -> dict[str, float | str]:
-    """GFLOP/s per library: NumPy and each framework given (name -> interpreter), each in its
-    own process with a worker's environment; a failure is recorded as its reason."""
-    from dlarena import registry
-    from dlarena.executors.local import worker_environment
-
-    peaks: dict[str, float | str] = {}
-    for name, interpreter in {"numpy": sys.executable, **frameworks}.items():
-        command = [interpreter, "-m", "dlarena.measure.peak", name, str(threads.intra_op),
-                   str(threads.inter_op), device]
-        try:
-            done = subprocess.run(command, capture_output=True, text=True, timeout=180,
-                                  check=False, env=worker_environment(
-                                      threads, os.environ,
-                                      framework=registry.frameworks().get(name)))
-        except (OSError, subprocess.TimeoutExpired) as error:
-            peaks[name] = f"failed: {error}"
-            continue
-        lines = done.stdout.strip().splitlines()
-        if done.returncode == 0 and lines:
-            peaks[name] = float(lines[-1])
-        else:
-            peaks[name] = "failed: " + (done.stderr.strip().splitlines() or ["no output"])[-1]
-    return peaks
-
-
-def ceiling(peaks: dict[str, float | str]) -> float | None:
-    """The best measured product: the ceiling achieved GFLOP/s are compared with."""
-    values = [value for value in peaks.values() if isinstance(value, float)]
-    return max(values) if values else None
 
 
 def main(argv: list[str]) -> int:

@@ -1,22 +1,21 @@
-"""What a cell measures, run inside the worker (stdlib and NumPy only).
+"""How each scenario measures, run inside the worker (stdlib and NumPy only).
 
-A scenario gets a built implementation and returns its figures; adding one is a new
-entry in SCENARIOS (its headline metric must be in `metrics.METRICS`).
+A scenario's function gets a built implementation and returns its figures; `scenarios/`
+lists the scenarios and names each one's function here by path ("module:function"), so the
+coordinator reads that list without importing this module.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 import numpy as np
 
+from dlarena import registry
 from dlarena.cell import CellSpec
 from dlarena.contract import Implementation, Runtime, Workload
-from dlarena.contract.pipeline import JPEG, RECORDS
-from dlarena.measure import dataload
 from dlarena.measure.scenario_parts import ScenarioResult, cycling, device_batches
 from dlarena.measure.timing import Progress, measure
 
@@ -29,39 +28,22 @@ Run = Callable[[Implementation, Runtime, Workload, CellSpec, Progress], Scenario
 BeforeBuild = Callable[[Runtime, CellSpec, Progress], None]
 
 
-@dataclass(frozen=True)
-class Scenario:
-    name: str
-    description: str
-    headline: str | None  # the metric verdicts compare; None: frameworks are not ranked
-    run: Run
-    # Batch size the scenario means, whatever the workload's default (latency: 1 request).
-    batch_size: int | None = None
-    # Samples are timed windows of steady state (their spread says something about noise).
-    windowed: bool = True
-    # Cell options the plan sweeps (each cell is made once per value), unless given.
-    sweep: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
-    # Fed by the framework's input pipeline: only frameworks that have one are planned.
-    needs_pipeline: bool = False
-    # What must happen before the first model exists (train-ddp joins its process group
-    # there: TensorFlow's collectives must be configured before the process's first op).
-    before_build: BeforeBuild | None = None
-
-    @property
-    def compared(self) -> bool:
-        """Verdicts compare frameworks on it, so a run first proves they compute the same."""
-        return self.headline is not None
+def runner(path: str) -> Run:
+    """The scenario function at "module:function" (`Scenario.run`)."""
+    found = registry.load(path)
+    if not callable(found):
+        raise TypeError(f"{path} is not a function")
+    return cast(Run, found)
 
 
-def swept_options(spec: CellSpec) -> str:
-    """The cell's values of its scenario's swept options ("workers=2 format=jpeg"),
-    empty for scenarios without a sweep: cells differing here are not the same measurement."""
-    scenario = SCENARIOS.get(spec.scenario)
-    if scenario is None:
-        return ""
-    # The option's last word is its name here: "loader_workers" -> "workers".
-    return " ".join(f"{name.rsplit('_', 1)[-1]}={spec.options[name]}" for name in scenario.sweep
-                    if name in spec.options)
+def before_build(path: str | None) -> BeforeBuild | None:
+    """The function at "module:function" run before the model is built (`Scenario.before_build`)."""
+    if path is None:
+        return None
+    found = registry.load(path)
+    if not callable(found):
+        raise TypeError(f"{path} is not a function")
+    return cast(BeforeBuild, found)
 
 
 def _throughput(training: bool) -> Run:
@@ -74,6 +56,10 @@ def _throughput(training: bool) -> Run:
         return ScenarioResult(timing.first_step_seconds, timing,
                               extra_metrics=impl.compilation_stats())
     return run
+
+
+run_train = _throughput(training=True)
+run_infer = _throughput(training=False)
 
 
 def run_latency(
@@ -210,37 +196,54 @@ def run_devex(
     return ScenarioResult(None, extra_metrics=metrics, details=details)
 
 
-def _deployed(figures_of: Callable[..., Any]) -> Run:
-    """A deployment scenario (measure/deployment.py) as a Run."""
-    def run(impl: Implementation, runtime: Runtime, workload: Workload, cell: CellSpec,
-            progress: Progress) -> ScenarioResult:
-        figures = figures_of(impl, runtime, workload, cell, progress)
-        return ScenarioResult(figures.first_step_seconds, figures.timing,
-                              samples=figures.samples, extra_metrics=figures.metrics,
-                              manifest=figures.manifest)
-    return run
+def _deployed(figures: Any) -> ScenarioResult:
+    """A deployment scenario's figures (measure/deployment.py) as a scenario's result."""
+    return ScenarioResult(figures.first_step_seconds, figures.timing, samples=figures.samples,
+                          extra_metrics=figures.metrics, manifest=figures.manifest)
 
 
-def _deployment_scenarios() -> tuple[Scenario, ...]:
+def run_save(
+    impl: Implementation, runtime: Runtime, workload: Workload, cell: CellSpec, progress: Progress
+) -> ScenarioResult:
+    """save-weights, save-model, save-program: the kind is the scenario's last word."""
     from dlarena.measure import deployment
 
-    saves = {"weights": "weights only; loading needs the model's code",
-             "model": "architecture and weights in one file",
-             "program": "a traced program that runs without the model's code"}
-    return (
-        *(Scenario(f"save-{kind}", f"save the {what}, load it in a fresh process up to the "
-                   "first prediction; outputs must equal the original's",
-                   "load_seconds", _deployed(deployment.save_scenario(kind)), windowed=False)
-          for kind, what in saves.items()),
-        *(Scenario(f"export-{fmt}", f"export to {fmt}, check its outputs, run it in {runtime}: "
-                   "throughput beside the framework's, batch-1 latency",
-                   "portable_infer_throughput", _deployed(deployment.export_scenario(fmt)))
-          for fmt, runtime in (("onnx", "ONNX Runtime"), ("litert", "the LiteRT interpreter"))),
-        Scenario("serve", "the model behind the same small HTTP server on 127.0.0.1: closed "
-                 "loop at concurrency 1, 4, 16, open-loop Poisson arrivals",
-                 "serve_latency_seconds", _deployed(deployment.run_serve), batch_size=1,
-                 windowed=False),
-    )
+    kind = cell.scenario.removeprefix("save-")
+    return _deployed(deployment.save_scenario(kind)(impl, runtime, workload, cell, progress))
+
+
+def run_export(
+    impl: Implementation, runtime: Runtime, workload: Workload, cell: CellSpec, progress: Progress
+) -> ScenarioResult:
+    """export-onnx, export-litert: the format is the scenario's last word."""
+    from dlarena.measure import deployment
+
+    fmt = cell.scenario.removeprefix("export-")
+    return _deployed(deployment.export_scenario(fmt)(impl, runtime, workload, cell, progress))
+
+
+def run_serve(
+    impl: Implementation, runtime: Runtime, workload: Workload, cell: CellSpec, progress: Progress
+) -> ScenarioResult:
+    from dlarena.measure import deployment
+
+    return _deployed(deployment.run_serve(impl, runtime, workload, cell, progress))
+
+
+def run_dataload(
+    impl: Implementation, runtime: Runtime, workload: Workload, cell: CellSpec, progress: Progress
+) -> ScenarioResult:
+    from dlarena.measure import dataload
+
+    return dataload.run_dataload(impl, runtime, workload, cell, progress)
+
+
+def run_train_from_files(
+    impl: Implementation, runtime: Runtime, workload: Workload, cell: CellSpec, progress: Progress
+) -> ScenarioResult:
+    from dlarena.measure import dataload
+
+    return dataload.run_train_from_files(impl, runtime, workload, cell, progress)
 
 
 def run_train_ddp(
@@ -257,36 +260,3 @@ def join_ranks(runtime: Runtime, cell: CellSpec, progress: Progress) -> None:
     from dlarena.measure import data_parallel
 
     data_parallel.start_and_join(runtime, cell, progress)
-
-
-SCENARIOS: dict[str, Scenario] = {
-    scenario.name: scenario for scenario in (
-        Scenario("train", "samples/s of full optimizer steps (forward, backward, update)",
-                 "train_throughput", _throughput(training=True)),
-        Scenario("infer", "samples/s of forward passes in inference mode, no gradients",
-                 "infer_throughput", _throughput(training=False)),
-        Scenario("latency", "per-request latency of batch-1 inference after warm-up",
-                 "latency_seconds", run_latency, batch_size=1, windowed=False),
-        Scenario("startup", "import, build, first training step: time to a first result",
-                 "time_to_first_result_seconds", run_startup, windowed=False),
-        Scenario("convergence", "train N epochs on a real dataset: accuracy, time, memory",
-                 "final_val_accuracy", run_convergence, windowed=False),
-        Scenario("devex", "ease of development: code size, planted mistakes' tracebacks, "
-                 "whether a breakpoint in the forward pass stops", None, run_devex,
-                 windowed=False),
-        *_deployment_scenarios(),
-        Scenario("dataload", "images/s of the framework's input pipeline alone, from JPEG "
-                 "files or record shards: decode, crop, flip, normalise, batch",
-                 "load_throughput", dataload.run_dataload, needs_pipeline=True,
-                 sweep={dataload.WORKERS_OPTION: dataload.LOADER_WORKERS,
-                        dataload.FORMAT_OPTION: (JPEG, RECORDS)}),
-        Scenario("train-from-files", "samples/s of training steps fed by the input pipeline, "
-                 "alternating with steps fed from memory: input-bound below 0.9x",
-                 "train_from_files_throughput", dataload.run_train_from_files,
-                 needs_pipeline=True,
-                 sweep={dataload.WORKERS_OPTION: dataload.LOADER_WORKERS}),
-        Scenario("train-ddp", "samples/s of one model trained by N processes (data-parallel, "
-                 "global batch), and the same-model check of N against 1",
-                 "train_throughput", run_train_ddp, before_build=join_ranks),
-    )
-}

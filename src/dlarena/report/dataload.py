@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from dlarena.measure import dataload
 from dlarena.report import formatting as fmt
 from dlarena.report.model import CellReport, Report
+from dlarena.scenarios import pipelines
 
 PIPELINE_HEADER = ("workload", "framework", "format", "batch", "workers", "images/s", "95% CI",
                    "CPU ms/image", "peak RSS loading")
@@ -27,8 +27,8 @@ def _cells(report: Report, scenario: str) -> list[CellReport]:
     chosen = [cell for cell in report.cells if cell.stored.spec.scenario == scenario]
     return sorted(chosen, key=lambda c: (
         c.stored.spec.workload, c.stored.spec.batch_size,
-        str(c.stored.spec.options.get(dataload.FORMAT_OPTION, "")), _framework(c),
-        int(c.stored.spec.options.get(dataload.WORKERS_OPTION, 0))))
+        str(c.stored.spec.options.get(pipelines.FORMAT_OPTION, "")), _framework(c),
+        int(c.stored.spec.options.get(pipelines.WORKERS_OPTION, 0))))
 
 
 def _median(cell: CellReport, metric: str) -> float | None:
@@ -44,8 +44,8 @@ def pipeline_rows(report: Report) -> list[list[str]]:
             "load_throughput", "cpu_seconds_per_image", "peak_rss_loading_bytes"))
         summary = cell.summaries.get("load_throughput")
         rows.append([
-            spec.workload, _framework(cell), str(spec.options.get(dataload.FORMAT_OPTION, "–")),
-            str(spec.batch_size), str(spec.options.get(dataload.WORKERS_OPTION, "–")),
+            spec.workload, _framework(cell), str(spec.options.get(pipelines.FORMAT_OPTION, "–")),
+            str(spec.batch_size), str(spec.options.get(pipelines.WORKERS_OPTION, "–")),
             fmt.number(rate) if rate is not None else _failed(cell),
             fmt.interval(summary.ci) if summary else "–",
             f"{1e3 * cpu:.2f}" if cpu is not None else "–",
@@ -68,7 +68,7 @@ def _verdict(cell: CellReport) -> tuple[float, float, float, bool] | None:
     memory = _median(cell, "train_in_memory_throughput")
     if files is None or memory is None or memory <= 0:
         return None
-    return files, memory, files / memory, dataload.input_bound(files, memory)
+    return files, memory, files / memory, pipelines.input_bound(files, memory)
 
 
 def train_rows(report: Report) -> list[list[str]]:
@@ -77,7 +77,7 @@ def train_rows(report: Report) -> list[list[str]]:
         spec = cell.stored.spec
         found = _verdict(cell)
         start = [spec.workload, _framework(cell), str(spec.batch_size),
-                 str(spec.options.get(dataload.WORKERS_OPTION, "–"))]
+                 str(spec.options.get(pipelines.WORKERS_OPTION, "–"))]
         if found is None:
             rows.append([*start, _failed(cell), "–", "–", "–"])
             continue
@@ -97,7 +97,7 @@ def input_bound_lines(report: Report) -> list[str]:
             continue
         spec = cell.stored.spec
         key = (spec.workload, _framework(cell), spec.batch_size)
-        workers = int(spec.options.get(dataload.WORKERS_OPTION, 0))
+        workers = int(spec.options.get(pipelines.WORKERS_OPTION, 0))
         by_series.setdefault(key, []).append((workers, found[3]))
     lines = []
     for (workload, framework, batch), points in by_series.items():
@@ -108,7 +108,7 @@ def input_bound_lines(report: Report) -> list[str]:
         if bound and free:
             where += f", keeps up with {_counts(free)}"
         lines.append(f"{workload} {framework} (batch {batch}): {where} "
-                     f"(files below {dataload.INPUT_BOUND_RATIO:g}x the in-memory step rate)")
+                     f"(files below {pipelines.INPUT_BOUND_RATIO:g}x the in-memory step rate)")
     return lines
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from dlarena.measure.dataload import INPUT_BOUND_RATIO
 from dlarena.parity.compare import REDUCED_PRECISION_LIMIT, TOLERANCES
 from dlarena.report import dataload, deployment, devex
 from dlarena.report.analyses import sweeps
@@ -24,6 +23,7 @@ from dlarena.report.table import (
     manifest_table,
     startup_rows,
 )
+from dlarena.scenarios.pipelines import INPUT_BOUND_RATIO
 
 
 @dataclass(frozen=True)
