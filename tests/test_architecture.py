@@ -36,22 +36,23 @@ ALLOWED_IMPORTS: dict[str, set[str]] = {
     # What a cell can measure, read by the coordinator and the worker alike.
     "scenarios": {"cell", "contract", "errors", "netns", "registry"},
     "executors": {"cell", "contract", "lifeline", "netns", "registry"},
-    "measure": {"cell", "contract", "data", "deploy", "executors", "lifeline", "netns",
-                "registry", "scenarios"},
+    # The coordinator's arithmetic on stored samples: statistics, stopping, verdicts.
+    "analysis": set(),
     "parity": {"cell", "contract", "executors", "registry"},
     "store": {"cell", "errors", "executors", "jsonsafe", "parity"},
-    "environment": {"cell", "contract", "executors", "measure", "registry"},
+    "environment": {"analysis", "cell", "contract", "executors", "registry"},
     "suites": set(),
-    "plan": {"cell", "errors", "measure", "registry", "scenarios", "suites"},
-    "report": {"cell", "contract", "errors", "jsonsafe", "measure", "parity", "registry",
+    "plan": {"analysis", "cell", "errors", "registry", "scenarios", "suites"},
+    "report": {"analysis", "cell", "contract", "errors", "jsonsafe", "parity", "registry",
                "scenarios", "store"},
-    "worker": {"cell", "contract", "deploy", "lifeline", "measure", "netns", "parity",
+    # What runs in a worker process: never the coordinator's parts.
+    "worker": {"cell", "contract", "data", "deploy", "executors", "lifeline", "netns", "parity",
                "registry", "scenarios"},
-    "runner": {"cell", "environment", "errors", "executors", "measure", "parity", "plan",
+    "runner": {"analysis", "cell", "environment", "errors", "executors", "parity", "plan",
                "registry", "report", "scenarios", "store"},
     "api": {"errors", "report", "store"},
-    "cli": {"cell", "environment", "errors", "executors", "jsonsafe", "measure", "parity", "plan",
-            "registry", "report", "runner", "scenarios", "store", "suites"},
+    "cli": {"analysis", "cell", "environment", "errors", "executors", "jsonsafe", "parity",
+            "plan", "registry", "report", "runner", "scenarios", "store", "suites"},
 }
 # Where a framework may be named: its own folder, implementations, and published data
 # (the seeds' claims and the papers' tables name the frameworks they are about).
@@ -108,7 +109,7 @@ def layering_violations(root: Path) -> list[str]:
 
 
 def _module_name(relative: str) -> str:
-    """"measure/stats.py" -> "measure.stats"; a package's __init__.py is the package."""
+    """"analysis/stats.py" -> "measure.stats"; a package's __init__.py is the package."""
     return relative.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
 
 
@@ -269,8 +270,8 @@ def _plant(path: Path, line: str) -> str:
     ("frameworks/torch/model.py", "from dlarena.workloads.mlp import spec",
      "frameworks/torch/model.py:"),
     ("contract/workload.py", "from dlarena import registry", "contract/workload.py:"),
-    ("measure/stats.py", "def late():\n    from dlarena.report import model",
-     "measure/stats.py:"),
+    ("analysis/stats.py", "def late():\n    from dlarena.report import model",
+     "analysis/stats.py:"),
 ])
 def test_the_layering_rule_catches_a_planted_import(
         copy: Path, file: str, line: str, expected: str) -> None:

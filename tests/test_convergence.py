@@ -12,8 +12,8 @@ from dlarena.cell import ThreadSettings
 from dlarena.data import catalogue as datasets
 from dlarena.frameworks.fake.model import FakeImplementation
 from dlarena.frameworks.fake.runtime import FakeRuntime
-from dlarena.measure.scenarios import EVAL_BATCH, runner
 from dlarena.scenarios import SCENARIOS
+from dlarena.worker.runners import EVAL_BATCH, runner
 from tests.conftest import fake_cell
 
 

@@ -96,7 +96,7 @@ def test_an_open_loop_level_without_answers_ends_the_stepping(
     """A short level at a low rate may see no arrival: its p99 would be NaN, which the store
     refuses (that aborted a whole `run --suite deploy`)."""
     from dlarena import registry
-    from dlarena.measure import deployment
+    from dlarena.worker import deployment
 
     monkeypatch.setattr(deployment.loadgen, "open_loop",
                         lambda *args, **kwargs: loadgen.LoadResult(seconds=0.1))
@@ -244,7 +244,7 @@ def test_deploy_suite_plans_every_scenario_for_the_default_set() -> None:
 
 
 def test_an_exported_files_size_counts_its_external_weights(tmp_path: Path) -> None:
-    from dlarena.measure.deployment import _size
+    from dlarena.worker.deployment import _size
 
     (tmp_path / "model.onnx").write_bytes(b"g" * 10)
     (tmp_path / "model.onnx.data").write_bytes(b"w" * 90)

@@ -7,7 +7,7 @@ import sys
 from dlarena.cell import ThreadSettings
 from dlarena.environment import best_peak as ceiling
 from dlarena.environment import matmul_peaks
-from dlarena.measure.peak import best_gflops
+from dlarena.worker.peak import best_gflops
 
 
 def test_best_gflops_counts_two_size_cubed_over_the_fastest_product() -> None:

@@ -5,9 +5,9 @@ import dataclasses
 import pytest
 
 from dlarena import registry
+from dlarena.analysis.stopping import StoppingRule
 from dlarena.cell import ThreadSettings
 from dlarena.errors import UsageError
-from dlarena.measure.stopping import StoppingRule
 from dlarena.plan import Request, build_plan, plan_key
 from dlarena.suites import DEFAULT_SET as DEFAULT_SET_RULE
 from dlarena.suites import FRONT_ENDS, INSTALLED, SUITES

@@ -244,7 +244,7 @@ def test_a_run_checks_the_pairs_of_the_modes_it_measures_and_verdicts_say_so(
 
 def test_a_cell_stops_once_every_pair_it_belongs_to_is_final() -> None:
     """Three frameworks: A-B and A-C decided, B-C open: A stops, B and C run on."""
-    from dlarena.measure.stopping import CONTINUE, DIFFERENT, Look
+    from dlarena.analysis.stopping import CONTINUE, DIFFERENT, Look
     from dlarena.runner import PairLook, _still_open
 
     group = ("mlp", "train", "smoke", 8, "cpu", "")

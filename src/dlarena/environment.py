@@ -20,9 +20,9 @@ from typing import Any
 
 import dlarena
 from dlarena import registry
+from dlarena.analysis import ceiling
 from dlarena.cell import ThreadSettings
 from dlarena.contract import FrameworkInfo
-from dlarena.measure import ceiling
 
 # argv: the distributions that must all be installed, "--", then those of which the first
 # installed gives the version.
@@ -353,7 +353,7 @@ def matmul_peaks(frameworks: dict[str, str], *, threads: ThreadSettings, device:
 
     peaks: dict[str, float | str] = {}
     for name, interpreter in {"numpy": sys.executable, **frameworks}.items():
-        command = [interpreter, "-m", "dlarena.measure.peak", name, str(threads.intra_op),
+        command = [interpreter, "-m", "dlarena.worker.peak", name, str(threads.intra_op),
                    str(threads.inter_op), device]
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=180,

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from dlarena import registry
+from dlarena.analysis.stopping import StoppingRule
 from dlarena.cell import TIMED_PRECISION, CellSpec, MeasureSettings, ThreadSettings
 from dlarena.errors import UsageError
-from dlarena.measure.stopping import StoppingRule
 from dlarena.scenarios import SCENARIOS
 from dlarena.suites import DEFAULT_SET, FRONT_ENDS, SUITES, Suite
 

@@ -17,12 +17,12 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from dlarena import environment, registry
+from dlarena.analysis import stats, stopping
+from dlarena.analysis.metrics import METRICS
+from dlarena.analysis.verdict import compared_pairs
 from dlarena.cell import CellSpec, ThreadSettings
 from dlarena.errors import UsageError
 from dlarena.executors.base import CellOutcome, Executor
-from dlarena.measure import stats, stopping
-from dlarena.measure.metrics import METRICS
-from dlarena.measure.verdict import compared_pairs
 from dlarena.parity.check import check_workload, pair_version
 from dlarena.parity.compare import ParityResult
 from dlarena.plan import PlannedCell, Request, build_plan, plan_key, stopping_rule

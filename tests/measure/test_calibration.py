@@ -1,7 +1,7 @@
 """The adaptive rule's calibration, per workload and per noise level (#27 item 6).
 
 Every simulated pair goes through `stopping.settle`, the function the runner stops on and
-reports read (measure/simulation.py). Each workload of each mix is asserted on its own: a
+reports read (analysis/simulation.py). Each workload of each mix is asserted on its own: a
 rule calibrated only on average over a run hides a noisy workload judged with quiet ones'
 variance (verdict rules 4 called 12-33% of identical pairs different on such a workload).
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from dlarena.measure import simulation as sim
-from dlarena.measure import stopping
+from dlarena.analysis import simulation as sim
+from dlarena.analysis import stopping
 
 RULE = stopping.StoppingRule()
 RUNS = 400

@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from dlarena.measure import dataload
 from dlarena.registry import workloads
 from dlarena.scenarios import pipelines
+from dlarena.worker import dataload
 
 
 def test_input_bound_below_nine_tenths_of_the_in_memory_rate() -> None:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from dlarena.measure.derived import Crossover, break_even_steps, crossovers, gflops, leaders
+from dlarena.analysis.derived import Crossover, break_even_steps, crossovers, gflops, leaders
 
 
 def test_break_even_counts_the_steps_that_repay_start_up() -> None:

@@ -14,14 +14,14 @@ import pytest
 
 import dlarena
 from dlarena.executors.local import LocalExecutor
-from dlarena.measure.devex import scenario as devex_scenario
-from dlarena.measure.devex.codesize import measure_source
-from dlarena.measure.devex.mistakes import MISTAKES, Mistake, Planted
-from dlarena.measure.devex.probe import CONCRETE, SYMBOLIC, probe
-from dlarena.measure.devex.tracebacks import read_error
 from dlarena.plan import Request
 from dlarena.runner import run
 from dlarena.store import Store
+from dlarena.worker.devex import scenario as devex_scenario
+from dlarena.worker.devex.codesize import measure_source
+from dlarena.worker.devex.mistakes import MISTAKES, Mistake, Planted
+from dlarena.worker.devex.probe import CONCRETE, SYMBOLIC, probe
+from dlarena.worker.devex.tracebacks import read_error
 from tests.conftest import RecordingObserver, fake_cell
 
 SOURCE = Path(dlarena.__file__).parent

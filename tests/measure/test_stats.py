@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from dlarena.measure import stats
+from dlarena.analysis import stats
 
 
 def test_median_odd_and_even() -> None:

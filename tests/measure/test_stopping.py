@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from dlarena.measure import stats, stopping
-from dlarena.measure.stopping import StoppingRule
+from dlarena.analysis import stats, stopping
+from dlarena.analysis.stopping import StoppingRule
 
 RULE = StoppingRule(min_rounds=2, max_rounds=5, windows=3)
 

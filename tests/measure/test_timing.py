@@ -5,7 +5,7 @@ from collections.abc import Iterator
 import pytest
 
 from dlarena.cell import MeasureSettings
-from dlarena.measure.timing import Window, measure, next_steps, settled
+from dlarena.worker.timing import Window, measure, next_steps, settled
 
 
 class FakeClock:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from dlarena.measure import stats
-from dlarena.measure.verdict import compare, instability_flags
+from dlarena.analysis import stats
+from dlarena.analysis.verdict import compare, instability_flags
 
 # One worker process each: its windows, in order.
 FAST = [[10.0, 10.1, 9.9, 10.05, 9.95]]
@@ -70,7 +70,7 @@ def test_the_better_side_is_recorded() -> None:
 
 
 def test_every_directed_metric_says_how_its_winner_wins() -> None:
-    from dlarena.measure.metrics import METRICS
+    from dlarena.analysis.metrics import METRICS
 
     for metric in METRICS.values():
         if metric.higher_is_better is not None:
@@ -78,7 +78,7 @@ def test_every_directed_metric_says_how_its_winner_wins() -> None:
 
 
 def test_up_to_three_variants_every_pair_is_compared_beyond_ranked_neighbours() -> None:
-    from dlarena.measure.verdict import compared_pairs
+    from dlarena.analysis.verdict import compared_pairs
 
     speed = {"a": 3.0, "b": 1.0, "c": 2.0, "d": 4.0}
     three = compared_pairs(["a", "b", "c"], speed.__getitem__, True)
@@ -107,7 +107,7 @@ def test_a_fixed_run_s_verdict_carries_no_decision_or_rounds() -> None:
     b = [[80.0, 81.0, 79.0], [82.0, 80.0, 81.0], [79.0, 80.0, 78.0]]
     fixed = compare("train_throughput", "torch/eager", a, "tensorflow/function", b)
     assert fixed.significant and (fixed.decision, fixed.rounds, fixed.needed) == (None, None, None)
-    from dlarena.measure.stopping import StoppingRule
+    from dlarena.analysis.stopping import StoppingRule
 
     adaptive = compare("train_throughput", "torch/eager", a, "tensorflow/function", b,
                        rule=StoppingRule())

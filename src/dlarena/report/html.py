@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dlarena import __version__
-from dlarena.measure.verdict import ONE_PROCESS
+from dlarena.analysis.verdict import ONE_PROCESS
 from dlarena.report import dataload, deployment, deployment_plots, devex, plots, sanitise, sections
 from dlarena.report import formatting as fmt
 from dlarena.report.analyses import sweeps

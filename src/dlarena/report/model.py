@@ -5,10 +5,10 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field, replace
 
+from dlarena.analysis import stats
+from dlarena.analysis.stopping import StoppingRule
+from dlarena.analysis.verdict import Verdict, compare, not_comparable
 from dlarena.cell import DTYPES
-from dlarena.measure import stats
-from dlarena.measure.stopping import StoppingRule
-from dlarena.measure.verdict import Verdict, compare, not_comparable
 from dlarena.parity.compare import ParityResult, PrecisionAudit
 from dlarena.report.control import Control
 from dlarena.report.facts import VERDICT_RULES, VERDICT_RULES_VERSION, Definitions

@@ -19,7 +19,7 @@ from dlarena.scenarios.pipelines import FedByPipeline
 __all__ = ["SCENARIOS", "CellShape", "Scenario", "swept_options"]
 
 # Where the worker-side functions live (imported in the worker only).
-RUNS = "dlarena.measure.scenarios"
+RUNS = "dlarena.worker.runners"
 
 _SAVES = {"weights": "weights only; loading needs the model's code",
           "model": "architecture and weights in one file",

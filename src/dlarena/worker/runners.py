@@ -16,8 +16,8 @@ import numpy as np
 from dlarena import registry
 from dlarena.cell import CellSpec
 from dlarena.contract import Implementation, Runtime, Workload
-from dlarena.measure.scenario_parts import ScenarioResult, cycling, device_batches
-from dlarena.measure.timing import Progress, measure
+from dlarena.worker.parts import ScenarioResult, cycling, device_batches
+from dlarena.worker.timing import Progress, measure
 
 # A latency measurement keeps at least this many requests, however short the budget.
 MIN_REQUESTS = 50
@@ -133,7 +133,7 @@ def run_convergence(
     modes trace one shape.
     """
     from dlarena.data.catalogue import load
-    from dlarena.measure.memory import peak_rss_bytes, reset_peak_rss
+    from dlarena.worker.memory import peak_rss_bytes, reset_peak_rss
 
     name = str(cell.options["dataset"])
     epochs = int(cell.options.get("epochs", 20))
@@ -190,14 +190,14 @@ def run_devex(
     impl: Implementation, runtime: Runtime, workload: Workload, cell: CellSpec, progress: Progress
 ) -> ScenarioResult:
     """Code size, debugger reach and planted mistakes (measure.devex): counts, not timings."""
-    from dlarena.measure.devex.scenario import run_devex as measure_devex
+    from dlarena.worker.devex.scenario import run_devex as measure_devex
 
     metrics, details = measure_devex(impl, runtime, workload, cell, progress)
     return ScenarioResult(None, extra_metrics=metrics, details=details)
 
 
 def _deployed(figures: Any) -> ScenarioResult:
-    """A deployment scenario's figures (measure/deployment.py) as a scenario's result."""
+    """A deployment scenario's figures (worker/deployment.py) as a scenario's result."""
     return ScenarioResult(figures.first_step_seconds, figures.timing, samples=figures.samples,
                           extra_metrics=figures.metrics, manifest=figures.manifest)
 
@@ -206,7 +206,7 @@ def run_save(
     impl: Implementation, runtime: Runtime, workload: Workload, cell: CellSpec, progress: Progress
 ) -> ScenarioResult:
     """save-weights, save-model, save-program: the kind is the scenario's last word."""
-    from dlarena.measure import deployment
+    from dlarena.worker import deployment
 
     kind = cell.scenario.removeprefix("save-")
     return _deployed(deployment.save_scenario(kind)(impl, runtime, workload, cell, progress))
@@ -216,7 +216,7 @@ def run_export(
     impl: Implementation, runtime: Runtime, workload: Workload, cell: CellSpec, progress: Progress
 ) -> ScenarioResult:
     """export-onnx, export-litert: the format is the scenario's last word."""
-    from dlarena.measure import deployment
+    from dlarena.worker import deployment
 
     fmt = cell.scenario.removeprefix("export-")
     return _deployed(deployment.export_scenario(fmt)(impl, runtime, workload, cell, progress))
@@ -225,7 +225,7 @@ def run_export(
 def run_serve(
     impl: Implementation, runtime: Runtime, workload: Workload, cell: CellSpec, progress: Progress
 ) -> ScenarioResult:
-    from dlarena.measure import deployment
+    from dlarena.worker import deployment
 
     return _deployed(deployment.run_serve(impl, runtime, workload, cell, progress))
 
@@ -233,7 +233,7 @@ def run_serve(
 def run_dataload(
     impl: Implementation, runtime: Runtime, workload: Workload, cell: CellSpec, progress: Progress
 ) -> ScenarioResult:
-    from dlarena.measure import dataload
+    from dlarena.worker import dataload
 
     return dataload.run_dataload(impl, runtime, workload, cell, progress)
 
@@ -241,7 +241,7 @@ def run_dataload(
 def run_train_from_files(
     impl: Implementation, runtime: Runtime, workload: Workload, cell: CellSpec, progress: Progress
 ) -> ScenarioResult:
-    from dlarena.measure import dataload
+    from dlarena.worker import dataload
 
     return dataload.run_train_from_files(impl, runtime, workload, cell, progress)
 
@@ -250,13 +250,13 @@ def run_train_ddp(
     impl: Implementation, runtime: Runtime, workload: Workload, cell: CellSpec, progress: Progress
 ) -> ScenarioResult:
     """Data-parallel training (measure.data_parallel, imported only for this scenario)."""
-    from dlarena.measure import data_parallel
+    from dlarena.worker import data_parallel
 
     return data_parallel.run_train_ddp(impl, runtime, workload, cell, progress)
 
 
 def join_ranks(runtime: Runtime, cell: CellSpec, progress: Progress) -> None:
     """Data-parallel training's ranks, started and joined before any model is built."""
-    from dlarena.measure import data_parallel
+    from dlarena.worker import data_parallel
 
     data_parallel.start_and_join(runtime, cell, progress)

@@ -29,7 +29,7 @@ from dlarena.deploy import load as loadgen
 from dlarena.deploy import portable
 from dlarena.deploy.child import LOAD_JOB_OPTION, Child, ChildFailed
 from dlarena.deploy.compare import agreement
-from dlarena.measure.timing import Progress, TimingResult, measure
+from dlarena.worker.timing import Progress, TimingResult, measure
 
 CONCURRENCIES = (1, 4, 16)
 # Open loop: arrival rates as multiples of the closed-loop concurrency-1 throughput, stepped

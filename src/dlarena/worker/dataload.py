@@ -26,8 +26,15 @@ from dlarena.cell import CellSpec, MeasureSettings
 from dlarena.contract import Implementation, Runtime, Workload
 from dlarena.contract.pipeline import JPEG, InputPipeline, PipelineSpec
 from dlarena.data.imagefiles import image_folder, source_side
-from dlarena.measure.scenario_parts import ScenarioResult, cycling, device_batches
-from dlarena.measure.timing import (
+from dlarena.scenarios.pipelines import (
+    AUGMENT_OPTION,
+    DELAY_OPTION,
+    FORMAT_OPTION,
+    WORKERS_OPTION,
+    input_bound,
+)
+from dlarena.worker.parts import ScenarioResult, cycling, device_batches
+from dlarena.worker.timing import (
     Progress,
     Step,
     TimingResult,
@@ -36,14 +43,7 @@ from dlarena.measure.timing import (
     next_steps,
     time_window,
 )
-from dlarena.measure.timing import settled as _settled
-from dlarena.scenarios.pipelines import (
-    AUGMENT_OPTION,
-    DELAY_OPTION,
-    FORMAT_OPTION,
-    WORKERS_OPTION,
-    input_bound,
-)
+from dlarena.worker.timing import settled as _settled
 
 
 def image_side(workload: Workload, size: str) -> int:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dlarena.measure import stopping
+from dlarena.analysis import stopping
 
 ROTATED, RANDOM, FIXED = "rotated", "random", "fixed"
 

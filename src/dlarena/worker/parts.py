@@ -18,7 +18,7 @@ import numpy as np
 from dlarena import registry
 from dlarena.cell import CellSpec
 from dlarena.contract import Implementation, Runtime, Workload
-from dlarena.measure.timing import TimingResult
+from dlarena.worker.timing import TimingResult
 
 # Distinct batches cycled through the timed loop; made on the device before timing starts,
 # so data loading is not part of train/infer throughput (it is its own scenario).

@@ -1,7 +1,7 @@
 """The machine's float32 matrix-product ceiling, as each library on it reaches it.
 
 `environment.matmul_peaks` (coordinator) runs
-`python -m dlarena.measure.peak LIBRARY INTRA INTER DEVICE` per library, with a worker's
+`python -m dlarena.worker.peak LIBRARY INTRA INTER DEVICE` per library, with a worker's
 environment: this module prints one JSON number, the best GFLOP/s of repeated 2048 x 2048
 products in that framework (`numpy` for NumPy's BLAS). Each library runs
 in its own process, configured as its cells are (threads, device), so the coordinator never

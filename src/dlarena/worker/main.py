@@ -23,11 +23,11 @@ from typing import Any, TextIO
 from dlarena import lifeline, netns, registry
 from dlarena.cell import PROTOCOL_VERSION, CellSpec, parse_worker_request
 from dlarena.contract import Deployment, Implementation, Runtime, Workload
-from dlarena.measure.memory import peak_rss_bytes
-from dlarena.measure.scenario_parts import build_implementation, setup_runtime
-from dlarena.measure.scenarios import BeforeBuild, before_build, runner
-from dlarena.measure.timing import Progress, Window
 from dlarena.scenarios import SCENARIOS
+from dlarena.worker.memory import peak_rss_bytes
+from dlarena.worker.parts import build_implementation, setup_runtime
+from dlarena.worker.runners import BeforeBuild, before_build, runner
+from dlarena.worker.timing import Progress, Window
 
 # Tasks of a deployment cell's child processes (deploy/child.py), not of the coordinator's.
 CHILD_TASKS = ("load", "serve")

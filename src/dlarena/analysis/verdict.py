@@ -7,8 +7,8 @@ from dataclasses import dataclass, replace
 from itertools import combinations, pairwise
 from typing import Any, TypeVar
 
-from dlarena.measure import stats, stopping
-from dlarena.measure.metrics import METRICS
+from dlarena.analysis import stats, stopping
+from dlarena.analysis.metrics import METRICS
 
 UNSTABLE_CV = 0.05
 MIN_SAMPLES = 3

@@ -22,11 +22,11 @@ from dlarena import registry
 from dlarena.cell import CellSpec
 from dlarena.contract import Implementation, Runtime, Workload
 from dlarena.contract.chain import ChainBuilt
-from dlarena.measure.devex.codesize import measure_source
-from dlarena.measure.devex.mistakes import MISTAKES, Mistake
-from dlarena.measure.devex.probe import probe
-from dlarena.measure.devex.tracebacks import read_error
-from dlarena.measure.timing import Progress
+from dlarena.worker.devex.codesize import measure_source
+from dlarena.worker.devex.mistakes import MISTAKES, Mistake
+from dlarena.worker.devex.probe import probe
+from dlarena.worker.devex.tracebacks import read_error
+from dlarena.worker.timing import Progress
 
 # Training steps run under the debugger probe: the first traces or compiles, the rest show
 # whether a breakpoint keeps stopping once a graph exists.

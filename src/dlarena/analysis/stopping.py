@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from dlarena.measure import stats
+from dlarena.analysis import stats
 
 DIFFERENT = "different"
 EQUIVALENT = "equivalent"

@@ -2,7 +2,7 @@
 of the same global batch, gradients averaged by the framework's own data-parallel machinery.
 
 The cell's worker is rank 0. Right after its framework is set up, before any model exists,
-it starts ranks 1..N-1 (`python -m dlarena.measure.data_parallel`, in its own process group,
+it starts ranks 1..N-1 (`python -m dlarena.worker.data_parallel`, in its own process group,
 so they die with the cell) and every rank joins the group over 127.0.0.1, one address per
 rank; a rank builds its models only after joining, because TensorFlow's collectives must be
 configured before the process's first op. Rank 0 then trains the workload's canonical weights
@@ -37,15 +37,15 @@ import numpy as np
 from dlarena import lifeline, netns, registry
 from dlarena.cell import CellSpec
 from dlarena.contract import Implementation, Runtime, Workload
-from dlarena.measure.scenario_parts import (
+from dlarena.scenarios.data_parallel import RANKS_OPTION
+from dlarena.worker.parts import (
     BATCH_POOL,
     ScenarioResult,
     build_implementation,
     cycling,
     setup_runtime,
 )
-from dlarena.measure.timing import Progress, TimingResult, Window
-from dlarena.scenarios.data_parallel import RANKS_OPTION
+from dlarena.worker.timing import Progress, TimingResult, Window
 
 STEPS_OPTION = "steps_per_window"
 TIMEOUT_OPTION = "collective_timeout"
@@ -158,7 +158,7 @@ class _Ranks:
         self._done = threading.Event()
         for rank in range(1, world):
             child = subprocess.Popen(
-                [sys.executable, "-m", "dlarena.measure.data_parallel", GUARD_ARGUMENT,
+                [sys.executable, "-m", "dlarena.worker.data_parallel", GUARD_ARGUMENT,
                  str(rank)],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                 env={**os.environ, lifeline.COORDINATOR_VARIABLE: str(os.getpid())})
@@ -297,7 +297,7 @@ def _guard(rank: int) -> int:
     say so and kill rank 0, which may be stuck in a wait that no thread of its own can end."""
     lifeline.die_with_parent()
     parent = os.getppid()
-    code = subprocess.call([sys.executable, "-m", "dlarena.measure.data_parallel"])
+    code = subprocess.call([sys.executable, "-m", "dlarena.worker.data_parallel"])
     if code != 0 and os.getppid() == parent:
         print(f"data-parallel rank {rank} exited with code {code} before the cell finished",
               file=sys.stderr, flush=True)
