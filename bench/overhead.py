@@ -22,7 +22,7 @@ from typing import Any
 
 from dlarena.analysis import stats
 from dlarena.cell import CellSpec, MeasureSettings, ThreadSettings
-from dlarena.environment import available_cpus
+from dlarena.engine.environment import available_cpus
 from dlarena.executors.local import worker_environment
 from dlarena.worker.timing import measure, time_window
 

@@ -18,9 +18,9 @@ from typing import Any
 
 from dlarena.analysis import stats
 from dlarena.cell import ThreadSettings
+from dlarena.engine.plan import PlannedCell, Request
+from dlarena.engine.runner import run
 from dlarena.executors.local import LocalExecutor
-from dlarena.plan import PlannedCell, Request
-from dlarena.runner import run
 from dlarena.store import Store
 
 

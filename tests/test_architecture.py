@@ -25,8 +25,9 @@ ALLOWED_IMPORTS: dict[str, set[str]] = {
     "errors": set(),
     "jsonsafe": set(),  # the standard library only
     "cell": set(),
-    "lifeline": set(),  # the standard library only: runs first in every worker
-    "netns": set(),  # the standard library only: the worker's private network namespace
+    # lifeline (runs first in every worker) and netns (the worker's private network
+    # namespace): the standard library only.
+    "isolation": set(),
     "data": set(),  # NumPy and the standard library: the worker side reads data
     "contract": {"cell", "data"},  # the bottom of frameworks and workloads
     "frameworks": {"cell", "contract", "data"},  # never a workload; data: input pipelines
@@ -34,25 +35,23 @@ ALLOWED_IMPORTS: dict[str, set[str]] = {
     "registry": {"contract", "frameworks", "workloads"},
     "deploy": {"cell", "contract"},  # server, load generator, portable runtimes: neutral
     # What a cell can measure, read by the coordinator and the worker alike.
-    "scenarios": {"cell", "contract", "errors", "netns", "registry"},
-    "executors": {"cell", "contract", "lifeline", "netns", "registry"},
+    "scenarios": {"cell", "contract", "errors", "isolation", "registry"},
+    "executors": {"cell", "contract", "isolation", "registry"},
     # The coordinator's arithmetic on stored samples: statistics, stopping, verdicts.
     "analysis": set(),
     "parity": {"cell", "contract", "executors", "registry"},
     "store": {"cell", "errors", "executors", "jsonsafe", "parity"},
-    "environment": {"analysis", "cell", "contract", "executors", "registry"},
-    "suites": set(),
-    "plan": {"analysis", "cell", "errors", "registry", "scenarios", "suites"},
     "report": {"analysis", "cell", "contract", "errors", "jsonsafe", "parity", "registry",
                "scenarios", "store"},
     # What runs in a worker process: never the coordinator's parts.
-    "worker": {"cell", "contract", "data", "deploy", "executors", "lifeline", "netns", "parity",
+    "worker": {"cell", "contract", "data", "deploy", "executors", "isolation", "parity",
                "registry", "scenarios"},
-    "runner": {"analysis", "cell", "environment", "errors", "executors", "parity", "plan",
-               "registry", "report", "scenarios", "store"},
+    # The coordinator's run: suites, plan, runner, environment.
+    "engine": {"analysis", "cell", "contract", "errors", "executors", "parity", "registry",
+               "report", "scenarios", "store"},
     "api": {"errors", "report", "store"},
-    "cli": {"analysis", "cell", "environment", "errors", "executors", "jsonsafe", "parity",
-            "plan", "registry", "report", "runner", "scenarios", "store", "suites"},
+    "cli": {"analysis", "cell", "engine", "errors", "executors", "jsonsafe", "parity",
+            "registry", "report", "scenarios", "store"},
 }
 # Where a framework may be named: its own folder, implementations, and published data
 # (the seeds' claims and the papers' tables name the frameworks they are about).
@@ -317,9 +316,9 @@ def test_the_private_name_rule_catches_a_planted_use(copy: Path, file: str, line
 
 @pytest.mark.parametrize(("file", "line"), [
     ("report/table.py", 'BASELINE = "torch"'),
-    ("suites.py", 'FRAMEWORKS = ("tensorflow", "jax")'),
+    ("engine/suites.py", 'FRAMEWORKS = ("tensorflow", "jax")'),
     ("cli/commands.py", "import keras"),
-    ("plan.py", 'MODE = f"{1}/tensorflow"'),
+    ("engine/plan.py", 'MODE = f"{1}/tensorflow"'),
 ])
 def test_the_name_scan_catches_a_planted_framework_name(
         copy: Path, file: str, line: str) -> None:
@@ -332,8 +331,8 @@ def test_the_name_scan_catches_a_planted_framework_name(
 
 
 def test_a_docstring_may_mention_a_framework(copy: Path) -> None:
-    original = _plant(copy / "plan.py", 'def f():\n    """As torch does."""')
+    original = _plant(copy / "engine/plan.py", 'def f():\n    """As torch does."""')
     try:
         assert framework_name_violations(copy, _framework_names()) == []
     finally:
-        (copy / "plan.py").write_text(original)
+        (copy / "engine/plan.py").write_text(original)

@@ -254,8 +254,8 @@ def test_an_imported_same_model_check_is_never_a_local_verdict(
     finally:
         store.close()
     observer = RecordingObserver()
+    from dlarena.engine.runner import run
     from dlarena.executors.local import LocalExecutor
-    from dlarena.runner import run
     from tests.test_bundles import TWO_MODES
 
     store = Store.open(db)

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from dlarena import environment
 from dlarena.cli.main import main
+from dlarena.engine import environment
+from dlarena.engine.plan import Request
+from dlarena.engine.runner import RunSummary, run
 from dlarena.executors.local import LocalExecutor
-from dlarena.plan import Request
-from dlarena.runner import RunSummary, run
 from dlarena.store import Store
 from tests.conftest import RecordingObserver
 from tests.test_store import ENV, outcome

@@ -26,8 +26,8 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from dlarena import environment
 from dlarena.cli import main
+from dlarena.engine import environment
 from dlarena.store import Store
 from tests.test_store import ENV, outcome
 

@@ -75,8 +75,8 @@ def test_cnn_gets_grey_images_as_padded_three_channel_inputs() -> None:
 
 
 def test_a_dataset_the_workload_cannot_train_on_is_a_usage_error() -> None:
+    from dlarena.engine.plan import Request, build_plan
     from dlarena.errors import UsageError
-    from dlarena.plan import Request, build_plan
 
     with pytest.raises(UsageError, match="mlp does not train on dataset 'movielens-100k'"):
         build_plan(Request(suite="accuracy", workloads=["mlp"], dataset="movielens-100k"),

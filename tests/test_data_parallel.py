@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from dlarena.cell import CellSpec, ThreadSettings
+from dlarena.engine.plan import Request, build_plan
 from dlarena.executors.base import CellOutcome
 from dlarena.executors.local import LocalExecutor
-from dlarena.plan import Request, build_plan
 from dlarena.scenarios.data_parallel import framework_options, rank_threads
 from dlarena.worker.data_parallel import FAULT_VARIABLE
 from tests.conftest import FAST, fake_cell, processes_marked, require, wait_for

@@ -11,13 +11,13 @@ import pytest
 
 from dlarena.cell import ThreadSettings
 from dlarena.cli import main
+from dlarena.engine.plan import Request, build_plan
+from dlarena.engine.runner import execute, prepare
 from dlarena.errors import UsageError
 from dlarena.executors.local import LocalExecutor
-from dlarena.plan import Request, build_plan
 from dlarena.report import dataload as dataload_report
 from dlarena.report import html, markdown
 from dlarena.report.build import build_report
-from dlarena.runner import execute, prepare
 from dlarena.scenarios import pipelines
 from dlarena.store import Store
 from tests.conftest import RecordingObserver

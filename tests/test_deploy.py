@@ -232,7 +232,7 @@ def test_agreement_bit_for_bit_and_within_tolerance() -> None:
 
 def test_deploy_suite_plans_every_scenario_for_the_default_set() -> None:
     from dlarena.cell import ThreadSettings
-    from dlarena.plan import Request, build_plan
+    from dlarena.engine.plan import Request, build_plan
 
     planned = build_plan(Request(suite="deploy"), ThreadSettings(1, 1))
     cells = [p.cell for p in planned]
@@ -258,7 +258,7 @@ def test_an_exported_files_size_counts_its_external_weights(tmp_path: Path) -> N
 def test_every_framework_of_the_deploy_suite_has_paths_that_import_no_framework() -> None:
     from dlarena import registry
     from dlarena.cell import ThreadSettings
-    from dlarena.plan import Request, build_plan
+    from dlarena.engine.plan import Request, build_plan
 
     planned = {p.cell.framework for p in build_plan(Request(suite="deploy"), ThreadSettings(1, 1))}
     assert "jax" in planned

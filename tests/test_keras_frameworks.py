@@ -7,8 +7,9 @@ import importlib.metadata
 import subprocess
 import sys
 
-from dlarena import environment, registry
+from dlarena import registry
 from dlarena.cell import ThreadSettings
+from dlarena.engine import environment
 from dlarena.frameworks.keras_jax.runtime import xla_thread_flags
 
 

@@ -8,11 +8,11 @@ import sys
 
 import pytest
 
-from dlarena import netns
+from dlarena.isolation import netns
 
 INSIDE = """
 import socket, sys
-from dlarena import netns
+from dlarena.isolation import netns
 netns.enter()
 print(",".join(netns.interfaces()), flush=True)
 server = socket.socket()

@@ -13,9 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dlarena import environment, registry
+from dlarena import registry
 from dlarena.contract import BatchNormSettings, FrameworkInfo
 from dlarena.contract.chain import BatchNorm, Conv, Dense, flattened
+from dlarena.engine import environment
 from dlarena.parity import probe
 from dlarena.workloads import sequential
 from tests.test_cli import assert_usage_error, dlarena

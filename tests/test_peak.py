@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 
 from dlarena.cell import ThreadSettings
-from dlarena.environment import best_peak as ceiling
-from dlarena.environment import matmul_peaks
+from dlarena.engine.environment import best_peak as ceiling
+from dlarena.engine.environment import matmul_peaks
 from dlarena.worker.peak import best_gflops
 
 

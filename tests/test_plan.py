@@ -7,10 +7,10 @@ import pytest
 from dlarena import registry
 from dlarena.analysis.stopping import StoppingRule
 from dlarena.cell import ThreadSettings
+from dlarena.engine.plan import Request, build_plan, plan_key
+from dlarena.engine.suites import DEFAULT_SET as DEFAULT_SET_RULE
+from dlarena.engine.suites import FRONT_ENDS, INSTALLED, SUITES
 from dlarena.errors import UsageError
-from dlarena.plan import Request, build_plan, plan_key
-from dlarena.suites import DEFAULT_SET as DEFAULT_SET_RULE
-from dlarena.suites import FRONT_ENDS, INSTALLED, SUITES
 
 THREADS = ThreadSettings(2, 2)
 DEFAULT_SET = [name for name, info in registry.frameworks().items() if info.in_default_set]

@@ -22,9 +22,9 @@ import pytest
 
 from dlarena.cell import ThreadSettings
 from dlarena.cli.main import main
+from dlarena.engine.plan import Request
+from dlarena.engine.runner import run
 from dlarena.executors.local import LocalExecutor
-from dlarena.plan import Request
-from dlarena.runner import run
 from dlarena.store import Store
 from tests.conftest import RecordingObserver, processes_marked, require, wait_for
 

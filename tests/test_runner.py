@@ -8,11 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dlarena import environment, registry
+from dlarena import registry
+from dlarena.engine import environment
+from dlarena.engine.plan import Request
+from dlarena.engine.runner import run
 from dlarena.errors import UsageError
 from dlarena.executors.local import LocalExecutor
-from dlarena.plan import Request
-from dlarena.runner import run
 from dlarena.store import Store
 from tests.conftest import RecordingObserver
 
@@ -245,7 +246,7 @@ def test_a_run_checks_the_pairs_of_the_modes_it_measures_and_verdicts_say_so(
 def test_a_cell_stops_once_every_pair_it_belongs_to_is_final() -> None:
     """Three frameworks: A-B and A-C decided, B-C open: A stops, B and C run on."""
     from dlarena.analysis.stopping import CONTINUE, DIFFERENT, Look
-    from dlarena.runner import PairLook, _still_open
+    from dlarena.engine.runner import PairLook, _still_open
 
     group = ("mlp", "train", "smoke", 8, "cpu", "")
     decided, open_ = Look(DIFFERENT, 2, (1.2, 1.3), 0.99), Look(CONTINUE, 2, (0.9, 1.1), 0.99)
@@ -259,8 +260,8 @@ def test_a_cell_stops_once_every_pair_it_belongs_to_is_final() -> None:
 def test_each_group_s_order_rotates_round_by_round() -> None:
     """Within a round, each group's cells run in a seeded random order rotated by one place
     per round; groups keep their plan order; a resumed run draws the same order."""
-    from dlarena.plan import PlannedCell
-    from dlarena.runner import in_rotated_order
+    from dlarena.engine.plan import PlannedCell
+    from dlarena.engine.runner import in_rotated_order
     from tests.conftest import fake_cell
 
     cells = [fake_cell(mode=mode, workload=workload)

@@ -13,11 +13,11 @@ import pytest
 from dlarena import registry
 from dlarena.contract.pipeline import JPEG, RECORDS, InputPipeline, PipelineSpec
 from dlarena.data.imagefiles import ImageFolder, image_folder
+from dlarena.engine.plan import Request
+from dlarena.engine.runner import execute, prepare
 from dlarena.executors.local import LocalExecutor
-from dlarena.plan import Request
 from dlarena.report import dataload as dataload_report
 from dlarena.report.build import build_report
-from dlarena.runner import execute, prepare
 from dlarena.scenarios import pipelines
 from dlarena.store import Store
 from tests.conftest import RecordingObserver, require

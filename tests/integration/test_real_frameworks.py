@@ -12,9 +12,9 @@ import pytest
 
 from dlarena import registry
 from dlarena.cell import ThreadSettings
+from dlarena.engine.plan import Request
+from dlarena.engine.runner import run
 from dlarena.executors.local import LocalExecutor
-from dlarena.plan import Request
-from dlarena.runner import run
 from dlarena.store import Store
 from tests.conftest import RecordingObserver, fake_cell, require
 
@@ -209,7 +209,7 @@ def test_a_missing_bias_is_refused_naming_the_weight(
 
 
 def test_a_run_checks_parity_once_and_reuses_it(tmp_path: Path) -> None:
-    from dlarena.runner import ensure_parity
+    from dlarena.engine.runner import ensure_parity
 
     for framework in DEFAULT_SET:
         require(framework)
@@ -224,8 +224,8 @@ def test_a_run_checks_parity_once_and_reuses_it(tmp_path: Path) -> None:
         frozenset(pair) for pair in itertools.combinations(DEFAULT_SET, 2)}
     assert ("checked", (results, False)) in first.events
 
-    from dlarena.plan import build_plan
-    from dlarena.runner import check_installed
+    from dlarena.engine.plan import build_plan
+    from dlarena.engine.runner import check_installed
 
     second = RecordingObserver()
     planned = build_plan(request, ThreadSettings(1, 1))

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from dlarena import environment
 from dlarena.analysis import ceiling
+from dlarena.engine import environment
 from dlarena.report import formatting as fmt
 from dlarena.report.build import build_report
 from dlarena.report.facts import default_mode

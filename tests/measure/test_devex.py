@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 import dlarena
+from dlarena.engine.plan import Request
+from dlarena.engine.runner import run
 from dlarena.executors.local import LocalExecutor
-from dlarena.plan import Request
-from dlarena.runner import run
 from dlarena.store import Store
 from dlarena.worker.devex import scenario as devex_scenario
 from dlarena.worker.devex.codesize import measure_source

@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
+from dlarena.engine.plan import Request
+from dlarena.engine.runner import run
 from dlarena.executors.base import CellOutcome
 from dlarena.executors.local import LocalExecutor
-from dlarena.plan import Request
 from dlarena.report import html
 from dlarena.report.build import build_report
-from dlarena.runner import run
 from dlarena.store import Store
 from tests.conftest import RecordingObserver, fake_cell, require
 

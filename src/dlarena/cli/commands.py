@@ -17,10 +17,10 @@ from dlarena.errors import UsageError
 def run(args: argparse.Namespace) -> int:
     from dlarena.cell import ThreadSettings
     from dlarena.cli.progress import ConsoleObserver
-    from dlarena.plan import Request
+    from dlarena.engine.plan import Request
+    from dlarena.engine.runner import default_threads, execute, prepare
     from dlarena.report import terminal
     from dlarena.report.build import build_report
-    from dlarena.runner import default_threads, execute, prepare
     from dlarena.store import Store
 
     threads = None
@@ -81,14 +81,15 @@ def _executor(args: argparse.Namespace, interpreters: dict[str, str], console: A
 
 
 def check(args: argparse.Namespace) -> int:
-    from dlarena import environment, registry
+    from dlarena import registry
     from dlarena.cell import DTYPES, ThreadSettings
+    from dlarena.engine import environment
+    from dlarena.engine.plan import Request, build_plan
+    from dlarena.engine.runner import check_installed, default_threads
     from dlarena.executors.local import LocalExecutor
     from dlarena.parity.check import check_workloads
     from dlarena.parity.compare import REDUCED_PRECISION_LIMIT, TOLERANCES
-    from dlarena.plan import Request, build_plan
     from dlarena.report.sanitise import terminal
-    from dlarena.runner import check_installed, default_threads
 
     threads = ThreadSettings(args.threads, args.threads) if args.threads else default_threads()
     interpreters = interpreters_named(args.python)
@@ -194,7 +195,8 @@ def _sweep(args: argparse.Namespace) -> dict[str, list[Any]] | None:
 def interpreters_named(pairs: list[tuple[str, str]]) -> dict[str, str]:
     """--python FRAMEWORK=PATH, each naming a known framework, once; the others run in
     their own environment where they have one (environment.interpreters)."""
-    from dlarena import environment, registry
+    from dlarena import registry
+    from dlarena.engine import environment
 
     interpreters: dict[str, str] = {}
     for name, path in pairs:
@@ -258,8 +260,9 @@ def compare(args: argparse.Namespace) -> int:
 
 
 def env(args: argparse.Namespace) -> int:
-    from dlarena import environment, registry
-    from dlarena.runner import default_threads
+    from dlarena import registry
+    from dlarena.engine import environment
+    from dlarena.engine.runner import default_threads
 
     installed = environment.installed_frameworks({})
     threads = default_threads()

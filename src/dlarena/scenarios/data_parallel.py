@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from dlarena import netns, registry
+from dlarena import registry
 from dlarena.cell import ThreadSettings
+from dlarena.isolation import netns
 from dlarena.scenarios.base import CellShape, Scenario
 
 RANKS_OPTION = "ranks"
@@ -16,7 +17,7 @@ RANKS = (1, 2)
 
 def framework_options(framework: str) -> dict[str, Any]:
     """Options every data-parallel cell of `framework` carries: a private network namespace
-    (netns.py) for one whose ranks listen on every interface."""
+    (isolation/netns.py) for one whose ranks listen on every interface."""
     listens = registry.frameworks()[framework].listens_on_every_interface
     return {netns.OPTION: True} if listens else {}
 

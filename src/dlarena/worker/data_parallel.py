@@ -34,9 +34,10 @@ from typing import Any
 
 import numpy as np
 
-from dlarena import lifeline, netns, registry
+from dlarena import registry
 from dlarena.cell import CellSpec
 from dlarena.contract import Implementation, Runtime, Workload
+from dlarena.isolation import lifeline, netns
 from dlarena.scenarios.data_parallel import RANKS_OPTION
 from dlarena.worker.parts import (
     BATCH_POOL,

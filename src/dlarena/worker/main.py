@@ -20,9 +20,10 @@ import traceback
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from dlarena import lifeline, netns, registry
+from dlarena import registry
 from dlarena.cell import PROTOCOL_VERSION, CellSpec, parse_worker_request
 from dlarena.contract import Deployment, Implementation, Runtime, Workload
+from dlarena.isolation import lifeline, netns
 from dlarena.scenarios import SCENARIOS
 from dlarena.worker.memory import peak_rss_bytes
 from dlarena.worker.parts import build_implementation, setup_runtime

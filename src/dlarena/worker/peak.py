@@ -19,8 +19,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from dlarena import lifeline
 from dlarena.cell import ThreadSettings
+from dlarena.isolation import lifeline
 
 SIZE = 2048
 # How long to repeat products; the test suite shortens it (the best of a second is the figure).

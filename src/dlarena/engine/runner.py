@@ -16,16 +16,17 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from dlarena import environment, registry
+from dlarena import registry
 from dlarena.analysis import stats, stopping
 from dlarena.analysis.metrics import METRICS
 from dlarena.analysis.verdict import compared_pairs
 from dlarena.cell import CellSpec, ThreadSettings
+from dlarena.engine import environment
+from dlarena.engine.plan import PlannedCell, Request, build_plan, plan_key, stopping_rule
 from dlarena.errors import UsageError
 from dlarena.executors.base import CellOutcome, Executor
 from dlarena.parity.check import check_workload, pair_version
 from dlarena.parity.compare import ParityResult
-from dlarena.plan import PlannedCell, Request, build_plan, plan_key, stopping_rule
 from dlarena.report import facts
 from dlarena.report.curves import write_curves
 from dlarena.scenarios import SCENARIOS, swept_options

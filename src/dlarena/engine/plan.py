@@ -12,9 +12,9 @@ from typing import Any
 from dlarena import registry
 from dlarena.analysis.stopping import StoppingRule
 from dlarena.cell import TIMED_PRECISION, CellSpec, MeasureSettings, ThreadSettings
+from dlarena.engine.suites import DEFAULT_SET, FRONT_ENDS, SUITES, Suite
 from dlarena.errors import UsageError
 from dlarena.scenarios import SCENARIOS
-from dlarena.suites import DEFAULT_SET, FRONT_ENDS, SUITES, Suite
 
 # How long each size measures: a window of at least `min_window_seconds`, `windows` of them.
 MEASURE_BY_SIZE = {
