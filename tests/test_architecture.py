@@ -336,3 +336,63 @@ def test_a_docstring_may_mention_a_framework(copy: Path) -> None:
         assert framework_name_violations(copy, _framework_names()) == []
     finally:
         (copy / "engine/plan.py").write_text(original)
+
+
+# The coordinator's parts: they plan, run, store and report, and never import what runs in a
+# worker process (`worker/`); both sides read the scenario table (`scenarios/`), which names
+# each scenario's worker function by path only.
+COORDINATOR = ("analysis", "api", "cli", "engine", "report", "store")
+WORKER = "worker"
+
+
+def _reachable(parts: tuple[str, ...]) -> set[str]:
+    """Every part the given parts may import, directly or through another part."""
+    seen: set[str] = set()
+    todo = list(parts)
+    while todo:
+        part = todo.pop()
+        for target in ALLOWED_IMPORTS[part] - seen:
+            seen.add(target)
+            todo.append(target)
+    return seen
+
+
+def test_the_coordinator_side_may_not_reach_the_worker_side() -> None:
+    assert WORKER not in _reachable(COORDINATOR)
+    assert not set(COORDINATOR) & _reachable((WORKER,))
+
+
+@pytest.mark.parametrize(("file", "line"), [
+    ("analysis/stats.py", "def late():\n    from dlarena.worker import timing"),
+    ("report/model.py", "from dlarena.worker.runners import run_latency"),
+    ("engine/plan.py", "import dlarena.worker.data_parallel"),
+    ("worker/timing.py", "from dlarena.analysis import stats"),
+])
+def test_an_import_across_the_worker_line_fails(copy: Path, file: str, line: str) -> None:
+    original = _plant(copy / file, line)
+    try:
+        violations = layering_violations(copy)
+    finally:
+        (copy / file).write_text(original)
+    assert len(violations) == 1 and violations[0].startswith(f"{file}:"), violations
+
+
+def scenario_names_in(path: Path) -> list[str]:
+    """Scenario names written as strings in a module: a scenario owns how it expands into
+    cells, so the plan names none."""
+    from dlarena.scenarios import SCENARIOS
+
+    return [node.value for node in ast.walk(_parsed(path.read_text()))
+            if isinstance(node, ast.Constant) and node.value in SCENARIOS]
+
+
+def test_the_plan_names_no_scenario() -> None:
+    assert scenario_names_in(SOURCE / "engine" / "plan.py") == []
+
+
+def test_the_scenario_name_check_catches_a_planted_branch(copy: Path) -> None:
+    original = _plant(copy / "engine" / "plan.py", 'def ddp(name):\n    return name == "train-ddp"')
+    try:
+        assert scenario_names_in(copy / "engine" / "plan.py") == ["train-ddp"]
+    finally:
+        (copy / "engine" / "plan.py").write_text(original)
