@@ -14,7 +14,7 @@ verdict rules 5), to show what each costs.
 Each pair's decision is `stopping.settle` on its rounds, the function the runner and every
 report call: a pair is final at its first decisive look and its cells keep running while it
 is open, so replaying the looks over all `max_rounds` rounds reads exactly what the runner
-would have stopped on. tests/measure/test_calibration.py asserts the figures per workload;
+would have stopped on. tests/analysis/test_calibration.py asserts the figures per workload;
 bench/calibration.py prints them.
 """
 

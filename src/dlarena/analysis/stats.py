@@ -205,7 +205,7 @@ def hierarchical_ratio_ci(a: Samples, b: Samples, *, confidence: float = CONFIDE
     bootstrap standard errors combined, each from resampling processes, then blocks of
     windows. Simulated on this machine's kind of drift (processes ±3%, windows ±0.5%), a plain
     percentile interval over 2-4 processes called 23% of identical pairs different at a
-    nominal 5%; this one stays below it (tests/measure/test_stopping.py).
+    nominal 5%; this one stays below it (tests/analysis/test_stopping.py).
     """
     if not (_enough(a) and _enough(b)):
         return None
@@ -239,7 +239,7 @@ def log_mean_interval(logs: np.ndarray, confidence: float) -> tuple[float, float
     """mean ± t(k - 1) x standard error of k independent log ratios, as a ratio interval;
     None with fewer than two. A pair's own rounds only: a pair never borrows another
     workload's noise (a quiet model judged with noisy ones' variance, or the reverse, is
-    miscalibrated: tests/measure/test_calibration.py)."""
+    miscalibrated: tests/analysis/test_calibration.py)."""
     k = logs.size
     if k < 2:
         return None

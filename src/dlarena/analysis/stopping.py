@@ -27,7 +27,7 @@ all of a run's looks together cover with at least 1 - alpha ("95% over all looks
 
 No pair borrows noise from other workloads: a run-wide variance prior judged a noisy model
 with its quiet neighbours' variance (12-33% false differences on the noisy workload,
-simulated). Calibration per workload and per noise level: tests/measure/test_calibration.py.
+simulated). Calibration per workload and per noise level: tests/analysis/test_calibration.py.
 """
 
 from __future__ import annotations

@@ -317,7 +317,7 @@ def in_rotated_order(batch: Sequence[PlannedCell], *, run_id: int, round_index: 
     once per run and group, rotated by one place each round: every cell runs first equally
     often. A penalty on whoever runs first (a machine warmer or colder after the previous
     group) then cancels over rounds; drawn afresh each round it does not (two rounds with
-    the same one first read as a consistent difference: tests/measure/test_calibration.py),
+    the same one first read as a consistent difference: tests/analysis/test_calibration.py),
     and fixed it is a bias no interval sees. Seeded by the run, so a resumed run repeats it."""
     groups: dict[GroupKey, list[PlannedCell]] = {}
     for item in batch:

@@ -19,7 +19,7 @@ from dlarena.contract.chain import BatchNorm, Conv, Dense, flattened
 from dlarena.engine import environment
 from dlarena.parity import probe
 from dlarena.workloads import sequential
-from tests.test_cli import assert_usage_error, dlarena
+from tests.cli.test_cli import assert_usage_error, dlarena
 
 OWN = ("chainer", "mxnet", "paddle")
 UNAVAILABLE = ("caffe", "cntk")

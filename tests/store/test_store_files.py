@@ -17,7 +17,7 @@ import pytest
 from dlarena.cli import main
 from dlarena.errors import UsageError
 from dlarena.store import SCHEMA_VERSION, Store
-from tests.test_store import ENV, outcome
+from tests.store.test_store import ENV, outcome
 
 RUN = ["run", "--suite", "smoke", "--frameworks", "fake", "--workloads", "mlp",
        "--scenarios", "train", "--min-window", "0.01", "--windows", "1", "--no-parity"]

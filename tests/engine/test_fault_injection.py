@@ -26,7 +26,7 @@ from tests.conftest import processes_marked, wait_for
 
 pytestmark = [pytest.mark.usefixtures("no_fault"), pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PLAN = ["run", "--suite", "smoke", "--frameworks", "fake", "--workloads", "mlp,cnn",
         "--scenarios", "train", "--processes", "2", "--min-window", "0.01", "--windows", "2"]
 CELLS = 4  # 2 workloads x 1 scenario x 2 processes

@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from dlarena.cli import main
 from dlarena.engine import environment
 from dlarena.store import Store
-from tests.test_store import ENV, outcome
+from tests.store.test_store import ENV, outcome
 
 SETTINGS = settings(deadline=None, derandomize=True, database=None,
                     suppress_health_check=[HealthCheck.too_slow])

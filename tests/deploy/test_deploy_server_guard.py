@@ -15,7 +15,7 @@ import pytest
 from dlarena.deploy import load as loadgen
 from dlarena.deploy import server as server_module
 from dlarena.deploy.server import TOKEN_HEADER, _Server
-from tests.test_deploy import _body, run_fake
+from tests.deploy.test_deploy import _body, run_fake
 
 pytestmark = pytest.mark.usefixtures("no_fault")
 

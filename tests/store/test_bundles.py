@@ -17,7 +17,7 @@ from dlarena.engine.runner import RunSummary, run
 from dlarena.executors.local import LocalExecutor
 from dlarena.store import Store
 from tests.conftest import RecordingObserver
-from tests.test_store import ENV, outcome
+from tests.store.test_store import ENV, outcome
 
 pytestmark = pytest.mark.usefixtures("no_fault")
 

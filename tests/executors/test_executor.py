@@ -17,7 +17,7 @@ from dlarena.contract import FrameworkInfo
 from dlarena.executors.local import LocalExecutor, worker_environment
 from tests.conftest import fake_cell, processes_marked, wait_for
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.usefixtures("no_fault")
 

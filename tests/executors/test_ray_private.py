@@ -24,7 +24,7 @@ from tests.conftest import fake_cell, processes_marked, require, wait_for
 
 pytestmark = pytest.mark.usefixtures("no_fault")
 
-SOURCE = str(Path(__file__).resolve().parents[1] / "src")
+SOURCE = str(Path(__file__).resolve().parents[2] / "src")
 # A coordinator of its own: starts a private cluster, says so, then measures until killed.
 COORDINATOR = """
 import os, sys, time

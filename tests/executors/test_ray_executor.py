@@ -30,7 +30,7 @@ from tests.conftest import RecordingObserver, processes_marked, require, wait_fo
 
 pytestmark = [pytest.mark.usefixtures("no_fault"), pytest.mark.slow]  # a Ray cluster
 
-SOURCE = str(Path(__file__).resolve().parents[1] / "src")
+SOURCE = str(Path(__file__).resolve().parents[2] / "src")
 ONE_THREAD = ThreadSettings(1, 1)
 SMOKE = Request(suite="smoke", frameworks=["fake"], threads=ONE_THREAD,
                 min_window_seconds=0.01, windows=3, timeout_seconds=120)

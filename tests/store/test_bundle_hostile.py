@@ -22,7 +22,7 @@ from dlarena.cli.main import main
 from dlarena.store import Store, bundle_schema
 from dlarena.store.bundle import run_identity
 from tests.conftest import RecordingObserver
-from tests.test_bundles import export, measure
+from tests.store.test_bundles import export, measure
 
 pytestmark = pytest.mark.usefixtures("no_fault")
 
@@ -256,7 +256,7 @@ def test_an_imported_same_model_check_is_never_a_local_verdict(
     observer = RecordingObserver()
     from dlarena.engine.runner import run
     from dlarena.executors.local import LocalExecutor
-    from tests.test_bundles import TWO_MODES
+    from tests.store.test_bundles import TWO_MODES
 
     store = Store.open(db)
     try:
