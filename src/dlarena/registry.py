@@ -24,6 +24,7 @@ import importlib
 import importlib.util
 import pkgutil
 from functools import cache
+from typing import cast
 
 from dlarena import frameworks as _frameworks_package
 from dlarena import workloads as _workloads_package
@@ -146,46 +147,36 @@ def load(path: str) -> object:
     return getattr(importlib.import_module(module), attribute)
 
 
-def _refused(path: str, found: object, base: type) -> TypeError:
-    return TypeError(f"{path} is {found!r}, not a subclass of {base.__name__}")
-
-
-def runtime_class(framework: str) -> type[Runtime]:
-    """The framework's Runtime class; imported inside the worker only, like the loaders below."""
-    path = runtime_path(framework)
+def _subclass(path: str | None, base: type, missing: str) -> type:
+    """The class at "module:Class", checked to subclass `base`; LookupError(`missing`) when
+    there is no path."""
+    if path is None:
+        raise LookupError(missing)
     found = load(path)
-    if not (isinstance(found, type) and issubclass(found, Runtime)):
-        raise _refused(path, found, Runtime)
+    if not (isinstance(found, type) and issubclass(found, base)):
+        raise TypeError(f"{path} is {found!r}, not a subclass of {base.__name__}")
     return found
+
+
+# Typed loaders, used inside the worker only (mypy cannot bind an abstract class to a type
+# variable, hence the casts after the check).
+def runtime_class(framework: str) -> type[Runtime]:
+    return cast(type[Runtime], _subclass(runtime_path(framework), Runtime, framework))
 
 
 def implementation_class(workload: str, framework: str) -> type[Implementation]:
-    path = implementation_path(workload, framework)
-    if path is None:
-        raise LookupError(f"{framework} does not implement {workload}")
-    found = load(path)
-    if not (isinstance(found, type) and issubclass(found, Implementation)):
-        raise _refused(path, found, Implementation)
-    return found
+    return cast(type[Implementation], _subclass(
+        implementation_path(workload, framework), Implementation,
+        f"{framework} does not implement {workload}"))
 
 
 def deployment_class(framework: str) -> type[Deployment]:
-    path = deployment_path(framework)
-    if path is None:
-        raise LookupError(f"{framework} has no deployment paths (frameworks/"
-                          f"{frameworks()[framework].module}/deploy.py)")
-    found = load(path)
-    if not (isinstance(found, type) and issubclass(found, Deployment)):
-        raise _refused(path, found, Deployment)
-    return found
+    return cast(type[Deployment], _subclass(
+        deployment_path(framework), Deployment, f"{framework} has no deployment paths "
+        f"(frameworks/{frameworks()[framework].module}/deploy.py)"))
 
 
 def pipeline_class(framework: str) -> type[InputPipeline]:
-    path = pipeline_path(framework)
-    if path is None:
-        raise LookupError(f"{framework} has no input pipeline "
-                          f"(frameworks/{frameworks()[framework].module}/pipeline.py)")
-    found = load(path)
-    if not (isinstance(found, type) and issubclass(found, InputPipeline)):
-        raise _refused(path, found, InputPipeline)
-    return found
+    return cast(type[InputPipeline], _subclass(
+        pipeline_path(framework), InputPipeline, f"{framework} has no input pipeline "
+        f"(frameworks/{frameworks()[framework].module}/pipeline.py)"))
