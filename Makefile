@@ -40,6 +40,7 @@ browser:
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
+	$(BIN)/pylint src/dlarena
 
 clean:
 	rm -rf $(VENV) .venv-mxnet .venv-chainer .venv-paddle results .pytest_cache .mypy_cache .ruff_cache

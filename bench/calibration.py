@@ -5,7 +5,7 @@ false-verdict rate, the coverage of its verdicts' intervals, how often it reads 
 meaningful difference" and its mean rounds; then the power table: how often a true 5%, 10%
 or 20% difference is found (in the right direction) at 1-10% process noise, and in how many
 rounds. Every pair goes through `stopping.settle`, the function the runner stops on
-(measure/simulation.py). tests/measure/test_calibration.py asserts the same figures.
+(analysis/simulation.py). tests/analysis/test_calibration.py asserts the same figures.
 
     .venv/bin/python bench/calibration.py [--runs 2000] [--max-rounds 5] [--equivalence 0.05]
 """
@@ -15,8 +15,8 @@ from __future__ import annotations
 import argparse
 import statistics
 
-from dlarena.measure import simulation as sim
-from dlarena.measure import stopping
+from dlarena.analysis import simulation as sim
+from dlarena.analysis import stopping
 
 
 def _calibration(rule: stopping.StoppingRule, runs: int) -> None:

@@ -20,17 +20,17 @@ import sys
 import time
 from typing import Any
 
+from dlarena.analysis import stats
 from dlarena.cell import CellSpec, MeasureSettings, ThreadSettings
-from dlarena.environment import available_cpus
+from dlarena.engine.environment import available_cpus
 from dlarena.executors.local import worker_environment
-from dlarena.measure import stats
-from dlarena.measure.timing import measure, time_window
+from dlarena.worker.timing import measure, time_window
 
 
 def inner(cell: CellSpec, pairs: int) -> dict[str, Any]:
     """Runs inside the child process: returns per-step seconds of both loops."""
-    from dlarena.measure.scenario_parts import cycling, device_batches
-    from dlarena.worker import build_cell
+    from dlarena.worker.main import build_cell
+    from dlarena.worker.parts import cycling, device_batches
 
     built = build_cell(cell, lambda *_: None)
     impl, runtime = built.impl, built.runtime

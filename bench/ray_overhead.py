@@ -13,12 +13,12 @@ import argparse
 import json
 import time
 
+from dlarena.analysis import stats
 from dlarena.cell import MeasureSettings, ThreadSettings
+from dlarena.engine.plan import Request, build_plan
 from dlarena.executors.base import Executor
 from dlarena.executors.local import LocalExecutor
 from dlarena.executors.ray import RayExecutor
-from dlarena.measure import stats
-from dlarena.plan import Request, build_plan
 
 
 def timed(executor: Executor, cell: object) -> float:

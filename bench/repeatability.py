@@ -16,11 +16,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from dlarena.analysis import stats
 from dlarena.cell import ThreadSettings
+from dlarena.engine.plan import PlannedCell, Request
+from dlarena.engine.runner import run
 from dlarena.executors.local import LocalExecutor
-from dlarena.measure import stats
-from dlarena.plan import PlannedCell, Request
-from dlarena.runner import run
 from dlarena.store import Store
 
 

@@ -25,13 +25,13 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from dlarena.analysis import stats
 from dlarena.cell import ThreadSettings
+from dlarena.engine.plan import PlannedCell, Request
+from dlarena.engine.runner import run
 from dlarena.executors.base import CellOutcome
 from dlarena.executors.local import LocalExecutor
-from dlarena.measure import stats
-from dlarena.plan import PlannedCell, Request
 from dlarena.report.build import build_report
-from dlarena.runner import run
 from dlarena.store import Store
 
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from dlarena.cell import CellSpec, MeasureSettings, ThreadSettings
+from dlarena.engine.plan import PlannedCell
 from dlarena.executors.base import CellOutcome
-from dlarena.plan import PlannedCell
 
 # Every run measures the matrix-product ceiling of each library; a short one is enough here.
 os.environ.setdefault("DLARENA_PEAK_SECONDS", "0.05")

@@ -25,31 +25,33 @@ ALLOWED_IMPORTS: dict[str, set[str]] = {
     "errors": set(),
     "jsonsafe": set(),  # the standard library only
     "cell": set(),
-    "lifeline": set(),  # the standard library only: runs first in every worker
-    "netns": set(),  # the standard library only: the worker's private network namespace
+    # lifeline (runs first in every worker) and netns (the worker's private network
+    # namespace): the standard library only.
+    "isolation": set(),
     "data": set(),  # NumPy and the standard library: the worker side reads data
     "contract": {"cell", "data"},  # the bottom of frameworks and workloads
     "frameworks": {"cell", "contract", "data"},  # never a workload; data: input pipelines
     "workloads": {"contract", "data", "frameworks"},
     "registry": {"contract", "frameworks", "workloads"},
     "deploy": {"cell", "contract"},  # server, load generator, portable runtimes: neutral
-    "executors": {"cell", "contract", "lifeline", "netns", "registry"},
-    "measure": {"cell", "contract", "data", "deploy", "executors", "lifeline", "netns",
-                "registry"},
+    # What a cell can measure, read by the coordinator and the worker alike.
+    "scenarios": {"cell", "contract", "errors", "isolation", "registry"},
+    "executors": {"cell", "contract", "isolation", "registry"},
+    # The coordinator's arithmetic on stored samples: statistics, stopping, verdicts.
+    "analysis": set(),
     "parity": {"cell", "contract", "executors", "registry"},
     "store": {"cell", "errors", "executors", "jsonsafe", "parity"},
-    "environment": {"contract", "measure", "registry"},
-    "suites": set(),
-    "plan": {"cell", "errors", "measure", "registry", "suites"},
-    "report": {"cell", "contract", "errors", "jsonsafe", "measure", "parity", "registry",
-               "store"},
-    "worker": {"cell", "contract", "deploy", "lifeline", "measure", "netns", "parity",
-               "registry"},
-    "runner": {"cell", "environment", "errors", "executors", "measure", "parity", "plan",
-               "registry", "report", "store"},
+    "report": {"analysis", "cell", "contract", "errors", "jsonsafe", "parity", "registry",
+               "scenarios", "store"},
+    # What runs in a worker process: never the coordinator's parts.
+    "worker": {"cell", "contract", "data", "deploy", "executors", "isolation", "parity",
+               "registry", "scenarios"},
+    # The coordinator's run: suites, plan, runner, environment.
+    "engine": {"analysis", "cell", "contract", "errors", "executors", "parity", "registry",
+               "report", "scenarios", "store"},
     "api": {"errors", "report", "store"},
-    "cli": {"cell", "environment", "errors", "executors", "jsonsafe", "measure", "parity", "plan",
-            "registry", "report", "runner", "store", "suites"},
+    "cli": {"analysis", "cell", "engine", "errors", "executors", "jsonsafe", "parity",
+            "registry", "report", "scenarios", "store"},
 }
 # Where a framework may be named: its own folder, implementations, and published data
 # (the seeds' claims and the papers' tables name the frameworks they are about).
@@ -106,7 +108,7 @@ def layering_violations(root: Path) -> list[str]:
 
 
 def _module_name(relative: str) -> str:
-    """"measure/stats.py" -> "measure.stats"; a package's __init__.py is the package."""
+    """"analysis/stats.py" -> "measure.stats"; a package's __init__.py is the package."""
     return relative.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
 
 
@@ -267,8 +269,8 @@ def _plant(path: Path, line: str) -> str:
     ("frameworks/torch/model.py", "from dlarena.workloads.mlp import spec",
      "frameworks/torch/model.py:"),
     ("contract/workload.py", "from dlarena import registry", "contract/workload.py:"),
-    ("measure/stats.py", "def late():\n    from dlarena.report import model",
-     "measure/stats.py:"),
+    ("analysis/stats.py", "def late():\n    from dlarena.report import model",
+     "analysis/stats.py:"),
 ])
 def test_the_layering_rule_catches_a_planted_import(
         copy: Path, file: str, line: str, expected: str) -> None:
@@ -314,9 +316,9 @@ def test_the_private_name_rule_catches_a_planted_use(copy: Path, file: str, line
 
 @pytest.mark.parametrize(("file", "line"), [
     ("report/table.py", 'BASELINE = "torch"'),
-    ("suites.py", 'FRAMEWORKS = ("tensorflow", "jax")'),
+    ("engine/suites.py", 'FRAMEWORKS = ("tensorflow", "jax")'),
     ("cli/commands.py", "import keras"),
-    ("plan.py", 'MODE = f"{1}/tensorflow"'),
+    ("engine/plan.py", 'MODE = f"{1}/tensorflow"'),
 ])
 def test_the_name_scan_catches_a_planted_framework_name(
         copy: Path, file: str, line: str) -> None:
@@ -329,8 +331,68 @@ def test_the_name_scan_catches_a_planted_framework_name(
 
 
 def test_a_docstring_may_mention_a_framework(copy: Path) -> None:
-    original = _plant(copy / "plan.py", 'def f():\n    """As torch does."""')
+    original = _plant(copy / "engine/plan.py", 'def f():\n    """As torch does."""')
     try:
         assert framework_name_violations(copy, _framework_names()) == []
     finally:
-        (copy / "plan.py").write_text(original)
+        (copy / "engine/plan.py").write_text(original)
+
+
+# The coordinator's parts: they plan, run, store and report, and never import what runs in a
+# worker process (`worker/`); both sides read the scenario table (`scenarios/`), which names
+# each scenario's worker function by path only.
+COORDINATOR = ("analysis", "api", "cli", "engine", "report", "store")
+WORKER = "worker"
+
+
+def _reachable(parts: tuple[str, ...]) -> set[str]:
+    """Every part the given parts may import, directly or through another part."""
+    seen: set[str] = set()
+    todo = list(parts)
+    while todo:
+        part = todo.pop()
+        for target in ALLOWED_IMPORTS[part] - seen:
+            seen.add(target)
+            todo.append(target)
+    return seen
+
+
+def test_the_coordinator_side_may_not_reach_the_worker_side() -> None:
+    assert WORKER not in _reachable(COORDINATOR)
+    assert not set(COORDINATOR) & _reachable((WORKER,))
+
+
+@pytest.mark.parametrize(("file", "line"), [
+    ("analysis/stats.py", "def late():\n    from dlarena.worker import timing"),
+    ("report/model.py", "from dlarena.worker.runners import run_latency"),
+    ("engine/plan.py", "import dlarena.worker.data_parallel"),
+    ("worker/timing.py", "from dlarena.analysis import stats"),
+])
+def test_an_import_across_the_worker_line_fails(copy: Path, file: str, line: str) -> None:
+    original = _plant(copy / file, line)
+    try:
+        violations = layering_violations(copy)
+    finally:
+        (copy / file).write_text(original)
+    assert len(violations) == 1 and violations[0].startswith(f"{file}:"), violations
+
+
+def scenario_names_in(path: Path) -> list[str]:
+    """Scenario names written as strings in a module: a scenario owns how it expands into
+    cells, so the plan names none."""
+    from dlarena.scenarios import SCENARIOS
+
+    return [node.value for node in ast.walk(_parsed(path.read_text()))
+            if isinstance(node, ast.Constant) and node.value in SCENARIOS]
+
+
+def test_the_plan_names_no_scenario() -> None:
+    assert scenario_names_in(SOURCE / "engine" / "plan.py") == []
+
+
+def test_the_scenario_name_check_catches_a_planted_branch(copy: Path) -> None:
+    original = _plant(copy / "engine" / "plan.py", 'def ddp(name):\n    return name == "train-ddp"')
+    try:
+        assert scenario_names_in(copy / "engine" / "plan.py") == ["train-ddp"]
+    finally:
+        (copy / "engine" / "plan.py").write_text(original)

@@ -14,7 +14,7 @@ from dlarena import jsonsafe
 from dlarena.cli.main import main
 from dlarena.parity.compare import PrecisionAudit
 from dlarena.store import Store
-from tests.test_store import ENV, outcome
+from tests.store.test_store import ENV, outcome
 
 
 def strict(text: str) -> Any:

@@ -171,3 +171,13 @@ def test_cnn_parameter_count_by_hand() -> None:
     convs = 9 * (3 * 8 + 8 * 8 + 8 * 16 + 16 * 16) + 2 * (8 + 8 + 16 + 16)
     dense = 16 * 8 * 8 * 64 + 64 + 64 * 10 + 10
     assert cnn.trainable_parameter_count("smoke") == convs + dense
+
+
+def test_a_typed_loader_checks_the_kind_it_returns() -> None:
+    from dlarena.contract import Runtime
+
+    assert issubclass(registry.runtime_class("fake"), Runtime)
+    with pytest.raises(TypeError, match="not a subclass of Runtime"):
+        registry._subclass("dlarena.registry:SIZES", Runtime, "unused")
+    with pytest.raises(LookupError, match="none here"):
+        registry._subclass(None, Runtime, "none here")

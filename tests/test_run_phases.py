@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 
 from dlarena.cell import CellSpec
+from dlarena.engine.plan import Request
+from dlarena.engine.runner import run
 from dlarena.executors.base import CellOutcome, ProgressHandler
 from dlarena.executors.local import LocalExecutor
-from dlarena.plan import Request
 from dlarena.report import json as json_report
 from dlarena.report import markdown, phases
 from dlarena.report.build import build_report
-from dlarena.runner import run
 from dlarena.store import Store
 from tests.conftest import RecordingObserver
 

@@ -24,10 +24,12 @@ import importlib
 import importlib.util
 import pkgutil
 from functools import cache
+from typing import cast
 
 from dlarena import frameworks as _frameworks_package
 from dlarena import workloads as _workloads_package
-from dlarena.contract import FrameworkInfo, Workload
+from dlarena.contract import Deployment, FrameworkInfo, Implementation, Runtime, Workload
+from dlarena.contract.pipeline import InputPipeline
 
 SIZES = ("smoke", "cpu", "full")
 
@@ -143,3 +145,38 @@ def load(path: str) -> object:
     """Import "module:attribute"; used inside the worker only."""
     module, _, attribute = path.partition(":")
     return getattr(importlib.import_module(module), attribute)
+
+
+def _subclass(path: str | None, base: type, missing: str) -> type:
+    """The class at "module:Class", checked to subclass `base`; LookupError(`missing`) when
+    there is no path."""
+    if path is None:
+        raise LookupError(missing)
+    found = load(path)
+    if not (isinstance(found, type) and issubclass(found, base)):
+        raise TypeError(f"{path} is {found!r}, not a subclass of {base.__name__}")
+    return found
+
+
+# Typed loaders, used inside the worker only (mypy cannot bind an abstract class to a type
+# variable, hence the casts after the check).
+def runtime_class(framework: str) -> type[Runtime]:
+    return cast(type[Runtime], _subclass(runtime_path(framework), Runtime, framework))
+
+
+def implementation_class(workload: str, framework: str) -> type[Implementation]:
+    return cast(type[Implementation], _subclass(
+        implementation_path(workload, framework), Implementation,
+        f"{framework} does not implement {workload}"))
+
+
+def deployment_class(framework: str) -> type[Deployment]:
+    return cast(type[Deployment], _subclass(
+        deployment_path(framework), Deployment, f"{framework} has no deployment paths "
+        f"(frameworks/{frameworks()[framework].module}/deploy.py)"))
+
+
+def pipeline_class(framework: str) -> type[InputPipeline]:
+    return cast(type[InputPipeline], _subclass(
+        pipeline_path(framework), InputPipeline, f"{framework} has no input pipeline "
+        f"(frameworks/{frameworks()[framework].module}/pipeline.py)"))

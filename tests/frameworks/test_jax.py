@@ -12,6 +12,7 @@ import pytest
 
 from dlarena import registry
 from dlarena.cell import ThreadSettings
+from dlarena.contract.layouts import flattened_rows
 from dlarena.frameworks.jax import layouts
 from dlarena.frameworks.jax.runtime import CompileLog
 from dlarena.frameworks.jax.threads import cpus_for, xla_flags
@@ -63,7 +64,7 @@ def test_a_flattened_nhwc_map_reorders_the_dense_rows_to_channels_first() -> Non
     channels, height, width = 3, 2, 2
     feature_map = np.random.default_rng(1).random((1, channels, height, width))
     canonical_kernel = np.random.default_rng(2).random((channels * height * width, 5))
-    _, from_canonical = layouts.flattened_rows(channels, height, width)
+    _, from_canonical = flattened_rows(channels, height, width)
     nhwc = feature_map.transpose(0, 2, 3, 1).reshape(1, -1)
     # The NHWC model's product equals the canonical (C, H, W) model's.
     np.testing.assert_allclose(nhwc @ from_canonical(canonical_kernel),
@@ -127,7 +128,7 @@ def runtime() -> Iterator[Any]:
     require("optax")
     saved = dict(os.environ)
     cpus = len(os.sched_getaffinity(0))
-    built = registry.load(registry.runtime_path("jax"))()  # type: ignore[operator]
+    built = registry.runtime_class("jax")()
     built.setup(threads=ThreadSettings(cpus, cpus), seed=0, device="cpu")
     yield built
     os.environ.clear()
@@ -137,8 +138,7 @@ def runtime() -> Iterator[Any]:
 def _built(runtime: Any, workload: str, mode: str = "jit", precision: str = "fp32") -> Any:
     cell = fake_cell(workload=workload, framework="jax", mode=mode, precision=precision)
     spec = registry.workloads()[workload]
-    impl = registry.load(registry.implementation_path(workload, "jax") or "")(  # type: ignore[operator]
-        spec, cell, runtime)
+    impl = registry.implementation_class(workload, "jax")(spec, cell, runtime)
     impl.build()
     impl.set_weights(spec.initial_weights("smoke", seed=0))
     return impl

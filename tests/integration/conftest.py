@@ -19,7 +19,7 @@ def runtimes() -> dict[str, Any]:
     built = {}
     for framework in ("torch", "tensorflow"):
         require(framework)
-        runtime = registry.load(registry.runtime_path(framework))()  # type: ignore[operator]
+        runtime = registry.runtime_class(framework)()
         runtime.setup(threads=ThreadSettings(1, 1), seed=0, device="cpu")
         built[framework] = runtime
     return built

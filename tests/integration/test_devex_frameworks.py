@@ -10,9 +10,9 @@ import pytest
 
 import dlarena
 from dlarena.cell import ThreadSettings
+from dlarena.engine.plan import Request
+from dlarena.engine.runner import run
 from dlarena.executors.local import LocalExecutor
-from dlarena.plan import Request
-from dlarena.runner import run
 from dlarena.store import Store
 from tests.conftest import RecordingObserver, require
 

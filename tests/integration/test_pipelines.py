@@ -13,12 +13,12 @@ import pytest
 from dlarena import registry
 from dlarena.contract.pipeline import JPEG, RECORDS, InputPipeline, PipelineSpec
 from dlarena.data.imagefiles import ImageFolder, image_folder
+from dlarena.engine.plan import Request
+from dlarena.engine.runner import execute, prepare
 from dlarena.executors.local import LocalExecutor
-from dlarena.measure import dataload
-from dlarena.plan import Request
 from dlarena.report import dataload as dataload_report
 from dlarena.report.build import build_report
-from dlarena.runner import execute, prepare
+from dlarena.scenarios import pipelines
 from dlarena.store import Store
 from tests.conftest import RecordingObserver, require
 
@@ -34,7 +34,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> ImageFolder:
 
 
 def _batches(framework: str, spec: PipelineSpec, count: int = 3) -> list[tuple[np.ndarray, ...]]:
-    pipeline: InputPipeline = registry.load(registry.pipeline_path(framework))(spec)  # type: ignore[operator]
+    pipeline: InputPipeline = registry.pipeline_class(framework)(spec)
     try:
         epoch = pipeline.epoch(0)
         return [pipeline.to_numpy(next(epoch)) for _ in range(count)]
@@ -94,7 +94,7 @@ def test_record_shards_hold_the_same_images_in_another_order(folder: ImageFolder
 def test_augmented_record_shards_give_every_image_once_per_epoch(folder: ImageFolder) -> None:
     require("tensorflow")
     spec = PipelineSpec(folder, RECORDS, 24, 100, 0, seed=0, augment=True, device="cpu")
-    pipeline: InputPipeline = registry.load(registry.pipeline_path("tensorflow"))(spec)  # type: ignore[operator]
+    pipeline: InputPipeline = registry.pipeline_class("tensorflow")(spec)
     epochs = [[pipeline.to_numpy(batch) for batch in pipeline.epoch(n)] for n in range(2)]
     for batches in epochs:
         assert sorted(np.concatenate([labels for _, labels in batches])) == sorted(folder.labels)
@@ -109,10 +109,10 @@ def test_a_planted_slow_decode_makes_real_training_input_bound(
     request = Request(suite="data", frameworks=["torch"], workloads=["cnn"], size="smoke",
                       scenarios=["train-from-files", "train"], windows=3,
                       min_window_seconds=0.1,
-                      sweep={dataload.WORKERS_OPTION: [0]}, check_parity=False)
+                      sweep={pipelines.WORKERS_OPTION: [0]}, check_parity=False)
     prepared = prepare(request, {})
     planted = [dataclasses.replace(p, cell=dataclasses.replace(
-        p.cell, options={**p.cell.options, dataload.DELAY_OPTION: 0.02}))
+        p.cell, options={**p.cell.options, pipelines.DELAY_OPTION: 0.02}))
         for p in prepared.planned]
     store = Store.open(tmp_path / "r.db")
     summary = execute(dataclasses.replace(prepared, planned=planted), store=store,

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from dlarena.engine.plan import Request
+from dlarena.engine.runner import run
 from dlarena.executors.local import LocalExecutor
-from dlarena.plan import Request
 from dlarena.report import deployment, html, markdown
 from dlarena.report.build import build_report
-from dlarena.runner import run
 from dlarena.store import Store
 from tests.conftest import RecordingObserver
 

@@ -38,9 +38,9 @@ def test_the_page_opens_with_one_row_per_verdict(report: Report) -> None:
     assert sorted(kinds) == [(False, False), (False, True), (True, True)]
     page = html.render(report)
     sections = re.findall(r'<section id="([^"]+)"', page)
-    assert sections[:2] == ["glance", "verdicts"]
-    start = page.index('<section id="glance"')
-    forest = page[start:page.index("</section>", start)]
+    assert sections[0] == "verdicts"
+    start = page.index('<figure class="plot" id="forest"')
+    forest = page[start:page.index("</figure>", start)]
     assert forest.count("<svg") == 1
     assert sorted(re.findall(r'<g id="verdict-row-(\d+)"', forest)) == ["0", "1", "2"]
     for label in ("mlp · train: torch/eager / tensorflow/function",
@@ -58,4 +58,4 @@ def test_no_verdict_no_forest(tmp_path: Path) -> None:
     run_id = store.create_run(plan_key="k", command="c", environment=ENV)
     store.save(run_id, outcome("torch", "eager", 1.0), process=0)
     page = html.render(build_report(store, run_id))
-    assert 'id="glance"' not in page and 'id="verdicts"' in page
+    assert 'id="forest"' not in page and 'id="verdicts"' in page

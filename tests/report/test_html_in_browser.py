@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
+from dlarena.engine.plan import Request
+from dlarena.engine.runner import run
 from dlarena.executors.base import CellOutcome
 from dlarena.executors.local import LocalExecutor
-from dlarena.plan import Request
 from dlarena.report import html
 from dlarena.report.build import build_report
-from dlarena.runner import run
 from dlarena.store import Store
 from tests.conftest import RecordingObserver, fake_cell, require
 
@@ -100,12 +100,12 @@ def test_report_renders_in_chromium_without_errors(report_file: Path, tmp_path: 
             assert figure["width"] > 200 and figure["height"] > 100 and figure["marks"] > 10
         assert browser.execute_script("return document.scripts.length") == 0
         first = browser.find_element("css selector", "main > section")
-        assert first.get_attribute("id") == "glance"
+        assert first.get_attribute("id") == "verdicts"
         assert "a cell is flagged unstable" in first.text
         body = browser.find_element("tag name", "body").text
         assert "<script>alert(1)</script>" in body  # shown as text, not run
         assert "unstable: CV" in body
-        for title in ("Verdicts at a glance", "Verdicts", "The articles' claims, measured", "Per workload",
+        for title in ("Verdicts", "The articles' claims, measured", "Per workload",
                       "Fairness manifest", "Environment", "Failed, unsupported and unstable cells"):
             assert title in body
     finally:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from dlarena.analysis.verdict import ONE_PROCESS
 from dlarena.executors.base import CellOutcome
-from dlarena.measure.verdict import ONE_PROCESS
 from dlarena.report import html as html_report
 from dlarena.report import json as json_report
 from dlarena.report import markdown, terminal
@@ -240,7 +240,7 @@ def test_every_verdict_reads_its_own_pair_s_rounds_only(tmp_path: Path) -> None:
     judged with a noisy one's variance)."""
     import numpy as np
 
-    from dlarena.measure import stats
+    from dlarena.analysis import stats
 
     rng = np.random.default_rng(2)
     store = Store.open(tmp_path / "r.db")
@@ -269,7 +269,7 @@ def test_an_adaptive_verdict_reads_its_pair_s_first_decisive_look(tmp_path: Path
     open pair would), with rounds that would blur the interval: the verdict is the decisive
     look's, labelled for what all looks hold. cnn's pair, as noisy as it is alike, is
     undecided and says how many rounds it would need."""
-    from dlarena.measure import stats, stopping
+    from dlarena.analysis import stats, stopping
 
     rule = stopping.StoppingRule()
     store = Store.open(tmp_path / "r.db")

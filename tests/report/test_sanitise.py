@@ -15,7 +15,7 @@ from dlarena.cli.main import main
 from dlarena.report import sanitise
 from dlarena.store import Store
 from dlarena.store.bundle import run_identity
-from tests.test_store import ENV, outcome
+from tests.store.test_store import ENV, outcome
 
 HOSTILE = "evil\x1b]0;pwned\x07\x1b[2J\u202eexe.txt[/][bold]<script>x</script>|a\\|b\nnext"
 # What must never reach the output raw: ESC, BEL, the bidi override, a newline inside a line.

@@ -86,7 +86,7 @@ def test_a_failed_check_is_named_beside_the_efficiency(tmp_path: Path) -> None:
 
 def test_ranks_keeping_batchnorm_statistics_differently_are_not_compared(
         tmp_path: Path) -> None:
-    from dlarena.measure.data_parallel import GLOBAL_BATCH, PER_RANK, SAME_STEP
+    from dlarena.worker.data_parallel import GLOBAL_BATCH, PER_RANK, SAME_STEP
 
     def cell(framework: str, statistics: str, seconds: float) -> CellOutcome:
         outcome = _ddp(framework, 2, seconds)

@@ -15,12 +15,12 @@ def calibrate(args: argparse.Namespace) -> int:
     from dlarena.cli import output
     from dlarena.cli.commands import interpreters_named
     from dlarena.cli.progress import ConsoleObserver
+    from dlarena.engine.plan import Request
+    from dlarena.engine.runner import execute, prepare
     from dlarena.executors.local import LocalExecutor
-    from dlarena.plan import Request
     from dlarena.report import control
     from dlarena.report.build import build_report
     from dlarena.report.table import verdict_lines
-    from dlarena.runner import execute, prepare
     from dlarena.store import Store
 
     name = args.framework

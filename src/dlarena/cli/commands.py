@@ -17,10 +17,10 @@ from dlarena.errors import UsageError
 def run(args: argparse.Namespace) -> int:
     from dlarena.cell import ThreadSettings
     from dlarena.cli.progress import ConsoleObserver
-    from dlarena.plan import Request
+    from dlarena.engine.plan import Request
+    from dlarena.engine.runner import default_threads, execute, prepare
     from dlarena.report import terminal
     from dlarena.report.build import build_report
-    from dlarena.runner import default_threads, execute, prepare
     from dlarena.store import Store
 
     threads = None
@@ -85,14 +85,15 @@ def _executor(args: argparse.Namespace, interpreters: dict[str, str], console: A
 
 
 def check(args: argparse.Namespace) -> int:
-    from dlarena import environment, registry
+    from dlarena import registry
     from dlarena.cell import DTYPES, ThreadSettings
+    from dlarena.engine import environment
+    from dlarena.engine.plan import Request, build_plan
+    from dlarena.engine.runner import check_installed, default_threads
     from dlarena.executors.local import LocalExecutor
     from dlarena.parity.check import check_workloads
     from dlarena.parity.compare import REDUCED_PRECISION_LIMIT, TOLERANCES
-    from dlarena.plan import Request, build_plan
     from dlarena.report.sanitise import terminal
-    from dlarena.runner import check_installed, default_threads
 
     threads = ThreadSettings(args.threads, args.threads) if args.threads else default_threads()
     interpreters = interpreters_named(args.python)
@@ -188,17 +189,18 @@ def report(args: argparse.Namespace) -> int:
 
 def _sweep(args: argparse.Namespace) -> dict[str, list[Any]] | None:
     """The data scenarios' swept options the command line gives (None: the scenarios')."""
-    from dlarena.measure import dataload
+    from dlarena.scenarios import pipelines
 
-    given = {dataload.WORKERS_OPTION: args.loader_workers,
-             dataload.FORMAT_OPTION: args.file_formats}
+    given = {pipelines.WORKERS_OPTION: args.loader_workers,
+             pipelines.FORMAT_OPTION: args.file_formats}
     return {name: values for name, values in given.items() if values} or None
 
 
 def interpreters_named(pairs: list[tuple[str, str]]) -> dict[str, str]:
     """--python FRAMEWORK=PATH, each naming a known framework, once; the others run in
     their own environment where they have one (environment.interpreters)."""
-    from dlarena import environment, registry
+    from dlarena import registry
+    from dlarena.engine import environment
 
     interpreters: dict[str, str] = {}
     for name, path in pairs:
@@ -262,13 +264,13 @@ def compare(args: argparse.Namespace) -> int:
 
 
 def env(args: argparse.Namespace) -> int:
-    from dlarena import environment, registry
-    from dlarena.measure import peak
-    from dlarena.runner import default_threads
+    from dlarena import registry
+    from dlarena.engine import environment
+    from dlarena.engine.runner import default_threads
 
     installed = environment.installed_frameworks({})
     threads = default_threads()
-    peaks = peak.matmul_peaks({name: sys.executable for name in installed}, threads=threads)
+    peaks = environment.matmul_peaks({name: sys.executable for name in installed}, threads=threads)
     versions = {name: environment.framework_version(registry.frameworks()[name])
                 for name in installed}
     print(jsonsafe.dumps(environment.fingerprint(

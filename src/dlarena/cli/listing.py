@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from dlarena import environment, registry
+from dlarena import registry
+from dlarena.engine import environment
+from dlarena.engine.plan import MEASURE_BY_SIZE, suite_frameworks
+from dlarena.engine.suites import SUITES, Suite
 from dlarena.errors import UsageError
-from dlarena.measure.scenarios import SCENARIOS
-from dlarena.plan import MEASURE_BY_SIZE, suite_frameworks
-from dlarena.suites import SUITES, Suite
+from dlarena.scenarios import SCENARIOS
 
 
 def listing(interpreters: dict[str, str]) -> dict[str, Any]:

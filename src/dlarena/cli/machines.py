@@ -82,7 +82,7 @@ def known_names() -> Any:
     """What a bundle may name: this dlarena's workloads, frameworks and their modes,
     scenarios and sizes."""
     from dlarena import registry
-    from dlarena.measure.scenarios import SCENARIOS
+    from dlarena.scenarios import SCENARIOS
     from dlarena.store.bundle_schema import Names
 
     return Names(workloads=frozenset(registry.workloads()),

@@ -9,9 +9,9 @@ from rich.console import Console
 from rich.status import Status
 
 from dlarena.cell import UNSUPPORTED
+from dlarena.engine.plan import PlannedCell
 from dlarena.executors.base import CellOutcome
 from dlarena.parity.compare import ParityResult
-from dlarena.plan import PlannedCell
 from dlarena.report.facts import unit
 from dlarena.report.formatting import number
 from dlarena.report.sanitise import terminal

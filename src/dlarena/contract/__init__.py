@@ -5,7 +5,12 @@ The bottom layer: `frameworks/` and `workloads/` both build on it, and it import
 
 from dlarena.contract.deployment import PORTABLE_FORMATS, SAVE_KINDS, Deployment, Predict
 from dlarena.contract.framework import FrameworkInfo
-from dlarena.contract.implementation import SGD_OPTION, Implementation, check_layout
+from dlarena.contract.implementation import (
+    SGD_OPTION,
+    Implementation,
+    check_layout,
+    stated_hyperparameters,
+)
 from dlarena.contract.outcome import ExportUnsupported
 from dlarena.contract.runtime import DeviceUnavailable, Runtime
 from dlarena.contract.workload import (
@@ -41,4 +46,5 @@ __all__ = [
     "Weights",
     "Workload",
     "check_layout",
+    "stated_hyperparameters",
 ]

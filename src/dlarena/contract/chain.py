@@ -7,7 +7,7 @@ canonical (dense (in, out), convolution (out, in, h, w)).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -126,6 +126,24 @@ def weighted(steps: tuple[Step, ...]) -> list[tuple[Layer, Any]]:
         elif isinstance(step.layer, WEIGHTED):
             found.append((step.layer, step.built))
     return found
+
+
+# The canonical weights of each weighted layer kind, by the last part of their names.
+WEIGHT_ROLES: dict[type, tuple[str, ...]] = {Dense: ("kernel", "bias"), Conv: ("kernel", "bias"),
+                BatchNorm: ("gamma", "beta", "moving_mean", "moving_variance")}
+
+
+def weight_slots(layers: list[tuple[Layer, Any]]) -> Iterator[tuple[str, str, Layer, Any]]:
+    """(canonical name, role, layer, built) of every weight of `weighted`'s layers, in the
+    canonical order; the role ("kernel", "moving_mean", ...) names the framework's own
+    attribute in its chain builder."""
+    for layer, built in layers:
+        if not isinstance(layer, WEIGHTED):
+            continue
+        for role in WEIGHT_ROLES[type(layer)]:
+            if role == "bias" and isinstance(layer, Conv) and not layer.bias:
+                continue
+            yield f"{layer.name}.{role}", role, layer, built
 
 
 def run(steps: tuple[Step, ...], value: Any,

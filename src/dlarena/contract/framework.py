@@ -66,7 +66,7 @@ class FrameworkInfo:
     data_parallel: bool = False
     # Why its data-parallel ranks listen on every interface, where they cannot be told to
     # listen on loopback only: its train-ddp cells then run in a private network namespace
-    # (netns.py), whose only interface is loopback. None: they listen on 127.0.0.1.
+    # (isolation/netns.py), whose only interface is loopback. None: they listen on 127.0.0.1.
     listens_on_every_interface: str | None = None
     # Its own virtual environment, a folder beside dlarena's source checkout (".venv-mxnet"),
     # for a framework that cannot share the main one (an older NumPy): its workers run that

@@ -32,6 +32,33 @@ def check_layout(framework: str, model_names: set[str], canonical_names: set[str
         raise ValueError("not the same model: " + "; ".join(parts))
 
 
+# Where every framework here adds Adam's epsilon (Keras's own placement is changed to it).
+ADAM_EPSILON_ON = "bias-corrected sqrt(v) (PyTorch's placement)"
+WEIGHT_INIT = "dlarena canonical weights (glorot-uniform), loaded"
+
+
+def stated_hyperparameters(
+    loss: str, optimizer: str, learning_rate: float, *,
+    adam: tuple[float, float, float] | None = None,
+    batch_norm: tuple[float, float | None] | None = None,
+    layer_norm_epsilon: float | None = None,
+) -> dict[str, Any]:
+    """The fairness manifest's hyper-parameters under the same keys in every framework, from
+    values each reads back from its own optimizer and layers: Adam's (epsilon, beta_1,
+    beta_2), BatchNorm's (epsilon, weight of the new statistic), LayerNorm's epsilon."""
+    settings: dict[str, Any] = {"optimizer": optimizer, "learning_rate": learning_rate}
+    if adam is not None:
+        epsilon, beta_1, beta_2 = adam
+        settings.update(optimizer_epsilon=epsilon, betas=[beta_1, beta_2],
+                        adam_epsilon_on=ADAM_EPSILON_ON)
+    if batch_norm is not None:
+        settings.update(batchnorm_epsilon=batch_norm[0], batchnorm_new_stat_weight=batch_norm[1])
+    if layer_norm_epsilon is not None:
+        settings["layernorm_epsilon"] = layer_norm_epsilon
+    settings.update(loss=loss, weight_init=WEIGHT_INIT)
+    return settings
+
+
 
 
 class Implementation(ABC):

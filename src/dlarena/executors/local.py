@@ -19,10 +19,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from dlarena import lifeline, netns, registry
+from dlarena import registry
 from dlarena.cell import ERROR, OK, UNSUPPORTED, CellSpec, ThreadSettings, worker_request
 from dlarena.contract import FrameworkInfo
 from dlarena.executors.base import CellOutcome, Executor, ProgressHandler
+from dlarena.isolation import lifeline, netns
 
 STDERR_TAIL_LINES = 40
 # How long a worker that has reported its result may take to exit before it is killed (a

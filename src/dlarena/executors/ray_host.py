@@ -14,9 +14,9 @@ import threading
 from dataclasses import asdict
 from typing import IO, Any
 
-from dlarena import netns
 from dlarena.cell import CellSpec
 from dlarena.executors.base import CellOutcome
+from dlarena.isolation import netns
 
 
 def _serve(channel: IO[str]) -> None:

@@ -34,8 +34,8 @@ import threading
 from collections.abc import Mapping
 from typing import IO, Any
 
-from dlarena import netns
 from dlarena.cell import CellSpec
+from dlarena.isolation import netns
 
 # How long the host may take to start Ray, and to stop it after its stdin ends.
 START_SECONDS = 180.0

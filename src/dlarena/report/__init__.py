@@ -1,1 +1,1 @@
-"""Reports read the store only, and ask `measure.stats` / `measure.verdict` for every figure."""
+"""Reports read the store only, and ask `analysis.stats` / `analysis.verdict` for every figure."""

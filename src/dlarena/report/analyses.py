@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dlarena.measure import derived, stats
-from dlarena.measure.metrics import METRICS
+from dlarena.analysis import derived, stats
+from dlarena.analysis.metrics import METRICS
 from dlarena.report.model import Report
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
-from dlarena.measure import stats
-from dlarena.measure.metrics import METRICS
-from dlarena.measure.scenarios import SCENARIOS, swept_options
-from dlarena.measure.verdict import compared_pairs, instability_flags
+from dlarena.analysis import stats
+from dlarena.analysis.metrics import METRICS
+from dlarena.analysis.verdict import compared_pairs, instability_flags
 from dlarena.report import control as aa
 from dlarena.report.facts import Definitions
 from dlarena.report.model import CellReport, Group, Report
+from dlarena.scenarios import SCENARIOS, swept_options
 from dlarena.store import Store, StoredCell
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dlarena.measure.verdict import Verdict
+from dlarena.analysis.verdict import Verdict
 from dlarena.report import devex
 from dlarena.report.model import CellReport, Report
 from dlarena.report.published import PASZKE_2019

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from dlarena.measure import stats
-from dlarena.measure.verdict import Verdict, compare
+from dlarena.analysis import stats
+from dlarena.analysis.verdict import Verdict, compare
 from dlarena.store import Store, StoredCell, StoredRun
 
 # Environment fields that must match for a difference to be the code's, not the machine's.

@@ -9,8 +9,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from dlarena import registry
-from dlarena.measure import stopping
-from dlarena.measure.verdict import Verdict
+from dlarena.analysis import stopping
+from dlarena.analysis.verdict import Verdict
 from dlarena.store import StoredRun
 
 

@@ -14,9 +14,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from dlarena.measure import dataload, stats
+from dlarena.analysis import stats
 from dlarena.report import formatting as fmt
 from dlarena.report.model import CellReport, Report
+from dlarena.scenarios import pipelines
 
 PIPELINE_HEADER = ("workload", "framework", "format", "batch", "workers", "images/s", "95% CI",
                    "CPU ms/image", "peak RSS loading")
@@ -37,8 +38,8 @@ def _cells(report: Report, scenario: str) -> list[CellReport]:
     chosen = [cell for cell in report.cells if cell.stored.spec.scenario == scenario]
     return sorted(chosen, key=lambda c: (
         c.stored.spec.workload, c.stored.spec.batch_size,
-        str(c.stored.spec.options.get(dataload.FORMAT_OPTION, "")), _framework(c),
-        int(c.stored.spec.options.get(dataload.WORKERS_OPTION, 0))))
+        str(c.stored.spec.options.get(pipelines.FORMAT_OPTION, "")), _framework(c),
+        int(c.stored.spec.options.get(pipelines.WORKERS_OPTION, 0))))
 
 
 def _median(cell: CellReport, metric: str) -> float | None:
@@ -54,8 +55,8 @@ def pipeline_rows(report: Report) -> list[list[str]]:
             "load_throughput", "cpu_seconds_per_image", "peak_rss_loading_bytes"))
         summary = cell.summaries.get("load_throughput")
         rows.append([
-            spec.workload, _framework(cell), str(spec.options.get(dataload.FORMAT_OPTION, "–")),
-            str(spec.batch_size), str(spec.options.get(dataload.WORKERS_OPTION, "–")),
+            spec.workload, _framework(cell), str(spec.options.get(pipelines.FORMAT_OPTION, "–")),
+            str(spec.batch_size), str(spec.options.get(pipelines.WORKERS_OPTION, "–")),
             fmt.number(rate) if rate is not None else _failed(cell),
             fmt.interval(summary.ci) if summary else "–",
             f"{1e3 * cpu:.2f}" if cpu is not None else "–",
@@ -103,9 +104,9 @@ def _in_memory(report: Report, cell: CellReport) -> CellReport | None:
 
 def _judged(interval: tuple[float, float] | None, ratio: float) -> str:
     low, high = interval or (ratio, ratio)
-    if high < dataload.INPUT_BOUND_RATIO:
+    if high < pipelines.INPUT_BOUND_RATIO:
         return BOUND
-    if low >= dataload.INPUT_BOUND_RATIO:
+    if low >= pipelines.INPUT_BOUND_RATIO:
         return KEEPS_UP
     return UNDECIDED
 
@@ -118,7 +119,7 @@ def from_files(report: Report, cell: CellReport) -> FromFiles | None:
     if stored_memory is not None:  # a run before December 2026: one process, alternating
         ratio = files.median / stored_memory.median
         return FromFiles(files.median, stored_memory.median, ratio, None,
-                         BOUND if dataload.input_bound(files.median, stored_memory.median)
+                         BOUND if pipelines.input_bound(files.median, stored_memory.median)
                          else KEEPS_UP, 1)
     memory = _in_memory(report, cell)
     if memory is None:
@@ -142,7 +143,7 @@ def train_rows(report: Report) -> list[list[str]]:
         spec = cell.stored.spec
         found = from_files(report, cell)
         start = [spec.workload, _framework(cell), str(spec.batch_size),
-                 str(spec.options.get(dataload.WORKERS_OPTION, "–"))]
+                 str(spec.options.get(pipelines.WORKERS_OPTION, "–"))]
         if found is None:
             reason = _failed(cell) if not cell.stored.ok else "no train cell to compare"
             rows.append([*start, reason, "–", "–", "–"])
@@ -164,7 +165,7 @@ def input_bound_lines(report: Report) -> list[str]:
             continue
         spec = cell.stored.spec
         key = (spec.workload, _framework(cell), spec.batch_size)
-        workers = int(spec.options.get(dataload.WORKERS_OPTION, 0))
+        workers = int(spec.options.get(pipelines.WORKERS_OPTION, 0))
         by_series.setdefault(key, []).append((workers, found.verdict))
     lines = []
     for (workload, framework, batch), points in by_series.items():
@@ -174,7 +175,7 @@ def input_bound_lines(report: Report) -> list[str]:
         where = ", ".join(parts) if any(v == BOUND for _, v in points) else (
             "never input-bound" + (f" ({', '.join(parts)})" if parts else ""))
         lines.append(f"{workload} {framework} (batch {batch}): {where} "
-                     f"(files below {dataload.INPUT_BOUND_RATIO:g}x the in-memory step rate, "
+                     f"(files below {pipelines.INPUT_BOUND_RATIO:g}x the in-memory step rate, "
                      f"{stats.CONFIDENCE:.0%} CI)")
     return lines
 

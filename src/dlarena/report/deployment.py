@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dlarena.measure.deployment import P99_REQUESTS
 from dlarena.report import formatting as fmt
 from dlarena.report.model import CellReport, Report
+from dlarena.scenarios.deployment import P99_REQUESTS
 
 SAVE_SCENARIOS = ("save-weights", "save-model", "save-program")
 EXPORT_SCENARIOS = ("export-onnx", "export-litert")

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from dlarena.measure.deployment import P99_REQUESTS
 from dlarena.report.deployment import EXPORT_SCENARIOS, SAVE_SCENARIOS, load_curves
 from dlarena.report.formatting import number
 from dlarena.report.model import CellReport, Report
 from dlarena.report.plots import FigureStyle, headless_pyplot, inline_svg
+from dlarena.scenarios.deployment import P99_REQUESTS
 
 
 def _workloads(cells: Sequence[CellReport]) -> list[str]:

@@ -18,9 +18,9 @@ from functools import cache
 from typing import Any
 
 from dlarena import registry
+from dlarena.analysis import derived
+from dlarena.analysis.metrics import METRICS
 from dlarena.cell import CellSpec
-from dlarena.measure import derived
-from dlarena.measure.metrics import METRICS
 
 # Throughputs of model steps (a FLOP rate follows from them), then every throughput.
 MODEL_THROUGHPUTS = ("train_throughput", "infer_throughput")

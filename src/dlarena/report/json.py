@@ -6,8 +6,8 @@ import dataclasses
 from typing import Any
 
 from dlarena import jsonsafe
-from dlarena.measure.stats import Summary
-from dlarena.measure.verdict import Verdict
+from dlarena.analysis.stats import Summary
+from dlarena.analysis.verdict import Verdict
 from dlarena.report import phases, scaling
 from dlarena.report.analyses import break_evens, sweeps
 from dlarena.report.claims import judge_all

@@ -1,15 +1,14 @@
-"""The comparison as Markdown."""
+"""The comparison as Markdown: `sections.SECTIONS` in order, one renderer per section."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from dlarena.parity.compare import REDUCED_PRECISION_LIMIT, TOLERANCES
-from dlarena.report import dataload, deployment, devex, phases, sanitise, scaling
+from dlarena.report import dataload, deployment, devex, phases, sanitise, scaling, sections
 from dlarena.report.claims import judge_all
-from dlarena.report.facts import VERDICT_RULES, VERDICT_RULES_VERSION
 from dlarena.report.model import Report
 from dlarena.report.paper import paper_note, paper_table
+from dlarena.report.sections import View
 from dlarena.report.table import (
     CONVERGENCE_HEADER,
     HEADER,
@@ -36,6 +35,8 @@ def _cell(text: str) -> str:
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    if not rows:
+        return []
     return [
         "| " + " | ".join(_cell(name) for name in header) + " |",
         "|" + "|".join("---" for _ in header) + "|",
@@ -43,107 +44,154 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     ]
 
 
-def _deployment(report: Report) -> list[str]:
-    header, matrix = deployment.export_matrix(report)
-    if not matrix:
+def _items(lines: Sequence[str]) -> list[str]:
+    return [f"- {_cell(line)}" for line in lines]
+
+
+def _part(title: str, body: list[str]) -> list[str]:
+    """A sub-section: nothing when it has nothing to show."""
+    return ["", f"### {title}", "", *body] if body else []
+
+
+def _verdicts(view: View) -> list[str]:
+    verdicts = verdict_lines(view.report)
+    return [*(_items(verdicts) or ["- no pair of measured cells to compare"]),
+            "", _cell(control_line(view.report))]
+
+
+def _claims(view: View) -> list[str]:
+    return [f"- **{_cell(result.status)}** — {_cell(result.claim.english)} "
+            f"({_cell(result.claim.source)}): {_cell(result.summary)}"
+            for result in judge_all(view.report)]
+
+
+def _paper(view: View) -> list[str]:
+    paper = paper_table(view.report, reference=view.reference)
+    if paper is None:
         return []
-    lines = ["", "## Deployment", "", "### Export matrix", "", *_table(header, matrix)]
+    return [*_table(paper.header, paper.lines),
+            *_part("FLOP rate of the published table's models",
+                   _table(paper.gflops_header, paper.gflops_rows)),
+            "", _cell(paper_note(view.report, reference=view.reference))]
+
+
+def _throughput(view: View) -> list[str]:
+    return _table(HEADER, [row.cells for row in comparison_rows(view.report)])
+
+
+def _convergence(view: View) -> list[str]:
+    return _table(CONVERGENCE_HEADER, convergence_rows(view.report))
+
+
+def _sweeps(view: View) -> list[str]:
+    return _items(sweep_lines(view.report))
+
+
+def _latency(view: View) -> list[str]:
+    return _table(LATENCY_HEADER, latency_rows(view.report))
+
+
+def _startup(view: View) -> list[str]:
+    return [*_table(STARTUP_HEADER, startup_rows(view.report)),
+            *_part("Break-even of compiled modes", _items(break_even_lines(view.report)))]
+
+
+def _scaling(view: View) -> list[str]:
+    return _table(scaling.HEADER, scaling.rows(view.report))
+
+
+def _phases(view: View) -> list[str]:
+    return [*_table(phases.HEADER, phases.rows(view.report)),
+            *_part("A typical worker process (medians, seconds)",
+                   _table(phases.FRAMEWORK_HEADER, phases.framework_rows(view.report)))]
+
+
+def _devex(view: View) -> list[str]:
+    lines: list[str] = []
+    for heading, header, rows in devex.tables(view.report):
+        lines += _part(heading, _table(header, rows))
+    claims = [f"- **{_cell(result.status)}** — {_cell(result.claim.source)}: "
+              f"“{_cell(result.claim.quote)}” ({_cell(result.claim.english)}) "
+              f"{_cell(result.summary)}"
+              for result in judge_all(view.report) if result.claim.criterion]
+    return lines + _part("The seeds' claims on ease of development", claims)
+
+
+def _pipelines(view: View) -> list[str]:
+    return _table(dataload.PIPELINE_HEADER, dataload.pipeline_rows(view.report))
+
+
+def _from_files(view: View) -> list[str]:
+    report = view.report
+    return [*_table(dataload.TRAIN_HEADER, dataload.train_rows(report)),
+            *_part("Input-bound", _items(dataload.input_bound_lines(report)))]
+
+
+def _deployment(view: View) -> list[str]:
+    report = view.report
+    header, matrix = deployment.export_matrix(report)
+    lines = _part("Export matrix", _table(header, matrix))
     for title, columns, body in (
             ("Save and load", deployment.SAVE_HEADER, deployment.save_rows(report)),
             ("Portable inference", deployment.EXPORT_HEADER, deployment.export_rows(report)),
             ("Serving under load", deployment.SERVE_HEADER, deployment.serve_rows(report))):
-        if body:
-            lines += ["", f"### {title}", "", *_table(columns, body)]
-    return [*lines, "", _cell(deployment.NOTE)]
+        lines += _part(title, _table(columns, body))
+    return lines
+
+
+def _not_measured(view: View) -> list[str]:
+    return [f"- **{_cell(section.title)}**: {_cell(section.measured_by)}"
+            for section in sections.not_measured(view)]
+
+
+def _parity(view: View) -> list[str]:
+    return _items(parity_lines(view.report)) or ["- no pair of frameworks to check"]
+
+
+def _manifest(view: View) -> list[str]:
+    header, rows = manifest_table(view.report)
+    return _table(header, rows)
+
+
+def _environment(view: View) -> list[str]:
+    return _items(hardware_lines(view.report))
+
+
+def _problems(view: View) -> list[str]:
+    report = view.report
+    failed = [f"{cell.stored.spec.label}: {cell.stored.error or ''}" for cell in report.failed]
+    unsupported = [f"{cell.stored.spec.label}: {cell.stored.error or ''}"
+                   for cell in report.unsupported]
+    flagged = [f"{cell.stored.spec.label}: {'; '.join(cell.flags)}"
+               for cell in report.cells if cell.flags]
+    if not failed and not unsupported and not flagged:
+        return ["None: every cell finished, and none was flagged."]
+    return [*_part("Failed cells", _items(failed)),
+            *_part("Unsupported here (not failures)", _items(unsupported)),
+            *_part("Flagged cells", _items(flagged))]
+
+
+# One renderer per section of `sections.SECTIONS`, which sets their order and titles.
+RENDERERS: dict[str, Callable[[View], list[str]]] = {
+    "verdicts": _verdicts, "claims": _claims, "paper": _paper, "throughput": _throughput,
+    "learning-curves": _convergence, "sweeps": _sweeps, "latency": _latency,
+    "startup": _startup, "scaling": _scaling, "devex": _devex, "pipelines": _pipelines,
+    "from-files": _from_files, "deployment": _deployment, "not-measured": _not_measured,
+    "parity": _parity, "manifest": _manifest, "phases": _phases,
+    "environment": _environment, "problems": _problems,
+}
 
 
 def render(report: Report, *, reference: str | None = None) -> str:
-    lines = ["# dlarena comparison", "", _cell(run_line(report)), "",
-             *(f"- {_cell(line)}" for line in hardware_lines(report)),
-             *(f"- **{_cell(note)}**" for note in report.definitions_notes),
-             "", "## Verdicts", ""]
-    verdicts = verdict_lines(report)
-    lines += [f"- {_cell(v)}" for v in verdicts] or ["- no pair of measured cells to compare"]
-    lines += [
-        "",
-        f"Ratios of medians with {report.interval_label} confidence intervals by "
-        f"{VERDICT_RULES[VERDICT_RULES_VERSION]};",
-        "a difference is significant when its interval excludes 1.",
-        "",
-        _cell(control_line(report)),
-        "",
-        "## Cells",
-        "",
-        *_table(HEADER, [row.cells for row in comparison_rows(report)]),
-    ]
-    paper = paper_table(report, reference=reference)
-    if paper is not None:
-        lines += ["", "## Beside the published table (training throughput)", "",
-                  *_table(paper.header, paper.lines), "",
-                  "### FLOP rate of the published table's models", "",
-                  *_table(paper.gflops_header, paper.gflops_rows), "",
-                  _cell(paper_note(report, reference=reference))]
-    for title, columns, body in (("Convergence on real data (medians over seeds)",
-                                  CONVERGENCE_HEADER, convergence_rows(report)),
-                                 ("Start-up (medians)", STARTUP_HEADER, startup_rows(report)),
-                                 ("Data-parallel scaling", scaling.HEADER,
-                                  scaling.rows(report)),
-                                 ("Batch-1 latency", LATENCY_HEADER, latency_rows(report)),
-                                 ("Input pipelines (images/s; CPU and memory of the worker "
-                                  "and its loaders)", dataload.PIPELINE_HEADER,
-                                  dataload.pipeline_rows(report)),
-                                 ("Training from files vs from memory (samples/s; own "
-                                  "processes, paired by round)", dataload.TRAIN_HEADER,
-                                  dataload.train_rows(report))):
-        if body:
-            lines += ["", f"## {title}", "", *_table(columns, body)]
-    found = devex.tables(report)
-    if found:
-        lines += ["", "## Ease of development", "", _cell(devex.NOTE)]
-        for heading, devex_header, devex_rows in found:
-            lines += ["", f"### {heading}", "", *_table(devex_header, devex_rows)]
-        lines += ["", "### The seeds' claims on ease of development", ""]
-        lines += [f"- **{_cell(result.status)}** — {_cell(result.claim.source)}: "
-                  f"“{_cell(result.claim.quote)}” ({_cell(result.claim.english)}) "
-                  f"{_cell(result.summary)}"
-                  for result in judge_all(report) if result.claim.criterion]
-    lines += _deployment(report)
-    if phases.rows(report):
-        lines += ["", "## Where the time went", "", _cell(phases.NOTE), "",
-                  *_table(phases.HEADER, phases.rows(report)), "",
-                  *_table(phases.FRAMEWORK_HEADER, phases.framework_rows(report))]
-    for title, items in (("Input-bound", dataload.input_bound_lines(report)),
-                         ("Batch-size sweeps", sweep_lines(report)),
-                         ("Break-even of compiled modes", break_even_lines(report))):
-        if items:
-            lines += ["", f"## {title}", ""] + [f"- {_cell(item)}" for item in items]
-    lines += ["", "## Same model? (parity)", ""]
-    lines += [f"- {_cell(line)}" for line in parity_lines(report)] or [
-        "- no pair of frameworks to check"]
-    lines += [
-        "",
-        "In float64, from identical canonical weights and batches, each pair in the modes "
-        "the run measured: parameter names, shapes and counts; every weighted layer's output "
-        "in inference and training mode; the loss and every gradient; the losses of 5 Adam "
-        "and 5 SGD steps; the trained weights and BatchNorm running variances (unbiased and "
-        "biased batch-variance conventions converted exactly). Tolerances, relative to "
-        "max(1, max |reference|), set from the agreement correct implementations reach in "
-        "float64 (see parity/compare.py): "
-        + ", ".join(f"{name} {tolerance:.0e}" for name, tolerance in TOLERANCES.items())
-        + ". Each framework/mode's timed float32 path is audited against its own float64 "
-        f"result and flagged at {REDUCED_PRECISION_LIMIT:.0f}x float32's expected rounding "
-        "error (precision_audit in the manifest).",
-    ]
-    header, rows = manifest_table(report)
-    if rows:
-        lines += ["", "## Fairness manifest", "", *_table(header, rows)]
-    failed = report.failed
-    if failed:
-        lines += ["", "## Failed cells", ""]
-        lines += [f"- {c.stored.spec.label}: {_cell(c.stored.error or '')}" for c in failed]
-    unsupported = report.unsupported
-    if unsupported:
-        lines += ["", "## Unsupported here (not failures)", ""]
-        lines += [f"- {c.stored.spec.label}: {_cell(c.stored.error or '')}"
-                  for c in unsupported]
+    view = View(report, reference)
+    lines = ["# dlarena comparison", "", _cell(run_line(report))]
+    if report.definitions_notes:
+        lines += ["", *(f"- **{_cell(note)}**" for note in report.definitions_notes)]
+    for section in sections.shown(view):
+        lines += ["", f"## {section.title}", ""]
+        caption = section.caption(report)
+        if caption:
+            lines += [_cell(caption), ""]
+        body = RENDERERS[section.id](view)
+        lines += body[1:] if body[:1] == [""] else body  # a sub-section's blank line is there
     return "\n".join(lines) + "\n"

@@ -6,14 +6,14 @@ import itertools
 import math
 from dataclasses import dataclass, field, replace
 
+from dlarena.analysis import stats
+from dlarena.analysis.stopping import StoppingRule
+from dlarena.analysis.verdict import Verdict, compare, not_comparable
 from dlarena.cell import DTYPES
-from dlarena.measure import stats
-from dlarena.measure.scenarios import SCENARIOS, swept_options
-from dlarena.measure.stopping import StoppingRule
-from dlarena.measure.verdict import Verdict, compare, not_comparable
 from dlarena.parity.compare import ParityResult, PrecisionAudit
 from dlarena.report.control import Control
 from dlarena.report.facts import VERDICT_RULES, VERDICT_RULES_VERSION, Definitions
+from dlarena.scenarios import SCENARIOS, swept_options
 from dlarena.store import StoredCell, StoredRun
 
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from dlarena import registry
-from dlarena.measure.stats import CONFIDENCE
-from dlarena.measure.verdict import Verdict
+from dlarena.analysis.stats import CONFIDENCE
+from dlarena.analysis.verdict import Verdict
 from dlarena.report import formatting as fmt
 from dlarena.report.model import CellReport, Group, Report
 from dlarena.report.published import PASZKE_2019, Figure, PublishedTable

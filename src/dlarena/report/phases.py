@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dlarena.measure import stats
+from dlarena.analysis import stats
 from dlarena.report.model import Report
 
 # A worker process's phases in the order they happen, and what each holds.

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from dlarena.measure.verdict import Verdict
+from dlarena.analysis.verdict import Verdict
 from dlarena.report.analyses import Sweep
 from dlarena.report.facts import Definitions
 from dlarena.report.formatting import number

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dlarena.measure import stats
+from dlarena.analysis import stats
 from dlarena.report.model import CellReport, Report, data_parallel_failure
 from dlarena.report.plots import FigureStyle, headless_pyplot, inline_svg
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from dlarena.analysis.verdict import ONE_PROCESS, Verdict
 from dlarena.cell import DTYPES
-from dlarena.measure.verdict import ONE_PROCESS, Verdict
 from dlarena.report import formatting as fmt
 from dlarena.report.analyses import break_evens, sweeps
 from dlarena.report.model import CellReport, Report

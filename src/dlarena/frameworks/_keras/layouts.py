@@ -13,24 +13,15 @@ from typing import Any
 
 import numpy as np
 
-Conversion = Callable[[np.ndarray], np.ndarray]
-
-
-def identity(array: np.ndarray) -> np.ndarray:
-    return array
-
-
-def hwio_to_oihw(array: np.ndarray) -> np.ndarray:
-    return array.transpose(3, 2, 0, 1)
-
-
-def oihw_to_hwio(array: np.ndarray) -> np.ndarray:
-    return array.transpose(2, 3, 1, 0)
-
-
-def swap_depthwise(array: np.ndarray) -> np.ndarray:
-    """(kh, kw, C, 1) <-> canonical (C, 1, kh, kw); the permutation is its own inverse."""
-    return array.transpose(2, 3, 0, 1)
+from dlarena.contract.layouts import (
+    Conversion,
+    canonical_output,
+    flattened_rows,
+    hwio_to_oihw,
+    identity,
+    oihw_to_hwio,
+    swap_depthwise,
+)
 
 
 @dataclass(frozen=True)
@@ -50,20 +41,6 @@ class Slot:
 
     def write(self, canonical: np.ndarray) -> None:
         self.variable.assign(self.from_canonical(canonical))
-
-
-def flattened_rows(channels: int, height: int, width: int) -> tuple[Conversion, Conversion]:
-    """A dense kernel fed by a flattened map: Keras orders rows (H, W, C), canonical (C, H, W)."""
-
-    def to_canonical(array: np.ndarray) -> np.ndarray:
-        rows = array.reshape(height, width, channels, -1).transpose(2, 0, 1, 3)
-        return rows.reshape(channels * height * width, -1)
-
-    def from_canonical(array: np.ndarray) -> np.ndarray:
-        rows = array.reshape(channels, height, width, -1).transpose(1, 2, 0, 3)
-        return rows.reshape(channels * height * width, -1)
-
-    return to_canonical, from_canonical
 
 
 def _reshaper(native: tuple[int, ...], canonical: tuple[int, ...]) -> tuple[Conversion, Conversion]:
@@ -172,8 +149,5 @@ def layer_outputs(model: Any, inputs: Any, *, training: bool,
         values = [values]
     outputs: dict[str, np.ndarray] = {}
     for layer, value in zip(weighted, values, strict=True):
-        array = np.asarray(keras.ops.convert_to_numpy(value))
-        if array.ndim == 4:  # NHWC -> canonical NCHW
-            array = array.transpose(0, 3, 1, 2)
-        outputs[layer.name] = np.ascontiguousarray(array)
+        outputs[layer.name] = canonical_output(np.asarray(keras.ops.convert_to_numpy(value)))
     return outputs

@@ -16,7 +16,13 @@ from typing import Any
 
 import numpy as np
 
-from dlarena.contract import Implementation, SgdSettings, Weights, check_layout
+from dlarena.contract import (
+    Implementation,
+    SgdSettings,
+    Weights,
+    check_layout,
+    stated_hyperparameters,
+)
 from dlarena.frameworks._keras import layouts as keras_layers
 from dlarena.frameworks._keras.backend import KerasRuntime
 
@@ -134,28 +140,20 @@ class KerasModel(Implementation):
         import keras
 
         optimizer = self.optimizer
-        settings: dict[str, Any] = {
-            "optimizer": type(optimizer).__name__,
-            # Keras keeps it in a float32 variable: 7 significant digits are all there is.
-            "learning_rate": float(f"{float(np.asarray(optimizer.learning_rate)):.7g}"),
-        }
-        if isinstance(optimizer, keras.optimizers.Adam):
-            settings.update(optimizer_epsilon=optimizer.epsilon,
-                            betas=[optimizer.beta_1, optimizer.beta_2],
-                            adam_epsilon_on="bias-corrected sqrt(v) (PyTorch's placement)")
         norms = [layer for layer in self.model.layers
                  if isinstance(layer, keras.layers.BatchNormalization)]
-        if norms:
-            settings["batchnorm_epsilon"] = norms[0].epsilon
-            # Keras keeps `momentum` of the old statistic; this is the new statistic's weight.
-            settings["batchnorm_new_stat_weight"] = round(1.0 - norms[0].momentum, 10)
         layer_norms = [layer for layer in self.model.layers
                        if isinstance(layer, keras.layers.LayerNormalization)]
-        if layer_norms:
-            settings["layernorm_epsilon"] = layer_norms[0].epsilon
-        settings["loss"] = self.workload.loss
-        settings["weight_init"] = "dlarena canonical weights (glorot-uniform), loaded"
-        return settings
+        return stated_hyperparameters(
+            self.workload.loss, type(optimizer).__name__,
+            # Keras keeps it in a float32 variable: 7 significant digits are all there is.
+            float(f"{float(np.asarray(optimizer.learning_rate)):.7g}"),
+            adam=((optimizer.epsilon, optimizer.beta_1, optimizer.beta_2)
+                  if isinstance(optimizer, keras.optimizers.Adam) else None),
+            # Keras keeps `momentum` of the old statistic; the new statistic's weight is 1 - it.
+            batch_norm=((norms[0].epsilon, round(1.0 - norms[0].momentum, 10)) if norms
+                        else None),
+            layer_norm_epsilon=layer_norms[0].epsilon if layer_norms else None)
 
     def trainable_parameter_count(self) -> int:
         return sum(int(np.prod(v.shape)) for v in self.model.trainable_variables)

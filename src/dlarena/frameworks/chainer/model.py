@@ -12,7 +12,14 @@ from typing import Any
 
 import numpy as np
 
-from dlarena.contract import Implementation, SgdSettings, Weights, chain, check_layout
+from dlarena.contract import (
+    Implementation,
+    SgdSettings,
+    Weights,
+    chain,
+    check_layout,
+    stated_hyperparameters,
+)
 from dlarena.contract.chain import (
     BatchNorm,
     Conv,
@@ -88,19 +95,9 @@ class ChainerChain(Implementation):
 
     def _slots(self) -> Iterator[tuple[str, Any, str, bool]]:
         """(canonical name, link, attribute, stored transposed) for every weight."""
-        for layer, link in self.layers:
-            if isinstance(layer, Dense):
-                yield f"{layer.name}.kernel", link, "W", True  # Chainer: (out, in)
-                yield f"{layer.name}.bias", link, "b", False
-            elif isinstance(layer, Conv):
-                yield f"{layer.name}.kernel", link, "W", False
-                if layer.bias:
-                    yield f"{layer.name}.bias", link, "b", False
-            elif isinstance(layer, BatchNorm):
-                yield f"{layer.name}.gamma", link, "gamma", False
-                yield f"{layer.name}.beta", link, "beta", False
-                yield f"{layer.name}.moving_mean", link, "avg_mean", False
-                yield f"{layer.name}.moving_variance", link, "avg_var", False
+        for name, role, layer, link in chain.weight_slots(self.layers):
+            # Chainer's dense kernel is (out, in).
+            yield name, link, _ATTRIBUTES[role], isinstance(layer, Dense) and role == "kernel"
 
     def prepare(self, *, training: bool) -> None:
         self.training = training
@@ -153,20 +150,12 @@ class ChainerChain(Implementation):
 
     def hyperparameters(self) -> dict[str, Any]:
         hp = self.optimizer.hyperparam
-        settings: dict[str, Any] = {"optimizer": type(self.optimizer).__name__}
-        if hasattr(hp, "eps"):
-            settings.update(learning_rate=hp.alpha, optimizer_epsilon=hp.eps,
-                            betas=[hp.beta1, hp.beta2],
-                            adam_epsilon_on="bias-corrected sqrt(v) (PyTorch's placement)")
-        else:
-            settings["learning_rate"] = hp.lr
+        adam = hasattr(hp, "eps")
         norms = [link for layer, link in self.layers if isinstance(layer, BatchNorm)]
-        if norms:
-            settings["batchnorm_epsilon"] = norms[0].eps
-            settings["batchnorm_new_stat_weight"] = 1 - norms[0].decay
-        settings["loss"] = self.workload.loss
-        settings["weight_init"] = "dlarena canonical weights (glorot-uniform), loaded"
-        return settings
+        return stated_hyperparameters(
+            self.workload.loss, type(self.optimizer).__name__, hp.alpha if adam else hp.lr,
+            adam=(hp.eps, hp.beta1, hp.beta2) if adam else None,
+            batch_norm=(norms[0].eps, 1 - norms[0].decay) if norms else None)
 
     def data_layout(self) -> str:
         return "NCHW" if any(isinstance(layer, Conv) for layer, _ in self.layers) else \
@@ -190,6 +179,11 @@ class ChainerChain(Implementation):
 def _array(value: Any) -> np.ndarray:
     """A parameter's array, or the array itself (BatchNorm's running statistics)."""
     return value.array if hasattr(value, "array") else value  # type: ignore[no-any-return]
+
+
+# Chainer's name of each canonical weight role (contract/chain.py's WEIGHT_ROLES).
+_ATTRIBUTES = {"kernel": "W", "bias": "b", "gamma": "gamma", "beta": "beta",
+               "moving_mean": "avg_mean", "moving_variance": "avg_var"}
 
 
 def _read(array: np.ndarray, transposed: bool) -> np.ndarray:

@@ -12,43 +12,25 @@ already, so custom modules join by naming their `self.param`s canonically.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-Conversion = Callable[[np.ndarray], np.ndarray]
+from dlarena.contract.layouts import (
+    Conversion,
+    canonical_output,
+    flattened_rows,
+    hwio_to_oihw,
+    identity,
+    oihw_to_hwio,
+)
+
 Path = tuple[str, ...]
 
 _RENAMED = {"embedding": "embeddings", "scale": "gamma", "mean": "moving_mean",
             "var": "moving_variance"}
-
-
-def identity(array: np.ndarray) -> np.ndarray:
-    return array
-
-
-def hwio_to_oihw(array: np.ndarray) -> np.ndarray:
-    return array.transpose(3, 2, 0, 1)
-
-
-def oihw_to_hwio(array: np.ndarray) -> np.ndarray:
-    return array.transpose(2, 3, 1, 0)
-
-
-def flattened_rows(channels: int, height: int, width: int) -> tuple[Conversion, Conversion]:
-    """A dense kernel fed by a flattened NHWC map: rows ordered (H, W, C), canonical (C, H, W)."""
-
-    def to_canonical(array: np.ndarray) -> np.ndarray:
-        rows = array.reshape(height, width, channels, -1).transpose(2, 0, 1, 3)
-        return rows.reshape(channels * height * width, -1)
-
-    def from_canonical(array: np.ndarray) -> np.ndarray:
-        rows = array.reshape(channels, height, width, -1).transpose(1, 2, 0, 3)
-        return rows.reshape(channels * height * width, -1)
-
-    return to_canonical, from_canonical
 
 
 @dataclass(frozen=True)
@@ -136,8 +118,5 @@ def layer_outputs(intermediates: Mapping[str, Any], prefixes: set[str]) -> dict[
         value = holder[method][-1]
         if isinstance(value, tuple):
             value = value[0]
-        array = np.asarray(value)
-        if array.ndim == 4:  # NHWC -> canonical NCHW
-            array = array.transpose(0, 3, 1, 2)
-        outputs[prefix] = np.ascontiguousarray(array)
+        outputs[prefix] = canonical_output(np.asarray(value))
     return outputs

@@ -28,6 +28,7 @@ from dlarena.contract import (
     SgdSettings,
     Weights,
     check_layout,
+    stated_hyperparameters,
 )
 from dlarena.frameworks.jax import layouts
 from dlarena.frameworks.jax.runtime import JaxRuntime, Stepped
@@ -254,23 +255,20 @@ class JaxModel(Implementation):
         return {"compiled_graphs": float(log.programs), "compile_seconds": log.seconds}
 
     def hyperparameters(self) -> dict[str, Any]:
-        settings: dict[str, Any]
-        if isinstance(self.settings, SgdSettings):
-            settings = {"optimizer": "optax.sgd", "learning_rate": self.settings.learning_rate}
-        else:
-            settings = {"optimizer": "optax.adam", "learning_rate": self.settings.learning_rate,
-                        "optimizer_epsilon": self.settings.epsilon,
-                        "betas": [self.settings.beta_1, self.settings.beta_2],
-                        "adam_epsilon_on": "bias-corrected sqrt(v) (PyTorch's placement)"}
-        if any(name.endswith(STATE_SUFFIXES) for name in self.slots):
-            bn = self.workload.batch_norm  # what `batch_norm` below gives every layer
-            settings.update(batchnorm_epsilon=bn.epsilon, batchnorm_new_stat_weight=bn.momentum,
-                            batchnorm_flax_momentum=round(1.0 - bn.momentum, 10),
+        adam = self.settings
+        sgd = isinstance(adam, SgdSettings)
+        normed = any(name.endswith(STATE_SUFFIXES) for name in self.slots)
+        bn = self.workload.batch_norm  # what `batch_norm` below gives every layer
+        settings = stated_hyperparameters(
+            self.workload.loss, "optax.sgd" if sgd else "optax.adam", adam.learning_rate,
+            adam=None if isinstance(adam, SgdSettings) else (adam.epsilon, adam.beta_1,
+                                                             adam.beta_2),
+            batch_norm=(bn.epsilon, bn.momentum) if normed else None)
+        if normed:
+            settings.update(batchnorm_flax_momentum=round(1.0 - bn.momentum, 10),
                             batchnorm_running_variance="biased (Flax's; PyTorch's unbiased "
                                                        "is converted by the check)")
         settings.update(self.conventions())
-        settings["loss"] = self.workload.loss
-        settings["weight_init"] = "dlarena canonical weights (glorot-uniform), loaded"
         settings["train_state_donated"] = self.cell.mode == "jit"
         return settings
 

@@ -15,7 +15,14 @@ from typing import Any
 
 import numpy as np
 
-from dlarena.contract import Implementation, SgdSettings, Weights, chain, check_layout
+from dlarena.contract import (
+    Implementation,
+    SgdSettings,
+    Weights,
+    chain,
+    check_layout,
+    stated_hyperparameters,
+)
 from dlarena.contract.chain import (
     BatchNorm,
     Conv,
@@ -98,19 +105,10 @@ class GluonChain(Implementation):
 
     def _slots(self) -> Iterator[tuple[str, Any, bool]]:
         """(canonical name, Gluon parameter, stored transposed) for every weight."""
-        for layer, block in self.layers:
-            if isinstance(layer, Dense):
-                yield f"{layer.name}.kernel", block.weight, True  # Gluon: (out, in)
-                yield f"{layer.name}.bias", block.bias, False
-            elif isinstance(layer, Conv):
-                yield f"{layer.name}.kernel", block.weight, False
-                if layer.bias:
-                    yield f"{layer.name}.bias", block.bias, False
-            elif isinstance(layer, BatchNorm):
-                yield f"{layer.name}.gamma", block.gamma, False
-                yield f"{layer.name}.beta", block.beta, False
-                yield f"{layer.name}.moving_mean", block.running_mean, False
-                yield f"{layer.name}.moving_variance", block.running_var, False
+        for name, role, layer, block in chain.weight_slots(self.layers):
+            # Gluon's dense kernel is (out, in).
+            yield name, getattr(block, _ATTRIBUTES[role]), isinstance(layer, Dense) and (
+                role == "kernel")
 
     def _mode(self) -> Any:
         from mxnet import autograd
@@ -165,19 +163,12 @@ class GluonChain(Implementation):
 
     def hyperparameters(self) -> dict[str, Any]:
         optimizer = self.trainer._optimizer
-        settings: dict[str, Any] = {"optimizer": type(optimizer).__name__,
-                                    "learning_rate": optimizer.learning_rate}
-        if hasattr(optimizer, "epsilon"):
-            settings.update(optimizer_epsilon=optimizer.epsilon,
-                            betas=[optimizer.beta1, optimizer.beta2],
-                            adam_epsilon_on="bias-corrected sqrt(v) (PyTorch's placement)")
-        norms = [block for layer, block in self.layers if isinstance(layer, BatchNorm)]
-        if norms:
-            settings["batchnorm_epsilon"] = norms[0]._kwargs["eps"]
-            settings["batchnorm_new_stat_weight"] = 1 - norms[0]._kwargs["momentum"]
-        settings["loss"] = self.workload.loss
-        settings["weight_init"] = "dlarena canonical weights (glorot-uniform), loaded"
-        return settings
+        norms = [block._kwargs for layer, block in self.layers if isinstance(layer, BatchNorm)]
+        return stated_hyperparameters(
+            self.workload.loss, type(optimizer).__name__, optimizer.learning_rate,
+            adam=((optimizer.epsilon, optimizer.beta1, optimizer.beta2)
+                  if hasattr(optimizer, "epsilon") else None),
+            batch_norm=(norms[0]["eps"], 1 - norms[0]["momentum"]) if norms else None)
 
     def data_layout(self) -> str:
         return "NCHW" if any(isinstance(layer, Conv) for layer, _ in self.layers) else \
@@ -230,6 +221,11 @@ def _residual_block() -> type:
             return self.body(x) + (x if self.shortcut is None else self.shortcut(x))
 
     return ResidualBlock
+
+
+# Gluon's name of each canonical weight role (contract/chain.py's WEIGHT_ROLES).
+_ATTRIBUTES = {"kernel": "weight", "bias": "bias", "gamma": "gamma", "beta": "beta",
+               "moving_mean": "running_mean", "moving_variance": "running_var"}
 
 
 def _read(array: Any, transposed: bool) -> np.ndarray:

@@ -14,7 +14,14 @@ from typing import Any
 
 import numpy as np
 
-from dlarena.contract import Implementation, SgdSettings, Weights, chain, check_layout
+from dlarena.contract import (
+    Implementation,
+    SgdSettings,
+    Weights,
+    chain,
+    check_layout,
+    stated_hyperparameters,
+)
 from dlarena.contract.chain import (
     BatchNorm,
     Conv,
@@ -29,6 +36,11 @@ from dlarena.contract.chain import (
 from dlarena.frameworks.paddle.runtime import PaddleRuntime
 
 MODES = ("eager", "to_static")
+
+
+# Paddle's name of each canonical weight role (contract/chain.py's WEIGHT_ROLES).
+_ATTRIBUTES = {"kernel": "weight", "bias": "bias", "gamma": "weight", "beta": "bias",
+               "moving_mean": "_mean", "moving_variance": "_variance"}
 
 
 class PaddleChain(Implementation):
@@ -92,19 +104,8 @@ class PaddleChain(Implementation):
     def _slots(self) -> Iterator[tuple[str, Any]]:
         """(canonical name, Paddle tensor) for every weight; Paddle's dense kernel is
         (in, out), as the canonical one."""
-        for layer, module in self.layers:
-            if isinstance(layer, Dense):
-                yield f"{layer.name}.kernel", module.weight
-                yield f"{layer.name}.bias", module.bias
-            elif isinstance(layer, Conv):
-                yield f"{layer.name}.kernel", module.weight
-                if layer.bias:
-                    yield f"{layer.name}.bias", module.bias
-            elif isinstance(layer, BatchNorm):
-                yield f"{layer.name}.gamma", module.weight
-                yield f"{layer.name}.beta", module.bias
-                yield f"{layer.name}.moving_mean", module._mean
-                yield f"{layer.name}.moving_variance", module._variance
+        for name, role, _, module in chain.weight_slots(self.layers):
+            yield name, getattr(module, _ATTRIBUTES[role])
 
     def prepare(self, *, training: bool) -> None:
         self.model.train() if training else self.model.eval()
@@ -156,19 +157,12 @@ class PaddleChain(Implementation):
 
     def hyperparameters(self) -> dict[str, Any]:
         optimizer = self.optimizer
-        settings: dict[str, Any] = {"optimizer": type(optimizer).__name__,
-                                    "learning_rate": optimizer.get_lr()}
-        if hasattr(optimizer, "_beta1"):
-            settings.update(optimizer_epsilon=optimizer._epsilon,
-                            betas=[optimizer._beta1, optimizer._beta2],
-                            adam_epsilon_on="bias-corrected sqrt(v) (PyTorch's placement)")
         norms = [module for layer, module in self.layers if isinstance(layer, BatchNorm)]
-        if norms:
-            settings["batchnorm_epsilon"] = norms[0]._epsilon
-            settings["batchnorm_new_stat_weight"] = 1 - norms[0]._momentum
-        settings["loss"] = self.workload.loss
-        settings["weight_init"] = "dlarena canonical weights (glorot-uniform), loaded"
-        return settings
+        return stated_hyperparameters(
+            self.workload.loss, type(optimizer).__name__, optimizer.get_lr(),
+            adam=((optimizer._epsilon, optimizer._beta1, optimizer._beta2)
+                  if hasattr(optimizer, "_beta1") else None),
+            batch_norm=(norms[0]._epsilon, 1 - norms[0]._momentum) if norms else None)
 
     def data_layout(self) -> str:
         return "NCHW" if any(isinstance(layer, Conv) for layer, _ in self.layers) else \

@@ -15,15 +15,7 @@ from typing import Any
 
 import numpy as np
 
-Conversion = Callable[[np.ndarray], np.ndarray]
-
-
-def identity(array: np.ndarray) -> np.ndarray:
-    return array
-
-
-def transpose(array: np.ndarray) -> np.ndarray:
-    return array.T
+from dlarena.contract.layouts import Conversion, identity, transpose
 
 
 @dataclass(frozen=True)

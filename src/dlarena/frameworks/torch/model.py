@@ -10,7 +10,13 @@ from typing import Any
 
 import numpy as np
 
-from dlarena.contract import Implementation, SgdSettings, Weights, check_layout
+from dlarena.contract import (
+    Implementation,
+    SgdSettings,
+    Weights,
+    check_layout,
+    stated_hyperparameters,
+)
 from dlarena.frameworks.torch import layouts as torch_layers
 from dlarena.frameworks.torch.runtime import TorchRuntime
 
@@ -152,23 +158,13 @@ class TorchModel(Implementation):
         from torch import nn
 
         defaults = self.optimizer.defaults
-        settings: dict[str, Any] = {
-            "optimizer": type(self.optimizer).__name__,
-            "learning_rate": defaults["lr"],
-        }
-        if "eps" in defaults:
-            settings.update(optimizer_epsilon=defaults["eps"], betas=list(defaults["betas"]),
-                            adam_epsilon_on="bias-corrected sqrt(v) (PyTorch's placement)")
         norms = [m for m in self.model.modules() if isinstance(m, nn.BatchNorm1d | nn.BatchNorm2d)]
-        if norms:
-            settings["batchnorm_epsilon"] = norms[0].eps
-            settings["batchnorm_new_stat_weight"] = norms[0].momentum
         layer_norms = [m for m in self.model.modules() if isinstance(m, nn.LayerNorm)]
-        if layer_norms:
-            settings["layernorm_epsilon"] = layer_norms[0].eps
-        settings["loss"] = self.workload.loss
-        settings["weight_init"] = "dlarena canonical weights (glorot-uniform), loaded"
-        return settings
+        return stated_hyperparameters(
+            self.workload.loss, type(self.optimizer).__name__, defaults["lr"],
+            adam=(defaults["eps"], *defaults["betas"]) if "eps" in defaults else None,
+            batch_norm=(norms[0].eps, norms[0].momentum) if norms else None,
+            layer_norm_epsilon=layer_norms[0].eps if layer_norms else None)
 
     def trainable_parameter_count(self) -> int:
         return sum(p.numel() for p in self.model.parameters() if p.requires_grad)

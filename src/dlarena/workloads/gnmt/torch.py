@@ -7,7 +7,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from dlarena.frameworks.torch.layouts import Slot, single_bias_lstm, transpose
+from dlarena.contract.layouts import transpose
+from dlarena.frameworks.torch.layouts import Slot, single_bias_lstm
 from dlarena.frameworks.torch.model import TorchModel
 from dlarena.workloads.gnmt.spec import DECODER_LAYERS, ENCODER_LAYERS, FIRST_RESIDUAL
 

@@ -1,1 +1,0 @@
-"""Timing loop and memory probes (worker side, stdlib only); statistics and verdicts."""
