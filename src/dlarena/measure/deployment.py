@@ -178,7 +178,8 @@ def export_scenario(portable_format: str) -> Callable[..., Figures]:
             progress("export", 0, 1)
             started = time.perf_counter()
             try:
-                path = deployment.export(portable_format, folder, inputs)
+                path = deployment.export(
+                    portable.EXPORTED_AS.get(portable_format, portable_format), folder, inputs)
             except ExportUnsupported as error:
                 raise RuntimeError(f"export to {portable_format} failed: {error}") from None
             export_seconds = time.perf_counter() - started

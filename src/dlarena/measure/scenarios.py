@@ -235,7 +235,9 @@ def _deployment_scenarios() -> tuple[Scenario, ...]:
         *(Scenario(f"export-{fmt}", f"export to {fmt}, check its outputs, run it in {runtime}: "
                    "throughput beside the framework's, batch-1 latency",
                    "portable_infer_throughput", _deployed(deployment.export_scenario(fmt)))
-          for fmt, runtime in (("onnx", "ONNX Runtime"), ("litert", "the LiteRT interpreter"))),
+          for fmt, runtime in (("onnx", "ONNX Runtime"),
+                               ("openvino", "OpenVINO (from the ONNX export)"),
+                               ("litert", "the LiteRT interpreter"))),
         Scenario("serve", "the model behind the same small HTTP server on 127.0.0.1: closed "
                  "loop at concurrency 1, 4, 16, open-loop Poisson arrivals",
                  "serve_latency_seconds", _deployed(deployment.run_serve), batch_size=1,
