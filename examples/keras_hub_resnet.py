@@ -13,9 +13,9 @@ import keras_hub
 
 def build() -> keras.Model:
     backbone = keras_hub.models.ResNetBackbone(
-        input_conv_filters=[16],
+        input_conv_filters=[64],
         input_conv_kernel_sizes=[3],
-        stackwise_num_filters=[16, 32],
+        stackwise_num_filters=[64, 96],
         stackwise_num_blocks=[1, 1],
         stackwise_num_strides=[1, 2],
         block_type="basic_block",
