@@ -106,19 +106,38 @@ def read_data(path: str) -> dict[str, np.ndarray]:
     return {"inputs": inputs, "labels": labels}
 
 
-def _child_backend() -> str:
-    """The Keras backend the describing child imports Keras on: the quickest installed."""
-    for name in ("jax", "torch", "tensorflow"):
-        if importlib.util.find_spec(name) is not None:
-            return name
-    return "jax"
+def _child_backends() -> list[str]:
+    """The Keras backends the describing child may import Keras on, quickest first."""
+    found = [name for name in ("jax", "torch", "tensorflow")
+             if importlib.util.find_spec(name) is not None]
+    return found or ["jax"]
 
 
 def describe(source: Source, *, vocabulary: int | None, data: str | None,
              python: str | None = None) -> dict[str, Any]:
-    """The model's description, made by a child process that builds it once."""
+    """The model's description, made by a child process that builds it once: on each Keras
+    backend in turn until one builds it (a model with a TensorFlow op builds on TensorFlow
+    alone; its cells on the other backends then fail saying why). The first error is the one
+    reported when none does."""
+    backends = ([os.environ["KERAS_BACKEND"]] if os.environ.get("KERAS_BACKEND")
+                else _child_backends())
+    errors = []
+    for backend in backends:
+        try:
+            description = _described(source, vocabulary, backend, python)
+        except ModelError as error:
+            errors.append(error)
+            continue
+        if data is not None:
+            description["data"] = _checked_data(data, description)
+        return description
+    raise errors[0]
+
+
+def _described(source: Source, vocabulary: int | None, backend: str,
+               python: str | None) -> dict[str, Any]:
     request = json.dumps({"source": asdict(source), "vocabulary": vocabulary})
-    env = {**os.environ, "KERAS_BACKEND": os.environ.get("KERAS_BACKEND", _child_backend()),
+    env = {**os.environ, "KERAS_BACKEND": backend,
            "PYTHONPATH": os.pathsep.join(p for p in (_PACKAGE_ROOT, os.environ.get("PYTHONPATH"))
                                          if p),
            "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
@@ -142,8 +161,6 @@ def describe(source: Source, *, vocabulary: int | None, data: str | None,
         tail = finished.stderr.strip().splitlines()[-1:] or [f"exit code {finished.returncode}"]
         raise ModelError(f"--model {source.spec}: describing the model failed: {tail[0]}")
     description: dict[str, Any] = answer["description"]
-    if data is not None:
-        description["data"] = _checked_data(data, description)
     return description
 
 
