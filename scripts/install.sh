@@ -37,6 +37,6 @@ fi
 "${pip[@]}" "keras==$keras_version"
 # Ray for `--executor ray`: the core only, no dashboard extras.
 "${pip[@]}" "ray==$ray_version"
-"${pip[@]}" -e ".[dev,deploy,grain]"
+"${pip[@]}" -e ".[dev,deploy,grain,models]"
 "$venv/bin/python" -m pip check
 bash scripts/install-data.sh "$venv"

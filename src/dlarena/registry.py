@@ -30,8 +30,14 @@ from dlarena import frameworks as _frameworks_package
 from dlarena import workloads as _workloads_package
 from dlarena.contract import Deployment, FrameworkInfo, Implementation, Runtime, Workload
 from dlarena.contract.pipeline import InputPipeline
+from dlarena.workloads._user import spec as user_model
+from dlarena.workloads._user.spec import ModelError
+
+__all__ = ["ModelError"]  # a model SPEC that cannot be used (`use_model`)
 
 SIZES = ("smoke", "cpu", "full")
+# The implementation of the user's model in a framework's implementation module.
+USER_IMPLEMENTATION = "dlarena.workloads._user.{}:Implementation"
 
 TWIN_SUFFIX = "-twin"
 
@@ -65,11 +71,17 @@ def frameworks() -> dict[str, FrameworkInfo]:
     return dict(sorted({**found, **{info.name: info for info in twins}}.items()))
 
 
-@cache
 def workloads() -> dict[str, Workload]:
+    """The catalogue's workloads, and the user's model while a run names one (`use_model`)."""
+    model = user_model.active()
+    return _catalogue() if model is None else {**_catalogue(), model.name: model}
+
+
+@cache
+def _catalogue() -> dict[str, Workload]:
     found: dict[str, Workload] = {}
     for module in pkgutil.iter_modules(_workloads_package.__path__):
-        if not module.ispkg:
+        if not module.ispkg or module.name.startswith("_"):  # _user: the user's model
             continue
         workload = importlib.import_module(f"dlarena.workloads.{module.name}.spec").WORKLOAD
         if workload.name != module.name:
@@ -81,6 +93,11 @@ def workloads() -> dict[str, Workload]:
 def implementation_path(workload: str, framework: str) -> str | None:
     """"module:Class" of the implementation, or None when the framework lacks one."""
     info = frameworks()[framework]
+    model = user_model.active()
+    if model is not None and workload == model.name:  # a test double cannot run it
+        return (USER_IMPLEMENTATION.format(info.implementation_module)
+                if info.implementation_module == model.family and not info.test_double
+                else None)
     if info.generic_implementation is not None:
         return info.generic_implementation
     module = f"dlarena.workloads.{workload}.{info.implementation_module}"
@@ -130,6 +147,9 @@ def source_patterns(workload: str, framework: str) -> tuple[str, ...]:
     implementations build on."""
     info = frameworks()[framework]
     folders = (info.module,) if info.shared_folder is None else (info.module, info.shared_folder)
+    model = user_model.active()
+    if model is not None and workload == model.name:
+        return ("workloads/_user/*.py", *(f"frameworks/{folder}/*.py" for folder in folders))
     return (f"workloads/{workload}/{info.implementation_module}.py",
             *(f"frameworks/{folder}/*.py" for folder in folders))
 
@@ -180,3 +200,23 @@ def pipeline_class(framework: str) -> type[InputPipeline]:
     return cast(type[InputPipeline], _subclass(
         pipeline_path(framework), InputPipeline, f"{framework} has no input pipeline "
         f"(frameworks/{frameworks()[framework].module}/pipeline.py)"))
+def use_model(spec: str, *, vocabulary: int | None = None, data: str | None = None,
+              python: str | None = None) -> user_model.UserModel:
+    """Make the model SPEC names this process's workload (and its workers'): described in a
+    child process, named after its file or module (with "-model" added where a workload of
+    the catalogue has that name). Raises ModelError (one line) when it cannot be used."""
+    source = user_model.parse(spec)
+    description = user_model.describe(source, vocabulary=vocabulary, data=data, python=python)
+    if description["name"] in _catalogue():
+        description["name"] += "-model"
+    user_model.activate(description)
+    model = user_model.active()
+    assert model is not None
+    return model
+
+
+def source_digest(workload: str) -> str:
+    """What defines a workload beyond dlarena's files: the user's model file's hash and
+    description ("" for the catalogue's workloads)."""
+    model = user_model.active()
+    return model.source_digest() if model is not None and workload == model.name else ""

@@ -107,7 +107,7 @@ def test_served_model_answers_under_load(framework: str) -> None:
 def _jax_mlp(seed: int) -> Any:
     from dlarena import registry
     from dlarena.frameworks.jax.deploy import JaxDeployment
-    from dlarena.worker import build_implementation, setup_runtime
+    from dlarena.worker.parts import build_implementation, setup_runtime
 
     cell = fake_cell(framework="jax", mode="jit", seed=seed)
     impl = build_implementation(cell, setup_runtime(cell))

@@ -10,7 +10,7 @@ import sys
 from typing import Any
 
 from dlarena import jsonsafe
-from dlarena.cli import output
+from dlarena.cli import model, output
 from dlarena.errors import UsageError
 
 
@@ -23,6 +23,8 @@ def run(args: argparse.Namespace) -> int:
     from dlarena.report.build import build_report
     from dlarena.store import Store
 
+    interpreters = interpreters_named(args.python)
+    model.apply(args, interpreters)
     threads = None
     if args.threads or args.interop_threads:
         default = default_threads()
@@ -38,7 +40,6 @@ def run(args: argparse.Namespace) -> int:
         check_parity=not args.no_parity, until_decided=args.until_decided,
         sweep=_sweep(args), equivalence=args.equivalence, max_rounds=args.max_rounds,
     )
-    interpreters = interpreters_named(args.python)
     reference = _reference(args.reference)
     # Every input is checked before the store is opened: a mistake leaves no file behind.
     prepared = prepare(request, interpreters)
@@ -97,6 +98,7 @@ def check(args: argparse.Namespace) -> int:
 
     threads = ThreadSettings(args.threads, args.threads) if args.threads else default_threads()
     interpreters = interpreters_named(args.python)
+    model.apply(args, interpreters)
     frameworks = args.frameworks or environment.installed_frameworks(interpreters)
     if not frameworks:
         raise UsageError("no framework is installed: see `dlarena list` for install commands")

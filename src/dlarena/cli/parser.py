@@ -103,6 +103,18 @@ def _margin(text: str) -> float:
     return value
 
 
+def _model_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--model", metavar="SPEC",
+                         help="your own model as the run's one workload: a saved model file, "
+                              "file.py:function or package.module:function (docs/models.md)")
+    command.add_argument("--vocabulary", type=_positive_int,
+                         help="with --model: integer inputs range over 0..N-1 (default: the "
+                              "first embedding's size)")
+    command.add_argument("--data", metavar="FILE.npz",
+                         help="with --model: batches drawn from these arrays (inputs, labels) "
+                              "instead of synthetic ones")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="dlarena",
@@ -169,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-parity", action="store_true",
                      help="skip the same-model check (verdicts then say it was not checked)")
     _stopping_arguments(run)
+    _model_arguments(run)
 
     calibrate = commands.add_parser(
         "calibrate", help="the A/A control: a framework against its identical twin, in rounds "
@@ -195,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--threads", type=_positive_int, help="default: CPUs available")
     check.add_argument("--python", type=_interpreter, action="append", default=[],
                        metavar="FRAMEWORK=PATH")
+    _model_arguments(check)
 
     listing = commands.add_parser("list", help="frameworks, workloads, scenarios and suites")
     listing.add_argument("--json", action="store_true", help="machine-readable output")

@@ -1,7 +1,8 @@
-"""Run an exported model in a portable runtime: ONNX Runtime or the LiteRT interpreter.
+"""Run an exported model in a portable runtime: ONNX Runtime, OpenVINO (reading the same
+ONNX export) or the LiteRT interpreter.
 
-Both get the cell's intra-op thread count, as every framework does; neither is a framework,
-so neither is named in frameworks/.
+Each gets the cell's intra-op thread count, as every framework does; none is a framework,
+so none is named in frameworks/.
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ import numpy as np
 
 from dlarena.contract import Predict
 
-RUNTIME_DISTRIBUTIONS = {"onnx": "onnxruntime", "litert": "ai-edge-litert"}
+RUNTIME_DISTRIBUTIONS = {"onnx": "onnxruntime", "openvino": "openvino",
+                         "litert": "ai-edge-litert"}
+# The file a runtime reads, where it is not its own format: OpenVINO reads the ONNX export.
+EXPORTED_AS = {"openvino": "onnx"}
 
 
 def runtime_version(portable_format: str) -> str:
@@ -25,6 +29,8 @@ def runtime_version(portable_format: str) -> str:
 def open_model(portable_format: str, path: str, threads: int) -> Predict:
     if portable_format == "onnx":
         return _onnx(path, threads)
+    if portable_format == "openvino":
+        return _openvino(path, threads)
     if portable_format == "litert":
         return _litert(path, threads)
     raise ValueError(f"unknown portable format {portable_format!r}")
@@ -41,6 +47,18 @@ def _onnx(path: str, threads: int) -> Predict:
 
     def predict(inputs: np.ndarray) -> np.ndarray:
         return np.asarray(session.run(None, {name: inputs})[0])
+    return predict
+
+
+def _openvino(path: str, threads: int) -> Predict:
+    import openvino
+
+    core = openvino.Core()
+    compiled = core.compile_model(path, "CPU", {"INFERENCE_NUM_THREADS": threads,
+                                                "INFERENCE_PRECISION_HINT": "f32"})
+
+    def predict(inputs: np.ndarray) -> np.ndarray:
+        return np.asarray(compiled([inputs])[compiled.output(0)])
     return predict
 
 

@@ -273,17 +273,25 @@ def gpu_names() -> list[str]:
 _NOT_MEASUREMENT_CODE = ("report", "cli")
 
 
-@functools.cache
 def code_version() -> str:
     """dlarena's version plus a hash of every source file that decides what a cell measures
-    (not the report and CLI code): a run is one code version."""
+    (not the report and CLI code), and of the user's model file when a run names one: a run
+    is one code version."""
+    digest = hashlib.sha256(_source_digest().encode())
+    for name in registry.workloads():
+        digest.update(registry.source_digest(name).encode())
+    return f"{dlarena.__version__}+{digest.hexdigest()[:12]}"
+
+
+@functools.cache
+def _source_digest() -> str:
     source = Path(dlarena.__file__).resolve().parent
     digest = hashlib.sha256()
     for path in sorted(source.rglob("*.py")):
         relative = path.relative_to(source)
         if relative.parts[0] not in _NOT_MEASUREMENT_CODE:
             digest.update(str(relative).encode() + b"\0" + path.read_bytes())
-    return f"{dlarena.__version__}+{digest.hexdigest()[:12]}"
+    return digest.hexdigest()
 
 
 def git_sha() -> str | None:

@@ -37,6 +37,7 @@ def implementation_version(workload: str, framework: str, framework_version: str
                 "parity/probe.py", "parity/compare.py")
     files = sorted({path for pattern in patterns for path in _SOURCE.glob(pattern)})
     digest = hashlib.sha256(f"{workload}/{framework}/{framework_version}".encode())
+    digest.update(registry.source_digest(workload).encode())  # the user's model, if it is one
     for path in files:
         digest.update(str(path.relative_to(_SOURCE)).encode() + path.read_bytes())
     return digest.hexdigest()[:16]

@@ -24,7 +24,8 @@ RUNS = "dlarena.worker.runners"
 _SAVES = {"weights": "weights only; loading needs the model's code",
           "model": "architecture and weights in one file",
           "program": "a traced program that runs without the model's code"}
-_PORTABLE = {"onnx": "ONNX Runtime", "litert": "the LiteRT interpreter"}
+_PORTABLE = {"onnx": "ONNX Runtime", "openvino": "OpenVINO (from the ONNX export)",
+             "litert": "the LiteRT interpreter"}
 
 SCENARIOS: dict[str, Scenario] = {
     scenario.name: scenario for scenario in (

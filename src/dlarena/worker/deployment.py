@@ -226,7 +226,8 @@ def export_scenario(portable_format: str) -> Callable[..., Figures]:
             progress("export", 0, 1)
             started = time.perf_counter()
             # ExportUnsupported (the exporter refuses the model): the cell's outcome.
-            path = deployment.export(portable_format, folder, inputs)
+            path = deployment.export(
+                portable.EXPORTED_AS.get(portable_format, portable_format), folder, inputs)
             export_seconds = time.perf_counter() - started
             size = _size(path)
             # The framework before the runtime is opened: a portable runtime's thread pool
