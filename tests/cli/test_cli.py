@@ -152,7 +152,9 @@ def test_check_names_the_modes_checked_and_the_tolerances() -> None:
 
 
 def test_two_identical_runs_started_together_make_one_run(tmp_path: Path) -> None:
-    """The second waits for the store's writer, then resumes the run the first created."""
+    """The second waits for the store's writer (up to WRITER_WAIT_SECONDS), then resumes the
+    run the first created; on a machine slow enough that the first holds the store longer,
+    it is refused with the reason instead. Either way: one run, each cell stored once."""
     import sqlite3
 
     db = str(tmp_path / "r.db")
@@ -160,9 +162,13 @@ def test_two_identical_runs_started_together_make_one_run(tmp_path: Path) -> Non
             "fake", "--workloads", "mlp", "--min-window", "0.01", "--windows", "2", "--db", db]
     both = [subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             for _ in range(2)]
+    codes = []
     for process in both:
-        _, err = process.communicate(timeout=120)
-        assert process.returncode == 0, err
+        _, err = process.communicate(timeout=600)
+        codes.append(process.returncode)
+        assert process.returncode == 0 or (
+            process.returncode == 2 and "is in use by another `dlarena run`" in err), err
+    assert 0 in codes
     store = sqlite3.connect(db)
     assert store.execute("SELECT COUNT(*) FROM runs").fetchone() == (1,)
     assert store.execute("SELECT COUNT(*) FROM cells").fetchone() == (2,)
