@@ -86,11 +86,11 @@ def test_a_failed_check_is_named_beside_the_efficiency(tmp_path: Path) -> None:
 
 def test_ranks_keeping_batchnorm_statistics_differently_are_not_compared(
         tmp_path: Path) -> None:
-    from dlarena.worker.data_parallel import GLOBAL_BATCH, PER_RANK, SAME_STEP
+    from dlarena.scenarios.data_parallel import BATCHNORM_KEY, GLOBAL_BATCH, PER_RANK, SAME_STEP
 
     def cell(framework: str, statistics: str, seconds: float) -> CellOutcome:
         outcome = _ddp(framework, 2, seconds)
-        outcome.payload["manifest"] = {"data_parallel_batchnorm_statistics": statistics}
+        outcome.payload["manifest"] = {BATCHNORM_KEY: statistics}
         return outcome
 
     for torch_kept, jax_kept, comparable in ((PER_RANK, GLOBAL_BATCH, False),

@@ -15,13 +15,14 @@ from dlarena.cell import CellSpec, ThreadSettings
 from dlarena.engine.plan import Request, build_plan
 from dlarena.executors.base import CellOutcome
 from dlarena.executors.local import LocalExecutor
-from dlarena.scenarios.data_parallel import framework_options, rank_threads
-from dlarena.worker.data_parallel import (
-    CHECK_TOLERANCE,
-    FAULT_VARIABLE,
+from dlarena.scenarios.data_parallel import (
+    BATCHNORM_KEY,
     GLOBAL_BATCH,
     PER_RANK,
+    framework_options,
+    rank_threads,
 )
+from dlarena.worker.data_parallel import CHECK_TOLERANCE, FAULT_VARIABLE
 from tests.conftest import FAST, fake_cell, processes_marked, require, wait_for
 
 pytestmark = pytest.mark.usefixtures("no_fault")
@@ -104,7 +105,7 @@ def test_batchnorm_statistics_are_per_rank_or_global_and_the_cell_says_which(
     metrics = outcome.payload["metrics"]
     assert metrics["data_parallel_same_model"] == 1.0
     assert metrics["data_parallel_weight_difference"] < CHECK_TOLERANCE
-    assert outcome.payload["manifest"]["data_parallel_batchnorm_statistics"] == statistics
+    assert outcome.payload["manifest"][BATCHNORM_KEY] == statistics
     if statistics == PER_RANK:
         assert metrics["data_parallel_global_batch_difference"] > 1e-6
     else:

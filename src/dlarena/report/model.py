@@ -13,7 +13,7 @@ from dlarena.cell import DTYPES
 from dlarena.parity.compare import ParityResult, PrecisionAudit
 from dlarena.report.control import Control
 from dlarena.report.facts import VERDICT_RULES, VERDICT_RULES_VERSION, Definitions
-from dlarena.scenarios import SCENARIOS, swept_options
+from dlarena.scenarios import SCENARIOS, data_parallel, swept_options
 from dlarena.store import StoredCell, StoredRun
 
 
@@ -106,18 +106,14 @@ def data_parallel_failure(cell: CellReport) -> str | None:
             f"{worst:.1e} from the expected step, relative)")
 
 
-# What measure/data_parallel.py states a train-ddp cell's ranks kept of BatchNorm's batch
-# statistics, for the two steps that differ (a model without BatchNorm states neither).
-_BATCHNORM_STEPS = ("per rank", "of the global batch")
-
-
 def data_parallel_mismatch(first: CellReport, second: CellReport) -> str | None:
     """Why two train-ddp cells do not train the same model: one's ranks keep BatchNorm's
     statistics per rank, the other's of the global batch; or None."""
     kept = {}
     for cell in (first, second):
-        stated = {details.get("manifest", {}).get("data_parallel_batchnorm_statistics")
-                  for details in cell.stored.details} & set(_BATCHNORM_STEPS)
+        stated = {details.get("manifest", {}).get(data_parallel.BATCHNORM_KEY)
+                  for details in cell.stored.details} & {data_parallel.PER_RANK,
+                                                         data_parallel.GLOBAL_BATCH}
         if len(stated) == 1:
             kept[cell.label] = stated.pop()
     if len(set(kept.values())) < 2:

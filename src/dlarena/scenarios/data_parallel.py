@@ -13,6 +13,13 @@ from dlarena.scenarios.base import CellShape, Scenario
 
 RANKS_OPTION = "ranks"
 RANKS = (1, 2)
+# Which of data parallel's two steps a cell's ranks took, stated in its manifest under
+# BATCHNORM_KEY (worker/data_parallel.py) and compared by the reports: BatchNorm statistics
+# per rank, or of the global batch; without BatchNorm the two steps are one.
+BATCHNORM_KEY = "data_parallel_batchnorm_statistics"
+PER_RANK = "per rank"
+GLOBAL_BATCH = "of the global batch"
+SAME_STEP = "no difference (no BatchNorm)"
 
 
 def framework_options(framework: str) -> dict[str, Any]:

@@ -48,7 +48,13 @@ from dlarena import registry
 from dlarena.cell import CellSpec
 from dlarena.contract import SGD_OPTION, Implementation, Runtime, Weights, Workload
 from dlarena.isolation import lifeline, netns
-from dlarena.scenarios.data_parallel import RANKS_OPTION
+from dlarena.scenarios.data_parallel import (
+    BATCHNORM_KEY,
+    GLOBAL_BATCH,
+    PER_RANK,
+    RANKS_OPTION,
+    SAME_STEP,
+)
 from dlarena.worker.parts import (
     BATCH_POOL,
     ScenarioResult,
@@ -67,9 +73,6 @@ DEFAULT_COLLECTIVE_TIMEOUT = 60.0
 # Same model in float64: every trained weight within this of the expected step's (relative
 # to max(1, max |weight|) of its tensor); reduction order alone moves it by ~1e-15.
 CHECK_TOLERANCE = 1e-9
-PER_RANK = "per rank"
-GLOBAL_BATCH = "of the global batch"
-SAME_STEP = "no difference (no BatchNorm)"
 # For tests: "exit:<rank>" (the rank exits with code 3), "hang:<rank>" (it never joins),
 # "unsync:<rank>" (the rank's check weights leave the group's after wrapping) or "sum:all"
 # (every rank steps by the sum of the ranks' gradients, not their mean: with plain SGD the
@@ -118,13 +121,11 @@ def _check_cell(cell: CellSpec, learning_rate: float) -> CellSpec:
                                options={**cell.options, SGD_OPTION: learning_rate})
 
 
-def _expected_weights(workload: Workload, cell: CellSpec, runtime: Runtime, world: int,
+def _expected_weights(single: Implementation, workload: Workload, cell: CellSpec, world: int,
                       batches: list[tuple[np.ndarray, np.ndarray]]) -> Weights:
     """What every rank must hold after the check's steps: from the canonical weights, each
-    step subtracts the learning rate times the mean of the shards' gradients. Computed by one
-    model outside the group, shard by shard."""
-    single = build_implementation(_check_cell(cell, CHECK_LEARNING_RATE), runtime)
-    single.prepare(training=True)
+    step subtracts the learning rate times the mean of the `world` shards' gradients,
+    computed by `single`, a model outside the group, shard by shard."""
     weights = workload.initial_weights(cell.size, cell.seed)
     for batch in batches:
         single.set_weights(weights)
@@ -172,9 +173,11 @@ def _check(runtime: Runtime, cell: CellSpec, rank: int, world: int) -> tuple[flo
         runtime.scalar(model.train_step(model.to_device(*_shard(batch, rank, world))))
     found = model.get_weights()
     del model
-    return (_weight_difference(found, _expected_weights(workload, cell, runtime, world,
-                                                        batches)),
-            _weight_difference(found, _expected_weights(workload, cell, runtime, 1, batches)))
+    single = build_implementation(_check_cell(cell, CHECK_LEARNING_RATE), runtime)
+    single.prepare(training=True)
+    per_rank = _expected_weights(single, workload, cell, world, batches)
+    global_batch = _expected_weights(single, workload, cell, 1, batches)
+    return _weight_difference(found, per_rank), _weight_difference(found, global_batch)
 
 
 def _windows(step: Any, runtime: Runtime, steps: int, count: int) -> list[Window]:
@@ -360,7 +363,7 @@ def run_train_ddp(impl: Implementation, runtime: Runtime, workload: Workload, ce
         extra_metrics={"ranks": float(world), "data_parallel_weight_difference": difference,
                        "data_parallel_global_batch_difference": global_batch,
                        "data_parallel_same_model": float(difference <= CHECK_TOLERANCE)},
-        manifest={"data_parallel_batchnorm_statistics":
+        manifest={BATCHNORM_KEY:
                   batchnorm_statistics(per_rank, global_batch),
                   "data_parallel_network": (
             "a private network namespace: loopback only" if cell.options.get(netns.OPTION)
