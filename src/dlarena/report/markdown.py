@@ -13,6 +13,7 @@ from dlarena.report.table import (
     CONVERGENCE_HEADER,
     HEADER,
     LATENCY_HEADER,
+    PROBLEMS_NONE,
     STARTUP_HEADER,
     break_even_lines,
     comparison_rows,
@@ -22,6 +23,7 @@ from dlarena.report.table import (
     latency_rows,
     manifest_table,
     parity_lines,
+    problem_parts,
     run_line,
     startup_rows,
     sweep_lines,
@@ -158,17 +160,10 @@ def _environment(view: View) -> list[str]:
 
 
 def _problems(view: View) -> list[str]:
-    report = view.report
-    failed = [f"{cell.stored.spec.label}: {cell.stored.error or ''}" for cell in report.failed]
-    unsupported = [f"{cell.stored.spec.label}: {cell.stored.error or ''}"
-                   for cell in report.unsupported]
-    flagged = [f"{cell.stored.spec.label}: {'; '.join(cell.flags)}"
-               for cell in report.cells if cell.flags]
-    if not failed and not unsupported and not flagged:
-        return ["None: every cell finished, and none was flagged."]
-    return [*_part("Failed cells", _items(failed)),
-            *_part("Unsupported here (not failures)", _items(unsupported)),
-            *_part("Flagged cells", _items(flagged))]
+    parts = problem_parts(view.report)
+    if not parts:
+        return [PROBLEMS_NONE]
+    return [line for title, lines in parts for line in _part(title, _items(lines))]
 
 
 # One renderer per section of `sections.SECTIONS`, which sets their order and titles.

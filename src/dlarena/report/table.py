@@ -170,6 +170,25 @@ def parity_lines(report: Report) -> list[str]:
     return lines
 
 
+# The problems section's parts, in order, each a title and one line per cell (text formats).
+PROBLEMS_NONE = "None: every cell finished, and none was flagged."
+
+
+def problem_parts(report: Report) -> list[tuple[str, list[str]]]:
+    """Failed cells with their errors, unsupported ones with their reasons (recorded
+    outcomes, not failures), flagged ones with their flags; empty parts left out."""
+    parts = [
+        ("Failed cells", [f"{cell.stored.spec.label}: {cell.stored.error or ''}"
+                          for cell in report.failed]),
+        ("Unsupported here (not failures)", [f"{cell.stored.spec.label}: "
+                                             f"{cell.stored.error or ''}"
+                                             for cell in report.unsupported]),
+        ("Flagged cells", [f"{cell.stored.spec.label}: {'; '.join(cell.flags)}"
+                           for cell in report.cells if cell.flags]),
+    ]
+    return [(title, lines) for title, lines in parts if lines]
+
+
 def manifest_table(report: Report) -> tuple[list[str], list[list[str]]]:
     """Header (setting, frameworks…, differs) and one row per setting."""
     manifest = report.manifest()

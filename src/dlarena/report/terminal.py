@@ -17,6 +17,7 @@ from dlarena.report.table import (
     HEADER,
     LATENCY_HEADER,
     NUMERIC,
+    PROBLEMS_NONE,
     STARTUP_HEADER,
     break_even_lines,
     comparison_rows,
@@ -26,6 +27,7 @@ from dlarena.report.table import (
     latency_rows,
     manifest_table,
     parity_lines,
+    problem_parts,
     run_line,
     startup_rows,
     sweep_lines,
@@ -158,17 +160,11 @@ def _environment(console: Console, view: View) -> None:
 
 
 def _problems(console: Console, view: View) -> None:
-    report = view.report
-    failed = [f"{cell.stored.spec.label}: {cell.stored.error or ''}" for cell in report.failed]
-    unsupported = [f"{cell.stored.spec.label}: {cell.stored.error or ''}"
-                   for cell in report.unsupported]
-    flagged = [f"{cell.stored.spec.label}: {'; '.join(cell.flags)}"
-               for cell in report.cells if cell.flags]
-    if not failed and not unsupported and not flagged:
-        console.print("None: every cell finished, and none was flagged.")
-    _lines(console, "Failed cells", failed)
-    _lines(console, "Unsupported here (not failures)", unsupported)
-    _lines(console, "Flagged cells", flagged)
+    parts = problem_parts(view.report)
+    if not parts:
+        console.print(PROBLEMS_NONE)
+    for title, lines in parts:
+        _lines(console, title, lines)
 
 
 # One renderer per section of `sections.SECTIONS`, which sets their order and titles.
