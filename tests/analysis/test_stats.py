@@ -219,3 +219,14 @@ def test_rounds_needed_is_the_first_count_whose_interval_would_decide() -> None:
                                margin=0.0, most=200) is None
     assert stats.rounds_needed(np.array([0.1]), confidence=0.9875,
                                equivalence_confidence=0.975, margin=0.05) is None
+
+
+def test_scaling_efficiency_is_the_paired_ratio_over_the_ranks() -> None:
+    from dlarena.analysis import stats as statistics
+
+    one = [[100.0, 101.0], [130.0, 129.0], [90.0, 91.0]]
+    two = [[150.0, 151.0], [195.0, 194.0], [135.0, 136.0]]  # 1.5x one rank, round by round
+    efficiency, interval = statistics.scaling_efficiency(two, one, 2)
+    assert efficiency == pytest.approx(0.75, rel=0.01)
+    assert interval is not None and interval[0] < 0.75 < interval[1]
+    assert interval[1] - interval[0] < 0.05  # the rounds' drift cancels in the pairing

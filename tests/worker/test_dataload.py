@@ -19,6 +19,14 @@ def test_input_bound_below_nine_tenths_of_the_in_memory_rate() -> None:
     assert not pipelines.input_bound(120.0, 100.0)
 
 
+def test_an_interval_is_input_bound_only_wholly_below_nine_tenths() -> None:
+    verdict = pipelines.input_bound_verdict
+    assert verdict((0.5, 0.89), 0.7) == pipelines.BOUND
+    assert verdict((0.9, 1.2), 1.0) == pipelines.KEEPS_UP
+    assert verdict((0.8, 0.95), 0.87) == pipelines.UNDECIDED  # straddles 0.9
+    assert verdict(None, 0.5) == pipelines.BOUND  # one process each: the ratio alone
+
+
 def test_image_side_of_image_workloads_and_a_clear_refusal_of_others() -> None:
     assert dataload.image_side(workloads()["cnn"], "cpu") == 32
     assert dataload.image_side(workloads()["resnet50"], "cpu") == 64

@@ -294,6 +294,16 @@ def ratio_ci(a: Samples, b: Samples, *, confidence: float = CONFIDENCE
     return hierarchical_ratio_ci(a, b, confidence=confidence)
 
 
+def scaling_efficiency(n_ranks: Samples, one_rank: Samples, ranks: int, *,
+                       confidence: float = CONFIDENCE
+                       ) -> tuple[float, tuple[float, float] | None]:
+    """Throughput at `ranks` ranks over `ranks` x at one rank, and its interval: the ratio's
+    (`ratio`, `ratio_ci`, paired over rounds where both have two or more) divided by N."""
+    interval = ratio_ci(n_ranks, one_rank, confidence=confidence)
+    return (ratio(n_ranks, one_rank) / ranks,
+            None if interval is None else (interval[0] / ranks, interval[1] / ranks))
+
+
 # The most rounds `rounds_needed` considers: beyond, a pair is out of any budget's reach.
 MOST_ROUNDS = 1000
 

@@ -24,7 +24,7 @@ PIPELINE_HEADER = ("workload", "framework", "format", "batch", "workers", "image
 TRAIN_HEADER = ("workload", "framework", "batch", "workers", "from files", "from memory",
                 f"files/memory ({stats.CONFIDENCE:.0%} CI)", "verdict")
 IN_MEMORY = "train"
-BOUND, KEEPS_UP, UNDECIDED = "input-bound", "keeps up", "undecided"
+BOUND, KEEPS_UP, UNDECIDED = pipelines.BOUND, pipelines.KEEPS_UP, pipelines.UNDECIDED
 DATALOAD = "dataload"
 TRAIN_FROM_FILES = "train-from-files"
 
@@ -102,15 +102,6 @@ def _in_memory(report: Report, cell: CellReport) -> CellReport | None:
     return None
 
 
-def _judged(interval: tuple[float, float] | None, ratio: float) -> str:
-    low, high = interval or (ratio, ratio)
-    if high < pipelines.INPUT_BOUND_RATIO:
-        return BOUND
-    if low >= pipelines.INPUT_BOUND_RATIO:
-        return KEEPS_UP
-    return UNDECIDED
-
-
 def from_files(report: Report, cell: CellReport) -> FromFiles | None:
     files = cell.summaries.get("train_from_files_throughput")
     if files is None:
@@ -129,7 +120,7 @@ def from_files(report: Report, cell: CellReport) -> FromFiles | None:
     ratio = stats.ratio(a, b)
     interval = stats.ratio_ci(a, b)
     return FromFiles(files.median, memory.summaries["train_throughput"].median, ratio,
-                     interval, _judged(interval, ratio),
+                     interval, pipelines.input_bound_verdict(interval, ratio),
                      min(stats.processes(a), stats.processes(b)))
 
 

@@ -53,11 +53,10 @@ def scalings(report: Report) -> list[Scaling]:
             if ranks == 1 or one is None or METRIC not in cell.summaries:
                 continue
             a, b = cell.stored.by_round(METRIC), one.stored.by_round(METRIC)
-            interval = stats.ratio_ci(a, b)
+            efficiency, interval = stats.scaling_efficiency(a, b, ranks)
             found.append(Scaling(
-                group.workload, variant, ranks, cell.summaries[METRIC].median,
-                stats.ratio(a, b) / ranks,
-                None if interval is None else (interval[0] / ranks, interval[1] / ranks),
+                group.workload, variant, ranks, cell.summaries[METRIC].median, efficiency,
+                interval,
                 data_parallel_failure(cell) or data_parallel_failure(one)))
     return found
 

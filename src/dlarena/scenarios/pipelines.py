@@ -20,9 +20,24 @@ LOADER_WORKERS = (0, 1, 2)
 INPUT_BOUND_RATIO = 0.9
 
 
+BOUND, KEEPS_UP, UNDECIDED = "input-bound", "keeps up", "undecided"
+
+
 def input_bound(files_rate: float, memory_rate: float) -> bool:
     """The verdict: the step rate fed from files is below INPUT_BOUND_RATIO x in memory."""
     return files_rate < INPUT_BOUND_RATIO * memory_rate
+
+
+def input_bound_verdict(interval: tuple[float, float] | None, ratio: float) -> str:
+    """From files / in memory with its interval: BOUND when the interval lies below
+    INPUT_BOUND_RATIO, KEEPS_UP when at or above it, else UNDECIDED (no interval: the ratio
+    alone decides)."""
+    low, high = interval or (ratio, ratio)
+    if high < INPUT_BOUND_RATIO:
+        return BOUND
+    if low >= INPUT_BOUND_RATIO:
+        return KEEPS_UP
+    return UNDECIDED
 
 
 @dataclass(frozen=True)
