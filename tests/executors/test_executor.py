@@ -1,4 +1,5 @@
-"""The worker process protocol, with the fake framework through a real subprocess."""
+"""The worker process protocol, with the fake framework through a real subprocess: a fresh
+one, or one forked from a fork server (executors/forkserver.py), which must behave alike."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 
 from dlarena.cell import ThreadSettings
 from dlarena.contract import FrameworkInfo
-from dlarena.executors.local import LocalExecutor, worker_environment
+from dlarena.executors.local import FORKED, LocalExecutor, worker_environment
 from tests.conftest import fake_cell, processes_marked, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,14 +23,30 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.usefixtures("no_fault")
 
 
-def run(cell=None):  # type: ignore[no-untyped-def]
+HOW = ("fresh", "forked")
+
+
+def executor(how: str = "fresh", interpreters: dict[str, str] | None = None,
+             **options: float) -> LocalExecutor:
+    forked = ("train", "infer", "latency") if how == "forked" else ()
+    return LocalExecutor(interpreters, forked_scenarios=forked, **options)
+
+
+def run(cell=None, how: str = "fresh"):  # type: ignore[no-untyped-def]
     events = []
-    outcome = LocalExecutor().run(cell or fake_cell(), lambda _cell, event: events.append(event))
+    measuring = executor(how)
+    try:
+        outcome = measuring.run(cell or fake_cell(), lambda _cell, event: events.append(event))
+    finally:
+        measuring.close()
+    if how == "forked":
+        assert outcome.details.get("process") == FORKED, outcome
     return outcome, events
 
 
-def test_ok_cell_reports_windows_metrics_and_progress() -> None:
-    outcome, events = run()
+@pytest.mark.parametrize("how", HOW)
+def test_ok_cell_reports_windows_metrics_and_progress(how: str) -> None:
+    outcome, events = run(how=how)
     assert outcome.status == "ok", outcome.error
     payload = outcome.payload
     assert len(payload["windows"]) == 3
@@ -64,23 +81,26 @@ def test_a_framework_info_adds_its_thread_cache_and_quiet_variables() -> None:
     assert "DEMO_CACHE" not in worker_environment(ThreadSettings(1, 1), {}, framework=info)
 
 
+@pytest.mark.parametrize("how", HOW)
 @pytest.mark.parametrize(("fault", "message"), [
     ("abort", "worker killed by SIGABRT before reporting a result"),
     ("exit", "worker exited with code 3 before reporting a result"),
     ("raise", "RuntimeError: injected fault in mlp/train"),
 ])
 def test_a_failing_worker_is_an_error_outcome(
-    monkeypatch: pytest.MonkeyPatch, fault: str, message: str
+    monkeypatch: pytest.MonkeyPatch, fault: str, message: str, how: str
 ) -> None:
     monkeypatch.setenv("DLARENA_FAKE_FAULT", fault)
-    outcome, _ = run()
+    outcome, _ = run(how=how)
     assert outcome.status == "error"
     assert outcome.error is not None and outcome.error.startswith(message)
 
 
-def test_a_hanging_worker_is_killed_at_its_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("how", HOW)
+def test_a_hanging_worker_is_killed_at_its_timeout(monkeypatch: pytest.MonkeyPatch,
+                                                   how: str) -> None:
     monkeypatch.setenv("DLARENA_FAKE_FAULT", "hang")
-    outcome, _ = run(fake_cell(timeout_seconds=2.0))
+    outcome, _ = run(fake_cell(timeout_seconds=2.0), how=how)
     assert outcome.status == "error"
     assert outcome.error == "timed out after 2 s"
     assert outcome.wall_seconds < 10
@@ -123,8 +143,11 @@ def wrapper(tmp_path: Path) -> str:
     return str(script)
 
 
-def test_a_worker_behind_a_wrapper_script_runs(wrapper: str) -> None:
-    outcome = LocalExecutor({"fake": wrapper}).run(fake_cell(), lambda *_: None)
+@pytest.mark.parametrize("how", HOW)
+def test_a_worker_behind_a_wrapper_script_runs(wrapper: str, how: str) -> None:
+    measuring = executor(how, {"fake": wrapper})
+    outcome = measuring.run(fake_cell(), lambda *_: None)
+    measuring.close()
     assert outcome.status == "ok", outcome.error
 
 
@@ -132,27 +155,32 @@ COORDINATOR = """
 import sys
 from dlarena.executors.local import LocalExecutor
 from tests.conftest import fake_cell
-LocalExecutor({"fake": sys.argv[1]}).run(fake_cell(timeout_seconds=600.0),
-                                         lambda _cell, event: print(event["phase"], flush=True))
+LocalExecutor({"fake": sys.argv[1]}, forked_scenarios=sys.argv[2:]).run(
+    fake_cell(timeout_seconds=600.0), lambda _cell, event: print(event["phase"], flush=True))
 """
 
 
-@pytest.mark.parametrize(("fault", "how", "wrapped"), [
-    ("hang", signal.SIGKILL, False),
-    ("spawn-hang", signal.SIGKILL, False),
-    ("hang", signal.SIGTERM, False),
-    ("spawn-hang", signal.SIGTERM, False),
-    ("spawn-hang", signal.SIGKILL, True),
+@pytest.mark.parametrize(("fault", "signal_", "wrapped", "how"), [
+    ("hang", signal.SIGKILL, False, "fresh"),
+    ("spawn-hang", signal.SIGKILL, False, "fresh"),
+    ("hang", signal.SIGTERM, False, "fresh"),
+    ("spawn-hang", signal.SIGTERM, False, "fresh"),
+    ("spawn-hang", signal.SIGKILL, True, "fresh"),
+    ("hang", signal.SIGKILL, False, "forked"),
+    ("spawn-hang", signal.SIGKILL, False, "forked"),
+    ("spawn-hang", signal.SIGTERM, False, "forked"),
+    ("spawn-hang", signal.SIGKILL, True, "forked"),
 ])
 def test_workers_and_their_children_die_with_their_coordinator(
-    fault: str, how: signal.Signals, wrapped: bool, wrapper: str
+    fault: str, signal_: signal.Signals, wrapped: bool, how: str, wrapper: str
 ) -> None:
     marker = str(uuid.uuid4())
     env = {**os.environ, "DLARENA_FAKE_FAULT": fault, "DLARENA_TEST_MARKER": marker}
     interpreter = wrapper if wrapped else sys.executable
-    coordinator = subprocess.Popen([sys.executable, "-c", COORDINATOR, interpreter], cwd=ROOT,
-                                   env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                   text=True)
+    forked = ["train"] if how == "forked" else []
+    coordinator = subprocess.Popen([sys.executable, "-c", COORDINATOR, interpreter, *forked],
+                                   cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                   stderr=subprocess.DEVNULL, text=True)
     try:
         assert coordinator.stdout is not None
         for line in coordinator.stdout:
@@ -162,7 +190,7 @@ def test_workers_and_their_children_die_with_their_coordinator(
         assert wait_for(lambda: any(hanging in command
                                     for command in processes_marked(marker).values()), 30)
         time.sleep(0.5)  # in the hang now, writing nothing a dead coordinator would refuse
-        coordinator.send_signal(how)
+        coordinator.send_signal(signal_)
         coordinator.wait(timeout=10)
         left = wait_for(lambda: not processes_marked(marker), 5) or processes_marked(marker)
         assert left is True, f"orphaned: {left}"
@@ -171,8 +199,10 @@ def test_workers_and_their_children_die_with_their_coordinator(
             os.kill(pid, signal.SIGKILL)
 
 
-def test_a_finished_worker_leaves_no_process_behind(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("how", HOW)
+def test_a_finished_worker_leaves_no_process_behind(monkeypatch: pytest.MonkeyPatch,
+                                                    how: str) -> None:
     marker = str(uuid.uuid4())
     monkeypatch.setenv("DLARENA_TEST_MARKER", marker)
-    assert run()[0].status == "ok"
+    assert run(how=how)[0].status == "ok"  # closed: its fork server is gone too
     assert wait_for(lambda: not processes_marked(marker), 5), processes_marked(marker)

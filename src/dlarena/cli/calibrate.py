@@ -13,7 +13,7 @@ from dlarena.errors import UsageError
 
 def calibrate(args: argparse.Namespace) -> int:
     from dlarena.cli import output
-    from dlarena.cli.commands import interpreters_named
+    from dlarena.cli.commands import forked_scenarios, interpreters_named
     from dlarena.cli.progress import ConsoleObserver
     from dlarena.engine.plan import Request
     from dlarena.engine.runner import execute, prepare
@@ -38,7 +38,7 @@ def calibrate(args: argparse.Namespace) -> int:
     console = output.console()
     session = {"calibration": {"framework": name, "runs": args.runs,
                                "started_utc": datetime.now(UTC).isoformat(timespec="seconds")}}
-    executor = LocalExecutor(interpreters)
+    executor = LocalExecutor(interpreters, forked_scenarios=forked_scenarios(args))
     failed = 0
     try:
         store = Store.open(args.db)

@@ -73,7 +73,7 @@ def _executor(args: argparse.Namespace, interpreters: dict[str, str], console: A
     if args.executor == "local":
         if args.address or args.ray_machine:
             raise UsageError("--address and --ray-machine need --executor ray")
-        return LocalExecutor(interpreters)
+        return LocalExecutor(interpreters, forked_scenarios=forked_scenarios(args))
     from dlarena.executors.ray import ClusterError, RayExecutor
 
     try:
@@ -83,6 +83,14 @@ def _executor(args: argparse.Namespace, interpreters: dict[str, str], console: A
     console.print(f"Ray cluster {args.address or '(private: loopback only)'}: {executor.slots} "
                   "node(s) measuring, one cell each at a time")
     return executor
+
+
+def forked_scenarios(args: argparse.Namespace) -> frozenset[str]:
+    """The scenarios whose workers fork from a pre-imported server, unless the user asked for
+    every process to start afresh."""
+    from dlarena.scenarios import pre_imported
+
+    return frozenset() if args.fresh_processes else pre_imported()
 
 
 def check(args: argparse.Namespace) -> int:

@@ -84,6 +84,14 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
+def _process_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--fresh-processes", action="store_true",
+                        help="start every worker process afresh, interpreter and framework "
+                             "import included (default: train, infer and latency workers on "
+                             "the CPU are forked from a server that imported the framework "
+                             "once per framework and round)")
+
+
 def _stopping_arguments(command: argparse.ArgumentParser) -> None:
     command.add_argument("--equivalence", type=_margin, metavar="PERCENT",
                          help="adaptive runs: ratios within ±this are 'no meaningful "
@@ -180,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="paper table: ratios against this framework (default: the paper's)")
     run.add_argument("--no-parity", action="store_true",
                      help="skip the same-model check (verdicts then say it was not checked)")
+    _process_arguments(run)
     _stopping_arguments(run)
     _model_arguments(run)
 
@@ -195,6 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument("--python", type=_interpreter, action="append", default=[],
                            metavar="FRAMEWORK=PATH")
     calibrate.add_argument("--db", default=DEFAULT_DB, help=f"SQLite results file ({DEFAULT_DB})")
+    _process_arguments(calibrate)
     _stopping_arguments(calibrate)
 
     check = commands.add_parser(

@@ -16,6 +16,15 @@ class DeviceUnavailable(RuntimeError):
 class Runtime(ABC):
     """Worker-side glue: imports the framework, sets threads and seeds, syncs the device."""
 
+    @classmethod
+    def preload(cls, *, threads: ThreadSettings, device: str) -> bool:
+        """In a fork server (`worker/forkserver.py`): what `setup` does up to and including
+        the framework's import, and nothing that starts a thread, a device or a compiler, so
+        that a process forked from this one sets the framework up as a fresh process would,
+        only without paying for the import. False (the default): the framework offers no
+        such step, and its cells run in fresh processes."""
+        return False
+
     @abstractmethod
     def setup(self, *, threads: ThreadSettings, seed: int, device: str) -> None:
         """Import the framework and configure it before its first operation."""

@@ -220,6 +220,7 @@ def execute(
             measured += 1
             failed += _measure(item, measured, len(todo), run_id=run_id, store=store,
                                executor=executor, observer=observer)
+        executor.end_round()  # a cell's next process never shares this round's fork server
         if rule is not None and round_index + 1 >= rule.min_rounds:
             looks = _looks(store.cells(run_id), rule)
             for pair in looks:

@@ -43,6 +43,9 @@ class Executor(ABC):
     def cancel(self) -> None:  # noqa: B027 -- most executors have nothing in flight to stop
         """Stop every cell in flight: the run is interrupted."""
 
+    def end_round(self) -> None:  # noqa: B027 -- most executors keep nothing per round
+        """A round of the run has ended: release what was kept for it (fork servers)."""
+
     def close(self) -> None:  # noqa: B027 -- most executors hold nothing
         """Release what the executor holds (a cluster connection)."""
 

@@ -14,7 +14,7 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -23,9 +23,12 @@ from dlarena import registry
 from dlarena.cell import ERROR, OK, UNSUPPORTED, CellSpec, ThreadSettings, worker_request
 from dlarena.contract import FrameworkInfo
 from dlarena.executors.base import CellOutcome, Executor, ProgressHandler
+from dlarena.executors.forkserver import ForkedWorker, ForkServer, ForkServerUnavailable
 from dlarena.isolation import lifeline, netns
 
 STDERR_TAIL_LINES = 40
+# A cell's details say so when its process was forked from a fork server.
+FORKED = "forked from its framework's fork server for the round"
 # How long a worker that has reported its result may take to exit before it is killed (a
 # framework's teardown takes a second or two; a hung atexit handler takes forever).
 EXIT_GRACE_SECONDS = 10.0
@@ -68,13 +71,32 @@ def _describe_exit(returncode: int) -> str:
 
 
 class LocalExecutor(Executor):
-    """Runs each cell in a fresh worker process, from the calling thread (see `lifeline`:
-    the worker is killed when the thread that started it ends)."""
+    """Runs each cell in a worker process of its own, from the calling thread (see
+    `lifeline`: the worker is killed when the thread that started it ends).
+
+    A worker starts afresh (`python -m dlarena.worker`), or, for a measured cell of a
+    scenario in `forked_scenarios` on the CPU, is forked from a fork server that imported
+    its framework once for the round (`replicate`): start-up is paid once per framework and
+    round, not per cell, where start-up is not what the scenario measures. Each round has
+    servers of its own, so a cell's replicates never share one.
+    """
 
     def __init__(self, interpreters: Mapping[str, str] | None = None, *,
-                 exit_grace_seconds: float = EXIT_GRACE_SECONDS) -> None:
+                 exit_grace_seconds: float = EXIT_GRACE_SECONDS,
+                 forked_scenarios: Collection[str] = ()) -> None:
         self._interpreters = dict(interpreters or {})
         self._exit_grace = exit_grace_seconds
+        self._forked_scenarios = frozenset(forked_scenarios)
+        self._servers: dict[tuple[Any, ...], ForkServer] = {}
+        self._unavailable: dict[tuple[Any, ...], str] = {}
+
+    def end_round(self) -> None:
+        for server in self._servers.values():
+            server.close()
+        self._servers.clear()
+
+    def close(self) -> None:
+        self.end_round()
 
     def interpreter(self, framework: str) -> str:
         return self._interpreters.get(framework, sys.executable)
@@ -98,6 +120,8 @@ class LocalExecutor(Executor):
         events: queue.Queue[dict[str, Any] | None] = queue.Queue()
         stderr_tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
 
+        how: dict[str, Any] = {}  # {"process": FORKED} for a forked worker
+
         def outcome(
             error: str | None, payload: dict[str, Any] | None = None,
             details: dict[str, Any] | None = None, *, status: str = ERROR,
@@ -106,7 +130,7 @@ class LocalExecutor(Executor):
                 cell=cell, status=OK if error is None else status, error=error,
                 payload=payload or {}, stderr_tail="".join(stderr_tail),
                 started_utc=started_utc, wall_seconds=time.monotonic() - started,
-                interpreter=interpreter, details=details or {},
+                interpreter=interpreter, details={**how, **(details or {})},
             )
 
         argv = [interpreter, "-m", "dlarena.worker"]
@@ -116,19 +140,30 @@ class LocalExecutor(Executor):
             except netns.PrivateNetworkUnavailable as error:
                 return outcome(f"cannot start the worker in a private network namespace, "
                                f"which this cell needs: {error.strerror}")
-        try:
-            process = subprocess.Popen(
-                argv,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                env=worker_environment(cell.threads, os.environ, scratch=scratch,
-                                       framework=registry.frameworks()[cell.framework]),
-                start_new_session=True,  # the worker and its children are killed as a group
-            )
-        except OSError as error:
-            return outcome(f"cannot start worker interpreter {interpreter}: {error}")
+        framework = registry.frameworks()[cell.framework]
+        process: subprocess.Popen[str] | ForkedWorker | None = None
+        server_seconds = 0.0
+        spawned = started
+        if task == "measure" and cell.scenario in self._forked_scenarios \
+                and cell.device == "cpu" and not cell.options.get(netns.OPTION):
+            process, server_seconds, spawned = self._forked(cell, framework, interpreter,
+                                                            replicate, scratch)
+            if process is not None:
+                how["process"] = FORKED
+        if process is None:
+            try:
+                process = subprocess.Popen(
+                    argv,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                    env=worker_environment(cell.threads, os.environ, scratch=scratch,
+                                           framework=framework),
+                    start_new_session=True,  # the worker and its children die as a group
+                )
+            except OSError as error:
+                return outcome(f"cannot start worker interpreter {interpreter}: {error}")
         readers = [
             threading.Thread(target=_read_events, args=(process.stdout, events), daemon=True),
             threading.Thread(target=_read_lines, args=(process.stderr, stderr_tail), daemon=True),
@@ -190,7 +225,7 @@ class LocalExecutor(Executor):
             return outcome(f"timed out after {cell.timeout_seconds:g} s")
         if result is None:
             last = _last_line("".join(stderr_tail))
-            reason = f"worker {_describe_exit(process.returncode)} before reporting a result"
+            reason = f"worker {_describe_exit(process.wait())} before reporting a result"
             return outcome(f"{reason}: {last}" if last else reason)
         if result.get("status") == UNSUPPORTED:
             return outcome(str(result.get("error") or "(no reason given)"), details=lingered,
@@ -201,8 +236,58 @@ class LocalExecutor(Executor):
         if (problem := _not_a_measurement(result)) is not None:
             return outcome(f"the worker reported {problem}: not a measurement, so the cell "
                            "stores none", details=lingered)
+        if isinstance(process, ForkedWorker):
+            return outcome(None, payload=with_fork_server(
+                with_start_and_exit(result, spawned, result_at), server_seconds),
+                details=lingered)
         return outcome(None, payload=with_start_and_exit(result, started, result_at),
                        details=lingered)
+
+    def _forked(self, cell: CellSpec, framework: FrameworkInfo, interpreter: str,
+                replicate: int, scratch: str) -> tuple[ForkedWorker | None, float, float]:
+        """A worker forked from the round's fork server of this framework (started here if
+        it is the round's first cell of it), the seconds the server's start took now (0 when
+        it was running), and when the fork was asked for; no worker when there is no server,
+        and the cell starts afresh."""
+        environment = worker_environment(cell.threads, os.environ, framework=framework)
+        key = (interpreter, cell.framework, tuple(sorted(environment.items())))
+        if key in self._unavailable:
+            return None, 0.0, 0.0
+        for other, running in list(self._servers.items()):
+            if running.round != replicate or not running.alive():
+                self._servers.pop(other).close()  # another round's, or one that died
+        seconds = 0.0
+        if (server := self._servers.get(key)) is None:
+            try:
+                server = ForkServer(interpreter, cell.framework, cell.device, cell.threads,
+                                    environment, round_index=replicate,
+                                    timeout_seconds=cell.timeout_seconds)
+            except ForkServerUnavailable as why:
+                self._unavailable[key] = str(why)
+                return None, 0.0, 0.0
+            self._servers[key] = server
+            seconds = server.start_seconds
+        caches = {name: os.path.join(scratch, folder)
+                  for name, folder in framework.cache_variables.items()}
+        spawned = time.monotonic()
+        try:
+            return server.spawn(caches, cell.timeout_seconds), seconds, spawned
+        except ForkServerUnavailable as why:
+            self._servers.pop(key).close()
+            self._unavailable[key] = str(why)
+            return None, 0.0, 0.0
+
+
+def with_fork_server(result: dict[str, Any], seconds: float) -> dict[str, Any]:
+    """A forked worker's result: no time to a first result (its framework was imported
+    before it existed: the `startup` scenario measures that in fresh processes), and the
+    fork server's own start, when this worker's cell paid for it, as a phase of its own."""
+    metrics = {name: value for name, value in result.get("metrics", {}).items()
+               if name != "time_to_first_result_seconds"}
+    found = {**result, "metrics": metrics}
+    if isinstance(phases := result.get("phases"), dict) and seconds > 0:
+        found["phases"] = {"fork_server": seconds, **phases}
+    return found
 
 
 def with_start_and_exit(result: dict[str, Any], started: float, result_at: float
@@ -244,7 +329,7 @@ def _not_a_measurement(result: dict[str, Any]) -> str | None:
     return None
 
 
-def _kill(process: subprocess.Popen[str]) -> None:
+def _kill(process: subprocess.Popen[str] | ForkedWorker) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
 

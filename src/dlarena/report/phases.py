@@ -16,7 +16,8 @@ from dlarena.report.model import Report
 
 # A worker process's phases in the order they happen, and what each holds.
 PROCESS_PHASES: tuple[tuple[str, str], ...] = (
-    ("start", "interpreter start and dlarena's imports"),
+    ("fork_server", "a fork server's start and framework import, once per framework and round"),
+    ("start", "interpreter start and dlarena's imports (a forked worker: the fork)"),
     ("import", "framework import and set-up"),
     ("build", "model built, canonical weights set"),
     ("prepare", "batches made on the device, model prepared"),

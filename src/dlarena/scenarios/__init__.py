@@ -30,11 +30,12 @@ _PORTABLE = {"onnx": "ONNX Runtime", "openvino": "OpenVINO (from the ONNX export
 SCENARIOS: dict[str, Scenario] = {
     scenario.name: scenario for scenario in (
         Scenario("train", "samples/s of full optimizer steps (forward, backward, update)",
-                 "train_throughput", f"{RUNS}:run_train"),
+                 "train_throughput", f"{RUNS}:run_train", pre_imported=True),
         Scenario("infer", "samples/s of forward passes in inference mode, no gradients",
-                 "infer_throughput", f"{RUNS}:run_infer"),
+                 "infer_throughput", f"{RUNS}:run_infer", pre_imported=True),
         Scenario("latency", "per-request latency of batch-1 inference after warm-up",
-                 "latency_seconds", f"{RUNS}:run_latency", batch_size=1, windowed=False),
+                 "latency_seconds", f"{RUNS}:run_latency", batch_size=1, windowed=False,
+                 pre_imported=True),
         Scenario("startup", "import, build, first training step: time to a first result",
                  "time_to_first_result_seconds", f"{RUNS}:run_startup", windowed=False),
         Convergence("convergence", "train N epochs on a real dataset: accuracy, time, memory",
@@ -70,6 +71,11 @@ SCENARIOS: dict[str, Scenario] = {
                      before_build=f"{RUNS}:join_ranks"),
     )
 }
+
+
+def pre_imported() -> frozenset[str]:
+    """The scenarios whose workers may be forked from a pre-imported fork server."""
+    return frozenset(name for name, scenario in SCENARIOS.items() if scenario.pre_imported)
 
 
 def swept_options(spec: CellSpec) -> str:

@@ -37,6 +37,10 @@ class Scenario:
     before_build: str | None = None
     # Options of the request that only this scenario reads ("dataset", "epochs").
     takes: tuple[str, ...] = ()
+    # Times nothing of a process's start, so its workers may be forked from a fork server
+    # that imported the framework once for the round (executors/forkserver.py); the
+    # `startup` scenario, which times the import, is measured in fresh processes.
+    pre_imported: bool = False
 
     @property
     def compared(self) -> bool:

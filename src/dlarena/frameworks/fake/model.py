@@ -4,7 +4,9 @@ It implements every workload with a small fixed amount of NumPy work per step. F
 injected through the environment, so tests exercise the real worker-process path:
 DLARENA_FAKE_FAULT = "<fault>[:<workload>[:<scenario>]]", fault one of
 abort (os.abort), hang (sleeps forever), spawn-hang (starts a child process that sleeps,
-then hangs), raise (a Python exception), exit (exit code 3).
+then hangs), raise (a Python exception), exit (exit code 3). Two more strike its fork server
+(runtime.py's `preload`) instead: preload-refused (no preload step), preload-exit (the server
+exits with code 3 before it is ready).
 """
 
 from __future__ import annotations
@@ -79,6 +81,8 @@ def inject_fault(workload: str, scenario: str) -> None:
     if not spec:
         return
     fault, *where = spec.split(":")
+    if fault.startswith("preload-"):
+        return  # the fork server's (FakeRuntime.preload)
     if (where and where[0] != workload) or (len(where) > 1 and where[1] != scenario):
         return
     if fault == "abort":

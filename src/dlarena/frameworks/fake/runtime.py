@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -9,9 +10,18 @@ import numpy as np
 
 from dlarena.cell import ThreadSettings
 from dlarena.contract import Runtime
+from dlarena.frameworks.fake.model import FAULT_VARIABLE
 
 
 class FakeRuntime(Runtime):
+    @classmethod
+    def preload(cls, *, threads: ThreadSettings, device: str) -> bool:
+        """Nothing to import (NumPy is); the preload faults of `model.inject_fault`."""
+        fault = os.environ.get(FAULT_VARIABLE, "")
+        if fault == "preload-exit":
+            os._exit(3)
+        return fault != "preload-refused"
+
     def setup(self, *, threads: ThreadSettings, seed: int, device: str) -> None:
         self._device = device
         self.synced = 0

@@ -49,11 +49,24 @@ class CompileLog:
 
 
 class JaxRuntime(Runtime):
-    def setup(self, *, threads: ThreadSettings, seed: int, device: str) -> None:
+    @classmethod
+    def preload(cls, *, threads: ThreadSettings, device: str) -> bool:
+        # Importing JAX starts no XLA client (the first array or device query does); the
+        # CPU affinity set here is inherited by the forked process, which sets it again.
+        cls._before_import(threads, device)
+        import jax  # noqa: F401
+
+        return True
+
+    @staticmethod
+    def _before_import(threads: ThreadSettings, device: str) -> None:
         # All of this must happen before JAX is imported and before any array exists.
         xla_threads.limit(threads)
         if device == "cpu":
             os.environ["JAX_PLATFORMS"] = "cpu"  # no probing for CUDA or TPU plug-ins
+
+    def setup(self, *, threads: ThreadSettings, seed: int, device: str) -> None:
+        self._before_import(threads, device)
         import jax as jax_module
 
         jax: Any = jax_module  # partly untyped (config.update, block_until_ready)

@@ -15,11 +15,24 @@ from dlarena.frameworks._keras.backend import KerasRuntime, KerasSteps, Step
 
 
 class TensorflowRuntime(KerasRuntime):
-    def setup(self, *, threads: ThreadSettings, seed: int, device: str) -> None:
+    @classmethod
+    def preload(cls, *, threads: ThreadSettings, device: str) -> bool:
+        # The import creates no eager context and no thread pool: the first operation (or
+        # the thread settings in `setup`) does, in the forked process.
+        cls._before_import()
+        import tensorflow  # noqa: F401
+
+        return True
+
+    @staticmethod
+    def _before_import() -> None:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         # Keras 3 follows KERAS_BACKEND; this framework is Keras on TensorFlow, whatever the
         # user's environment or ~/.keras/keras.json says.
         os.environ["KERAS_BACKEND"] = "tensorflow"
+
+    def setup(self, *, threads: ThreadSettings, seed: int, device: str) -> None:
+        self._before_import()
         import tensorflow as tf
 
         # Must run before TensorFlow's first op; later calls raise RuntimeError.

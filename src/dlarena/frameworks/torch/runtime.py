@@ -10,6 +10,14 @@ from dlarena.contract import DeviceUnavailable, Runtime
 
 
 class TorchRuntime(Runtime):
+    @classmethod
+    def preload(cls, *, threads: ThreadSettings, device: str) -> bool:
+        # Importing torch starts no OpenMP pool (the first parallel operation does) and no
+        # CUDA context; only a CPU cell is ever forked (executors/forkserver.py).
+        import torch  # noqa: F401
+
+        return True
+
     def setup(self, *, threads: ThreadSettings, seed: int, device: str) -> None:
         import torch
 
