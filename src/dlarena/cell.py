@@ -12,6 +12,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 PROTOCOL_VERSION = 1
+# A fork server's control socket (executors/forkserver.py, worker/forkserver.py): the variable
+# naming its inherited descriptor, and the largest message either side sends.
+FORKSERVER_FD_VARIABLE = "DLARENA_FORKSERVER_FD"
+FORKSERVER_MESSAGE_BYTES = 1 << 16
 # What a worker does with a cell: time it, collect parity evidence into an artifacts file (or,
 # "checks", for each cell of a JSON list that the artifacts path names, in one process), or
 # (a deployment cell's children) load a saved model in a fresh process, or serve the model.

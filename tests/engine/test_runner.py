@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -13,9 +14,10 @@ from dlarena.engine import environment
 from dlarena.engine.plan import Request
 from dlarena.engine.runner import run
 from dlarena.errors import UsageError
-from dlarena.executors.local import LocalExecutor
+from dlarena.executors.local import FORKED, LocalExecutor
+from dlarena.scenarios import pre_imported
 from dlarena.store import Store
-from tests.conftest import RecordingObserver
+from tests.conftest import RecordingObserver, processes_marked
 
 pytestmark = pytest.mark.usefixtures("no_fault")
 
@@ -200,6 +202,25 @@ def test_until_decided_stops_a_clear_comparison_at_the_first_look(tmp_path: Path
     # Resuming measures nothing more: the stored rounds decide again.
     again = go(store, ADAPTIVE)
     assert again.run_id == summary.run_id and again.measured == 0
+
+
+def test_forked_rounds_each_have_their_own_servers_and_none_outlives_its_round(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each round starts a fork server per framework (the round's first cell of it pays for
+    it), and the runner ends the round's servers before the next round begins."""
+    marker = str(uuid.uuid4())
+    monkeypatch.setenv("DLARENA_TEST_MARKER", marker)
+    executor = LocalExecutor(forked_scenarios=pre_imported())
+    summary = run(ADAPTIVE, store=(store := Store.open(tmp_path / "r.db")), executor=executor,
+                  interpreters={}, observer=RecordingObserver())
+    assert not processes_marked(marker)  # executor.close() not called: end_round did it
+    cells = store.cells(summary.run_id)
+    assert summary.failed == 0 and all(c.processes >= 2 for c in cells)
+    for cell in cells:
+        assert all(d["process"] == FORKED for d in cell.details)
+    paid = [["fork_server" in d["phases"] for d in cell.details] for cell in cells]
+    # One server per round (the fake has one framework, both modes): one cell pays for it.
+    assert [a + b for a, b in zip(*paid, strict=True)] == [1] * cells[0].processes, paid
 
 
 def test_until_decided_and_a_fixed_process_count_are_exclusive(tmp_path: Path) -> None:

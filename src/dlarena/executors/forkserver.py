@@ -18,11 +18,8 @@ import time
 from collections.abc import Mapping
 from typing import IO, Any
 
-from dlarena.cell import ThreadSettings
+from dlarena.cell import FORKSERVER_FD_VARIABLE, FORKSERVER_MESSAGE_BYTES, ThreadSettings
 
-# Must match worker/forkserver.py (the coordinator never imports worker code).
-CONTROL_VARIABLE = "DLARENA_FORKSERVER_FD"
-MESSAGE_BYTES = 1 << 16
 # How long a fork server may take to exit once its socket is closed.
 CLOSE_GRACE_SECONDS = 10.0
 
@@ -48,7 +45,7 @@ class ForkServer:
                 [interpreter, "-m", "dlarena.worker.forkserver", framework, device,
                  str(threads.intra_op), str(threads.inter_op)],
                 stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
-                env={**environment, CONTROL_VARIABLE: str(theirs.fileno())},
+                env={**environment, FORKSERVER_FD_VARIABLE: str(theirs.fileno())},
                 pass_fds=(theirs.fileno(),), start_new_session=True,
             )
         except OSError as error:
@@ -119,7 +116,7 @@ def receive(control: socket.socket, timeout_seconds: float) -> dict[str, Any] | 
     if not ready:
         return None
     try:
-        data = control.recv(MESSAGE_BYTES)
+        data = control.recv(FORKSERVER_MESSAGE_BYTES)
     except OSError:
         return None
     if not data:
@@ -161,7 +158,7 @@ class ForkedWorker:
             if not ready:
                 return
             try:
-                data = self._control.recv(MESSAGE_BYTES)
+                data = self._control.recv(FORKSERVER_MESSAGE_BYTES)
             except OSError:
                 data = b""
             if not data:  # the server died: so did its workers (their parent-death signal)

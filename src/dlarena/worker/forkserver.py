@@ -31,12 +31,9 @@ import sys
 from typing import Any
 
 from dlarena import registry
-from dlarena.cell import ThreadSettings
+from dlarena.cell import FORKSERVER_FD_VARIABLE, FORKSERVER_MESSAGE_BYTES, ThreadSettings
 from dlarena.isolation import lifeline
 
-# The environment variable naming the inherited control socket's descriptor.
-CONTROL_VARIABLE = "DLARENA_FORKSERVER_FD"
-MESSAGE_BYTES = 1 << 16
 STDIO = 3  # stdin, stdout, stderr
 
 
@@ -47,7 +44,7 @@ def send(control: socket.socket, **message: Any) -> None:
 def serve(control: socket.socket) -> None:
     """Fork a worker for each request until the socket ends."""
     while True:
-        data, fds, _, _ = socket.recv_fds(control, MESSAGE_BYTES, STDIO)
+        data, fds, _, _ = socket.recv_fds(control, FORKSERVER_MESSAGE_BYTES, STDIO)
         if not data:
             return
         request = json.loads(data)
@@ -92,7 +89,7 @@ def _become_worker(control: socket.socket, fds: list[int], environment: dict[str
 
 def run() -> int:
     lifeline.die_with_parent()
-    control = socket.socket(fileno=int(os.environ.pop(CONTROL_VARIABLE)))
+    control = socket.socket(fileno=int(os.environ.pop(FORKSERVER_FD_VARIABLE)))
     framework, device, intra_op, inter_op = sys.argv[1:5]
     threads = ThreadSettings(int(intra_op), int(inter_op))
     ready = registry.runtime_class(framework).preload(threads=threads, device=device)
