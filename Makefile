@@ -20,8 +20,10 @@ run: $(STAMP)
 	  $(BIN)/dlarena report --db $(DB) --format html --out results/report.html; \
 	fi; exit $$status
 
+# Two lanes (pytest-xdist), each on CPUs of its own (tests/conftest.py), a test file at a
+# time per lane so a file's shared fixtures are made once.
 test: $(STAMP) venvs lint browser
-	$(BIN)/python -m pytest --durations=15
+	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=30
 
 # The fast lane, for every change: lint, types and the tests that need no real framework and
 # are not marked slow, on every core (pytest-xdist). `make test` runs them all, one at a time.

@@ -19,6 +19,26 @@ os.environ.setdefault("DLARENA_PEAK_SECONDS", "0.05")
 FAST = MeasureSettings(min_window_seconds=0.01, windows=3, max_warmup_windows=2)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    _own_cpus_per_lane()
+
+
+def _own_cpus_per_lane() -> None:
+    """Under pytest-xdist (`make test` runs two lanes), each lane and every process it starts
+    runs on CPUs of its own: two lanes' framework threads never compete for one core (which
+    slows PyTorch's OpenMP threads far more than 2x), and a cell's default thread count is
+    its lane's CPUs (`environment.available_cpus` reads the affinity). Outside xdist, or
+    with more lanes than CPUs, nothing changes."""
+    lane = os.environ.get("PYTEST_XDIST_WORKER", "")  # "gw0", "gw1", ...
+    lanes = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0") or 0)
+    if not lane.startswith("gw") or lanes < 2 or not hasattr(os, "sched_setaffinity"):
+        return
+    cpus = sorted(os.sched_getaffinity(0))
+    if lanes > len(cpus):
+        return
+    os.sched_setaffinity(0, cpus[int(lane.removeprefix("gw")) % lanes::lanes])
+
+
 def fake_cell(**changes: Any) -> CellSpec:
     fields: dict[str, Any] = {
         "workload": "mlp", "framework": "fake", "mode": "eager", "scenario": "train",
