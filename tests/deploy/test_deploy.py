@@ -77,6 +77,16 @@ def test_an_export_the_framework_cannot_make_is_unsupported_saying_why() -> None
     assert outcome.payload == {}
 
 
+def test_a_format_no_exporter_of_the_framework_writes_is_unsupported_before_exporting(
+) -> None:
+    """AOTInductor compiles PyTorch programs only: another framework's cell says so, in the
+    worker's words, not in its exporter's."""
+    outcome = run_fake("export-aotinductor")
+    assert outcome.status == "unsupported"
+    assert outcome.error == ("fake has no aotinductor exporter (AOTInductor compiles PyTorch "
+                             "programs (torch.export) only)")
+
+
 def test_an_export_that_computes_other_outputs_still_fails_its_cell() -> None:
     # The same ONNX path, correct: measured; its scores planted off by 0.01: a failure.
     right = run_fake("export-onnx", plant_export_difference=0.0)
@@ -303,7 +313,8 @@ def test_deploy_suite_plans_every_scenario_for_every_framework_and_keras_backend
     assert {c.framework for c in cells} == set(FRAMEWORKS_THAT_SHIP)
     assert {c.workload for c in cells} == {"mlp", "cnn", "resnet50", "transformer"}
     assert {c.scenario for c in cells} == {"save-weights", "save-model", "save-program",
-                                           "export-onnx", "export-litert", "serve"}
+                                           "export-onnx", "export-litert",
+                                           "export-aotinductor", "serve"}
     assert {c.batch_size for c in cells if c.scenario == "serve"} == {1}
     assert {c.size for c in cells} == {"cpu"} and "fake" not in {c.framework for c in cells}
 

@@ -60,6 +60,7 @@ def test_saved_model_loads_in_a_fresh_process_with_equal_outputs(
 
 @pytest.mark.parametrize(("framework", "workload", "scenario"), [
     ("torch", "cnn", "export-onnx"),
+    ("torch", "mlp", "export-aotinductor"),  # C++ kernels compiled by the system's g++
     ("tensorflow", "cnn", "export-litert"),  # NHWC inputs, through the SavedModel
     ("jax", "cnn", "export-litert"),  # through jax2tf and a SavedModel
     ("keras-jax", "cnn", "export-litert"),  # Keras' SavedModel (jax2tf), then converted
@@ -85,6 +86,8 @@ def test_export_runs_in_its_runtime_beside_the_framework(
     ("keras-jax", "export-onnx", "Keras exports ONNX from JAX through jax2onnx, and jax2onnx "
                                  "is not installed"),
     ("torch", "export-litert", "litert-torch is not installed"),
+    ("jax", "export-aotinductor", "jax has no aotinductor exporter (AOTInductor compiles "
+                                  "PyTorch programs"),
     ("keras-torch", "export-litert", "Keras exports LiteRT from PyTorch through litert-torch, "
                                      "which is not installed"),
 ])

@@ -36,8 +36,10 @@ def test_export_matrix_shows_each_outcome(report) -> None:  # type: ignore[no-un
     assert outcomes["save-weights"] == "ok (max |Δ| 0.0e+00)"
     assert outcomes["export-onnx"] == "unsupported here: the fake framework has no onnx exporter"
     assert outcomes["serve"] == "ok"
+    assert outcomes["export-aotinductor"].startswith("unsupported here: fake has no "
+                                                     "aotinductor exporter")
     assert [cell.stored.spec.scenario for cell in report.unsupported] == [
-        "export-onnx", "export-litert"] and not report.failed
+        "export-onnx", "export-litert", "export-aotinductor"] and not report.failed
 
 
 def test_markdown_and_html_carry_the_deployment_section(report) -> None:  # type: ignore[no-untyped-def]

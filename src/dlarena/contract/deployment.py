@@ -8,7 +8,9 @@ Three kinds of native save cover what each ecosystem offers, so cells compare li
 `weights` (loading needs the model's code: PyTorch's `state_dict`, Keras' `.weights.h5`),
 `model` (architecture and weights in one file: a pickled `nn.Module`, a `.keras` file) and
 `program` (a traced program that runs without the model's code: `torch.export`, SavedModel).
-Portable formats are exported files that another runtime runs: `onnx` and `litert`.
+Portable formats are exported files that another runtime runs: `onnx`, `litert` and
+`aotinductor` (a PyTorch program compiled ahead of time into a shared library, run by
+PyTorch's AOTInductor loader without Python's model code).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import numpy as np
 from dlarena.contract.implementation import Implementation
 
 SAVE_KINDS = ("weights", "model", "program")
-PORTABLE_FORMATS = ("onnx", "litert")
+PORTABLE_FORMATS = ("onnx", "litert", "aotinductor")
 
 # canonical inputs -> outputs, as float64-free NumPy (the model's own dtype).
 Predict = Callable[[np.ndarray], np.ndarray]
@@ -44,6 +46,10 @@ def contiguous_in(dtype: str, native: np.ndarray) -> np.ndarray:
 
 class Deployment(ABC):
     """One framework's save, load and export paths around a built implementation."""
+
+    # The portable formats `export` writes; asked for another, a cell is `unsupported` with
+    # a reason that says so, and `export` is never called.
+    portable_formats: tuple[str, ...] = ("onnx", "litert")
 
     def __init__(self, impl: Implementation) -> None:
         self.impl = impl

@@ -134,7 +134,7 @@ _ALL = (
 )
 
 _DEPLOYMENT = ("save-weights", "save-model", "save-program", "export-onnx", "export-litert",
-               "serve")
+               "export-aotinductor", "serve")
 _ALL_WITH_DEPLOYMENT = (
     *_ALL,
     Suite(

@@ -11,7 +11,7 @@ from dlarena.report.model import CellReport, Report
 from dlarena.scenarios.deployment import P99_REQUESTS
 
 SAVE_SCENARIOS = ("save-weights", "save-model", "save-program")
-EXPORT_SCENARIOS = ("export-onnx", "export-openvino", "export-litert")
+EXPORT_SCENARIOS = ("export-onnx", "export-openvino", "export-litert", "export-aotinductor")
 MATRIX_SCENARIOS = (*SAVE_SCENARIOS, *EXPORT_SCENARIOS, "serve")
 # A failed cell's reason in the matrix, cut to this many characters (the full one is listed
 # under the failed cells).

@@ -25,6 +25,7 @@ _SAVES = {"weights": "weights only; loading needs the model's code",
           "model": "architecture and weights in one file",
           "program": "a traced program that runs without the model's code"}
 _PORTABLE = {"onnx": "ONNX Runtime", "openvino": "OpenVINO (from the ONNX export)",
+             "aotinductor": "PyTorch's AOTInductor loader (a compiled .pt2 package)",
              "litert": "the LiteRT interpreter"}
 
 SCENARIOS: dict[str, Scenario] = {

@@ -24,7 +24,7 @@ import numpy as np
 
 from dlarena import registry
 from dlarena.cell import CellSpec
-from dlarena.contract import Deployment, Implementation, Runtime, Workload
+from dlarena.contract import Deployment, ExportUnsupported, Implementation, Runtime, Workload
 from dlarena.deploy import load as loadgen
 from dlarena.deploy import portable
 from dlarena.deploy.child import LOAD_JOB_OPTION, Child, ChildFailed
@@ -226,8 +226,12 @@ def export_scenario(portable_format: str) -> Callable[..., Figures]:
             progress("export", 0, 1)
             started = time.perf_counter()
             # ExportUnsupported (the exporter refuses the model): the cell's outcome.
-            path = deployment.export(
-                portable.EXPORTED_AS.get(portable_format, portable_format), folder, inputs)
+            exported_as = portable.EXPORTED_AS.get(portable_format, portable_format)
+            if exported_as not in deployment.portable_formats:
+                raise ExportUnsupported(
+                    f"{cell.framework} has no {exported_as} exporter "
+                    f"({portable.ONLY_FROM.get(exported_as, 'no framework here exports it')})")
+            path = deployment.export(exported_as, folder, inputs)
             export_seconds = time.perf_counter() - started
             size = _size(path)
             # The framework before the runtime is opened: a portable runtime's thread pool

@@ -89,9 +89,13 @@ class TorchDeployment(Deployment):
             return self._run(module)
         return self._run(torch.export.load(path).module())
 
+    portable_formats = ("onnx", "litert", "aotinductor")
+
     def export(self, portable_format: str, folder: str, inputs: np.ndarray) -> str:
         import torch
 
+        if portable_format == "aotinductor":
+            return self._aotinductor(folder, inputs)
         if portable_format == "litert":
             if importlib.util.find_spec("litert_torch") is None:
                 raise ExportUnsupported(_LITERT_MISSING)
@@ -108,6 +112,24 @@ class TorchDeployment(Deployment):
             raise ExportUnsupported(f"torch.onnx.export failed: {type(error).__name__}: "
                                     f"{_first_line(error)}") from error
         return path
+
+    def _aotinductor(self, folder: str, inputs: np.ndarray) -> str:
+        """torch.export with a dynamic batch, compiled ahead of time by Inductor into a .pt2
+        package (C++ kernels built by the system's compiler: minutes for a large model)."""
+        import torch
+        from torch._inductor import aoti_compile_and_package
+
+        self.impl.prepare(training=False)
+        batch = torch.export.Dim("batch", min=1, max=MAX_BATCH)
+        example = self._tensor(inputs).contiguous()
+        try:
+            program = torch.export.export(self.impl.model, (example,),
+                                          dynamic_shapes=({0: batch},))
+            return str(aoti_compile_and_package(
+                program, package_path=os.path.join(folder, "model.pt2")))
+        except Exception as error:  # the exporter's or the compiler's own words
+            raise ExportUnsupported(f"AOTInductor failed: {type(error).__name__}: "
+                                    f"{_first_line(error)}") from error
 
     def portable_inputs(self, inputs: np.ndarray) -> np.ndarray:
         return inputs if inputs.dtype != np.float64 else inputs.astype(np.float32)

@@ -225,10 +225,10 @@ class UserModel(Workload):
     @property
     def default_scenarios(self) -> tuple[str, ...]:
         """Training and inference; for a PyTorch module also its exported program
-        (torch.export), ONNX Runtime and OpenVINO, each checked against the module's own
-        outputs."""
-        return ("train", "infer", *(("save-program", "export-onnx", "export-openvino")
-                                    if self.family == "torch" else ()))
+        (torch.export), ONNX Runtime, OpenVINO and AOTInductor, each checked against the
+        module's own outputs."""
+        return ("train", "infer", *(("save-program", "export-onnx", "export-openvino",
+                                     "export-aotinductor") if self.family == "torch" else ()))
 
     @property
     def default_modes(self) -> tuple[str, ...]:
