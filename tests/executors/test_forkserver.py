@@ -84,6 +84,9 @@ def test_without_a_fork_server_the_cell_runs_in_a_fresh_process(
     monkeypatch.setenv("DLARENA_FAKE_FAULT", fault)
     outcome = measure(executor)
     assert "process" not in outcome.details
+    assert outcome.details["fork_server_unavailable"] == {
+        "preload-refused": "fake has no preload step",
+        "preload-exit": "the fork server of fake did not start: (it wrote nothing)"}[fault]
     assert "fork_server" not in outcome.payload["phases"]
     assert "time_to_first_result_seconds" in outcome.payload["metrics"]
 

@@ -146,10 +146,12 @@ class LocalExecutor(Executor):
         spawned = started
         if task == "measure" and cell.scenario in self._forked_scenarios \
                 and cell.device == "cpu" and not cell.options.get(netns.OPTION):
-            process, server_seconds, spawned = self._forked(cell, framework, interpreter,
-                                                            replicate, scratch)
+            process, server_seconds, spawned, why = self._forked(
+                cell, framework, interpreter, replicate, scratch)
             if process is not None:
                 how["process"] = FORKED
+            else:  # said with the cell: its process started afresh, and why
+                how["fork_server_unavailable"] = why
         if process is None:
             try:
                 process = subprocess.Popen(
@@ -244,15 +246,16 @@ class LocalExecutor(Executor):
                        details=lingered)
 
     def _forked(self, cell: CellSpec, framework: FrameworkInfo, interpreter: str,
-                replicate: int, scratch: str) -> tuple[ForkedWorker | None, float, float]:
+                replicate: int, scratch: str
+                ) -> tuple[ForkedWorker | None, float, float, str | None]:
         """A worker forked from the round's fork server of this framework (started here if
         it is the round's first cell of it), the seconds the server's start took now (0 when
-        it was running), and when the fork was asked for; no worker when there is no server,
-        and the cell starts afresh."""
+        it was running), when the fork was asked for, and (no worker) why there is no server:
+        the cell then starts afresh."""
         environment = worker_environment(cell.threads, os.environ, framework=framework)
         key = (interpreter, cell.framework, tuple(sorted(environment.items())))
         if key in self._unavailable:
-            return None, 0.0, 0.0
+            return None, 0.0, 0.0, self._unavailable[key]
         for other, running in list(self._servers.items()):
             if running.round != replicate or not running.alive():
                 self._servers.pop(other).close()  # another round's, or one that died
@@ -264,18 +267,18 @@ class LocalExecutor(Executor):
                                     timeout_seconds=cell.timeout_seconds)
             except ForkServerUnavailable as why:
                 self._unavailable[key] = str(why)
-                return None, 0.0, 0.0
+                return None, 0.0, 0.0, str(why)
             self._servers[key] = server
             seconds = server.start_seconds
         caches = {name: os.path.join(scratch, folder)
                   for name, folder in framework.cache_variables.items()}
         spawned = time.monotonic()
         try:
-            return server.spawn(caches, cell.timeout_seconds), seconds, spawned
+            return server.spawn(caches, cell.timeout_seconds), seconds, spawned, None
         except ForkServerUnavailable as why:
             self._servers.pop(key).close()
             self._unavailable[key] = str(why)
-            return None, 0.0, 0.0
+            return None, 0.0, 0.0, str(why)
 
 
 def with_fork_server(result: dict[str, Any], seconds: float) -> dict[str, Any]:
