@@ -84,7 +84,7 @@ def test_a_format_no_exporter_of_the_framework_writes_is_unsupported_before_expo
     outcome = run_fake("export-aotinductor")
     assert outcome.status == "unsupported"
     assert outcome.error == ("fake has no aotinductor exporter (AOTInductor compiles PyTorch "
-                             "programs (torch.export) only)")
+                             "programs only)")
 
 
 def test_an_export_that_computes_other_outputs_still_fails_its_cell() -> None:

@@ -84,6 +84,13 @@ class Deployment(ABC):
         `inputs` are canonical example inputs. Raise ExportUnsupported with the converter's
         own reason where it refuses the model (the cell is then `unsupported`)."""
 
+    def open_exported(self, portable_format: str, path: str, threads: int
+                      ) -> tuple[Predict, str] | None:
+        """An exported model that only this framework runs (AOTInductor's package), opened
+        with `threads`, and its runtime's name and version; None (the default): a portable
+        runtime (deploy/portable.py) runs the format."""
+        return None
+
     @abstractmethod
     def portable_inputs(self, inputs: np.ndarray) -> np.ndarray:
         """Canonical inputs -> what the exported model takes (its native layout)."""

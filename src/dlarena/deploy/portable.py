@@ -1,5 +1,6 @@
 """Run an exported model in a portable runtime: ONNX Runtime, OpenVINO (reading the same
-ONNX export), the LiteRT interpreter, or PyTorch's AOTInductor loader (a compiled package).
+ONNX export) or the LiteRT interpreter. A format only its own framework runs (AOTInductor's
+compiled package) is opened by that framework's `Deployment.open_exported` instead.
 
 Each gets the cell's intra-op thread count, as every framework does; none is a framework,
 so none is named in frameworks/.
@@ -14,9 +15,9 @@ import numpy as np
 from dlarena.contract import Predict
 
 RUNTIME_DISTRIBUTIONS = {"onnx": "onnxruntime", "openvino": "openvino",
-                         "litert": "ai-edge-litert", "aotinductor": "torch"}
-# Formats only one framework's programs can take.
-ONLY_FROM = {"aotinductor": "AOTInductor compiles PyTorch programs (torch.export) only"}
+                         "litert": "ai-edge-litert"}
+# Formats only one framework's programs can take, and why.
+ONLY_FROM = {"aotinductor": "AOTInductor compiles PyTorch programs only"}
 # The file a runtime reads, where it is not its own format: OpenVINO reads the ONNX export.
 EXPORTED_AS = {"openvino": "onnx"}
 
@@ -35,8 +36,6 @@ def open_model(portable_format: str, path: str, threads: int) -> Predict:
         return _openvino(path, threads)
     if portable_format == "litert":
         return _litert(path, threads)
-    if portable_format == "aotinductor":
-        return _aotinductor(path, threads)
     raise ValueError(f"unknown portable format {portable_format!r}")
 
 
@@ -89,18 +88,3 @@ def _litert(path: str, threads: int) -> Predict:
         return np.array(interpreter.get_tensor(interpreter.get_output_details()[0]["index"]))
     return predict
 
-
-def _aotinductor(path: str, threads: int) -> Predict:
-    import torch
-    from torch._inductor import aoti_load_package
-
-    torch.set_num_threads(threads)  # the compiled kernels' OpenMP threads
-    package = aoti_load_package(path)
-
-    def predict(inputs: np.ndarray) -> np.ndarray:
-        with torch.inference_mode():
-            outputs = package(torch.from_numpy(np.ascontiguousarray(inputs)))
-        if isinstance(outputs, list | tuple):
-            outputs = outputs[0]
-        return np.asarray(outputs.numpy())
-    return predict

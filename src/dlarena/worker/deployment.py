@@ -245,13 +245,19 @@ def export_scenario(portable_format: str) -> Callable[..., Figures]:
                 lambda: runtime.sync(impl.infer_step(native_batch)), cell, items, progress)
             native_latency = _latencies(lambda: runtime.sync(impl.infer_step(native_one)),
                                         _level_seconds(cell) / 4)
+            runtime_name = portable_format
             try:
-                model = portable.open_model(portable_format, path, cell.threads.intra_op)
+                own = deployment.open_exported(portable_format, path, cell.threads.intra_op)
+                if own is None:
+                    runtime_name = portable.runtime_version(portable_format)
+                    model = portable.open_model(portable_format, path, cell.threads.intra_op)
+                else:
+                    model, runtime_name = own
             except Exception as error:  # the exporter wrote a model its runtime refuses
                 text = str(error).strip().splitlines()
                 raise RuntimeError(
-                    f"the {portable_format} export does not load in "
-                    f"{portable.runtime_version(portable_format)}: {type(error).__name__}: "
+                    f"the {portable_format} export does not load in {runtime_name}: "
+                    f"{type(error).__name__}: "
                     f"{text[0][:300] if text else '(no message)'}") from None
             batch, one = deployment.portable_inputs(inputs), deployment.portable_inputs(single)
             check = agreement(reference, model(batch), exact=False)
@@ -268,7 +274,7 @@ def export_scenario(portable_format: str) -> Callable[..., Figures]:
             "max_abs_difference": check.max_abs_difference,
             "native_infer_throughput": native_rate,
             "portable_speedup": portable_rate / native_rate,
-        }, manifest={"portable_runtime": portable.runtime_version(portable_format)})
+        }, manifest={"portable_runtime": runtime_name})
     return run
 
 

@@ -131,6 +131,26 @@ class TorchDeployment(Deployment):
             raise ExportUnsupported(f"AOTInductor failed: {type(error).__name__}: "
                                     f"{_first_line(error)}") from error
 
+    def open_exported(self, portable_format: str, path: str, threads: int
+                      ) -> tuple[Predict, str] | None:
+        """AOTInductor's package, run by PyTorch's loader with the cell's threads (the
+        compiled kernels' OpenMP threads); the other formats run in portable runtimes."""
+        if portable_format != "aotinductor":
+            return None
+        import torch
+        from torch._inductor import aoti_load_package
+
+        torch.set_num_threads(threads)
+        package = aoti_load_package(path)
+
+        def predict(inputs: np.ndarray) -> np.ndarray:
+            with torch.inference_mode():
+                outputs = package(torch.from_numpy(np.ascontiguousarray(inputs)))
+            if isinstance(outputs, list | tuple):
+                outputs = outputs[0]
+            return np.asarray(outputs.numpy())
+        return predict, f"torch {torch.__version__} (AOTInductor)"
+
     def portable_inputs(self, inputs: np.ndarray) -> np.ndarray:
         return inputs if inputs.dtype != np.float64 else inputs.astype(np.float32)
 
