@@ -19,6 +19,18 @@ os.environ.setdefault("DLARENA_PEAK_SECONDS", "0.05")
 FAST = MeasureSettings(min_window_seconds=0.01, windows=3, max_warmup_windows=2)
 
 
+def json_report(db: str | os.PathLike[str]) -> dict[str, Any]:
+    """`dlarena report --format json` of a store, as a user gets it."""
+    import json
+    import subprocess
+    import sys
+
+    found = subprocess.run([sys.executable, "-m", "dlarena.cli", "report", "--db", str(db),
+                            "--format", "json"], capture_output=True, text=True, check=True)
+    document: dict[str, Any] = json.loads(found.stdout)
+    return document
+
+
 def pytest_configure(config: pytest.Config) -> None:
     _own_cpus_per_lane()
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import require
+from tests.conftest import json_report, require
 
 pytestmark = pytest.mark.frameworks
 
@@ -25,9 +24,7 @@ def test_jax_graphs_suite_reports_compilations_and_break_even(tmp_path: Path) ->
                           "0.05", "--threads", "1", "--db", db],
                          capture_output=True, text=True, timeout=900, check=False)
     assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
-    document = json.loads(subprocess.run(
-        [sys.executable, "-m", "dlarena.cli", "report", "--db", db, "--format", "json"],
-        capture_output=True, text=True, check=True).stdout)
+    document = json_report(db)
     cells = {(c["mode"], c["scenario"]): c for c in document["cells"]}
     assert set(cells) == {(m, s) for m in ("jit", "eager") for s in ("startup", "train")}
     assert all(c["status"] == "ok" for c in cells.values())

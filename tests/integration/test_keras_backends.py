@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from dlarena import registry
-from tests.conftest import require
+from tests.conftest import json_report, require
 
 pytestmark = pytest.mark.frameworks
 KERAS_BACKENDS = ("keras-jax", "keras-torch")
@@ -46,9 +45,7 @@ def test_each_backend_runs_its_modes_in_a_worker_without_tensorflow(tmp_path: Pa
          "--no-until-decided",
          "--db", db], capture_output=True, text=True, timeout=900, check=False)
     assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
-    document = json.loads(subprocess.run(
-        [sys.executable, "-m", "dlarena.cli", "report", "--db", db, "--format", "json"],
-        capture_output=True, text=True, check=True).stdout)
+    document = json_report(db)
     cells = document["cells"]
     assert {(c["framework"], c["mode"]) for c in cells} == {
         ("keras-jax", "jit_compile"), ("keras-jax", "eager"),

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from dlarena.store import Store
-from tests.conftest import require
+from tests.conftest import json_report, require
 from tests.integration.test_real_frameworks import DEFAULT_SET, FRAMEWORKS
 
 pytestmark = pytest.mark.frameworks
@@ -21,7 +21,6 @@ def test_graphs_suite_runs_every_mode_and_reports_startup_latency_break_even(
 ) -> None:
     """`dlarena run --suite graphs --size smoke` on mlp and lstm (a model dynamo compiles and
     one it cannot): every framework x mode, four scenarios."""
-    import json
     import subprocess
     import sys
 
@@ -38,9 +37,7 @@ def test_graphs_suite_runs_every_mode_and_reports_startup_latency_break_even(
                           "--db", db],
                          capture_output=True, text=True, timeout=2700, check=False)
     assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
-    document = json.loads(subprocess.run(
-        [sys.executable, "-m", "dlarena.cli", "report", "--db", db, "--format", "json"],
-        capture_output=True, text=True, check=True).stdout)
+    document = json_report(db)
     cells = document["cells"]
     assert {(c["framework"], c["mode"]) for c in cells} == {
         ("torch", "eager"), ("torch", "compile"), ("torch", "compile-max-autotune"),
@@ -65,7 +62,6 @@ def test_accuracy_suite_on_real_data_writes_curves_and_judges_the_claims(
     tmp_path: Path,
 ) -> None:
     """`dlarena run --suite accuracy --epochs 2 --seeds 1`, as CI runs it."""
-    import json
     import subprocess
     import sys
 
@@ -78,9 +74,7 @@ def test_accuracy_suite_on_real_data_writes_curves_and_judges_the_claims(
                           "--epochs", "2", "--seeds", "1", "--db", str(db)],
                          capture_output=True, text=True, timeout=1200, check=False)
     assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
-    document = json.loads(subprocess.run(
-        [sys.executable, "-m", "dlarena.cli", "report", "--db", str(db), "--format", "json"],
-        capture_output=True, text=True, check=True).stdout)
+    document = json_report(str(db))
     for cell in document["cells"]:
         accuracy = cell["metrics"]["final_val_accuracy"]["median"]
         # ncf: hit rate@10, where ranking at random scores 0.1
