@@ -86,11 +86,11 @@ def _executor(args: argparse.Namespace, interpreters: dict[str, str], console: A
 
 
 def forked_scenarios(args: argparse.Namespace) -> frozenset[str]:
-    """The scenarios whose workers fork from a pre-imported server, unless the user asked for
-    every process to start afresh."""
+    """The scenarios whose workers fork from a pre-imported server, when the user asked for
+    fork servers; none by default (every process starts afresh)."""
     from dlarena.scenarios import pre_imported
 
-    return frozenset() if args.fresh_processes else pre_imported()
+    return pre_imported() if args.fork_servers else frozenset()
 
 
 def check(args: argparse.Namespace) -> int:

@@ -85,11 +85,11 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _process_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--fresh-processes", action="store_true",
-                        help="start every worker process afresh, interpreter and framework "
-                             "import included (default: train, infer and latency workers on "
-                             "the CPU are forked from a server that imported the framework "
-                             "once per framework and round)")
+    parser.add_argument("--fork-servers", action="store_true",
+                        help="fork train, infer and latency workers on the CPU from a server "
+                             "that imported the framework once per framework and round, "
+                             "instead of starting each afresh (faster; not the default while "
+                             "its A/A control leans: docs/methodology.md)")
 
 
 def _stopping_arguments(command: argparse.ArgumentParser) -> None:
