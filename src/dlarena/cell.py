@@ -16,6 +16,8 @@ PROTOCOL_VERSION = 1
 # naming its inherited descriptor, and the largest message either side sends.
 FORKSERVER_FD_VARIABLE = "DLARENA_FORKSERVER_FD"
 FORKSERVER_MESSAGE_BYTES = 1 << 16
+# Set ("1") in a worker forked from a fork server: its framework was imported before it.
+FORKED_VARIABLE = "DLARENA_FORKED"
 # What a worker does with a cell: time it, collect parity evidence into an artifacts file (or,
 # "checks", for each cell of a JSON list that the artifacts path names, in one process), or
 # (a deployment cell's children) load a saved model in a fresh process, or serve the model.

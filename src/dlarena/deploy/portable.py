@@ -87,4 +87,3 @@ def _litert(path: str, threads: int) -> Predict:
         interpreter.invoke()
         return np.array(interpreter.get_tensor(interpreter.get_output_details()[0]["index"]))
     return predict
-

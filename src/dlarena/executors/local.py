@@ -53,12 +53,17 @@ def worker_environment(
         for name, value in framework.quiet_variables.items():
             env.setdefault(name, value)
         if scratch is not None:
-            env.update({name: os.path.join(scratch, folder)
-                        for name, folder in framework.cache_variables.items()})
+            env.update(compiler_caches(framework, scratch))
     env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, base.get("PYTHONPATH")) if p)
     env["PYTHONUNBUFFERED"] = "1"
     env[lifeline.COORDINATOR_VARIABLE] = str(os.getpid())
     return env
+
+
+def compiler_caches(framework: FrameworkInfo, scratch: str) -> dict[str, str]:
+    """The framework's compiler-cache variables, each pointing inside `scratch`."""
+    return {name: os.path.join(scratch, folder)
+            for name, folder in framework.cache_variables.items()}
 
 
 def _describe_exit(returncode: int) -> str:
@@ -270,11 +275,10 @@ class LocalExecutor(Executor):
                 return None, 0.0, 0.0, str(why)
             self._servers[key] = server
             seconds = server.start_seconds
-        caches = {name: os.path.join(scratch, folder)
-                  for name, folder in framework.cache_variables.items()}
         spawned = time.monotonic()
         try:
-            return server.spawn(caches, cell.timeout_seconds), seconds, spawned, None
+            return (server.spawn(compiler_caches(framework, scratch), cell.timeout_seconds),
+                    seconds, spawned, None)
         except ForkServerUnavailable as why:
             self._servers.pop(key).close()
             self._unavailable[key] = str(why)
@@ -282,15 +286,11 @@ class LocalExecutor(Executor):
 
 
 def with_fork_server(result: dict[str, Any], seconds: float) -> dict[str, Any]:
-    """A forked worker's result: no time to a first result (its framework was imported
-    before it existed: the `startup` scenario measures that in fresh processes), and the
-    fork server's own start, when this worker's cell paid for it, as a phase of its own."""
-    metrics = {name: value for name, value in result.get("metrics", {}).items()
-               if name != "time_to_first_result_seconds"}
-    found = {**result, "metrics": metrics}
-    if isinstance(phases := result.get("phases"), dict) and seconds > 0:
-        found["phases"] = {"fork_server": seconds, **phases}
-    return found
+    """A forked worker's result with the fork server's own start, when this worker's cell
+    paid for it, as a phase of its own."""
+    if not isinstance(phases := result.get("phases"), dict) or seconds <= 0:
+        return result
+    return {**result, "phases": {"fork_server": seconds, **phases}}
 
 
 def with_start_and_exit(result: dict[str, Any], started: float, result_at: float

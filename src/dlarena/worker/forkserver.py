@@ -31,7 +31,12 @@ import sys
 from typing import Any
 
 from dlarena import registry
-from dlarena.cell import FORKSERVER_FD_VARIABLE, FORKSERVER_MESSAGE_BYTES, ThreadSettings
+from dlarena.cell import (
+    FORKED_VARIABLE,
+    FORKSERVER_FD_VARIABLE,
+    FORKSERVER_MESSAGE_BYTES,
+    ThreadSettings,
+)
 from dlarena.isolation import lifeline
 
 STDIO = 3  # stdin, stdout, stderr
@@ -80,6 +85,7 @@ def _become_worker(control: socket.socket, fds: list[int], environment: dict[str
             os.dup2(fd, target)
             os.close(fd)
         os.environ.update(environment)
+        os.environ[FORKED_VARIABLE] = "1"
         from dlarena.worker.main import main
 
         code = main()
