@@ -101,7 +101,10 @@ class ForkServer:
         self._log.close()
 
     def _receive(self, timeout_seconds: float) -> dict[str, Any]:
-        message = receive(self._control, timeout_seconds)
+        try:
+            message = receive(self._control, timeout_seconds)
+        except EOFError:
+            return {}
         return {} if message is None else message
 
     def _tail(self) -> str:
@@ -111,18 +114,19 @@ class ForkServer:
 
 
 def receive(control: socket.socket, timeout_seconds: float) -> dict[str, Any] | None:
-    """The next message, or None when none came in time or the socket ended."""
+    """The next message, or None when none came in time; EOFError when the socket ended
+    (the server is gone)."""
     ready, _, _ = select.select([control], [], [], max(0.0, timeout_seconds))
     if not ready:
         return None
     try:
         data = control.recv(FORKSERVER_MESSAGE_BYTES)
     except OSError:
-        return None
+        data = b""
     if not data:
-        return None
+        raise EOFError("the fork server's socket ended")
     found = json.loads(data)
-    return found if isinstance(found, dict) else None
+    return found if isinstance(found, dict) else {}
 
 
 class ForkedWorker:
@@ -154,18 +158,14 @@ class ForkedWorker:
             left = 3600.0 if deadline is None else deadline - time.monotonic()
             if left < 0:
                 return
-            ready, _, _ = select.select([self._control], [], [], left)
-            if not ready:
-                return
             try:
-                data = self._control.recv(FORKSERVER_MESSAGE_BYTES)
-            except OSError:
-                data = b""
-            if not data:  # the server died: so did its workers (their parent-death signal)
+                message = receive(self._control, left)
+            except EOFError:  # the server died: so did its workers (their parent-death signal)
                 self.returncode = -9
                 return
-            message = json.loads(data)
-            if isinstance(message, dict) and "exit" in message:
+            if message is None:
+                return
+            if "exit" in message:
                 self.returncode = int(message["exit"])
 
     def close_pipes(self) -> None:
