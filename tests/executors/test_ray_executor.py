@@ -71,6 +71,14 @@ def _stop(marker: str) -> None:
         wait_for(lambda: not processes_marked(marker), wait)
 
 
+def _reread_ray_token() -> None:
+    """Ray reads its authentication settings once per process: where another test of this
+    process imported Ray first, have it read them again (as Ray's own tests do)."""
+    if "ray" in sys.modules:
+        from ray._private.authentication_test_utils import reset_auth_token_state
+        reset_auth_token_state()
+
+
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
     marker = f"dlarena-ray-test-{secrets.token_hex(6)}"
@@ -80,9 +88,9 @@ def cluster() -> Iterator[Cluster]:
     environment = {**os.environ, **auth, "PYTHONPATH": SOURCE, "RAY_USAGE_STATS_ENABLED": "0"}
     address = f"127.0.0.1:{_free_port()}"
     saved = {name: os.environ.get(name) for name in auth}
-    # The coordinator (this process) joins with it; set before Ray is first imported, since
-    # Ray reads its authentication settings once per process.
+    # The coordinator (this process) joins with it.
     os.environ.update(auth)
+    _reread_ray_token()
     try:
         require("ray")
         subprocess.run(
@@ -104,6 +112,7 @@ def cluster() -> Iterator[Cluster]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+        _reread_ray_token()
         shutil.rmtree(temp, ignore_errors=True)
     assert not processes_marked(marker), "a process of the test cluster outlived it"
     assert not processes_marked(auth["RAY_AUTH_TOKEN"]), "an agent of the test cluster lived on"
@@ -183,8 +192,7 @@ def test_address_without_the_ray_executor_is_a_usage_error(
 
 def test_smoke_on_a_local_ray_cluster_gives_the_same_cells_as_the_local_executor(
         cluster: Cluster, tmp_path: Path) -> None:
-    # Last in the module: Ray reads its token once per process, so this private cluster
-    # uses the shared one's (the token the fixture set) rather than one of its own.
+    # The private cluster runs with the shared cluster's token (the fixture set it).
     from dlarena.executors.ray import RayExecutor
 
     stores = {}
