@@ -215,6 +215,12 @@ def use_model(spec: str, *, vocabulary: int | None = None, data: str | None = No
     return model
 
 
+def run_environment() -> dict[str, str | None]:
+    """The variables every worker of this process's run must see wherever it runs, None
+    for one it must not have: an executor that starts workers on other machines sends them."""
+    return user_model.carried()
+
+
 def source_digest(workload: str) -> str:
     """What defines a workload beyond dlarena's files: the user's model file's hash and
     description ("" for the catalogue's workloads)."""

@@ -26,7 +26,8 @@ from dlarena.engine.plan import Request
 from dlarena.engine.runner import run
 from dlarena.executors.local import LocalExecutor
 from dlarena.store import Store
-from tests.conftest import RecordingObserver, processes_marked, require, wait_for
+from dlarena.workloads._user import spec as user_model
+from tests.conftest import RecordingObserver, json_report, processes_marked, require, wait_for
 
 pytestmark = [pytest.mark.usefixtures("no_fault"), pytest.mark.slow]  # a Ray cluster
 
@@ -181,6 +182,38 @@ def test_a_cluster_without_the_machine_asked_for_is_a_usage_error(
     error = capsys.readouterr().err
     assert code == 2 and "offers dlarena_cell, gpu-box" in error
     assert '"gpu-box": 1' in error and not (tmp_path / "r.db").exists()
+
+
+TINY_TORCH_MODEL = """
+import torch
+
+def build():
+    model = torch.nn.Sequential(torch.nn.Linear(6, 4), torch.nn.ReLU(), torch.nn.Linear(4, 3))
+    return model, torch.zeros(8, 6)
+"""
+
+
+def test_a_users_model_is_measured_on_the_nodes(
+        cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """--model on a cluster: each task carries the coordinator's description of the model,
+    so the node's worker measures it (the node's own environment names no model)."""
+    require("torch")
+    # `main` makes the model this process's workload: unset again after the test.
+    monkeypatch.setenv(user_model.ENVIRONMENT_VARIABLE, "")
+    script = tmp_path / "tiny.py"
+    script.write_text(TINY_TORCH_MODEL)
+    db = tmp_path / "r.db"
+    code = main(["run", "--model", f"{script}:build", "--frameworks", "torch", "--modes",
+                 "eager", "--scenarios", "infer", "--size", "smoke", "--threads", "1",
+                 "--windows", "2", "--min-window", "0.05", "--no-until-decided", "--no-parity",
+                 "--executor", "ray", "--address", cluster.address, "--db", str(db)])
+    assert db.exists(), capsys.readouterr().err
+    cells = json_report(db)["cells"]
+    assert cells and all(cell["status"] == "ok" for cell in cells), cells
+    assert code == 0
+    assert {cell["workload"] for cell in cells} == {"tiny"}
+    assert all(cell["manifest"]["model_source"] == f"{script}:build" for cell in cells), cells
 
 
 def test_address_without_the_ray_executor_is_a_usage_error(

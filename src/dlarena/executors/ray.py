@@ -7,7 +7,8 @@ resource naming a machine type, so a run's cells all land on machines of one kin
 node, the task starts the cell's worker process exactly as `dlarena run` does on one machine
 (`LocalExecutor`: timeout, process group, lifeline), and returns its outcome; the runner
 stores each as it comes back. Each node must have dlarena and the frameworks installed
-where the coordinator has them (same interpreter paths).
+where the coordinator has them (same interpreter paths), and a user's model file at the same
+path; each task carries the run's environment (`registry.run_environment`: which model).
 
 A node that dies (or whose task's process is killed) fails the cell it was running, with
 the reason, and the run goes on with the nodes left; a rerun resumes as on one machine.
@@ -26,10 +27,11 @@ import re
 import shutil
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from dlarena import registry
 from dlarena.cell import CellSpec
 from dlarena.executors import ray_private
 from dlarena.executors.base import CellOutcome, Executor, ProgressHandler
@@ -48,19 +50,42 @@ class ClusterError(Exception):
     """The cluster cannot take this run (unreachable, or no node offers a slot)."""
 
 
-def _run_on_node(cell_json: str, interpreters: dict[str, str], replicate: int
-                 ) -> dict[str, Any]:
-    """The body of a cell's Ray task, on its node: one local worker process."""
+def _run_on_node(cell_json: str, interpreters: dict[str, str], replicate: int,
+                 environment: dict[str, str | None]) -> dict[str, Any]:
+    """The body of a cell's Ray task, on its node: one local worker process, which sees the
+    coordinator's `environment` (the run's workload) whatever the node's own says."""
     import socket
 
     cell = CellSpec.from_json(cell_json)
-    outcome = LocalExecutor(interpreters).run(cell, lambda _cell, _event: None,
-                                              replicate=replicate)
+    with _environment(environment):
+        outcome = LocalExecutor(interpreters).run(cell, lambda _cell, _event: None,
+                                                  replicate=replicate)
     return {"status": outcome.status, "error": outcome.error, "payload": outcome.payload,
             "stderr_tail": outcome.stderr_tail, "started_utc": outcome.started_utc,
             "wall_seconds": outcome.wall_seconds, "interpreter": outcome.interpreter,
             "details": {**outcome.details, "node": socket.gethostname(),
                         "node_pid": os.getpid()}}
+
+
+@contextlib.contextmanager
+def _environment(variables: Mapping[str, str | None]) -> Iterator[None]:
+    """These variables set (None: unset) while a task runs; as they were afterwards, since
+    Ray runs the next task, maybe of another run, in the same process."""
+    saved = {name: os.environ.get(name) for name in variables}
+    try:
+        for name, value in variables.items():
+            _set(name, value)
+        yield
+    finally:
+        for name, value in saved.items():
+            _set(name, value)
+
+
+def _set(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
 
 
 class RayExecutor(Executor):
@@ -189,7 +214,7 @@ class RayExecutor(Executor):
                           f"{cell.threads.intra_op} CPUs{' and a GPU' if gpus else ''}")
         ref = self._task.options(num_cpus=cell.threads.intra_op, num_gpus=gpus,
                                  resources=resources).remote(cell.to_json(), self._interpreters,
-                                                             replicate)
+                                                             replicate, registry.run_environment())
         self._in_flight.add(ref)
         try:
             ready, _ = self._ray.wait([ref], timeout=cell.timeout_seconds

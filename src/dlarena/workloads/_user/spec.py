@@ -180,6 +180,13 @@ def activate(description: dict[str, Any]) -> None:
     os.environ[ENVIRONMENT_VARIABLE] = json.dumps(description, sort_keys=True)
 
 
+def carried() -> dict[str, str | None]:
+    """What a worker started elsewhere (a cluster's node) must be given to know this
+    process's workload: the description, or None where there is no user's model (the
+    node's own environment must not supply one)."""
+    return {ENVIRONMENT_VARIABLE: os.environ.get(ENVIRONMENT_VARIABLE) or None}
+
+
 def active() -> UserModel | None:
     """The workload this process was given (`activate`, inherited by workers), if any."""
     text = os.environ.get(ENVIRONMENT_VARIABLE)
