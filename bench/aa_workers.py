@@ -60,7 +60,7 @@ def sign_test(positive: int, negative: int) -> float:
     n = positive + negative
     if n == 0:
         return 1.0
-    tail = sum(math.comb(n, k) for k in range(min(positive, negative) + 1)) / 2**n
+    tail = sum(math.comb(n, k) for k in range(min(positive, negative) + 1)) / float(2**n)
     return min(1.0, 2 * tail)
 
 
