@@ -266,7 +266,7 @@ def test_calibrate_measures_a_framework_against_its_twin_and_reports_show_the_co
                  "--runs", "1", "--max-rounds", "3", "--db", str(db)]) == 0
     out = capsys.readouterr().out
     [line] = [text for text in out.splitlines() if text.startswith("A/A control")]
-    assert "fake against its identical twin" in line and "false verdict" in line
+    assert "fake against its identical twin, fresh workers" in line and "false verdict" in line
     assert main(["run", "--frameworks", "fake", "--workloads", "cnn", "--size", "smoke",
                  "--processes", "1", "--db", str(db)]) == 0
     store = Store.read(db)
@@ -279,3 +279,9 @@ def test_calibrate_measures_a_framework_against_its_twin_and_reports_show_the_co
         store.close()
     assert main(["calibrate", "--framework", "fake-twin", "--db", str(db)]) == 2
     assert "unknown framework 'fake-twin'" in capsys.readouterr().err
+    # A control on forked workers says so (it calibrates those, not fresh ones).
+    assert main(["calibrate", "--framework", "fake", "--workloads", "mlp", "--size", "smoke",
+                 "--runs", "1", "--max-rounds", "2", "--fork-servers", "--db", str(db)]) == 0
+    [line] = [text for text in capsys.readouterr().out.splitlines()
+              if text.startswith("A/A control")]
+    assert "fake against its identical twin, forked workers, run " in line, line

@@ -36,7 +36,9 @@ def calibrate(args: argparse.Namespace) -> int:
         interpreters[twin] = interpreters[name]
     prepared = prepare(request, interpreters)
     console = output.console()
+    # Which workers it calibrates: a control on forked workers says nothing of fresh ones.
     session = {"calibration": {"framework": name, "runs": args.runs,
+                               "workers": "forked" if args.fork_servers else "fresh",
                                "started_utc": datetime.now(UTC).isoformat(timespec="seconds")}}
     executor = LocalExecutor(interpreters, forked_scenarios=forked_scenarios(args))
     failed = 0
@@ -57,5 +59,6 @@ def calibrate(args: argparse.Namespace) -> int:
             store.close()
     finally:
         executor.close()
-    console.print(control.summary(report.control), markup=False, highlight=False)
+    console.print(control.summary(report.control), markup=False, highlight=False,
+                  soft_wrap=True)
     return 1 if failed else 0

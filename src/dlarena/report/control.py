@@ -25,13 +25,16 @@ class Control:
     false: int  # "X faster" between identical twins
     equivalent: int  # no meaningful difference within the margin
     undecided: int
+    # "fresh" or "forked" worker processes (`calibrate --fork-servers`); None: not recorded.
+    workers: str | None = None
 
     @property
     def text(self) -> str:
         runs = f"run {self.runs[0]}" if len(self.runs) == 1 else (
             f"runs {self.runs[0]}–{self.runs[-1]}")
+        workers = f"{self.workers} workers, " if self.workers else ""
         return (f"A/A control on this machine ({self.framework} against its identical twin, "
-                f"{runs}, {self.created_utc[:10]}): {self.false} false verdict"
+                f"{workers}{runs}, {self.created_utc[:10]}): {self.false} false verdict"
                 f"{'' if self.false == 1 else 's'} of {self.pairs} pairs; {self.equivalent} "
                 f"no meaningful difference, {self.undecided} undecided")
 
@@ -69,13 +72,17 @@ def tally(framework: str, session: Sequence[StoredRun],
     verdicts = [verdict for run in session for verdict in verdicts_of(run)]
     if not verdicts:
         return None
+    label = session[-1].environment.get("calibration")
+    # A stored label (maybe from an imported bundle): only the two values calibrate writes.
+    workers = label.get("workers") if isinstance(label, dict) else None
     return Control(
         framework=framework, runs=tuple(run.id for run in session),
         created_utc=session[-1].created_utc, pairs=len(verdicts),
         false=sum(verdict.significant for verdict in verdicts),
         equivalent=sum(verdict.decision == stopping.EQUIVALENT for verdict in verdicts),
         undecided=sum(not verdict.significant and verdict.decision != stopping.EQUIVALENT
-                      for verdict in verdicts))
+                      for verdict in verdicts),
+        workers=workers if workers in ("fresh", "forked") else None)
 
 
 def summary(found: Control | None) -> str:
