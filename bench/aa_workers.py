@@ -30,6 +30,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from observers import FailuresOnly
+
 from dlarena import registry
 from dlarena.analysis import stats, stopping
 from dlarena.engine.plan import Request
@@ -43,16 +45,6 @@ WAYS = ("fresh", "forked")
 LABEL = "aa_workers"  # the stored label that names a run's way
 DEFAULT_WORKLOADS = "mlp,cnn,alexnet,resnet50,mobilenet_v2,ncf,transformer"
 
-
-class Quiet:
-    """The run's observer: says nothing but failures."""
-
-    def __getattr__(self, name: str) -> Any:
-        return lambda *args, **kwargs: None
-
-    def finished(self, index: int, total: int, outcome: Any) -> None:
-        if outcome.status == "error":
-            print(f"  failed: {outcome.cell.label}: {outcome.error}", flush=True)
 
 
 def sign_test(positive: int, negative: int) -> float:
@@ -75,7 +67,7 @@ def measure(args: argparse.Namespace, store: Store, twin: str) -> None:
         executor = LocalExecutor(forked_scenarios=pre_imported() if way == "forked" else ())
         started = time.monotonic()
         try:
-            summary = execute(prepared, store=store, executor=executor, observer=Quiet(),
+            summary = execute(prepared, store=store, executor=executor, observer=FailuresOnly(),
                               fresh=True, labels={LABEL: way})
         finally:
             executor.close()

@@ -22,7 +22,8 @@ import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
+
+from observers import FailuresOnly
 
 from dlarena.engine.plan import Request
 from dlarena.engine.runner import run
@@ -32,16 +33,6 @@ from dlarena.store import Store
 
 WAYS = ("fresh", "forked")
 
-
-class Quiet:
-    """The run's observer: says nothing but failures."""
-
-    def __getattr__(self, name: str) -> Any:
-        return lambda *args, **kwargs: None
-
-    def finished(self, index: int, total: int, outcome: Any) -> None:
-        if outcome.status == "error":
-            print(f"  failed: {outcome.cell.label}: {outcome.error}", flush=True)
 
 
 def main() -> int:
@@ -66,7 +57,7 @@ def main() -> int:
             started = time.monotonic()
             try:
                 summary = run(request, store=store, executor=executor, interpreters={},
-                              observer=Quiet(), fresh=True)
+                              observer=FailuresOnly(), fresh=True)
             finally:
                 executor.close()
             wall = time.monotonic() - started
