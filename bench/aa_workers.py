@@ -79,6 +79,28 @@ def measure(args: argparse.Namespace, store: Store, twin: str) -> None:
               f"{len(verdicts)}{': ' + '; '.join(false) if false else ''}", flush=True)
 
 
+def _order(cell: Any, metric: str) -> dict[int, int]:
+    """Round -> this cell's place in it (`round_order`); empty where a process left no
+    samples (its details could then not be matched to its round)."""
+    numbers = cell.process_numbers.get(metric, [])
+    if len(numbers) != len(cell.details):
+        return {}
+    return {number: details.get("round_order", -1)
+            for number, details in zip(numbers, cell.details, strict=True)}
+
+
+def _by_first(twin: Any, framework: Any, metric: str) -> dict[str, list[float]]:
+    """Each round's log ratio twin / framework, keyed by which of the two ran first."""
+    twin_order, framework_order = _order(twin, metric), _order(framework, metric)
+    found: dict[str, list[float]] = defaultdict(list)
+    for number in stats.paired_rounds(twin.by_round(metric), framework.by_round(metric)):
+        if number in twin_order and number in framework_order:
+            first = "twin" if twin_order[number] < framework_order[number] else "framework"
+            found[first].extend(stats.round_log_ratios(
+                [twin.by_round(metric)[number]], [framework.by_round(metric)[number]]).tolist())
+    return found
+
+
 def summarise(store: Store, framework: str, twin: str) -> None:
     metric = SCENARIOS["train"].headline
     assert metric is not None
@@ -98,6 +120,8 @@ def summarise(store: Store, framework: str, twin: str) -> None:
             if {framework, twin} <= set(pair):
                 logs[(way, workload)].extend(stats.round_log_ratios(
                     pair[twin].by_round(metric), pair[framework].by_round(metric)).tolist())
+                for first, values in _by_first(pair[twin], pair[framework], metric).items():
+                    logs[(way, f"{first} first")].extend(values)
     print(f"\n{twin} / {framework}, train, each way's runs of this store "
           f"({datetime.now(UTC):%Y-%m-%d %H:%M} UTC):")
     print("| way | pairs | false | no meaningful difference | undecided | rounds | "
@@ -105,7 +129,8 @@ def summarise(store: Store, framework: str, twin: str) -> None:
     print("|---|---|---|---|---|---|---|---|---|")
     for way in WAYS:
         found = decisions.get(way, [])
-        values = [x for (w, _), xs in logs.items() if w == way for x in xs]
+        values = [x for (w, workload), xs in logs.items()
+                  if w == way and not workload.endswith(" first") for x in xs]
         if not found:
             continue
         up, down = sum(x > 0 for x in values), sum(x < 0 for x in values)
@@ -113,7 +138,8 @@ def summarise(store: Store, framework: str, twin: str) -> None:
               f"{found.count(stopping.EQUIVALENT)} | {found.count(stopping.UNDECIDED)} | "
               f"{len(values)} | {up} | {statistics.median(values):+.3f} | "
               f"{sign_test(up, down):.3f} |")
-    print("\nper workload: rounds, favour the twin, median log ratio (fresh | forked)")
+    print("\nper workload, and by which ran first in the round: rounds, favour the twin, "
+          "median log ratio (fresh | forked)")
     for workload in sorted({w for _, w in logs}):
         shown = []
         for way in WAYS:
