@@ -3,16 +3,14 @@ modes and engines, the examples/ models nobody here wrote, and models that canno
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.conftest import require
+from tests.conftest import json_report, require
 
 pytestmark = pytest.mark.frameworks
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,12 +44,6 @@ def saved_keras_model(folder: Path) -> Path:
     return path
 
 
-def report(db: Path) -> dict[str, Any]:
-    document: dict[str, Any] = json.loads(dlarena("report", "--db", str(db), "--format",
-                                                  "json").stdout)
-    return document
-
-
 def test_a_saved_keras_file_is_the_same_model_on_three_backends(tmp_path: Path) -> None:
     """Rebuilt in float64 from its own config on each backend: parameters, layer outputs in
     both modes, gradients and optimizer steps agree (dropout off in the check)."""
@@ -75,7 +67,7 @@ def test_a_dropout_model_run_gives_verdicts_and_says_dropout_is_off_in_the_check
                   "--scenarios", "train", "--windows", "2", "--min-window", "0.05",
                   "--max-rounds", "2", "--db", str(db))
     assert ran.returncode == 0, ran.stdout[-4000:] + ran.stderr[-3000:]
-    document = report(db)
+    document = json_report(db)
     frameworks = {cell["framework"] for cell in document["cells"]}
     assert frameworks == set(KERAS_FRAMEWORKS.split(","))
     manifests = [cell["manifest"] for cell in document["cells"]]
@@ -105,7 +97,7 @@ def test_a_model_one_backend_cannot_run_is_a_row_that_says_why(tmp_path: Path) -
                   "--size", "smoke", "--threads", "1", "--scenarios", "infer", "--windows", "2",
                   "--min-window", "0.05", "--no-until-decided", "--no-parity", "--db", str(db))
     assert ran.returncode == 1, ran.stdout[-3000:] + ran.stderr[-3000:]
-    cells = {cell["framework"]: cell for cell in report(db)["cells"]}
+    cells = {cell["framework"]: cell for cell in json_report(db)["cells"]}
     assert cells["tensorflow"]["status"] == "ok"
     assert cells["keras-jax"]["status"] == "error" and cells["keras-jax"]["error"]
 
@@ -122,7 +114,7 @@ def test_the_keras_hub_example_prints_three_backends_with_the_proof_and_verdicts
     assert ran.returncode == 0, ran.stdout[-4000:] + ran.stderr[-3000:]
     for framework in KERAS_FRAMEWORKS.split(","):
         assert framework in ran.stdout
-    document = report(db)
+    document = json_report(db)
     assert len(document["parity"]) == 3 and all(p["passed"] for p in document["parity"])
     assert document["verdicts"], "no verdicts"
 
@@ -140,7 +132,7 @@ def test_the_transformers_example_runs_eager_compiled_exported_onnx_runtime_and_
                   "infer,save-program,export-onnx,export-openvino", "--windows", "2",
                   "--min-window", "0.05", "--max-rounds", "2", "--db", str(db))
     assert ran.returncode == 0, ran.stdout[-4000:] + ran.stderr[-3000:]
-    document = report(db)
+    document = json_report(db)
     cells = document["cells"]
     modes = {cell["mode"] for cell in cells if cell["scenario"] == "infer"}
     assert modes == {"eager", "compile"}
