@@ -263,7 +263,7 @@ def test_calibrate_measures_a_framework_against_its_twin_and_reports_show_the_co
 
     db = tmp_path / "r.db"
     assert main(["calibrate", "--framework", "fake", "--workloads", "mlp", "--size", "smoke",
-                 "--runs", "1", "--max-rounds", "3", "--db", str(db)]) == 0
+                 "--runs", "1", "--max-rounds", "3", "--no-fork-servers", "--db", str(db)]) == 0
     out = capsys.readouterr().out
     [line] = [text for text in out.splitlines() if text.startswith("A/A control")]
     assert "fake against its identical twin, fresh workers" in line and "false verdict" in line
@@ -279,9 +279,9 @@ def test_calibrate_measures_a_framework_against_its_twin_and_reports_show_the_co
         store.close()
     assert main(["calibrate", "--framework", "fake-twin", "--db", str(db)]) == 2
     assert "unknown framework 'fake-twin'" in capsys.readouterr().err
-    # A control on forked workers says so (it calibrates those, not fresh ones).
+    # The default control is on forked workers (what `run` uses by default), and says so.
     assert main(["calibrate", "--framework", "fake", "--workloads", "mlp", "--size", "smoke",
-                 "--runs", "1", "--max-rounds", "2", "--fork-servers", "--db", str(db)]) == 0
+                 "--runs", "1", "--max-rounds", "2", "--db", str(db)]) == 0
     [line] = [text for text in capsys.readouterr().out.splitlines()
               if text.startswith("A/A control")]
     assert "fake against its identical twin, forked workers, run " in line, line

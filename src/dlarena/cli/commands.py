@@ -86,8 +86,8 @@ def _executor(args: argparse.Namespace, interpreters: dict[str, str], console: A
 
 
 def forked_scenarios(args: argparse.Namespace) -> frozenset[str]:
-    """The scenarios whose workers fork from a pre-imported server, when the user asked for
-    fork servers; none by default (every process starts afresh)."""
+    """The scenarios whose workers fork from a pre-imported server (the default); none with
+    --no-fork-servers (every process starts afresh)."""
     from dlarena.scenarios import pre_imported
 
     return pre_imported() if args.fork_servers else frozenset()

@@ -85,11 +85,11 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _process_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--fork-servers", action="store_true",
+    parser.add_argument("--fork-servers", action=argparse.BooleanOptionalAction, default=True,
                         help="fork train, infer and latency workers on the CPU from a server "
-                             "that imported the framework once per framework and round, "
-                             "instead of starting each afresh (faster; not the default while "
-                             "its A/A control leans: docs/methodology.md)")
+                             "that imported the framework once per framework and round "
+                             "(default); --no-fork-servers starts every worker afresh "
+                             "(docs/methodology.md: the A/A control of both)")
 
 
 def _stopping_arguments(command: argparse.ArgumentParser) -> None:
