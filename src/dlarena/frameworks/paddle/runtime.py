@@ -55,7 +55,12 @@ class PaddleRuntime(Runtime):
         onednn = getattr(core, "is_compiled_with_mkldnn", None)
         return {"intra_op_threads": int(os.environ.get("OMP_NUM_THREADS", "0")) or None,
                 "inter_op_threads": 1,
-                "onednn": "unknown" if onednn is None else "on" if onednn() else "off"}
+                "onednn": "unknown" if onednn is None else "on" if onednn() else "off",
+                # Paddle's eager convolutions are im2col + MKL SGEMM, and its MKL picks kernels
+                # by CPU vendor: generic ones on AMD unless told (docs/old-frameworks.md).
+                "mkl_code_path": (f"MKL_DEBUG_CPU_TYPE={os.environ['MKL_DEBUG_CPU_TYPE']}"
+                                  if os.environ.get("MKL_DEBUG_CPU_TYPE")
+                                  else "MKL's own choice by CPU vendor")}
 
 
 RUNTIME = PaddleRuntime
