@@ -235,16 +235,19 @@ def _read(array: Any, transposed: bool) -> np.ndarray:
 
 @functools.cache
 def _adam_with_pytorch_epsilon() -> type:
-    """MXNet's Adam, its update written as PyTorch's (epsilon on the bias-corrected sqrt(v))
-    in NDArray operations in the weights' own dtype.
+    """MXNet's Adam with PyTorch's epsilon placement (on the bias-corrected sqrt(v)).
 
     MXNet's fused `adam_update`, like Keras, divides by sqrt(v) + eps and folds the bias
-    corrections into the learning rate (the same eps is then eps / sqrt(1 - beta_2^t) in
-    PyTorch's terms), and it takes lr, the betas and eps as float32 operator attributes: in
-    float64, beta_2 = 0.999 becomes 0.99900001287. Either alone parted the same-model check's
-    mlp Adam losses from PyTorch's at step 2 (1.6e-5, then 8.9e-7 with eps rescaled). Written
-    out, the update agrees with torch.optim.Adam to float64 rounding; it is 5 in-place
-    operations per weight where the fused operator is one (see docs/old-frameworks.md).
+    corrections into the learning rate; with c = sqrt(1 - beta_2^t), PyTorch's step
+    lr / (1 - beta_1^t) * m / (sqrt(v) / c + eps) is the fused operator's with learning rate
+    lr * c / (1 - beta_1^t) and epsilon eps * c, which is what float32 weights (every timed
+    cell) get: one operator per weight. It takes lr, the betas and eps as float32 operator
+    attributes, though: in float64, beta_2 = 0.999 becomes 0.99900001287, which parted the
+    same-model check's mlp Adam losses from PyTorch's at step 2 by 8.9e-7. So float64 weights
+    (the check) get the same update written out in NDArray operations in their own dtype,
+    which agrees with torch.optim.Adam to float64 rounding. In float32 the attributes are the
+    values the weights' arithmetic uses anyway; a test holds both paths to a float64
+    reference of PyTorch's Adam (docs/old-frameworks.md).
     """
     import mxnet
 
@@ -257,6 +260,12 @@ def _adam_with_pytorch_epsilon() -> type:
             step_size = self._get_lr(index) / (1 - self.beta1**step)
             root_correction = math.sqrt(1 - self.beta2**step)
             mean, var = state
+            if weight.dtype == np.float32:
+                mxnet.nd.adam_update(weight, grad, mean, var, out=weight,
+                                     lr=step_size * root_correction, beta1=self.beta1,
+                                     beta2=self.beta2, epsilon=self.epsilon * root_correction,
+                                     wd=0.0, rescale_grad=1.0, lazy_update=False)
+                return
             mean[:] = mean * self.beta1 + grad * (1 - self.beta1)
             var[:] = var * self.beta2 + grad * grad * (1 - self.beta2)
             weight[:] = weight - mean * step_size / (
