@@ -23,6 +23,8 @@ import dataclasses
 import importlib
 import importlib.util
 import pkgutil
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from functools import cache
 from typing import cast
 
@@ -219,6 +221,13 @@ def run_environment() -> dict[str, str | None]:
     """The variables every worker of this process's run must see wherever it runs, None
     for one it must not have: an executor that starts workers on other machines sends them."""
     return user_model.carried()
+
+
+def environment_here(variables: Mapping[str, str | None]
+                     ) -> AbstractContextManager[dict[str, str | None]]:
+    """`run_environment()`'s variables, received on another machine, as the workers started
+    there can inherit them (a description too long for a variable goes in a file there)."""
+    return user_model.here(variables)
 
 
 def source_digest(workload: str) -> str:

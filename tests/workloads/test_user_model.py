@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +100,40 @@ def test_the_model_is_a_workload_only_keras_frameworks_implement(active: Any) ->
     assert registry.implementation_path("tiny", "torch") == (
         "dlarena.workloads._user.torch:Implementation")
     assert registry.implementation_path("tiny", "tensorflow") is None
+
+
+_READ_IN_A_WORKER = ("from dlarena.workloads._user import spec; model = spec.active(); "
+                     "print(model.facts['name'], len(model.facts['layers']))")
+
+
+def test_a_description_too_long_for_an_environment_variable_reaches_every_worker(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Linux caps one environment variable at 128 KiB: a model with a few thousand layers
+    would leave every worker unable to start (E2BIG). Such a description is kept in a file
+    the variable names, here and on another machine (`here`, what a Ray node does with what
+    `carried` sent it), and a started process reads the whole of it."""
+    monkeypatch.delenv(user_model.ENVIRONMENT_VARIABLE, raising=False)
+    big = description(layers=[f"block_{index}.conv" for index in range(20_000)])
+    assert len(json.dumps(big)) > 128 * 1024
+    user_model.activate(big)
+    value = os.environ[user_model.ENVIRONMENT_VARIABLE]
+    assert value.startswith("@") and len(value) < 4096
+    child = subprocess.run([sys.executable, "-c", _READ_IN_A_WORKER], capture_output=True,
+                           text=True, check=False)
+    assert child.stdout.split() == ["tiny", "20000"], child.stderr
+    sent = user_model.carried()[user_model.ENVIRONMENT_VARIABLE]
+    assert sent is not None and json.loads(sent) == big
+    with user_model.here({user_model.ENVIRONMENT_VARIABLE: sent}) as variables:
+        there = variables[user_model.ENVIRONMENT_VARIABLE]
+        assert there is not None and there.startswith("@") and there != value
+        child = subprocess.run([sys.executable, "-c", _READ_IN_A_WORKER], capture_output=True,
+                               text=True, check=False,
+                               env={**os.environ, user_model.ENVIRONMENT_VARIABLE: there})
+        assert child.stdout.split() == ["tiny", "20000"], child.stderr
+    assert not Path(there[1:]).exists()  # the node's copy goes with its task
+    small = json.dumps(description(), sort_keys=True)
+    with user_model.here({user_model.ENVIRONMENT_VARIABLE: small}) as variables:
+        assert variables == {user_model.ENVIRONMENT_VARIABLE: small}
 
 
 def test_without_a_model_the_catalogue_is_unchanged(monkeypatch: pytest.MonkeyPatch) -> None:

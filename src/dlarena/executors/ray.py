@@ -57,7 +57,7 @@ def _run_on_node(cell_json: str, interpreters: dict[str, str], replicate: int,
     import socket
 
     cell = CellSpec.from_json(cell_json)
-    with _environment(environment):
+    with registry.environment_here(environment) as variables, _environment(variables):
         outcome = LocalExecutor(interpreters).run(cell, lambda _cell, _event: None,
                                                   replicate=replicate)
     return {"status": outcome.status, "error": outcome.error, "payload": outcome.payload,

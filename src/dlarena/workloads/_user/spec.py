@@ -3,18 +3,26 @@
 Framework-free (NumPy at most), like every `spec.py`: the coordinator imports it. The model is
 described in a child process (`describe.py`) that imports the framework; the description is a
 JSON document that the coordinator keeps in `ENVIRONMENT_VARIABLE`, which every worker
-inherits, so a worker knows the workload before it rebuilds the model from SPEC.
+inherits, so a worker knows the workload before it rebuilds the model from SPEC. Linux caps
+one environment variable at 128 KiB (a model of ~1,800 parameter tensors would pass it, and
+its workers would fail to start with E2BIG): a larger description is written to a private
+file and the variable holds "@" and its path.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import hashlib
 import importlib.util
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from functools import cache
 from pathlib import Path
@@ -25,6 +33,9 @@ import numpy as np
 from dlarena.contract import Shape, SizeConfig, Workload
 
 ENVIRONMENT_VARIABLE = "DLARENA_MODEL"
+# Descriptions longer than this travel as a file the variable names ("@/path/model.json"):
+# Linux's limit for one variable is 128 KiB (MAX_ARG_STRLEN).
+INLINE_LIMIT_BYTES = 64 * 1024
 # The implementation module a model runs in: `keras.py` (every Keras backend) or `torch.py`.
 FAMILIES = ("keras", "torch")
 # Batch sizes when the model fixes none (a PyTorch build's example inputs fix one).
@@ -177,20 +188,61 @@ def _checked_data(path: str, description: dict[str, Any]) -> str:
 
 def activate(description: dict[str, Any]) -> None:
     """Make the described model this process's workload, and its workers'."""
-    os.environ[ENVIRONMENT_VARIABLE] = json.dumps(description, sort_keys=True)
+    text = json.dumps(description, sort_keys=True)
+    if len(text.encode()) <= INLINE_LIMIT_BYTES:
+        os.environ[ENVIRONMENT_VARIABLE] = text
+        return
+    folder = tempfile.mkdtemp(prefix="dlarena-model-")  # mode 0700
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    os.environ[ENVIRONMENT_VARIABLE] = "@" + _written(text, Path(folder))
+
+
+def _written(text: str, folder: Path) -> str:
+    path = folder / "model.json"
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def _document(value: str) -> str:
+    """The description a variable's value gives: itself, or the file it names."""
+    if not value.startswith("@"):
+        return value
+    try:
+        return Path(value[1:]).read_text(encoding="utf-8")
+    except OSError as error:
+        raise ModelError(f"{ENVIRONMENT_VARIABLE}: the model's description at {value[1:]} "
+                         f"cannot be read ({error.strerror})") from None
 
 
 def carried() -> dict[str, str | None]:
     """What a worker started elsewhere (a cluster's node) must be given to know this
-    process's workload: the description, or None where there is no user's model (the
-    node's own environment must not supply one)."""
-    return {ENVIRONMENT_VARIABLE: os.environ.get(ENVIRONMENT_VARIABLE) or None}
+    process's workload: the description itself (a file here is not there), or None where
+    there is no user's model (the node's own environment must not supply one)."""
+    value = os.environ.get(ENVIRONMENT_VARIABLE)
+    return {ENVIRONMENT_VARIABLE: _document(value) if value else None}
+
+
+@contextlib.contextmanager
+def here(variables: Mapping[str, str | None]) -> Iterator[dict[str, str | None]]:
+    """`carried()`'s variables as this machine's workers can inherit them: a description
+    too long for a variable is written to a private file for as long as the block runs."""
+    value = variables.get(ENVIRONMENT_VARIABLE)
+    if not value or len(value.encode()) <= INLINE_LIMIT_BYTES:
+        yield dict(variables)
+        return
+    with tempfile.TemporaryDirectory(prefix="dlarena-model-") as folder:
+        yield {**variables, ENVIRONMENT_VARIABLE: "@" + _written(value, Path(folder))}
 
 
 def active() -> UserModel | None:
     """The workload this process was given (`activate`, inherited by workers), if any."""
-    text = os.environ.get(ENVIRONMENT_VARIABLE)
-    return None if not text else _workload(text)
+    value = os.environ.get(ENVIRONMENT_VARIABLE)
+    return None if not value else _workload_of(value)
+
+
+@cache
+def _workload_of(value: str) -> UserModel:
+    return _workload(_document(value))
 
 
 @cache
