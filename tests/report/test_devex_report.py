@@ -77,6 +77,25 @@ def test_claims_are_judged_by_the_devex_counts(tmp_path: Path) -> None:
     assert claims["pytorch-easier-to-learn"].status == HOLDS
 
 
+def test_a_mistake_the_framework_makes_impossible_counts_for_it(tmp_path: Path) -> None:
+    """Keras and Flax infer a layer's input width: a width planted there declares a bigger,
+    valid model. That beats torch's error on the same mistake; a plain silent run does not."""
+    inferred = {**SILENT, "cannot_be_made": True}
+    store = _store(
+        tmp_path,
+        devex_outcome("torch", "eager", tokens=100, api_names=["a"], stops=3, concrete=3,
+                      mistakes={"dense_width": RAISED, "labels": RAISED}),
+        devex_outcome("tensorflow", "function", tokens=100, api_names=["a"], stops=3,
+                      concrete=3, mistakes={"dense_width": inferred, "labels": SILENT}))
+    claim = _claims(store)["pytorch-easy-to-debug"]
+    assert claim.status == NO_DIFFERENCE
+    assert "torch easier on 1, tensorflow on 1 of 2" in claim.summary
+    assert "dense_width (mlp): tensorflow" in claim.summary
+    text = markdown.render(build_report(store))
+    assert "| dense_width (mlp) | tensorflow/function | cannot be made: the framework infers" \
+        in text
+
+
 def test_equal_counts_are_no_clear_difference_and_missing_cells_not_measured(
         tmp_path: Path) -> None:
     same = {"tokens": 100.0, "api_names": ["a"], "stops": 3, "concrete": 3,
@@ -118,7 +137,7 @@ def test_the_markdown_report_has_the_ease_of_development_tables(tmp_path: Path) 
     assert "| tensorflow/function (mlp) | Model.forward (m.py:1) | 0 of 3 | never stopped | " \
         "0 of 1 workloads |" in section
     assert "silent: trained (11 parameters instead of 10; loss 2.3)" in section
-    assert "| width | torch/eager | E at first step | dlarena/x.py:1 step | no | no | 2 | 20 " \
+    assert "| width (mlp) | torch/eager | E at first step | dlarena/x.py:1 step | no | no | 2 | 20 " \
         "| 30 |" in section
     assert "“Intuitivo y fácil de depurar.”" in section
     # No verdict and no same-model check is asked of cells that are not compared.

@@ -102,13 +102,17 @@ def _digest(paths: list[Path]) -> str:
     return hashlib.sha256(b"".join(p.read_bytes() for p in paths)).hexdigest()
 
 
-def test_every_mlp_mistake_is_planted_in_a_copy_on_the_line_it_names() -> None:
+@pytest.mark.parametrize("workload", sorted(MISTAKES))
+def test_every_mistake_is_planted_in_a_copy_on_the_line_it_names(workload: str) -> None:
+    """At least 8 mistakes per workload, each plantable in every framework's file."""
+    assert len(MISTAKES[workload]) >= 8
+    assert len({mistake.name for mistake in MISTAKES[workload]}) == len(MISTAKES[workload])
     before = _digest(IMPLEMENTATIONS)
-    implementations = [p for p in (SOURCE / "workloads" / "mlp").glob("*.py")
+    implementations = [p for p in (SOURCE / "workloads" / workload).glob("*.py")
                        if written_in_the_api(p)]
-    assert implementations
+    assert {path.stem for path in implementations} >= {"torch", "keras", "jax"}
     for path in implementations:
-        for mistake in MISTAKES["mlp"]:
+        for mistake in MISTAKES[workload]:
             planted = mistake.plant(path.read_text())
             assert planted is not None, (path, mistake.name)
             compile(planted.source, str(path), "exec")
@@ -121,7 +125,7 @@ def test_a_mistake_is_planted_where_the_model_is_defined_beside_implementation()
     source = ("from spec import CLASSES, HIDDEN\n\n\nclass Model:\n"
               "    def __call__(self, x):\n        return dense(HIDDEN[1])(dense(CLASSES)(x))\n"
               "\n\nclass Implementation:\n    def build_model(self):\n        return Model()\n")
-    width, _, classes = MISTAKES["mlp"]
+    width, classes = MISTAKES["mlp"][:2]
     planted = width.plant(source)
     assert planted is not None and planted.line == 6
     assert planted.text == "return dense((HIDDEN[1] + 1))(dense(CLASSES)(x))"
@@ -226,6 +230,5 @@ def test_a_devex_run_of_the_fake_stores_counts_and_skips_the_same_model_check(
         assert cell.samples["code_lines"][0] > 10
         assert details["debugger"] is None  # the fake names no forward pass
         planted = details["mistakes"]
-        assert [r["plantable"] for r in planted] == (
-            [False] * 3 if cell.spec.workload == "mlp" else [])
+        assert [r["plantable"] for r in planted] == [False] * len(MISTAKES[cell.spec.workload])
         json.dumps(details)

@@ -110,8 +110,8 @@ _ALL = (
     Suite(
         "devex", "ease of development, measured (counts, no timing): code size of every "
         "implementation, whether a breakpoint in the forward pass stops (eager and default "
-        "modes; every mode for mlp), and the tracebacks of mistakes planted in a scratch "
-        "copy of mlp (wrong dense width, integer inputs, one class short)",
+        "modes; every mode for mlp), and the tracebacks of 8 mistakes planted in scratch "
+        "copies of mlp and cnn (worker/devex/mistakes.py)",
         workloads=("mlp", "cnn", "alexnet", "vgg19", "resnet50", "mobilenet_v2", "gnmt",
                    "ncf", "lstm", "transformer"),
         frameworks=INSTALLED, scenarios=("devex",), size="smoke", modes=("eager", "default"),

@@ -133,11 +133,13 @@ CLAIMS = (
     Claim(
         "pytorch-easy-to-debug", "seed 001, §1.2 “Filosofía de Diseño” (PyTorch)",
         "Intuitivo y fácil de depurar.",
-        "PyTorch is intuitive and easy to debug. Measured here as error locality: mistakes "
-        "planted in a scratch copy of mlp (a dense layer too wide, integer inputs, one class "
-        "short), one training step in each framework's default mode; per mistake, an error "
-        "beats silence, a traceback that points at or shows the mistake's line beats one "
-        "that does not, then the shorter printed traceback wins.",
+        "PyTorch is intuitive and easy to debug. Measured here as error locality: 8 "
+        "mistakes each planted in scratch copies of mlp and cnn (a layer too wide, one class "
+        "short, integer pixels, one label fewer, labels from 1, no batch axis, swapped axes, "
+        "NaN inputs), one training step in each framework's default mode; per mistake, one the "
+        "framework makes impossible beats an error, an error beats silence, a traceback that "
+        "points at or shows the mistake's line beats one that does not, then the shorter "
+        "printed traceback wins.",
         favours="torch", over="tensorflow", criterion="error_locality",
         needs="planted mistakes (the devex suite)",
     ),

@@ -152,6 +152,9 @@ def _outcome(record: dict[str, Any]) -> str:
         return "cannot be written here"
     if record.get("raised"):
         return f"{record['error_type']} at {record['stage']}"
+    if record.get("cannot_be_made"):
+        return (f"cannot be made: the framework infers the width, so a valid model of "
+                f"{record.get('trainable_parameters'):,} parameters trained")
     changed = record.get("trainable_parameters") != record.get("expected_parameters")
     what = (f"{record.get('trainable_parameters'):,} parameters instead of "
             f"{record.get('expected_parameters'):,}" if changed else "same parameter count")
@@ -165,7 +168,8 @@ def mistake_rows(report: Report) -> list[list[str]]:
     for cell in devex_cells(report):
         for record in _details(cell).get("mistakes", []):
             raised = bool(record.get("raised"))
-            rows.append([record["mistake"], cell.label, _outcome(record),
+            rows.append([f"{record['mistake']} ({cell.stored.spec.workload})", cell.label,
+                         _outcome(record),
                          str(record.get("innermost_user_frame") or "–") if raised else "–",
                          _yes(record.get("at_mistake")) if raised else "–",
                          _yes(record.get("names_mistake_line")) if raised else "–",
@@ -227,8 +231,11 @@ def judge_debugger_reach(report: Report, favours: str, over: str) -> Judgement:
 
 
 def _rank(record: dict[str, Any]) -> tuple[int, int, int]:
-    """Higher is easier to debug: raised beats silent; pointing at or naming the mistake's
-    line beats not; then fewer printed traceback lines."""
+    """Higher is easier to debug: a mistake the framework makes impossible beats any error;
+    raised beats silent; pointing at or naming the mistake's line beats not; then fewer
+    printed traceback lines."""
+    if record.get("cannot_be_made"):
+        return (2, 0, 0)
     if not record.get("raised"):
         return (0, 0, 0)
     points = int(bool(record.get("at_mistake"))) + int(bool(record.get("names_mistake_line")))
@@ -252,7 +259,7 @@ def judge_error_locality(report: Report, favours: str, over: str) -> Judgement:
         a, b = _rank(records[favours][key]), _rank(records[over][key])
         wins, losses = wins + (a > b), losses + (a < b)
         better = favours if a > b else over if b > a else "neither"
-        parts.append(f"{key[1]}: {better}")
+        parts.append(f"{key[1]} ({key[0]}): {better}")
     summary = (f"{favours} easier on {wins}, {over} on {losses} of {len(common)} planted "
                f"mistakes ({'; '.join(parts)})")
     if wins == losses:

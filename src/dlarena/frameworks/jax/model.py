@@ -15,8 +15,10 @@ rank).
 
 from __future__ import annotations
 
+import inspect
 from abc import abstractmethod
 from collections.abc import Callable, Iterator, Mapping
+from types import CodeType
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -64,6 +66,11 @@ class JaxModel(Implementation):
 
     def data_layout(self) -> str:
         return "contiguous"
+
+    def forward_code(self) -> CodeType | None:
+        # The Flax module's own `__call__`, which `jax.jit` traces (Flax wraps it: unwrapped).
+        code: CodeType = inspect.unwrap(type(self.module).__call__).__code__
+        return code
 
     # -- building ------------------------------------------------------------------------
 

@@ -110,7 +110,9 @@ def plant_and_run(mistake: Mistake, source: Path, cell: CellSpec, runtime: Runti
                                  workload.trainable_parameter_count(cell.size))
             # Silent: the model trained; what it became shows how far the mistake went.
             record.update(raised=False, stage=None, trainable_parameters=counted,
-                          expected_parameters=expected, loss=_finite_or_text(runtime.scalar(loss)))
+                          expected_parameters=expected, loss=_finite_or_text(runtime.scalar(loss)),
+                          # The framework inferred the width the mistake would contradict.
+                          cannot_be_made=mistake.inferable and counted > expected)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return record
