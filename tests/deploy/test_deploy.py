@@ -168,6 +168,41 @@ def test_the_open_loop_search_is_bounded_in_levels() -> None:
     assert (levels["poisson_offered_rate"], held) == ([1.0], None)
 
 
+def _ideal_server_latencies(rate: float, service: float, requests: int, seed: int
+                            ) -> list[float]:
+    """Latencies from each Poisson arrival at an ideal server that answers one request at a
+    time in exactly `service` seconds (M/D/1)."""
+    rng = np.random.default_rng(seed)
+    arrivals = np.cumsum(rng.exponential(1 / rate, requests))
+    free, latencies = 0.0, []
+    for arrival in arrivals:
+        free = max(arrival, free) + service
+        latencies.append(free - arrival)
+    return latencies
+
+
+@pytest.mark.parametrize("service", [1e-4, 1e-3, 2e-2])
+def test_the_open_loop_bound_lets_an_ideal_server_hold_most_of_its_capacity(
+        service: float) -> None:
+    """Random arrivals queue even at a perfect server; the bound must leave it room: the
+    search holds from its first level and finds 60-95% of the capacity (1 / service). (With
+    a bound of twice the lone client's p99, every level broke and no rate was found.)"""
+    from dlarena.worker.deployment import (
+        P99_BOUND_FACTOR,
+        START_FACTOR,
+        search_saturation,
+    )
+
+    def level(rate: float, index: int) -> loadgen.LoadResult:
+        return loadgen.LoadResult(
+            latencies=_ideal_server_latencies(rate, service, 20_000, index), seconds=1.0)
+
+    lone_p99 = service  # one client at a time never queues
+    levels, held = search_saturation(level, START_FACTOR / service, P99_BOUND_FACTOR * lone_p99)
+    assert held is not None and levels["poisson_offered_rate"][0] <= held
+    assert 0.6 / service <= held <= 0.95 / service, (held * service, levels)
+
+
 def test_next_rate_climbs_then_bisects_then_stops() -> None:
     from dlarena.worker.deployment import next_rate
 

@@ -191,6 +191,7 @@ NOTE = ("Save: the model saved in the framework's format of each kind (weights: 
         "own, same process, same threads. Serve: the same small HTTP server on 127.0.0.1 for "
         "every framework, one request computing at a time; closed loop at 1, 4 and 16 "
         "clients, then Poisson arrivals that search for the saturation rate: from half the "
-        "1-client rate, 1.5x per level until p99 exceeds twice the 1-client p99 (or a request "
-        "fails), then two levels that halve the gap. Each level runs until its p99 rests on "
+        "1-client rate, 1.5x per level until p99 exceeds 10x the 1-client p99 (an ideal "
+        "one-at-a-time server holds that to ~80% of its capacity) or a request fails), then "
+        "two levels that halve the gap. Each level runs until its p99 rests on "
         "1000 requests or its time bound (stated when it cut a level short).")
