@@ -112,7 +112,9 @@ def test_a_description_too_long_for_an_environment_variable_reaches_every_worker
     would leave every worker unable to start (E2BIG). Such a description is kept in a file
     the variable names, here and on another machine (`here`, what a Ray node does with what
     `carried` sent it), and a started process reads the whole of it."""
-    monkeypatch.delenv(user_model.ENVIRONMENT_VARIABLE, raising=False)
+    # setenv, not delenv: an unset variable that delenv found absent is not restored, and
+    # `activate` below would leave this model active for every later test of the process.
+    monkeypatch.setenv(user_model.ENVIRONMENT_VARIABLE, "")
     big = description(layers=[f"block_{index}.conv" for index in range(20_000)])
     assert len(json.dumps(big)) > 128 * 1024
     user_model.activate(big)
