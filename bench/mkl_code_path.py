@@ -21,9 +21,10 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 
-from dlarena.cell import CellSpec, MeasureSettings, ThreadSettings
+from cells import bench_cell, built_step, seconds_per_step
+
+from dlarena.cell import CellSpec, MeasureSettings
 from dlarena.engine.environment import available_cpus, interpreters
 from dlarena.executors.local import worker_environment
 
@@ -31,20 +32,9 @@ FIX = {"MKL_DEBUG_CPU_TYPE": "5"}
 
 
 def inner(cell: CellSpec, steps: int) -> float:
-    from dlarena.worker.main import build_cell
-    from dlarena.worker.parts import cycling, device_batches
-
-    built = build_cell(cell, lambda *_: None)
-    built.impl.prepare(training=True)
-    step = cycling(built.impl.train_step, device_batches(built.impl, built.workload, cell))
-    for _ in range(3):
-        built.runtime.sync(step())
-    start = time.perf_counter()
-    value = None
-    for _ in range(steps):
-        value = step()
-    built.runtime.sync(value)
-    return (time.perf_counter() - start) / steps
+    step, sync = built_step(cell)
+    seconds_per_step(step, sync, 3)  # the first step compiles or allocates
+    return seconds_per_step(step, sync, steps)
 
 
 def main() -> int:
@@ -63,15 +53,10 @@ def main() -> int:
 
     info = registry.frameworks()[args.framework]
     python = interpreters({}).get(args.framework, sys.executable)
-    cpus = available_cpus()
-    print(f"{args.framework} training step, cpu size, {cpus} threads, {python}")
+    print(f"{args.framework} training step, cpu size, {available_cpus()} threads, {python}")
     for workload in args.workloads.split(","):
-        cell = CellSpec(
-            workload=workload, framework=args.framework, mode=info.default_mode,
-            scenario="train", size="cpu", device="cpu",
-            batch_size=registry.workloads()[workload].sizes["cpu"].batch_size,
-            precision="fp32", threads=ThreadSettings(cpus, cpus),
-            measure=MeasureSettings(min_window_seconds=0.2, windows=1, max_warmup_windows=0))
+        cell = bench_cell(args.framework, workload, measure=MeasureSettings(
+            min_window_seconds=0.2, windows=1, max_warmup_windows=0))
         times: dict[bool, list[float]] = {False: [], True: []}
         for fixed in [False, True, True, False] * args.repeats:
             environment = worker_environment(cell.threads, os.environ, framework=info)

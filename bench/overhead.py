@@ -20,8 +20,10 @@ import sys
 import time
 from typing import Any
 
+from cells import bench_cell
+
 from dlarena.analysis import stats
-from dlarena.cell import CellSpec, MeasureSettings, ThreadSettings
+from dlarena.cell import CellSpec
 from dlarena.engine.environment import available_cpus
 from dlarena.executors.local import worker_environment
 from dlarena.worker.timing import measure, time_window
@@ -88,13 +90,7 @@ def main() -> int:
     for framework in args.frameworks.split(","):
         for workload in args.workloads.split(","):
             info = registry.frameworks()[framework]
-            cell = CellSpec(
-                workload=workload, framework=framework, mode=info.default_mode,
-                scenario=args.scenario, size=args.size, device="cpu",
-                batch_size=registry.workloads()[workload].sizes[args.size].batch_size,
-                precision="fp32", threads=ThreadSettings(cpus, cpus),
-                measure=MeasureSettings(min_window_seconds=0.2, windows=1, max_warmup_windows=5),
-            )
+            cell = bench_cell(framework, workload, size=args.size, scenario=args.scenario)
             child = subprocess.run(
                 [sys.executable, __file__, "--inner", cell.to_json(), "--pairs", str(args.pairs)],
                 capture_output=True, text=True, env=worker_environment(

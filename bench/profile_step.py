@@ -29,34 +29,15 @@ import re
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from typing import Any
 
-from dlarena.cell import CellSpec, MeasureSettings, ThreadSettings
-from dlarena.engine.environment import available_cpus
+from cells import bench_cell, built_step, seconds_per_step
+
+from dlarena.cell import CellSpec
 from dlarena.executors.local import worker_environment
 
 Totals = dict[str, float]
-
-
-def _step(cell: CellSpec) -> tuple[Callable[[], Any], Callable[[Any], None]]:
-    from dlarena.worker.main import build_cell
-    from dlarena.worker.parts import cycling, device_batches
-
-    built = build_cell(cell, lambda *_: None)
-    built.impl.prepare(training=True)
-    batches = device_batches(built.impl, built.workload, cell)
-    return cycling(built.impl.train_step, batches), built.runtime.sync
-
-
-def _timed(step: Callable[[], Any], sync: Callable[[Any], None], steps: int) -> float:
-    start = time.perf_counter()
-    value = None
-    for _ in range(steps):
-        value = step()
-    sync(value)
-    return (time.perf_counter() - start) / steps
 
 
 def _jax_kind(op_name: str) -> str:
@@ -162,9 +143,9 @@ def profile_torch(step: Callable[[], Any], sync: Callable[[Any], None], steps: i
 
 
 def inner(cell: CellSpec, steps: int, dump: str) -> dict[str, Any]:
-    step, sync = _step(cell)
-    _timed(step, sync, max(3, steps // 2))  # compile and warm up
-    seconds = _timed(step, sync, steps)
+    step, sync = built_step(cell)
+    seconds_per_step(step, sync, max(3, steps // 2))  # compile and warm up
+    seconds = seconds_per_step(step, sync, steps)
     if cell.framework == "jax":
         totals = profile_jax(step, sync, steps, dump)
     elif cell.framework == "torch":
@@ -191,15 +172,8 @@ def main() -> int:
 
     from dlarena import registry
 
-    cpus = available_cpus()
     info = registry.frameworks()[args.framework]
-    cell = CellSpec(
-        workload=args.workload, framework=args.framework, mode=info.default_mode,
-        scenario="train", size=args.size, device="cpu",
-        batch_size=registry.workloads()[args.workload].sizes[args.size].batch_size,
-        precision="fp32", threads=ThreadSettings(cpus, cpus),
-        measure=MeasureSettings(min_window_seconds=0.2, windows=1, max_warmup_windows=5),
-    )
+    cell = bench_cell(args.framework, args.workload, size=args.size)
     with tempfile.TemporaryDirectory(prefix="dlarena-profile-") as dump:
         environment = worker_environment(cell.threads, os.environ, framework=info)
         environment["XLA_FLAGS"] = " ".join(filter(None, (
@@ -216,7 +190,8 @@ def main() -> int:
     totals = sorted(result["totals"].items(), key=lambda item: -item[1])
     profiled = sum(seconds for _, seconds in totals) * 1e3
     print(f"{args.workload} train, {args.framework} ({info.default_mode}), batch "
-          f"{cell.batch_size}, {cpus} threads: {step_ms:.1f} ms per step unprofiled; "
+          f"{cell.batch_size}, {cell.threads.intra_op} threads: {step_ms:.1f} ms per step "
+          "unprofiled; "
           f"{profiled:.1f} ms per step in the profiler's ops")
     for name, seconds in totals[:args.top]:
         print(f"  {seconds * 1e3:9.1f} ms  {seconds * 1e3 / profiled:6.1%}  {name}")
