@@ -25,7 +25,8 @@ class Control:
     false: int  # "X faster" between identical twins
     equivalent: int  # no meaningful difference within the margin
     undecided: int
-    # "fresh" or "forked" worker processes (`calibrate --fork-servers`); None: not recorded.
+    # "fresh" (`calibrate --no-fork-servers`) or "forked" (the default) worker processes;
+    # None: not recorded.
     workers: str | None = None
 
     @property
