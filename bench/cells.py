@@ -3,12 +3,17 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from dlarena.cell import CellSpec, MeasureSettings, ThreadSettings
 from dlarena.engine.environment import available_cpus
+from dlarena.executors.local import worker_environment
 
 Step = Callable[[], Any]
 Sync = Callable[[Any], None]
@@ -51,3 +56,25 @@ def seconds_per_step(step: Step, sync: Sync, steps: int) -> float:
         value = step()
     sync(value)
     return (time.perf_counter() - start) / steps
+
+
+def run_inner(script: str, cell: CellSpec, arguments: list[str], *,
+              python: str = sys.executable,
+              environment: Mapping[str, str | None] | None = None) -> tuple[Any, str]:
+    """Run `script --inner CELL ARGUMENTS` in a child with a worker's environment for the
+    cell (threads, affinity), changed by `environment` (None: unset): the JSON its last
+    stdout line holds, or None and the end of its stderr when it failed."""
+    from dlarena import registry
+
+    env = worker_environment(cell.threads, os.environ,
+                             framework=registry.frameworks()[cell.framework])
+    for name, value in (environment or {}).items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    child = subprocess.run([python, script, "--inner", cell.to_json(), *arguments],
+                           capture_output=True, text=True, env=env, check=False)
+    if child.returncode != 0:
+        return None, child.stderr.strip()
+    return json.loads(child.stdout.strip().splitlines()[-1]), ""

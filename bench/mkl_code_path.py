@@ -17,18 +17,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
 
-from cells import bench_cell, built_step, seconds_per_step
+from cells import bench_cell, built_step, run_inner, seconds_per_step
 
 from dlarena.cell import CellSpec, MeasureSettings
 from dlarena.engine.environment import available_cpus, interpreters
-from dlarena.executors.local import worker_environment
 
-FIX = {"MKL_DEBUG_CPU_TYPE": "5"}
+FIX: dict[str, str | None] = {"MKL_DEBUG_CPU_TYPE": "5"}
 
 
 def inner(cell: CellSpec, steps: int) -> float:
@@ -49,9 +46,7 @@ def main() -> int:
         print(json.dumps(inner(CellSpec.from_json(args.inner), args.steps)))
         return 0
 
-    from dlarena import registry
 
-    info = registry.frameworks()[args.framework]
     python = interpreters({}).get(args.framework, sys.executable)
     print(f"{args.framework} training step, cpu size, {available_cpus()} threads, {python}")
     for workload in args.workloads.split(","):
@@ -59,16 +54,13 @@ def main() -> int:
             min_window_seconds=0.2, windows=1, max_warmup_windows=0))
         times: dict[bool, list[float]] = {False: [], True: []}
         for fixed in [False, True, True, False] * args.repeats:
-            environment = worker_environment(cell.threads, os.environ, framework=info)
-            environment.pop("MKL_DEBUG_CPU_TYPE", None)
-            environment.update(FIX if fixed else {})
-            child = subprocess.run(
-                [python, __file__, "--inner", cell.to_json(), "--steps", str(args.steps)],
-                capture_output=True, text=True, env=environment, check=False)
-            if child.returncode != 0:
-                print(f"{workload}: failed: {child.stderr.strip()[-500:]}")
+            result, error = run_inner(
+                __file__, cell, ["--steps", str(args.steps)], python=python,
+                environment=FIX if fixed else dict.fromkeys(FIX))
+            if result is None:
+                print(f"{workload}: failed: {error[-500:]}")
                 return 1
-            times[fixed].append(json.loads(child.stdout.strip().splitlines()[-1]))
+            times[fixed].append(result)
         shipped, fixed_median = (statistics.median(times[key]) for key in (False, True))
         print(f"  {workload:<14} as shipped {shipped * 1e3:8.1f} ms/step   "
               f"MKL_DEBUG_CPU_TYPE=5 {fixed_median * 1e3:8.1f} ms/step   "

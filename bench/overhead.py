@@ -14,18 +14,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import time
 from typing import Any
 
-from cells import bench_cell
+from cells import bench_cell, run_inner
 
 from dlarena.analysis import stats
 from dlarena.cell import CellSpec
 from dlarena.engine.environment import available_cpus
-from dlarena.executors.local import worker_environment
 from dlarena.worker.timing import measure, time_window
 
 
@@ -80,7 +77,6 @@ def main() -> int:
         print(json.dumps(inner(CellSpec.from_json(args.inner), args.pairs)))
         return 0
 
-    from dlarena import registry
 
     cpus = available_cpus()
     print(f"harness overhead, {args.scenario} at {args.size} size, {cpus} threads, "
@@ -89,18 +85,11 @@ def main() -> int:
           f"{'overhead':>9}  95% CI")
     for framework in args.frameworks.split(","):
         for workload in args.workloads.split(","):
-            info = registry.frameworks()[framework]
             cell = bench_cell(framework, workload, size=args.size, scenario=args.scenario)
-            child = subprocess.run(
-                [sys.executable, __file__, "--inner", cell.to_json(), "--pairs", str(args.pairs)],
-                capture_output=True, text=True, env=worker_environment(
-                    cell.threads, os.environ, framework=info),
-                check=False,
-            )
-            if child.returncode != 0:
-                print(f"{workload}/{framework}: failed: {child.stderr.strip().splitlines()[-1:]}")
+            result, error = run_inner(__file__, cell, ["--pairs", str(args.pairs)])
+            if result is None:
+                print(f"{workload}/{framework}: failed: {error.splitlines()[-1:]}")
                 continue
-            result = json.loads(child.stdout.strip().splitlines()[-1])
             hand, ours = result["hand"], result["dlarena"]
             ratio = stats.median(ours) / stats.median(hand)
             interval = stats.ratio_of_medians_ci(ours, hand)

@@ -26,16 +26,14 @@ import gzip
 import json
 import os
 import re
-import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
 from typing import Any
 
-from cells import bench_cell, built_step, seconds_per_step
+from cells import bench_cell, built_step, run_inner, seconds_per_step
 
 from dlarena.cell import CellSpec
-from dlarena.executors.local import worker_environment
 
 Totals = dict[str, float]
 
@@ -175,17 +173,14 @@ def main() -> int:
     info = registry.frameworks()[args.framework]
     cell = bench_cell(args.framework, args.workload, size=args.size)
     with tempfile.TemporaryDirectory(prefix="dlarena-profile-") as dump:
-        environment = worker_environment(cell.threads, os.environ, framework=info)
-        environment["XLA_FLAGS"] = " ".join(filter(None, (
-            environment.get("XLA_FLAGS"), f"--xla_dump_to={dump}", "--xla_dump_hlo_as_text")))
-        child = subprocess.run(
-            [sys.executable, __file__, "--inner", cell.to_json(), "--steps", str(args.steps),
-             "--dump", dump],
-            capture_output=True, text=True, env=environment, check=False)
-    if child.returncode != 0:
-        print(f"failed: {child.stderr.strip()[-2000:]}")
+        flags = os.environ.get("XLA_FLAGS")
+        result, error = run_inner(
+            __file__, cell, ["--steps", str(args.steps), "--dump", dump],
+            environment={"XLA_FLAGS": " ".join(filter(None, (
+                flags, f"--xla_dump_to={dump}", "--xla_dump_hlo_as_text")))})
+    if result is None:
+        print(f"failed: {error[-2000:]}")
         return 1
-    result = json.loads(child.stdout.strip().splitlines()[-1])
     step_ms = result["step_seconds"] * 1e3
     totals = sorted(result["totals"].items(), key=lambda item: -item[1])
     profiled = sum(seconds for _, seconds in totals) * 1e3
