@@ -112,7 +112,7 @@ def test_list_json_describes_frameworks_workloads_scenarios_suites(
     workloads = {wl["name"]: wl for wl in data["workloads"]}
     assert set(workloads["mlp"]["frameworks"]) >= {"torch", "tensorflow"}
     assert workloads["mlp"]["trainable_parameters"]["cpu"] == 784 * 128 + 128 + 128 * 64 + 64 + 650
-    assert {s["name"] for s in data["scenarios"]} == {"train", "infer", "latency", "startup", "convergence", "dataload", "train-from-files", "train-ddp", "devex", "save-weights", "save-model", "save-program", "export-onnx", "export-openvino", "export-aotinductor", "export-litert", "serve"}
+    assert {s["name"] for s in data["scenarios"]} == {"train", "infer", "latency", "startup", "convergence", "dataload", "train-from-files", "train-ddp", "devex", "save-weights", "save-model", "save-program", "export-onnx", "export-openvino", "export-aotinductor", "export-litert", "serve", "serve-torchserve"}
     assert {s["name"] for s in data["suites"]} >= {"default", "smoke"}
 
 

@@ -283,7 +283,7 @@ def _body() -> bytes:
 
 def test_closed_loop_stops_at_its_request_bound(server: _Server) -> None:
     port = server.server_address[1]
-    result = loadgen.closed_loop(port, _body(), token=server.token, concurrency=4,
+    result = loadgen.closed_loop(loadgen.dlarena_server(port, server.token), _body(), concurrency=4,
                                  max_requests=25, max_seconds=30)
     assert (len(result.latencies), result.errors) == (25, 0)
     assert server.answered == 25
@@ -292,7 +292,7 @@ def test_closed_loop_stops_at_its_request_bound(server: _Server) -> None:
 
 def test_closed_loop_stops_at_its_time_bound(server: _Server) -> None:
     port = server.server_address[1]
-    result = loadgen.closed_loop(port, _body(), token=server.token, concurrency=1,
+    result = loadgen.closed_loop(loadgen.dlarena_server(port, server.token), _body(), concurrency=1,
                                  max_requests=10**6,
                                  max_seconds=0.3)
     assert 0.3 <= result.seconds < 1.0
@@ -302,7 +302,7 @@ def test_closed_loop_stops_at_its_time_bound(server: _Server) -> None:
 def test_open_loop_latency_counts_the_queue(server: _Server) -> None:
     """Arrivals at 4x what the server can answer: latency grows with the queue."""
     port = server.server_address[1]
-    result = loadgen.open_loop(port, _body(), token=server.token, rate=800.0, max_requests=100,
+    result = loadgen.open_loop(loadgen.dlarena_server(port, server.token), _body(), rate=800.0, max_requests=100,
                                max_seconds=5.0,
                                seed=0)
     assert result.errors == 0 and len(result.latencies) == 100
@@ -316,7 +316,7 @@ def test_load_on_a_dead_port_is_errors_not_a_hang() -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]  # closed when the block ends: nobody listens
     started = time.monotonic()
-    result = loadgen.closed_loop(port, _body(), token="t", concurrency=4, max_requests=20,
+    result = loadgen.closed_loop(loadgen.dlarena_server(port, "t"), _body(), concurrency=4, max_requests=20,
                                  max_seconds=5)
     assert (len(result.latencies), result.errors) == (0, 20)
     assert "ConnectionRefusedError" in result.first_error
@@ -349,8 +349,8 @@ def test_deploy_suite_plans_every_scenario_for_every_framework_and_keras_backend
     assert {c.workload for c in cells} == {"mlp", "cnn", "resnet50", "transformer"}
     assert {c.scenario for c in cells} == {"save-weights", "save-model", "save-program",
                                            "export-onnx", "export-litert",
-                                           "export-aotinductor", "serve"}
-    assert {c.batch_size for c in cells if c.scenario == "serve"} == {1}
+                                           "export-aotinductor", "serve", "serve-torchserve"}
+    assert {c.batch_size for c in cells if c.scenario.startswith("serve")} == {1}
     assert {c.size for c in cells} == {"cpu"} and "fake" not in {c.framework for c in cells}
 
 

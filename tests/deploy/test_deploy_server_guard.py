@@ -57,7 +57,7 @@ def test_a_request_without_the_token_is_refused_and_counted(server: _Server) -> 
     assert request(port, {TOKEN_HEADER: "guess"}, _body())[0] == 403
     assert settled(server, 2) and server.answered == 0
     assert request(port, {TOKEN_HEADER: server.token}, _body())[0] == 200
-    assert loadgen.server_stats(port, token=server.token) == {"answered": 1, "foreign": 2}
+    assert loadgen.server_stats(loadgen.dlarena_server(port, server.token)) == {"answered": 1, "foreign": 2}
 
 
 def test_a_huge_body_is_refused_unread(server: _Server) -> None:
@@ -105,10 +105,10 @@ def test_connections_beyond_the_cap_are_closed_at_once(
 
 def test_the_load_generator_is_served_and_may_wait_past_the_timeout(server: _Server) -> None:
     port = server.server_address[1]
-    result = loadgen.closed_loop(port, _body(), token=server.token, concurrency=16,
+    result = loadgen.closed_loop(loadgen.dlarena_server(port, server.token), _body(), concurrency=16,
                                  max_requests=200, max_seconds=10)
     assert (len(result.latencies), result.errors) == (200, 0)
-    client = loadgen._Client(port, server.token)
+    client = loadgen._Client(loadgen.dlarena_server(port, server.token))
     try:
         client.post(_body())
         time.sleep(1.0)  # twice the timeout: an open loop's client waits for its arrival

@@ -38,8 +38,12 @@ def test_export_matrix_shows_each_outcome(report) -> None:  # type: ignore[no-un
     assert outcomes["serve"] == "ok"
     assert outcomes["export-aotinductor"].startswith("unsupported here: fake has no "
                                                      "aotinductor exporter")
+    # TorchServe is PyTorch's model server: the fake framework does not offer it.
+    assert outcomes["serve-torchserve"].startswith(
+        "unsupported here: TorchServe serves PyTorch models; fake has its own servers")
     assert [cell.stored.spec.scenario for cell in report.unsupported] == [
-        "export-onnx", "export-litert", "export-aotinductor"] and not report.failed
+        "export-onnx", "export-litert", "export-aotinductor", "serve-torchserve"]
+    assert not report.failed
 
 
 def test_markdown_and_html_carry_the_deployment_section(report) -> None:  # type: ignore[no-untyped-def]

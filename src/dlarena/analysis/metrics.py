@@ -161,6 +161,16 @@ _DEPLOYMENT = (
     Metric("serve_level_bound_seconds", "s", None, "a load level's time bound, when 1000 "
            "requests take longer"),
     Metric("answered", "count", None, "requests the server answered"),
+    # TorchServe's own per-request figures (its metrics logs), one client at a time: where a
+    # request's time goes between the client, the Java front end and the Python backend.
+    Metric("torchserve_client_seconds", "s", None, "TorchServe, one client: the request as "
+           "the client saw it (the requests of the breakdown below)"),
+    Metric("torchserve_frontend_seconds", "s", None, "TorchServe, one client: the front "
+           "end's inference latency (request received to response sent)"),
+    Metric("torchserve_queue_seconds", "s", None, "TorchServe, one client: time queued in "
+           "the front end for the backend worker"),
+    Metric("torchserve_handler_seconds", "s", None, "TorchServe, one client: the handler's "
+           "time in the Python backend (PredictionTime: the model's answer)"),
     *(metric for c in (1, 4, 16) for metric in (
         Metric(f"serve_requests_per_second_c{c}", "requests/s", None,
                f"closed loop, {c} clients: answers per second"),

@@ -50,6 +50,10 @@ class Deployment(ABC):
     # The portable formats `export` writes; asked for another, a cell is `unsupported` with
     # a reason that says so, and `export` is never called.
     portable_formats: tuple[str, ...] = ("onnx", "litert")
+    # Model servers of the framework's ecosystem that serve its models, beside dlarena's own
+    # small server: "torchserve" (scenario serve-torchserve). Asked for another, a cell is
+    # `unsupported` saying so.
+    model_servers: tuple[str, ...] = ()
 
     def __init__(self, impl: Implementation) -> None:
         self.impl = impl

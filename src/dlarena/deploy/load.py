@@ -4,8 +4,9 @@ Closed loop: `concurrency` clients, each sending its next request when the last 
 Open loop: requests arrive as a Poisson process at a set rate, whatever the server's pace;
 latency counts from the scheduled arrival, so a slow server's queue is in the figures (no
 coordinated omission). Every load is bounded in requests and in time and stops by itself.
-Every request carries the server's token (deploy/server.py): only this cell's load counts.
-Standard library and NumPy only; it talks to 127.0.0.1 only.
+Every request carries what the server's `Target` names: dlarena's own server's token
+(deploy/server.py), or TorchServe's inference key (deploy/torchserve.py). Standard library
+and NumPy only; it talks to 127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 import queue
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -45,25 +47,39 @@ class LoadResult:
         return float(np.percentile(self.latencies, q)) if self.latencies else float("nan")
 
 
+@dataclass(frozen=True)
+class Target:
+    """A model server on 127.0.0.1: its port, the path that predicts (a `.npy` body in, a
+    `.npy` body out) and the headers that authorise a request."""
+
+    port: int
+    headers: Mapping[str, str]
+    predict_path: str = "/predict"
+
+
+def dlarena_server(port: int, token: str) -> Target:
+    """dlarena's own small server (deploy/server.py), which checks its token."""
+    return Target(port, {TOKEN_HEADER: token})
+
+
 class _Client:
     """One keep-alive connection; reconnects after an error."""
 
-    def __init__(self, port: int, token: str) -> None:
-        self.port = port
-        self.token = token
+    def __init__(self, target: Target) -> None:
+        self.target = target
         self.connection: http.client.HTTPConnection | None = None
 
     def post(self, body: bytes) -> None:
-        self.send("POST", "/predict", body)
+        self.send("POST", self.target.predict_path, body)
 
     def send(self, method: str, path: str, body: bytes | None = None) -> bytes:
         if self.connection is None:
-            self.connection = http.client.HTTPConnection(HOST, self.port,
+            self.connection = http.client.HTTPConnection(HOST, self.target.port,
                                                          timeout=REQUEST_TIMEOUT_SECONDS)
         try:
             self.connection.request(method, path, body,
                                     {"Content-Type": "application/octet-stream",
-                                     TOKEN_HEADER: self.token})
+                                     **self.target.headers})
             response = self.connection.getresponse()
             answer = response.read()
         except (OSError, http.client.HTTPException):
@@ -96,17 +112,17 @@ class _Tally:
                 self.result.first_error = f"{type(error).__name__}: {error}"
 
 
-def post_once(port: int, body: bytes, *, token: str) -> None:
-    client = _Client(port, token)
+def post_once(target: Target, body: bytes) -> None:
+    client = _Client(target)
     try:
         client.post(body)
     finally:
         client.close()
 
 
-def server_stats(port: int, *, token: str) -> dict[str, int]:
-    """What the server saw: requests answered, connections closed as foreign."""
-    client = _Client(port, token)
+def server_stats(target: Target) -> dict[str, int]:
+    """What dlarena's server saw: requests answered, connections closed as foreign."""
+    client = _Client(target)
     try:
         stats: dict[str, int] = json.loads(client.send("GET", "/stats"))
         return stats
@@ -114,7 +130,7 @@ def server_stats(port: int, *, token: str) -> dict[str, int]:
         client.close()
 
 
-def closed_loop(port: int, body: bytes, *, token: str, concurrency: int, max_requests: int,
+def closed_loop(target: Target, body: bytes, *, concurrency: int, max_requests: int,
                 max_seconds: float) -> LoadResult:
     tally = _Tally()
     issued = [0]
@@ -122,7 +138,7 @@ def closed_loop(port: int, body: bytes, *, token: str, concurrency: int, max_req
     deadline = start + max_seconds
 
     def client_loop() -> None:
-        client = _Client(port, token)
+        client = _Client(target)
         try:
             while True:
                 with tally.lock:
@@ -148,7 +164,7 @@ def closed_loop(port: int, body: bytes, *, token: str, concurrency: int, max_req
     return tally.result
 
 
-def open_loop(port: int, body: bytes, *, token: str, rate: float, max_requests: int,
+def open_loop(target: Target, body: bytes, *, rate: float, max_requests: int,
               max_seconds: float, seed: int) -> LoadResult:
     """Poisson arrivals at `rate` per second, until `max_requests` or `max_seconds`."""
     if rate <= 0:
@@ -162,7 +178,7 @@ def open_loop(port: int, body: bytes, *, token: str, rate: float, max_requests: 
     hard_deadline = start + 2 * max_seconds
 
     def client_loop() -> None:
-        client = _Client(port, token)
+        client = _Client(target)
         try:
             while (due := scheduled.get()) is not None:
                 if time.perf_counter() > hard_deadline:

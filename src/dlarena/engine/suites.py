@@ -134,14 +134,15 @@ _ALL = (
 )
 
 _DEPLOYMENT = ("save-weights", "save-model", "save-program", "export-onnx", "export-litert",
-               "export-aotinductor", "serve")
+               "export-aotinductor", "serve", "serve-torchserve")
 _ALL_WITH_DEPLOYMENT = (
     *_ALL,
     Suite(
         "deploy", "shipping a model: save and load in a fresh process (weights, model, "
         "program), export to ONNX and LiteRT run in their runtimes, serving over HTTP under "
-        "closed- and open-loop load; PyTorch, TensorFlow and JAX, and Keras on JAX and on "
-        "PyTorch (each ships differently)",
+        "closed- and open-loop load (dlarena's small server; TorchServe for PyTorch); "
+        "PyTorch, TensorFlow and JAX, and Keras on JAX and on PyTorch (each ships "
+        "differently)",
         workloads=("mlp", "cnn", "resnet50", "transformer"),
         frameworks=DEFAULT_SET_AND_FRONT_ENDS,
         scenarios=_DEPLOYMENT, size="cpu", windows=6,

@@ -12,7 +12,8 @@ from dlarena.scenarios.deployment import P99_REQUESTS
 
 SAVE_SCENARIOS = ("save-weights", "save-model", "save-program")
 EXPORT_SCENARIOS = ("export-onnx", "export-openvino", "export-litert", "export-aotinductor")
-MATRIX_SCENARIOS = (*SAVE_SCENARIOS, *EXPORT_SCENARIOS, "serve")
+SERVE_SCENARIOS = ("serve", "serve-torchserve")
+MATRIX_SCENARIOS = (*SAVE_SCENARIOS, *EXPORT_SCENARIOS, *SERVE_SCENARIOS)
 # A failed cell's reason in the matrix, cut to this many characters (the full one is listed
 # under the failed cells).
 REASON_CHARACTERS = 90
@@ -22,8 +23,8 @@ SAVE_HEADER = ("workload", "framework", "kind", "format", "save s", "load s (fre
 EXPORT_HEADER = ("workload", "framework", "format", "runtime", "export s", "size", "max |Δ|",
                  "runtime samples/s", "framework samples/s", "speed-up", "runtime p50 batch-1",
                  "framework p50 batch-1")
-SERVE_HEADER = ("workload", "framework", "start → 1st answer", "c1 req/s", "c1 p50", "c1 p99",
-                "c4 req/s", "c4 p99", "c16 req/s", "c16 p99", "errors",
+SERVE_HEADER = ("workload", "framework", "server", "start → 1st answer", "c1 req/s", "c1 p50",
+                "c1 p99", "c4 req/s", "c4 p99", "c16 req/s", "c16 p99", "errors",
                 "saturation: Poisson max rate (p99 ≤ bound)", "levels with p99 on ≥ 1000 req",
                 "server peak RSS")
 
@@ -114,12 +115,12 @@ def export_rows(report: Report) -> list[list[str]]:
 
 def serve_rows(report: Report) -> list[list[str]]:
     rows = []
-    for cell in _deployment_cells(report, ("serve",)):
+    for cell in _deployment_cells(report, SERVE_SCENARIOS):
         if not cell.stored.ok:
             continue
         errors = sum(_median(cell, f"serve_errors_c{c}") or 0.0 for c in (1, 4, 16))
         rows.append([
-            cell.stored.spec.workload, cell.label,
+            cell.stored.spec.workload, cell.label, server(cell),
             _seconds(_median(cell, "server_start_seconds")),
             _number(_median(cell, "serve_requests_per_second_c1")),
             _seconds(_median(cell, "serve_p50_seconds_c1")),
@@ -133,6 +134,39 @@ def serve_rows(report: Report) -> list[list[str]]:
             _levels_on_enough_requests(cell),
             _bytes(_median(cell, "server_peak_rss_bytes")),
         ])
+    return rows
+
+
+def server(cell: CellReport) -> str:
+    """The server of a serve cell: dlarena's own small one, or TorchServe (its version)."""
+    if cell.stored.spec.scenario == "serve":
+        return "dlarena"
+    named = _manifest(cell, "server")
+    return named if named.startswith("TorchServe") else "TorchServe"
+
+
+TORCHSERVE_TITLE = "TorchServe: where a request's time goes (one client at a time)"
+TORCHSERVE_HEADER = ("workload", "framework", "client p50", "front end p50", "queue p50",
+                     "handler p50 (the model)", "HTTP and Netty (client − front end)",
+                     "front end ↔ backend (front end − queue − handler)", "requests")
+
+
+def torchserve_rows(report: Report) -> list[list[str]]:
+    """Where a TorchServe request's time goes, one client at a time: medians of the client's
+    latency and of TorchServe's own per-request figures, and the differences between them."""
+    rows = []
+    for cell in _deployment_cells(report, ("serve-torchserve",)):
+        client, front, queue, handler = (
+            _median(cell, f"torchserve_{part}_seconds")
+            for part in ("client", "frontend", "queue", "handler"))
+        if not cell.stored.ok or None in (client, front, queue, handler):
+            continue
+        assert client is not None and front is not None  # for the type checker
+        assert queue is not None and handler is not None
+        counted = len(cell.stored.samples.get("torchserve_client_seconds", []))
+        rows.append([cell.stored.spec.workload, cell.label, _seconds(client), _seconds(front),
+                     _seconds(queue), _seconds(handler), _seconds(client - front),
+                     _seconds(front - queue - handler), str(counted)])
     return rows
 
 
@@ -166,7 +200,7 @@ def load_curves(report: Report) -> list[tuple[str, str, list[LoadPoint]]]:
     """(workload, framework, points by offered rate) of every served cell: latency under
     open-loop load, one point per level of its search for the saturation rate."""
     curves = []
-    for cell in _deployment_cells(report, ("serve",)):
+    for cell in _deployment_cells(report, SERVE_SCENARIOS):
         samples = cell.stored.samples
         offered = samples.get("poisson_offered_rate", [])
         if not offered or not cell.stored.ok:
@@ -176,7 +210,9 @@ def load_curves(report: Report) -> list[tuple[str, str, list[LoadPoint]]]:
         points = [LoadPoint(rate, p50, p99, count) for rate, p99, p50, count in zip(
             offered, samples.get("poisson_p99_seconds", []),
             p50s or [None] * len(offered), counts or [None] * len(offered), strict=False)]
-        curves.append((cell.stored.spec.workload, cell.label,
+        label = (cell.label if cell.stored.spec.scenario == "serve"
+                 else f"{cell.label} · {server(cell)}")
+        curves.append((cell.stored.spec.workload, label,
                        sorted(points, key=lambda point: point.offered)))
     return curves
 
@@ -194,4 +230,8 @@ NOTE = ("Save: the model saved in the framework's format of each kind (weights: 
         "1-client rate, 1.5x per level until p99 exceeds 10x the 1-client p99 (an ideal "
         "one-at-a-time server holds that to ~80% of its capacity) or a request fails), then "
         "two levels that halve the gap. Each level runs until its p99 rests on "
-        "1000 requests or its time bound (stated when it cut a level short).")
+        "1000 requests or its time bound (stated when it cut a level short). TorchServe: "
+        "the same PyTorch model and request under the same load, behind PyTorch's model "
+        "server (a Java front end queueing requests for one Python backend worker; its "
+        "defaults otherwise: token authorization, logging); its peak memory is both "
+        "processes'.")

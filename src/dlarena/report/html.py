@@ -173,7 +173,9 @@ def _deployment(page: Page) -> Body:
             ("Portable inference", deployment_plots.portable_figure(report, style),
              deployment.EXPORT_HEADER, deployment.export_rows(report)),
             ("Serving under load", deployment_plots.load_curve_figure(report, style),
-             deployment.SERVE_HEADER, deployment.serve_rows(report)))
+             deployment.SERVE_HEADER, deployment.serve_rows(report)),
+            (deployment.TORCHSERVE_TITLE, None, deployment.TORCHSERVE_HEADER,
+             deployment.torchserve_rows(report)))
         if rows
     ]
     return Body("sections/deployment.html.j2",

@@ -136,7 +136,9 @@ def _deployment(view: View) -> list[str]:
     for title, columns, body in (
             ("Save and load", deployment.SAVE_HEADER, deployment.save_rows(report)),
             ("Portable inference", deployment.EXPORT_HEADER, deployment.export_rows(report)),
-            ("Serving under load", deployment.SERVE_HEADER, deployment.serve_rows(report))):
+            ("Serving under load", deployment.SERVE_HEADER, deployment.serve_rows(report)),
+            (deployment.TORCHSERVE_TITLE, deployment.TORCHSERVE_HEADER,
+             deployment.torchserve_rows(report))):
         lines += _part(title, _table(columns, body))
     return lines
 

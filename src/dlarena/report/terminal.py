@@ -139,6 +139,8 @@ def _deployment(console: Console, view: View) -> None:
     _table(console, "Save and load", deployment.SAVE_HEADER, deployment.save_rows(report))
     _table(console, "Portable inference", deployment.EXPORT_HEADER, deployment.export_rows(report))
     _table(console, "Serving under load", deployment.SERVE_HEADER, deployment.serve_rows(report))
+    _table(console, deployment.TORCHSERVE_TITLE, deployment.TORCHSERVE_HEADER,
+           deployment.torchserve_rows(report))
 
 
 def _not_measured(console: Console, view: View) -> None:

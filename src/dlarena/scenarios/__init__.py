@@ -55,6 +55,10 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("serve", "the model behind the same small HTTP server on 127.0.0.1: closed "
                  "loop at concurrency 1, 4, 16, open-loop Poisson arrivals",
                  "serve_latency_seconds", f"{RUNS}:run_serve", batch_size=1, windowed=False),
+        Scenario("serve-torchserve", "the serve cell's model behind TorchServe (PyTorch's "
+                 "model server: a Java front end, a Python backend) on 127.0.0.1, under the "
+                 "same load", "serve_latency_seconds", f"{RUNS}:run_torchserve", batch_size=1,
+                 windowed=False),
         FedByPipeline("dataload", "images/s of the framework's input pipeline alone, from "
                       "JPEG files or record shards: decode, crop, flip, normalise, batch",
                       "load_throughput", f"{RUNS}:run_dataload",

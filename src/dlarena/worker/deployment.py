@@ -26,7 +26,7 @@ from dlarena import registry
 from dlarena.cell import CellSpec
 from dlarena.contract import Deployment, ExportUnsupported, Implementation, Runtime, Workload
 from dlarena.deploy import load as loadgen
-from dlarena.deploy import portable
+from dlarena.deploy import portable, torchserve
 from dlarena.deploy.child import LOAD_JOB_OPTION, Child, ChildFailed
 from dlarena.deploy.compare import agreement
 from dlarena.scenarios.deployment import P99_REQUESTS
@@ -61,6 +61,10 @@ WARMUP_REQUESTS = 5
 # program could send.
 FOREIGN_OPTION = "plant_foreign_request"
 MIN_LATENCY_REQUESTS = 20
+# TorchServe: requests one at a time whose time is broken down by its own metrics logs, and
+# how long those logs may lag behind the last answer.
+BREAKDOWN_REQUESTS = 200
+LOG_WAIT_SECONDS = 5.0
 # Fresh processes that load a saved model, per save cell: their spread gives the verdict a
 # confidence interval.
 LOADS_BY_SIZE = {"smoke": 1, "cpu": 3, "full": 5}
@@ -304,88 +308,175 @@ def _vm_hwm_bytes(pid: int) -> float | None:
     return None
 
 
-def run_serve(impl: Implementation, runtime: Runtime, workload: Workload, cell: CellSpec,
-              progress: Progress) -> Figures:
-    """The cell's model behind the small HTTP server (a child process) under closed-loop
-    load at concurrency 1, 4, 16, then open-loop Poisson arrivals at rates that search for
-    the saturation rate (`next_rate`). This worker only generates load; the server
-    computes."""
+@dataclasses.dataclass(frozen=True)
+class _Running:
+    """A model server as the load generator drives it: where to send, when it started,
+    whether it has exited, and what it last printed."""
+
+    target: loadgen.Target
+    started: float
+    exit_code: Callable[[], int | None]
+    output_tail: Callable[[], str]
+
+
+def _serve_body(workload: Workload, cell: CellSpec) -> bytes:
     single, _ = _batch(workload, cell, 1)
     buffer = io.BytesIO()
     np.save(buffer, single, allow_pickle=False)
-    body = buffer.getvalue()
+    return buffer.getvalue()
+
+
+def _first_answer(server: _Running, body: bytes, cell: CellSpec) -> float:
+    """Send until the server answers (it may still be loading the model); the seconds from
+    its start to that first answer."""
+    first_error: Exception | None = None
+    while True:
+        try:
+            loadgen.post_once(server.target, body)
+            return time.perf_counter() - server.started
+        except Exception as error:
+            first_error = error
+            if server.exit_code() is not None or (
+                    time.perf_counter() - server.started > cell.timeout_seconds / 3):
+                raise ServerDied(f"the server never answered: {first_error}; "
+                                 f"{server.output_tail()}") from None
+            time.sleep(0.05)
+
+
+def _under_load(server: _Running, body: bytes, cell: CellSpec,
+                progress: Progress) -> tuple[dict[str, float], dict[str, list[float]]]:
+    """After the first answer and the warm-up requests: closed-loop load at concurrency 1,
+    4, 16, then open-loop Poisson arrivals at rates that search for the saturation rate
+    (`next_rate`). The metrics and samples of every level."""
     # Each level's time bound, when P99_REQUESTS take longer.
     seconds = LEVEL_BOUND_FACTOR * _level_seconds(cell)
     metrics: dict[str, float] = {"serve_level_bound_seconds": seconds}
     samples: dict[str, list[float]] = {}
 
-    with Child(cell, "serve") as server:
+    def checked(result: loadgen.LoadResult, what: str) -> loadgen.LoadResult:
+        code = server.exit_code()
+        if code is not None:
+            raise ServerDied(
+                f"the server exited with code {code} during {what} after "
+                f"{len(result.latencies)} answers and {result.errors} errors "
+                f"({result.first_error or 'no error seen'}); {server.output_tail()}")
+        return result
+
+    for index, concurrency in enumerate(CONCURRENCIES):
+        progress("closed loop", index, len(CONCURRENCIES))
+        result = checked(loadgen.closed_loop(
+            server.target, body, concurrency=concurrency, max_requests=P99_REQUESTS,
+            max_seconds=seconds), f"the closed loop at concurrency {concurrency}")
+        if concurrency == 1:
+            samples["serve_latency_seconds"] = result.latencies
+        metrics[f"serve_requests_per_second_c{concurrency}"] = result.requests_per_second
+        for q in (50, 90, 99):
+            metrics[f"serve_p{q}_seconds_c{concurrency}"] = result.percentile(q)
+        metrics[f"serve_errors_c{concurrency}"] = float(result.errors)
+        metrics[f"serve_requests_c{concurrency}"] = float(len(result.latencies))
+        if result.errors and not result.latencies:
+            raise RuntimeError(f"every request of the closed loop at concurrency "
+                               f"{concurrency} failed: {result.first_error}")
+
+    base_rate = metrics["serve_requests_per_second_c1"]
+    bound = P99_BOUND_FACTOR * metrics["serve_p99_seconds_c1"]
+    metrics["poisson_p99_bound_seconds"] = bound
+
+    def level(rate: float, index: int) -> loadgen.LoadResult:
+        progress("open loop", index, MAX_OPEN_LEVELS)
+        return checked(loadgen.open_loop(
+            server.target, body, rate=rate, max_requests=P99_REQUESTS, max_seconds=seconds,
+            seed=cell.seed + index), f"the open loop at {rate:.3g} requests/s")
+
+    levels, held = search_saturation(level, START_FACTOR * base_rate, bound)
+    samples.update(levels)
+    if held is not None:
+        metrics["poisson_max_rate_within_bound"] = held
+    return metrics, samples
+
+
+def run_serve(impl: Implementation, runtime: Runtime, workload: Workload, cell: CellSpec,
+              progress: Progress) -> Figures:
+    """The cell's model behind dlarena's small HTTP server (a child process) under load
+    (`_under_load`). This worker only generates load; the server computes."""
+    body = _serve_body(workload, cell)
+    with Child(cell, "serve") as child:
         progress("server start", 0, 1)
-        listening = server.event("listening", cell.timeout_seconds / 3)
-        port, token = int(listening["port"]), str(listening["token"])
-        first_error: Exception | None = None
-        while True:  # the first answered request
-            try:
-                loadgen.post_once(port, body, token=token)
-                break
-            except Exception as error:
-                first_error = error
-                if server.exit_code() is not None or (
-                        time.perf_counter() - server.started > cell.timeout_seconds / 3):
-                    raise ServerDied(f"the server never answered: {first_error}; "
-                                     f"{server.stderr_tail()}") from None
-                time.sleep(0.05)
-        metrics["server_start_seconds"] = time.perf_counter() - server.started
+        listening = child.event("listening", cell.timeout_seconds / 3)
+        server = _Running(loadgen.dlarena_server(int(listening["port"]), str(listening["token"])),
+                          child.started, child.exit_code, child.stderr_tail)
+        start_seconds = _first_answer(server, body, cell)
         for _ in range(WARMUP_REQUESTS):
-            loadgen.post_once(port, body, token=token)
+            loadgen.post_once(server.target, body)
         if cell.options.get(FOREIGN_OPTION):
             with contextlib.suppress(RuntimeError, OSError):
-                loadgen.post_once(port, body, token="not the token")
-
-        def checked(result: loadgen.LoadResult, what: str) -> loadgen.LoadResult:
-            code = server.exit_code()
-            if code is not None:
-                raise ServerDied(
-                    f"the server exited with code {code} during {what} after "
-                    f"{len(result.latencies)} answers and {result.errors} errors "
-                    f"({result.first_error or 'no error seen'})")
-            return result
-
-        for index, concurrency in enumerate(CONCURRENCIES):
-            progress("closed loop", index, len(CONCURRENCIES))
-            result = checked(loadgen.closed_loop(
-                port, body, token=token, concurrency=concurrency, max_requests=P99_REQUESTS,
-                max_seconds=seconds), f"the closed loop at concurrency {concurrency}")
-            if concurrency == 1:
-                samples["serve_latency_seconds"] = result.latencies
-            metrics[f"serve_requests_per_second_c{concurrency}"] = result.requests_per_second
-            for q in (50, 90, 99):
-                metrics[f"serve_p{q}_seconds_c{concurrency}"] = result.percentile(q)
-            metrics[f"serve_errors_c{concurrency}"] = float(result.errors)
-            metrics[f"serve_requests_c{concurrency}"] = float(len(result.latencies))
-
-        base_rate = metrics["serve_requests_per_second_c1"]
-        bound = P99_BOUND_FACTOR * metrics["serve_p99_seconds_c1"]
-        metrics["poisson_p99_bound_seconds"] = bound
-
-        def level(rate: float, index: int) -> loadgen.LoadResult:
-            progress("open loop", index, MAX_OPEN_LEVELS)
-            return checked(loadgen.open_loop(
-                port, body, token=token, rate=rate, max_requests=P99_REQUESTS,
-                max_seconds=seconds, seed=cell.seed + index),
-                f"the open loop at {rate:.3g} requests/s")
-
-        levels, held = search_saturation(level, START_FACTOR * base_rate, bound)
-        samples.update(levels)
-        if held is not None:
-            metrics["poisson_max_rate_within_bound"] = held
-        foreign = loadgen.server_stats(port, token=token)["foreign"]
+                loadgen.post_once(dataclasses.replace(server.target, headers={}), body)
+        metrics, samples = _under_load(server, body, cell, progress)
+        metrics["server_start_seconds"] = start_seconds
+        foreign = loadgen.server_stats(server.target)["foreign"]
         if foreign:
             raise ServerDisturbed(
                 f"the server closed {foreign} connection(s) that were not this cell's load "
                 "generator's (no token, silent, or over its connection cap): another "
                 "program shared the machine's loopback, so these figures are not stored")
-        peak = _vm_hwm_bytes(server.process.pid)
+        peak = _vm_hwm_bytes(child.process.pid)
         if peak is not None:
             metrics["server_peak_rss_bytes"] = peak
-    return Figures(metrics["server_start_seconds"], samples=samples, metrics=metrics)
+    return Figures(start_seconds, samples=samples, metrics=metrics,
+                   manifest={"server": "dlarena"})
+
+
+def _torchserve_breakdown(served: torchserve.TorchServe, server: _Running, body: bytes,
+                          cell: CellSpec) -> dict[str, list[float]]:
+    """BREAKDOWN_REQUESTS requests one at a time, with TorchServe's own figures for each
+    (its metrics logs): the client's latency beside the front end's, its queue's and the
+    handler's, so that what TorchServe adds to the model's time is visible."""
+    since = served.log_position()
+    result = loadgen.closed_loop(server.target, body, concurrency=1,
+                                 max_requests=BREAKDOWN_REQUESTS,
+                                 max_seconds=LEVEL_BOUND_FACTOR * _level_seconds(cell))
+    if not result.latencies:
+        raise RuntimeError(f"TorchServe answered none of {result.errors} requests: "
+                           f"{result.first_error}")
+    answered = len(result.latencies)
+    deadline = time.perf_counter() + LOG_WAIT_SECONDS
+    while True:  # log4j writes each figure as its request ends; wait for the last ones
+        figures = served.request_figures(since)
+        if min(map(len, figures.values())) >= answered or time.perf_counter() > deadline:
+            break
+        time.sleep(0.05)
+    return {"torchserve_client_seconds": result.latencies, **figures}
+
+
+def run_torchserve(impl: Implementation, runtime: Runtime, workload: Workload,
+                   cell: CellSpec, progress: Progress) -> Figures:
+    """The same model as the `serve` cell's (worker/torchserve_handler.py) behind TorchServe
+    (deploy/torchserve.py), under the same load. Its start counts from the Java front end's
+    launch to the first answer; its peak memory is the front end's and the Python backend's
+    peaks, summed."""
+    if "torchserve" not in _deployment(impl, cell).model_servers:
+        raise ExportUnsupported(f"TorchServe serves PyTorch models; {cell.framework} has its "
+                                "own servers (dlarena serves it with its small server: serve)")
+    reason = torchserve.unavailable()
+    if reason is not None:
+        raise ExportUnsupported(reason)
+    body = _serve_body(workload, cell)
+    with _scratch() as folder:
+        progress("server start", 0, 1)
+        with torchserve.TorchServe(cell, folder) as served:
+            server = _Running(served.target(cell.timeout_seconds / 3), served.started,
+                              served.exit_code, served.log_tail)
+            start_seconds = _first_answer(server, body, cell)
+            for _ in range(WARMUP_REQUESTS):
+                loadgen.post_once(server.target, body)
+            breakdown = _torchserve_breakdown(served, server, body, cell)
+            metrics, samples = _under_load(server, body, cell, progress)
+            samples.update(breakdown)
+            metrics["server_start_seconds"] = start_seconds
+            peaks = [_vm_hwm_bytes(pid) for pid in served.processes()]
+            if all(peak is not None for peak in peaks):
+                metrics["server_peak_rss_bytes"] = float(sum(peaks))  # type: ignore[arg-type]
+    return Figures(start_seconds, samples=samples, metrics=metrics, manifest={
+        "server": f"TorchServe {torchserve.version()}",
+        "server_processes": "a Java front end and one Python backend worker",
+        "foreign_requests": "refused by TorchServe's token authorization, not counted"})

@@ -28,7 +28,14 @@ from dlarena.cell import (
     CellSpec,
     parse_worker_request,
 )
-from dlarena.contract import Deployment, ExportUnsupported, Implementation, Runtime, Workload
+from dlarena.contract import (
+    Deployment,
+    ExportUnsupported,
+    Implementation,
+    Predict,
+    Runtime,
+    Workload,
+)
 from dlarena.isolation import lifeline, netns
 from dlarena.scenarios import SCENARIOS
 from dlarena.worker.memory import peak_rss_bytes
@@ -241,11 +248,11 @@ def load_cell(cell: CellSpec, progress: Progress) -> dict[str, Any]:
                         "load_peak_rss_bytes": peak_rss_bytes()}}
 
 
-def serve_cell(cell: CellSpec, channel: Channel, progress: Progress) -> dict[str, Any]:
-    """Build the cell's model, serve it on 127.0.0.1 until stdin ends (deploy/server.py)."""
+def serving_predict(cell: CellSpec, progress: Progress) -> Predict:
+    """The cell's model built as a server answers with: canonical weights, inference mode,
+    a batch of canonical inputs in, its outputs out. dlarena's server and TorchServe's
+    handler (worker/torchserve_handler.py) both serve this."""
     import numpy as np
-
-    from dlarena.deploy.server import CRASH_AFTER_OPTION, serve
 
     built = build_cell(cell, progress)
     deployment = deployment_of(cell, built.impl)
@@ -255,6 +262,14 @@ def serve_cell(cell: CellSpec, channel: Channel, progress: Progress) -> dict[str
     def predict(inputs: np.ndarray) -> np.ndarray:
         return deployment.predict(inputs, np.resize(labels, (len(inputs), *labels.shape[1:])))
 
+    return predict
+
+
+def serve_cell(cell: CellSpec, channel: Channel, progress: Progress) -> dict[str, Any]:
+    """Build the cell's model, serve it on 127.0.0.1 until stdin ends (deploy/server.py)."""
+    from dlarena.deploy.server import CRASH_AFTER_OPTION, serve
+
+    predict = serving_predict(cell, progress)
     crash_after = cell.options.get(CRASH_AFTER_OPTION)
     answered = serve(predict, crash_after=None if crash_after is None else int(crash_after),
                      on_listening=lambda port, token: channel.emit(

@@ -230,6 +230,14 @@ def run_serve(
     return _deployed(deployment.run_serve(impl, runtime, workload, cell, progress))
 
 
+def run_torchserve(
+    impl: Implementation, runtime: Runtime, workload: Workload, cell: CellSpec, progress: Progress
+) -> ScenarioResult:
+    from dlarena.worker import deployment
+
+    return _deployed(deployment.run_torchserve(impl, runtime, workload, cell, progress))
+
+
 def run_dataload(
     impl: Implementation, runtime: Runtime, workload: Workload, cell: CellSpec, progress: Progress
 ) -> ScenarioResult:

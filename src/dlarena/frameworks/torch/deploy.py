@@ -90,6 +90,8 @@ class TorchDeployment(Deployment):
         return self._run(torch.export.load(path).module())
 
     portable_formats = ("onnx", "litert", "aotinductor")
+    # TorchServe, PyTorch's model server, runs the model dlarena's server answers with.
+    model_servers = ("torchserve",)
 
     def export(self, portable_format: str, folder: str, inputs: np.ndarray) -> str:
         import torch
