@@ -266,9 +266,10 @@ def server() -> object:
         time.sleep(0.005)
         return inputs * 2
     instance = _Server(predict, crash_after=None)
-    thread = threading.Thread(target=instance.serve_forever, daemon=True)
-    thread.start()
+    for target in (instance.serve_forever, instance.compute_forever):
+        threading.Thread(target=target, daemon=True).start()
     yield instance
+    instance.stop_computing()
     instance.shutdown()
     instance.server_close()
 
@@ -414,3 +415,31 @@ def test_a_run_whose_only_misses_are_unsupported_exits_0_and_every_report_says_w
     assert statuses == {"save-weights": ("ok", None),
                         "export-onnx": ("unsupported", "the fake framework has no onnx exporter")}
     assert "Unsupported here (not failures)" in reports["html"]
+
+
+def test_the_model_computes_on_the_thread_that_serves_not_a_connections(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """PyTorch's intra-op threads are bound to the calling thread (4.5x slower ResNet-50
+    predictions from another thread here): `serve` computes on its caller's thread."""
+    from dlarena.deploy.server import serve
+
+    computed_on: list[int] = []
+
+    def predict(inputs: np.ndarray) -> np.ndarray:
+        computed_on.append(threading.get_ident())
+        return inputs * 2
+
+    reader, writer = os.pipe()
+    monkeypatch.setattr(sys, "stdin", os.fdopen(reader))
+
+    def load(port: int, token: str) -> None:
+        def clients() -> None:
+            result = loadgen.closed_loop(loadgen.dlarena_server(port, token), _body(),
+                                         concurrency=4, max_requests=40, max_seconds=30)
+            assert (len(result.latencies), result.errors) == (40, 0)
+            os.close(writer)  # the cell closes the server's stdin: it stops
+
+        threading.Thread(target=clients, daemon=True).start()
+
+    assert serve(predict, on_listening=load) == 40
+    assert set(computed_on) == {threading.get_ident()}

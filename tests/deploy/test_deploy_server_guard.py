@@ -24,10 +24,11 @@ pytestmark = pytest.mark.usefixtures("no_fault")
 def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[_Server]:
     monkeypatch.setattr(server_module._Handler, "timeout", 0.5)
     instance = _Server(lambda inputs: inputs * 2, crash_after=None)
-    thread = threading.Thread(target=instance.serve_forever, kwargs={"poll_interval": 0.01},
-                              daemon=True)
-    thread.start()
+    threading.Thread(target=instance.serve_forever, kwargs={"poll_interval": 0.01},
+                     daemon=True).start()
+    threading.Thread(target=instance.compute_forever, daemon=True).start()
     yield instance
+    instance.stop_computing()
     instance.shutdown()
     instance.server_close()
 

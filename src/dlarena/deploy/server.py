@@ -1,10 +1,17 @@
 """The small model server: the same HTTP server for every framework, on 127.0.0.1 only.
 
 POST /predict with a batch as a NumPy `.npy` body answers the outputs as `.npy`; GET /health
-answers 200; GET /stats answers what the server saw, as JSON. One request computes at a time
-(a lock around the model): every framework gets the same single-model, no-batching server,
-so the framework is the only difference. It serves until its stdin ends (the cell closed it
-or died), then shuts down.
+answers 200; GET /stats answers what the server saw, as JSON. One request computes at a time:
+every framework gets the same single-model, no-batching server, so the framework is the only
+difference. It serves until its stdin ends (the cell closed it or died), then shuts down.
+
+The model computes on the thread that called `serve` (the one that built it), never on a
+connection's thread: the connection threads parse requests and hand each to that thread
+(`compute_forever`). PyTorch's intra-op parallelism (OpenMP) is bound to the calling thread:
+ResNet-50 (cpu size, batch 1, 2 threads) took 3.0 ms a prediction on the thread that set the
+thread count and 13.6 ms on another (4.5x), so a thread-per-connection server measured
+PyTorch's server at a third of its speed (2026-12-07; TorchServe, whose Python backend calls
+the model on its main thread, answered faster than this server did).
 
 Loopback is not private: any local user can connect. So only the cell's own load generator
 is served: every request carries the server's random token (`TOKEN_HEADER`, handed to the
@@ -21,6 +28,7 @@ import hmac
 import io
 import json
 import os
+import queue
 import secrets
 import sys
 import threading
@@ -45,6 +53,16 @@ CRASH_AFTER_OPTION = "plant_server_crash_after"
 CRASH_EXIT_CODE = 17
 
 
+class _Job:
+    """One request's inputs, handed to the computing thread, and its outputs or error."""
+
+    def __init__(self, inputs: np.ndarray) -> None:
+        self.inputs = inputs
+        self.outputs: np.ndarray | None = None
+        self.error: Exception | None = None
+        self.done = threading.Event()
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     # 16 clients connecting at once overflow the default backlog of 5 (a 1 s SYN retry).
@@ -56,11 +74,38 @@ class _Server(ThreadingHTTPServer):
         self.predict = predict
         self.crash_after = crash_after
         self.token = token or secrets.token_hex(16)
-        self.lock = threading.Lock()
+        self.jobs: queue.Queue[_Job | None] = queue.Queue()
         self.answered = 0
         self.foreign = 0  # connections closed for not being the load generator's
         self._tally = threading.Lock()
         self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+
+    def compute(self, inputs: np.ndarray) -> np.ndarray:
+        """From a connection's thread: the model's outputs, computed by `compute_forever`."""
+        job = _Job(inputs)
+        self.jobs.put(job)
+        job.done.wait()
+        if job.error is not None:
+            raise job.error
+        assert job.outputs is not None
+        return job.outputs
+
+    def compute_forever(self) -> None:
+        """Compute each request's outputs, one at a time, on this thread, until
+        `stop_computing`."""
+        while (job := self.jobs.get()) is not None:
+            if self.crash_after is not None and self.answered >= self.crash_after:
+                os._exit(CRASH_EXIT_CODE)
+            try:
+                job.outputs = self.predict(job.inputs)
+                self.answered += 1
+            except Exception as error:  # a bad request is the client's answer, not a crash
+                job.error = error
+            finally:
+                job.done.set()
+
+    def stop_computing(self) -> None:
+        self.jobs.put(None)
 
     def count_foreign(self) -> None:
         with self._tally:
@@ -150,13 +195,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         try:
             body = self.rfile.read(int(length))
-            inputs = np.load(io.BytesIO(body), allow_pickle=False)
-            server = self.server
-            with server.lock:
-                if server.crash_after is not None and server.answered >= server.crash_after:
-                    os._exit(CRASH_EXIT_CODE)
-                outputs = server.predict(inputs)
-                server.answered += 1
+            outputs = self.server.compute(np.load(io.BytesIO(body), allow_pickle=False))
         except Exception as error:  # a bad request is the client's answer, not a crash
             self._answer(500, f"{type(error).__name__}: {error}".encode(), "text/plain")
             return
@@ -173,13 +212,19 @@ def serve(predict: Predict, *, on_listening: Callable[[int, str], None],
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                               daemon=True)
     thread.start()
-    try:
-        on_listening(server.server_address[1], server.token)
+
+    def until_stdin_ends() -> None:
         try:
             while sys.stdin.read(65536):
                 pass
         except OSError:
             pass
+        server.stop_computing()
+
+    threading.Thread(target=until_stdin_ends, daemon=True).start()
+    try:
+        on_listening(server.server_address[1], server.token)
+        server.compute_forever()
     finally:
         server.shutdown()
         server.server_close()
