@@ -33,7 +33,8 @@ ALLOWED_IMPORTS: dict[str, set[str]] = {
     "frameworks": {"cell", "contract", "data"},  # never a workload; data: input pipelines
     "workloads": {"contract", "data", "frameworks"},
     "registry": {"contract", "frameworks", "workloads"},
-    "deploy": {"cell", "contract"},  # server, load generator, portable runtimes: neutral
+    # server, load generator, portable runtimes, TorchServe: neutral
+    "deploy": {"cell", "contract", "isolation"},
     # What a cell can measure, read by the coordinator and the worker alike.
     "scenarios": {"cell", "contract", "errors", "isolation", "registry"},
     "executors": {"cell", "contract", "isolation", "registry"},

@@ -24,7 +24,9 @@ def _fake_java(folder: Path, says: str) -> Path:
 
 
 def test_every_listener_is_on_loopback_on_its_own_port() -> None:
-    ports = torchserve.Ports(*torchserve.free_ports(5))
+    from dlarena.isolation.processes import free_loopback_ports
+
+    ports = torchserve.Ports(*free_loopback_ports(5))
     assert len(set(vars(ports).values())) == 5
     lines = dict(line.split("=", 1) for line in
                  torchserve.configuration(ports, "/store").splitlines())
@@ -65,8 +67,6 @@ def test_an_old_or_missing_java_is_a_reason_not_a_failure(
 def test_per_request_figures_are_read_after_a_position_in_seconds(tmp_path: Path) -> None:
     logs = tmp_path / "logs"
     logs.mkdir()
-    served = torchserve.TorchServe.__new__(torchserve.TorchServe)  # its logs only
-    served.folder = str(tmp_path)
 
     def log(name: str, *lines: str) -> None:
         with open(logs / name, "a") as file:
@@ -74,12 +74,12 @@ def test_per_request_figures_are_read_after_a_position_in_seconds(tmp_path: Path
 
     log("ts_metrics.log", "ts_inference_latency_microseconds.Microseconds:9999.0")
     log("model_metrics.log", "PredictionTime.ms:99.0")
-    since = served.log_position()
+    since = torchserve.log_position(str(logs))
     assert since == {name: os.path.getsize(logs / name) for name in since}
     log("ts_metrics.log", "ts_inference_latency_microseconds.Microseconds:2590.5",
         "ts_queue_latency_microseconds.Microseconds:43.0", "Requests2XX.Count:1.0")
     log("model_metrics.log", "PredictionTime.ms:0.27")
-    figures = served.request_figures(since)
+    figures = torchserve.request_figures(str(logs), since)
     assert figures == {"torchserve_frontend_seconds": [pytest.approx(2590.5e-6)],
                        "torchserve_queue_seconds": [pytest.approx(43e-6)],
                        "torchserve_handler_seconds": [pytest.approx(0.27e-3)]}

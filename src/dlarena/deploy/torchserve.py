@@ -23,7 +23,6 @@ death signal); its Python backend exits when the front end's socket closes.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import dataclasses
 import importlib.util
 import json
@@ -31,7 +30,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -39,6 +37,8 @@ from typing import IO
 
 from dlarena.cell import CellSpec
 from dlarena.deploy.load import Target
+from dlarena.isolation import lifeline
+from dlarena.isolation.processes import free_loopback_ports, tree
 
 MODEL_NAME = "dlarena"
 # The Java release TorchServe 0.12's front end needs.
@@ -70,6 +70,28 @@ def _size(path: str) -> int:
         return os.path.getsize(path)
     except OSError:
         return 0
+
+
+def log_position(logs: str) -> dict[str, int]:
+    """Where each metrics log in the folder `logs` ends now, in bytes (0: not written yet)."""
+    return {name: _size(os.path.join(logs, name)) for name in _FIGURES}
+
+
+def request_figures(logs: str, since: dict[str, int]) -> dict[str, list[float]]:
+    """TorchServe's own per-request figures logged in `logs` after `since`, in seconds: the
+    front end's inference latency and queue time, the handler's prediction time."""
+    found: dict[str, list[float]] = {name: [] for names in _FIGURES.values()
+                                     for name in names.values()}
+    for log in _FIGURES:
+        with contextlib.suppress(FileNotFoundError), open(
+                os.path.join(logs, log), errors="replace") as file:
+            file.seek(since[log])
+            for line in file:
+                for pattern, (name, scale) in _PATTERNS[log].items():
+                    value = pattern.search(line)
+                    if value is not None:
+                        found[name].append(float(value.group(1)) * scale)
+    return found
 
 
 class TorchServeFailed(RuntimeError):
@@ -117,20 +139,6 @@ def unavailable() -> str | None:
     return None
 
 
-def free_ports(count: int) -> list[int]:
-    """`count` distinct loopback ports free now (held open together while chosen)."""
-    held = []
-    try:
-        for _ in range(count):
-            probe = socket.socket()
-            held.append(probe)
-            probe.bind(("127.0.0.1", 0))
-        return [probe.getsockname()[1] for probe in held]
-    finally:
-        for probe in held:
-            probe.close()
-
-
 @dataclasses.dataclass(frozen=True)
 class Ports:
     inference: int
@@ -162,29 +170,6 @@ def configuration(ports: Ports, store: str) -> str:
     return "".join(f"{key}={value}\n" for key, value in lines.items())
 
 
-def _die_with_parent() -> None:
-    """In the Java child before exec: the kernel kills it when the cell's worker dies."""
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
-
-
-def _descendants(pid: int) -> list[int]:
-    """The processes `pid` started, and theirs (Linux /proc)."""
-    found: list[int] = []
-    try:
-        tasks = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return found
-    for task in tasks:
-        try:
-            with open(f"/proc/{pid}/task/{task}/children") as children:
-                for child in children.read().split():
-                    found += [int(child), *_descendants(int(child))]
-        except OSError:
-            continue
-    return found
-
-
 class TorchServe:
     """TorchServe serving `cell`'s model from `folder` until `close` (a context manager)."""
 
@@ -211,7 +196,7 @@ class TorchServe:
         if archived.returncode != 0:
             raise TorchServeFailed(f"TorchServe's model archiver failed: "
                                    f"{archived.stderr[-500:]}")
-        self.ports = Ports(*free_ports(5))
+        self.ports = Ports(*free_loopback_ports(5))
         config = os.path.join(folder, "config.properties")
         with open(config, "w") as file:
             file.write(configuration(self.ports, store))
@@ -226,7 +211,7 @@ class TorchServe:
             cwd=folder, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
             env={**os.environ, "LOG_LOCATION": os.path.join(folder, "logs"),
                  "METRICS_LOCATION": os.path.join(folder, "logs")},
-            preexec_fn=_die_with_parent)
+            preexec_fn=lifeline.set_parent_death_signal)  # a JVM: no Python to call it
 
     def target(self, timeout: float) -> Target:
         """Where the load goes, once TorchServe has written its inference key."""
@@ -248,23 +233,10 @@ class TorchServe:
 
     def log_position(self) -> dict[str, int]:
         """Where TorchServe's metrics logs end now (`request_figures` reads what follows)."""
-        return {name: _size(os.path.join(self.folder, "logs", name)) for name in _FIGURES}
+        return log_position(os.path.join(self.folder, "logs"))
 
     def request_figures(self, since: dict[str, int]) -> dict[str, list[float]]:
-        """TorchServe's own per-request figures logged after `since`, in seconds: the front
-        end's inference latency and queue time, the handler's prediction time."""
-        found: dict[str, list[float]] = {name: [] for names in _FIGURES.values()
-                                         for name in names.values()}
-        for log in _FIGURES:
-            with contextlib.suppress(FileNotFoundError), open(
-                    os.path.join(self.folder, "logs", log), errors="replace") as file:
-                file.seek(since[log])
-                for line in file:
-                    for pattern, (name, scale) in _PATTERNS[log].items():
-                        value = pattern.search(line)
-                        if value is not None:
-                            found[name].append(float(value.group(1)) * scale)
-        return found
+        return request_figures(os.path.join(self.folder, "logs"), since)
 
     def exit_code(self) -> int | None:
         return self.process.poll()
@@ -277,10 +249,11 @@ class TorchServe:
 
     def processes(self) -> list[int]:
         """The Java front end and the processes it started (the Python backend)."""
-        return [self.process.pid, *_descendants(self.process.pid)]
+        return tree(self.process.pid)
 
     def close(self) -> None:
         """Stop the front end (SIGTERM: it stops its backend), then kill what lingers."""
+        # Before the stop: once the front end has exited, its backend is no longer below it.
         started = self.processes()
         if self.process.poll() is None:
             self.process.terminate()

@@ -52,11 +52,17 @@ def die_with_parent() -> None:
     coordinator = _coordinator()
     if coordinator is None:
         return
+    set_parent_death_signal()
+    if os.getppid() != coordinator and not _alive(coordinator):
+        os._exit(1)  # it died before the death signal was set
+
+
+def set_parent_death_signal() -> None:
+    """Linux: the kernel sends this process SIGKILL when its parent (the thread that
+    started it) ends; elsewhere nothing."""
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, _SIGKILL, 0, 0, 0)
-    if os.getppid() != coordinator and not _alive(coordinator):
-        os._exit(1)  # it died before the death signal was set
 
 
 def _alive(pid: int) -> bool:

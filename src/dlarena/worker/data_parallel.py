@@ -35,7 +35,6 @@ import json
 import math
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -47,7 +46,7 @@ import numpy as np
 from dlarena import registry
 from dlarena.cell import CellSpec
 from dlarena.contract import SGD_OPTION, Implementation, Runtime, Weights, Workload
-from dlarena.isolation import lifeline, netns
+from dlarena.isolation import lifeline, netns, processes
 from dlarena.scenarios.data_parallel import (
     BATCHNORM_KEY,
     GLOBAL_BATCH,
@@ -86,15 +85,8 @@ JOIN_GRACE_SECONDS = 5
 
 
 def _free_addresses(count: int) -> list[str]:
-    """`count` distinct free loopback ports (held open together, so none repeats)."""
-    probes = [socket.socket() for _ in range(count)]
-    try:
-        for probe in probes:
-            probe.bind(("127.0.0.1", 0))
-        return [f"127.0.0.1:{probe.getsockname()[1]}" for probe in probes]
-    finally:
-        for probe in probes:
-            probe.close()
+    """`count` distinct free loopback addresses ("127.0.0.1:port")."""
+    return [f"127.0.0.1:{port}" for port in processes.free_loopback_ports(count)]
 
 
 def _global_batches(workload: Workload, cell: CellSpec, count: int

@@ -31,6 +31,7 @@ from dlarena.cell import CellSpec
 from dlarena.contract import Implementation, Runtime, Workload
 from dlarena.contract.pipeline import JPEG, InputPipeline, PipelineSpec
 from dlarena.data.imagefiles import image_folder, source_side
+from dlarena.isolation import processes
 from dlarena.scenarios.pipelines import (
     AUGMENT_OPTION,
     DELAY_OPTION,
@@ -77,23 +78,10 @@ def endless(pipeline: InputPipeline) -> Iterator[Any]:
         yield from pipeline.epoch(epoch)
 
 
-def _descendants(pid: int) -> list[int]:
-    found, queue = [], [pid]
-    while queue:
-        current = queue.pop()
-        found.append(current)
-        for task in Path(f"/proc/{current}/task").glob("*/children"):
-            try:
-                queue += [int(child) for child in task.read_text().split()]
-            except OSError:
-                continue  # the task ended while we looked
-    return found
-
-
 def tree_rss_bytes() -> int:
     """Resident memory of this process and every process below it (loader workers), now."""
     total = 0
-    for pid in _descendants(os.getpid()):
+    for pid in processes.tree(os.getpid()):
         try:
             fields = Path(f"/proc/{pid}/statm").read_text().split()
         except OSError:
@@ -106,7 +94,7 @@ def tree_cpu_seconds() -> float:
     """CPU time (user + system) used so far by this process and the processes below it."""
     ticks = os.sysconf("SC_CLK_TCK")
     total = 0.0
-    for pid in _descendants(os.getpid()):
+    for pid in processes.tree(os.getpid()):
         try:
             stat = Path(f"/proc/{pid}/stat").read_text()
         except OSError:
