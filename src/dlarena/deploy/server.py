@@ -9,9 +9,10 @@ The model computes on the thread that called `serve` (the one that built it), ne
 connection's thread: the connection threads parse requests and hand each to that thread
 (`compute_forever`). PyTorch's intra-op parallelism (OpenMP) is bound to the calling thread:
 ResNet-50 (cpu size, batch 1, 2 threads) took 3.0 ms a prediction on the thread that set the
-thread count and 13.6 ms on another (4.5x), so a thread-per-connection server measured
-PyTorch's server at a third of its speed (2026-12-07; TorchServe, whose Python backend calls
-the model on its main thread, answered faster than this server did).
+thread count and 13.6 ms on another (4.5x), so a thread-per-connection server served it at
+77 requests/s where this one serves 160 (one client; 2026-12-07; TorchServe, whose Python
+backend calls the model on its main thread, answered faster than the old server did). The
+hand-over costs ~0.09 ms a request (a trivial model, one client: p50 383 → 469 µs).
 
 Loopback is not private: any local user can connect. So only the cell's own load generator
 is served: every request carries the server's random token (`TOKEN_HEADER`, handed to the

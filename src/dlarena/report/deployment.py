@@ -138,11 +138,10 @@ def serve_rows(report: Report) -> list[list[str]]:
 
 
 def server(cell: CellReport) -> str:
-    """The server of a serve cell: dlarena's own small one, or TorchServe (its version)."""
-    if cell.stored.spec.scenario == "serve":
-        return "dlarena"
+    """The server of a serve cell, as its manifest names it (dlarena's own small one for a
+    `serve` cell stored before manifests named it)."""
     named = _manifest(cell, "server")
-    return named if named.startswith("TorchServe") else "TorchServe"
+    return "dlarena" if named == "–" else named
 
 
 TORCHSERVE_TITLE = "TorchServe: where a request's time goes (one client at a time)"
@@ -210,8 +209,7 @@ def load_curves(report: Report) -> list[tuple[str, str, list[LoadPoint]]]:
         points = [LoadPoint(rate, p50, p99, count) for rate, p99, p50, count in zip(
             offered, samples.get("poisson_p99_seconds", []),
             p50s or [None] * len(offered), counts or [None] * len(offered), strict=False)]
-        label = (cell.label if cell.stored.spec.scenario == "serve"
-                 else f"{cell.label} · {server(cell)}")
+        label = cell.label if server(cell) == "dlarena" else f"{cell.label} · {server(cell)}"
         curves.append((cell.stored.spec.workload, label,
                        sorted(points, key=lambda point: point.offered)))
     return curves

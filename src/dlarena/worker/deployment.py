@@ -327,20 +327,22 @@ def _serve_body(workload: Workload, cell: CellSpec) -> bytes:
 
 
 def _first_answer(server: _Running, body: bytes, cell: CellSpec) -> float:
-    """Send until the server answers (it may still be loading the model); the seconds from
-    its start to that first answer."""
-    first_error: Exception | None = None
+    """Send until the server answers (it may still be loading the model), then the warm-up
+    requests; the seconds from its start to that first answer."""
     while True:
         try:
             loadgen.post_once(server.target, body)
-            return time.perf_counter() - server.started
+            break
         except Exception as error:
-            first_error = error
             if server.exit_code() is not None or (
                     time.perf_counter() - server.started > cell.timeout_seconds / 3):
-                raise ServerDied(f"the server never answered: {first_error}; "
+                raise ServerDied(f"the server never answered: {error}; "
                                  f"{server.output_tail()}") from None
             time.sleep(0.05)
+    answered = time.perf_counter() - server.started
+    for _ in range(WARMUP_REQUESTS):
+        loadgen.post_once(server.target, body)
+    return answered
 
 
 def _under_load(server: _Running, body: bytes, cell: CellSpec,
@@ -406,8 +408,6 @@ def run_serve(impl: Implementation, runtime: Runtime, workload: Workload, cell: 
         server = _Running(loadgen.dlarena_server(int(listening["port"]), str(listening["token"])),
                           child.started, child.exit_code, child.stderr_tail)
         start_seconds = _first_answer(server, body, cell)
-        for _ in range(WARMUP_REQUESTS):
-            loadgen.post_once(server.target, body)
         if cell.options.get(FOREIGN_OPTION):
             with contextlib.suppress(RuntimeError, OSError):
                 loadgen.post_once(dataclasses.replace(server.target, headers={}), body)
@@ -472,8 +472,6 @@ def run_torchserve(impl: Implementation, runtime: Runtime, workload: Workload,
             server = _Running(served.target(cell.timeout_seconds / 3), served.started,
                               served.exit_code, served.log_tail)
             start_seconds = _first_answer(server, body, cell)
-            for _ in range(WARMUP_REQUESTS):
-                loadgen.post_once(server.target, body)
             breakdown = _torchserve_breakdown(served, server, body, cell)
             metrics, samples = _under_load(server, body, cell, progress)
             samples.update(breakdown)
