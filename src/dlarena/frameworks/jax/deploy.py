@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -39,6 +40,42 @@ JAX2ONNX_MISSING = ("jax2onnx is not installed: jax2onnx 0.17.1 requires orbax-c
                  "< 0.11.37 and would downgrade this stack's 0.12.8, so make does not install "
                  "it (jax2tf then tf2onnx fails: tf2onnx cannot convert jax2tf's XlaCallModule "
                  "op)")
+
+_PRODUCED = re.compile(r"produced by:? StableHLO_v([0-9.]+)")
+_READER = re.compile(r"deserialize portable artifact using StableHLO_v([0-9.]+)")
+_UNKNOWN_OP = re.compile(r"unregistered operation '([^']+)'")
+
+
+def stablehlo_refusal(message: str) -> str | None:
+    """The reason, when `message` is a runtime refusing a StableHLO program written by a newer
+    StableHLO than it reads (TensorFlow's `XlaCallModule` loading what `jax2tf` wrote with
+    another JAX release); None for any other error. A stack whose exporter writes files its
+    own runtime cannot read ships nothing: that cell is a row saying so, not a dlarena
+    failure. Only this refusal: every other load error still fails the cell."""
+    reader = _READER.search(message)
+    if reader is None:
+        return None
+    produced = _PRODUCED.search(message)
+    operation = _UNKNOWN_OP.search(message)
+    return (f"the runtime cannot read the program: it reads StableHLO up to "
+            f"{reader.group(1)}, the program was written as StableHLO "
+            f"{produced.group(1) if produced else '(version not stated)'}"
+            + (f", and {operation.group(1)} is unknown to it" if operation else "")
+            + " (a JAX and a TensorFlow of other releases than this stack's)")
+
+
+def refusing_newer_stablehlo(predict: Predict) -> Predict:
+    """`predict`, with a StableHLO version refusal (stablehlo_refusal) turned into the
+    cell's `unsupported` outcome."""
+    def guarded(inputs: np.ndarray) -> np.ndarray:
+        try:
+            return predict(inputs)
+        except Exception as error:
+            reason = stablehlo_refusal(str(error))
+            if reason is None:
+                raise
+            raise ExportUnsupported(reason) from error
+    return guarded
 
 
 class JaxDeployment(Deployment):
