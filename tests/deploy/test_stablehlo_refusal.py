@@ -38,7 +38,7 @@ def test_a_refusal_at_the_first_call_becomes_unsupported() -> None:
     def refuses(inputs: np.ndarray) -> np.ndarray:
         raise RuntimeError(REFUSAL)
 
-    with pytest.raises(ExportUnsupported, match="reads StableHLO up to 1.13.7"):
+    with pytest.raises(ExportUnsupported, match=r"reads StableHLO up to 1\.13\.7"):
         refusing_newer_stablehlo(refuses)(np.zeros(2))
 
 

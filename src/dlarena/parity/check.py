@@ -12,6 +12,7 @@ import itertools
 import json
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -148,32 +149,43 @@ def check_many(
     executor: Executor,
     seed: int = 0,
     on_variant: Callable[[str], None] | None = None,
+    parallel: int = 1,
 ) -> list[list[ParityResult]]:
     """`check_workload` for each (workload, variants) of `requests`, with one worker process
     per (framework, mode) probing every workload it is asked for: the framework's import is
-    paid once, not once per workload. A probe that fails fails its workload's pairs; a
-    process that dies fails every workload it had not finished."""
-    evidence: dict[tuple[str, str, str], Evidence] = {}
-    errors: dict[tuple[str, str, str], str] = {}
+    paid once, not once per workload. `parallel` of those processes run at once (a check
+    times nothing, so they may share the machine; the caller sizes `threads` for that). A
+    probe that fails fails its workload's pairs; a process that dies fails every workload
+    it had not finished."""
     workloads_of: dict[tuple[str, str], list[str]] = {}
     for workload, variants in requests:
         for variant in variants:
             workloads_of.setdefault(variant, []).append(workload)
+    evidence: dict[tuple[str, str, str], Evidence] = {}
+    errors: dict[tuple[str, str, str], str] = {}
     with tempfile.TemporaryDirectory(prefix="dlarena-parity-") as folder:
-        for (framework, mode), workloads in workloads_of.items():
-            label = f"{framework}/{mode}"
+        batches = {(framework, mode): [(CellSpec(
+            workload=workload, framework=framework, mode=mode, scenario="check",
+            size=size, device=device, batch_size=PROBE_BATCH, precision=PROBE_PRECISION,
+            threads=threads, measure=_UNTIMED, seed=seed,
+        ), str(Path(folder) / f"{workload}-{framework}-{mode}.npz")) for workload in workloads]
+            for (framework, mode), workloads in workloads_of.items()}
+
+        def probe(variant: tuple[str, str]) -> dict[str, str]:
             if on_variant is not None:
-                on_variant(label)
-            jobs = [(CellSpec(
-                workload=workload, framework=framework, mode=mode, scenario="check",
-                size=size, device=device, batch_size=PROBE_BATCH, precision=PROBE_PRECISION,
-                threads=threads, measure=_UNTIMED, seed=seed,
-            ), str(Path(folder) / f"{workload}-{framework}-{mode}.npz")) for workload in workloads]
-            failures = _probe(jobs, Path(folder), executor)
+                on_variant("/".join(variant))
+            return _probe(batches[variant], Path(folder), executor)
+
+        # Each worker is started from a pool thread that lives until every probe has ended
+        # (a worker dies with the thread that started it: isolation/lifeline).
+        with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+            failures_of = dict(zip(batches, pool.map(probe, batches), strict=True))
+        for (framework, mode), jobs in batches.items():
+            failures = failures_of[(framework, mode)]
             for cell, artifacts in jobs:
                 key = (cell.workload, framework, mode)
                 if artifacts in failures:
-                    errors[key] = f"{label}: {failures[artifacts]}"
+                    errors[key] = f"{framework}/{mode}: {failures[artifacts]}"
                     continue
                 with np.load(artifacts) as saved:
                     evidence[key] = {name: saved[name] for name in saved.files}
