@@ -74,9 +74,20 @@ def test_drifting_steps_hit_the_warmup_cap_and_say_so() -> None:
 
 def test_settled_needs_enough_windows_within_tolerance() -> None:
     config = settings()
-    assert not settled([Window(10, 1.0), Window(10, 1.0)], config)
-    assert settled([Window(10, 1.0), Window(10, 1.05), Window(10, 0.98)], config)
-    assert not settled([Window(10, 1.0), Window(10, 1.2), Window(10, 1.0)], config)
+    assert config.settle_windows == 2
+    assert not settled([Window(10, 1.0)], config)
+    assert settled([Window(10, 1.0), Window(10, 1.05)], config)
+    assert not settled([Window(10, 1.2), Window(10, 1.0)], config)
+    assert settled([Window(10, 1.2), Window(10, 1.0), Window(10, 1.02)], config)
+    three = settings(settle_windows=3)
+    assert not settled([Window(10, 1.0), Window(10, 1.0)], three)
+    assert not settled([Window(10, 1.0), Window(10, 1.2), Window(10, 1.0)], three)
+
+
+def test_warmup_adds_at_least_one_window_to_the_calibrated_one() -> None:
+    clock = FakeClock([0.001])
+    result = measure(clock.step, clock.sync, settings(start_steps=120), clock=clock)
+    assert len(result.warmup) == 2 and not result.warmup_capped
 
 
 def test_next_steps_grows_at_least_double_and_at_most_a_hundredfold() -> None:
