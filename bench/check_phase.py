@@ -48,7 +48,7 @@ def main() -> None:
     args = parser.parse_args()
     requests, size, threads = requests_of(args.suite)
     executor = LocalExecutor()
-    together = check_processes(executor, "cpu", threads)
+    together = check_processes("cpu", threads)
     ways = {1: threads, together: threads}
     print(f"{args.suite}: {len(requests)} workloads, size {size}, threads {threads}; "
           f"at once: {sorted(ways)}", flush=True)

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -104,6 +105,29 @@ def test_a_hanging_worker_is_killed_at_its_timeout(monkeypatch: pytest.MonkeyPat
     assert outcome.status == "error"
     assert outcome.error == "timed out after 2 s"
     assert outcome.wall_seconds < 10
+
+
+@pytest.mark.parametrize("how", HOW)
+def test_cancel_kills_a_worker_in_flight_from_another_thread(
+        monkeypatch: pytest.MonkeyPatch, how: str) -> None:
+    """A run interrupted in one thread stops the workers other threads supervise (the
+    same-model checks run two at once)."""
+    monkeypatch.setenv("DLARENA_FAKE_FAULT", "hang")
+    measuring = executor(how)
+    outcomes = []
+    progressed = threading.Event()
+    runner = threading.Thread(target=lambda: outcomes.append(measuring.run(
+        fake_cell(timeout_seconds=600.0), lambda *_: progressed.set())))
+    try:
+        runner.start()
+        assert progressed.wait(120), "the worker never reported progress"
+        measuring.cancel()
+        runner.join(60)
+        assert not runner.is_alive(), "cancel did not end the worker"
+    finally:
+        measuring.close()
+    [outcome] = outcomes
+    assert outcome.status == "error" and "SIGKILL" in (outcome.error or ""), outcome.error
 
 
 def test_a_missing_interpreter_is_an_error_outcome_not_a_crash() -> None:

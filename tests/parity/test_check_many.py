@@ -17,16 +17,15 @@ from dlarena.parity.check import check_many
 class FailingProbes(Executor):
     """Every probe fails naming its framework, after a pause long enough to overlap."""
 
-    def __init__(self, slots: int = 1) -> None:
-        self._slots = slots
+    def __init__(self) -> None:
+        self.cancelled = False
         self._lock = threading.Lock()
         self.running = 0
         self.most_at_once = 0
         self.threads: list[ThreadSettings] = []
 
-    @property
-    def slots(self) -> int:
-        return self._slots
+    def cancel(self) -> None:
+        self.cancelled = True
 
     def run(self, cell: CellSpec, on_progress: ProgressHandler, *, task: str = "measure",
             artifacts: str | None = None, replicate: int = 0) -> CellOutcome:
@@ -66,23 +65,34 @@ def test_each_pair_carries_its_own_frameworks_failures() -> None:
         assert named == {result.first, result.second}, result.error
 
 
-@pytest.mark.parametrize(("slots", "device", "threads", "expected"), [
-    (1, "cpu", ThreadSettings(2, 2), 2),
-    (1, "cpu", ThreadSettings(8, 2), 2),
-    (1, "cpu", ThreadSettings(1, 1), 1),
-    (1, "gpu", ThreadSettings(8, 2), 1),
-    (4, "cpu", ThreadSettings(8, 2), 4),
+@pytest.mark.parametrize(("device", "threads", "expected"), [
+    ("cpu", ThreadSettings(2, 2), 2),
+    ("cpu", ThreadSettings(8, 2), 2),
+    ("cpu", ThreadSettings(1, 1), 1),
+    ("gpu", ThreadSettings(8, 2), 1),
 ])
-def test_check_processes(slots: int, device: str, threads: ThreadSettings,
-                         expected: int) -> None:
-    assert check_processes(FailingProbes(slots), device, threads) == expected
+def test_check_processes(device: str, threads: ThreadSettings, expected: int) -> None:
+    assert check_processes(device, threads) == expected
 
 
 def test_every_check_process_keeps_the_run_threads() -> None:
     # The check audits the timed path's precision, which depends on the threads.
     executor = FailingProbes()
     check_many([("mlp", VARIANTS)], size="smoke", device="cpu", threads=ThreadSettings(2, 2),
-               executor=executor, parallel=check_processes(executor, "cpu",
-                                                           ThreadSettings(2, 2)))
+               executor=executor, parallel=check_processes("cpu", ThreadSettings(2, 2)))
     assert executor.most_at_once == 2
     assert set(executor.threads) == {ThreadSettings(2, 2)}
+    assert not executor.cancelled
+
+
+def test_an_interrupt_cancels_the_processes_in_flight() -> None:
+    def interrupted(variant: str) -> None:
+        if variant == "jax/jit":
+            raise KeyboardInterrupt
+
+    executor = FailingProbes()
+    with pytest.raises(KeyboardInterrupt):
+        check_many([("mlp", VARIANTS)], size="smoke", device="cpu",
+                   threads=ThreadSettings(2, 2), executor=executor, parallel=2,
+                   on_variant=interrupted)
+    assert executor.cancelled

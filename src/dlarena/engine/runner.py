@@ -406,21 +406,19 @@ def ensure_parity(
     for (size, device, threads, seed), checks in needed.items():
         found = check_many([(check.workload, check.variants) for check in checks], size=size,
                            device=device, threads=threads, executor=executor, seed=seed,
-                           parallel=check_processes(executor, device, threads))
+                           parallel=check_processes(device, threads))
         for check, results in zip(checks, found, strict=True):
             observer.checked(results, cached=False)
             _save_checks(store, run_id, check, results)
 
 
-def check_processes(executor: Executor, device: str, threads: ThreadSettings) -> int:
-    """How many check processes run at once. A check times nothing, so on one machine's CPU
-    two share its cores (the import, tracing and compiling of one overlap the other's
-    arithmetic); on a GPU, one at a time; an executor with machines of its own (Ray) gives
-    each check one. Each keeps the run's threads: the check audits the precision of the
-    timed path, and the path depends on them (PyTorch's MobileNetV2 stem gradient in
-    float32 is 164x float32's expected error at 1 thread, within it at 2: bench/check_phase.py)."""
-    if executor.slots > 1:
-        return executor.slots
+def check_processes(device: str, threads: ThreadSettings) -> int:
+    """How many same-model check processes run at once, on this machine (every executor runs
+    checks here: their evidence files are read here). A check times nothing, so on a CPU two
+    share its cores (the import, tracing and compiling of one overlap the other's
+    arithmetic); on a GPU, one at a time. Each keeps the run's threads: the check audits the
+    precision of the timed path, and the path depends on them (PyTorch's MobileNetV2 stem
+    gradient in float32 is 164x float32's expected error at 1 thread, within it at 2)."""
     return 2 if device == "cpu" and threads.intra_op >= 2 else 1
 
 

@@ -94,6 +94,16 @@ class LocalExecutor(Executor):
         self._forked_scenarios = frozenset(forked_scenarios)
         self._servers: dict[tuple[Any, ...], ForkServer] = {}
         self._unavailable: dict[tuple[Any, ...], str] = {}
+        # Workers in flight, which `cancel` kills: runs from several threads (the same-model
+        # checks) are not interrupted with the thread that is.
+        self._in_flight: set[subprocess.Popen[str] | ForkedWorker] = set()
+        self._in_flight_lock = threading.Lock()
+
+    def cancel(self) -> None:
+        with self._in_flight_lock:
+            running = list(self._in_flight)
+        for process in running:
+            _kill(process)
 
     def end_round(self) -> None:
         for server in self._servers.values():
@@ -171,6 +181,8 @@ class LocalExecutor(Executor):
                 )
             except OSError as error:
                 return outcome(f"cannot start worker interpreter {interpreter}: {error}")
+        with self._in_flight_lock:
+            self._in_flight.add(process)
         readers = [
             threading.Thread(target=_read_events, args=(process.stdout, events), daemon=True),
             threading.Thread(target=_read_lines, args=(process.stderr, stderr_tail), daemon=True),
@@ -218,6 +230,8 @@ class LocalExecutor(Executor):
             if process.poll() is None:  # time is up, or the coordinator is interrupted
                 _kill(process)
                 process.wait()
+            with self._in_flight_lock:
+                self._in_flight.discard(process)
             with contextlib.suppress(OSError):
                 process.stdin.close()
             for reader in readers:

@@ -172,6 +172,7 @@ class RayExecutor(Executor):
             shutil.rmtree(self._scratch, ignore_errors=True)
 
     def cancel(self) -> None:
+        self._local.cancel()  # the same-model checks, which run on this machine
         if self._host is not None:
             self._host.cancel()
         for ref in list(self._in_flight):

@@ -154,9 +154,9 @@ def check_many(
     """`check_workload` for each (workload, variants) of `requests`, with one worker process
     per (framework, mode) probing every workload it is asked for: the framework's import is
     paid once, not once per workload. `parallel` of those processes run at once (a check
-    times nothing, so they may share the machine; the caller sizes `threads` for that). A
-    probe that fails fails its workload's pairs; a process that dies fails every workload
-    it had not finished."""
+    times nothing, so they may share the machine), each with `threads`. A probe that fails
+    fails its workload's pairs; a process that dies fails every workload it had not
+    finished; an interrupt kills the processes in flight (`executor.cancel`)."""
     workloads_of: dict[tuple[str, str], list[str]] = {}
     for workload, variants in requests:
         for variant in variants:
@@ -178,8 +178,14 @@ def check_many(
 
         # Each worker is started from a pool thread that lives until every probe has ended
         # (a worker dies with the thread that started it: isolation/lifeline).
-        with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+        pool = ThreadPoolExecutor(max_workers=max(1, parallel))
+        try:
             failures_of = dict(zip(batches, pool.map(probe, batches), strict=True))
+        except BaseException:  # interrupted: the pool's workers would run on
+            executor.cancel()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
         for (framework, mode), jobs in batches.items():
             failures = failures_of[(framework, mode)]
             for cell, artifacts in jobs:
