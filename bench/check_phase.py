@@ -20,9 +20,9 @@ import time
 
 from dlarena.cell import ThreadSettings
 from dlarena.engine.plan import Request
-from dlarena.engine.runner import check_processes, prepare
+from dlarena.engine.runner import prepare
 from dlarena.executors.local import LocalExecutor
-from dlarena.parity.check import check_many
+from dlarena.parity.check import check_many, check_processes
 from dlarena.scenarios import SCENARIOS
 
 

@@ -9,9 +9,8 @@ import time
 import pytest
 
 from dlarena.cell import ERROR, CellSpec, ThreadSettings
-from dlarena.engine.runner import check_processes
 from dlarena.executors.base import CellOutcome, Executor, ProgressHandler
-from dlarena.parity.check import check_many
+from dlarena.parity.check import check_many, check_processes, check_workloads
 
 
 class FailingProbes(Executor):
@@ -96,3 +95,11 @@ def test_an_interrupt_cancels_the_processes_in_flight() -> None:
                    threads=ThreadSettings(2, 2), executor=executor, parallel=2,
                    on_variant=interrupted)
     assert executor.cancelled
+
+
+def test_the_check_command_runs_a_workloads_probes_two_at_once() -> None:
+    executor = FailingProbes()
+    [checked] = list(check_workloads(["mlp"], VARIANTS, size="smoke", device="cpu",
+                                     threads=ThreadSettings(2, 2), executor=executor))
+    assert executor.most_at_once == 2 and len(executor.threads) == 3
+    assert len(checked.results) == 3 and not checked.passed

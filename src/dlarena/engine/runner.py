@@ -26,7 +26,7 @@ from dlarena.engine import environment
 from dlarena.engine.plan import PlannedCell, Request, build_plan, plan_key, stopping_rule
 from dlarena.errors import UsageError
 from dlarena.executors.base import CellOutcome, Executor
-from dlarena.parity.check import check_many, pair_version
+from dlarena.parity.check import check_many, check_processes, pair_version
 from dlarena.parity.compare import ParityResult
 from dlarena.report import facts
 from dlarena.report.curves import write_curves
@@ -410,16 +410,6 @@ def ensure_parity(
         for check, results in zip(checks, found, strict=True):
             observer.checked(results, cached=False)
             _save_checks(store, run_id, check, results)
-
-
-def check_processes(device: str, threads: ThreadSettings) -> int:
-    """How many same-model check processes run at once, on this machine (every executor runs
-    checks here: their evidence files are read here). A check times nothing, so on a CPU two
-    share its cores (the import, tracing and compiling of one overlap the other's
-    arithmetic); on a GPU, one at a time. Each keeps the run's threads: the check audits the
-    precision of the timed path, and the path depends on them (PyTorch's MobileNetV2 stem
-    gradient in float32 is 164x float32's expected error at 1 thread, within it at 2)."""
-    return 2 if device == "cpu" and threads.intra_op >= 2 else 1
 
 
 @dataclass(frozen=True)

@@ -97,6 +97,16 @@ class WorkloadCheck:
         return all(result.passed for result in self.results)
 
 
+def check_processes(device: str, threads: ThreadSettings) -> int:
+    """How many check processes run at once, on this machine (every executor runs checks
+    here: their evidence files are read here). A check times nothing, so on a CPU two
+    share its cores (the import, tracing and compiling of one overlap the other's
+    arithmetic); on a GPU, one at a time. Each keeps the run's threads: the check audits the
+    precision of the timed path, and the path depends on them (PyTorch's MobileNetV2 stem
+    gradient in float32 is 164x float32's expected error at 1 thread, within it at 2)."""
+    return 2 if device == "cpu" and threads.intra_op >= 2 else 1
+
+
 def check_workloads(
     workloads: Sequence[str],
     variants: Sequence[tuple[str, str]],
@@ -119,7 +129,7 @@ def check_workloads(
             on_workload(workload, [f"{framework}/{mode}" for framework, mode in implemented])
         yield WorkloadCheck(workload, implemented, tuple(check_workload(
             workload, implemented, size=size, device=device, threads=threads,
-            executor=executor)))
+            executor=executor, parallel=check_processes(device, threads))))
 
 
 def check_workload(
@@ -132,11 +142,13 @@ def check_workload(
     executor: Executor,
     seed: int = 0,
     on_variant: Callable[[str], None] | None = None,
+    parallel: int = 1,
 ) -> list[ParityResult]:
     """Every pair of `variants` ((framework, mode)) on `workload`, each probed once in its
-    mode; a worker that fails fails its pairs."""
+    mode, `parallel` probes at once; a worker that fails fails its pairs."""
     [results] = check_many([(workload, variants)], size=size, device=device, threads=threads,
-                           executor=executor, seed=seed, on_variant=on_variant)
+                           executor=executor, seed=seed, on_variant=on_variant,
+                           parallel=parallel)
     return results
 
 
