@@ -3,8 +3,9 @@
 `dlarena run` proves every compared pair the same model before it measures (one worker
 process per framework and mode probes all of its workloads). A check times nothing, so on a
 CPU two may share the machine; this times the suite's whole check phase both ways, in the
-order one, two, two, one, ... (`--repeats` of each), each way with the run's threads split
-among its processes, and prints the wall time of each and whether every pair passed.
+order one, two, two, one, ... (`--repeats` of each), every process with the run's threads (the
+check audits the timed path's precision, which depends on them), and prints the wall time of
+each and whether every pair passed.
 
     .venv/bin/python bench/check_phase.py [--suite default] [--repeats 1]
 
@@ -20,24 +21,17 @@ import time
 
 from dlarena.cell import ThreadSettings
 from dlarena.engine.plan import Request
-from dlarena.engine.runner import prepare
+from dlarena.engine.runner import compared_variants, prepare
 from dlarena.executors.local import LocalExecutor
 from dlarena.parity.check import check_many, check_processes
-from dlarena.scenarios import SCENARIOS
 
 
 def requests_of(suite: str) -> tuple[list[tuple[str, list[tuple[str, str]]]], str, ThreadSettings]:
     """The suite's checks as `dlarena run` asks for them: each workload's compared variants."""
-    planned = prepare(Request(suite=suite), {}).planned
-    groups: dict[str, list[tuple[str, str]]] = {}
-    for item in planned:
-        cell = item.cell
-        if SCENARIOS[cell.scenario].compared:
-            variants = groups.setdefault(cell.workload, [])
-            if (cell.framework, cell.mode) not in variants:
-                variants.append((cell.framework, cell.mode))
-    cell = planned[0].cell
-    return [(w, v) for w, v in groups.items() if len(v) > 1], cell.size, cell.threads
+    groups = compared_variants(prepare(Request(suite=suite), {}).planned)
+    (_, size, _, threads, _) = next(iter(groups))
+    return ([(workload, variants) for (workload, *_), variants in groups.items()
+             if len(variants) > 1], size, threads)
 
 
 def main() -> None:
@@ -49,22 +43,21 @@ def main() -> None:
     requests, size, threads = requests_of(args.suite)
     executor = LocalExecutor()
     together = check_processes("cpu", threads)
-    ways = {1: threads, together: threads}
     print(f"{args.suite}: {len(requests)} workloads, size {size}, threads {threads}; "
-          f"at once: {sorted(ways)}", flush=True)
-    seconds: dict[int, list[float]] = {way: [] for way in ways}
+          f"at once: 1 and {together}", flush=True)
+    seconds: dict[int, list[float]] = {1: [], together: []}
     order = ([1, together, together, 1] * args.repeats)[: 2 * args.repeats]
     if args.only:
         order = [args.only] * args.repeats
     for parallel in order:
         started = time.monotonic()
-        found = check_many(requests, size=size, device="cpu", threads=ways[parallel],
+        found = check_many(requests, size=size, device="cpu", threads=threads,
                            executor=executor, parallel=parallel)
         wall = time.monotonic() - started
         seconds[parallel].append(wall)
         results = [result for workload in found for result in workload]
         passed = sum(result.passed for result in results)
-        print(f"  {parallel} at once, {dataclasses.astuple(ways[parallel])} threads each: "
+        print(f"  {parallel} at once, {dataclasses.astuple(threads)} threads each: "
               f"{wall:6.1f} s, {passed} of {len(results)} pairs passed", flush=True)
         for result in results:
             if not result.passed:

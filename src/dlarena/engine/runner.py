@@ -361,6 +361,22 @@ def _median_of(metric: str) -> Callable[[StoredCell], float]:
     return lambda cell: stats.median(cell.samples[metric])
 
 
+def compared_variants(planned: Sequence[PlannedCell]
+                      ) -> dict[tuple[str, str, str, ThreadSettings, int], list[tuple[str, str]]]:
+    """The (framework, mode) variants a run compares, by (workload, size, device, threads,
+    seed): what its same-model checks must prove the same."""
+    groups: dict[tuple[str, str, str, ThreadSettings, int], list[tuple[str, str]]] = {}
+    for item in planned:
+        cell = item.cell
+        if not SCENARIOS[cell.scenario].compared:
+            continue  # no verdict compares these cells, so nothing needs proving the same
+        key = (cell.workload, cell.size, cell.device, cell.threads, cell.seed)
+        variants = groups.setdefault(key, [])
+        if (cell.framework, cell.mode) not in variants:
+            variants.append((cell.framework, cell.mode))
+    return groups
+
+
 def ensure_parity(
     planned: Sequence[PlannedCell],
     versions: dict[str, str],
@@ -372,15 +388,7 @@ def ensure_parity(
 ) -> None:
     """Prove every compared pair computes the same function in the modes the run measures,
     and that each timed path computes at its precision; reuse checks of unchanged code."""
-    groups: dict[tuple[str, str, str, ThreadSettings, int], list[tuple[str, str]]] = {}
-    for item in planned:
-        cell = item.cell
-        if not SCENARIOS[cell.scenario].compared:
-            continue  # no verdict compares these cells, so nothing needs proving the same
-        key = (cell.workload, cell.size, cell.device, cell.threads, cell.seed)
-        variants = groups.setdefault(key, [])
-        if (cell.framework, cell.mode) not in variants:
-            variants.append((cell.framework, cell.mode))
+    groups = compared_variants(planned)
     # Checks still to make, by what one worker process shares: one per framework and mode
     # probes every workload of its group (parity.check.check_many).
     needed: dict[tuple[str, str, ThreadSettings, int], list[_Check]] = {}
