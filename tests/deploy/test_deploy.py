@@ -164,8 +164,18 @@ def test_the_open_loop_search_is_bounded_in_levels() -> None:
     levels, held = _search(breaks_above=1e9)  # a server that never saturates
     assert levels["poisson_offered_rate"] == pytest.approx([1.5 ** n for n in range(12)])
     assert held == pytest.approx(1.5 ** 11)
-    levels, held = _search(breaks_above=0.5)  # not even the first rate holds
-    assert (levels["poisson_offered_rate"], held) == ([1.0], None)
+    levels, held = _search(breaks_above=0.0)  # no rate holds: down, bounded in levels
+    assert levels["poisson_offered_rate"] == pytest.approx([1.5 ** -n for n in range(12)])
+    assert held is None
+
+
+def test_the_open_loop_steps_down_when_its_first_rate_breaks() -> None:
+    # 1 breaks, 0.667 breaks, 0.444 holds; then halve the gap twice: 0.556 holds, 0.611
+    # breaks.
+    levels, held = _search(breaks_above=0.6)
+    assert levels["poisson_offered_rate"] == pytest.approx(
+        [1, 1 / 1.5, 1 / 1.5 ** 2, 0.5555556, 0.6111111])
+    assert held == pytest.approx(0.5555556)
 
 
 def _ideal_server_latencies(rate: float, service: float, requests: int, seed: int
@@ -203,7 +213,7 @@ def test_the_open_loop_bound_lets_an_ideal_server_hold_most_of_its_capacity(
     assert 0.6 / service <= held <= 0.95 / service, (held * service, levels)
 
 
-def test_next_rate_climbs_then_bisects_then_stops() -> None:
+def test_next_rate_climbs_or_falls_then_bisects_then_stops() -> None:
     from dlarena.worker.deployment import next_rate
 
     assert next_rate(None, None, 10.0, 0) == 15.0  # nothing broke yet: climb
@@ -211,7 +221,8 @@ def test_next_rate_climbs_then_bisects_then_stops() -> None:
     assert next_rate(10.0, 15.0, 15.0, 0) == 12.5  # broke: halve the gap
     assert next_rate(12.5, 15.0, 12.5, 1) == 13.75
     assert next_rate(12.5, 13.75, 13.75, 2) is None  # two bisections: done
-    assert next_rate(None, 5.0, 5.0, 0) is None  # the first rate already broke
+    assert next_rate(None, 5.0, 5.0, 0) == pytest.approx(5.0 / 1.5)  # first broke: step down
+    assert next_rate(None, 5.0, 5.0, 2) == pytest.approx(5.0 / 1.5)  # none held yet
 
 
 def test_a_server_that_crashes_mid_load_fails_its_cell(marker: str) -> None:

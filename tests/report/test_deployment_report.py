@@ -3,6 +3,8 @@ export matrix says which worked and why the others did not, in Markdown and HTML
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from dlarena.engine.plan import Request
@@ -54,3 +56,20 @@ def test_markdown_and_html_carry_the_deployment_section(report) -> None:  # type
     assert 'id="deployment"' in page and "Export matrix" in page
     assert "Serving under load" in page and "<svg" in page
     assert len(deployment.save_rows(report)) == 3 and len(deployment.serve_rows(report)) == 1
+
+
+def test_saturation_says_held_rate_or_below_the_lowest_tried(report) -> None:  # type: ignore[no-untyped-def]
+    [served] = [cell for cell in report.cells if cell.stored.spec.scenario == "serve"]
+    held = deployment.saturation(served)
+    assert held not in ("–", "") and not held.startswith("<")  # the fake server holds
+    rates = [40.0, 26.7, 17.8]  # a search that stepped down and found nothing that held
+    summaries = {metric: summary for metric, summary in served.summaries.items()
+                 if metric != "poisson_max_rate_within_bound"}
+    stored = dataclasses.replace(served.stored, samples={
+        **served.stored.samples, "poisson_offered_rate": rates})
+    none_held = dataclasses.replace(served, stored=stored, summaries=summaries)
+    assert deployment.saturation(none_held) == "< 17.8"
+    no_levels = dataclasses.replace(none_held, stored=dataclasses.replace(
+        stored, samples={**stored.samples, "poisson_offered_rate": []}))
+    assert deployment.saturation(no_levels) == "–"
+

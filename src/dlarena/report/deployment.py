@@ -130,11 +130,21 @@ def serve_rows(report: Report) -> list[list[str]]:
             _number(_median(cell, "serve_requests_per_second_c16")),
             _seconds(_median(cell, "serve_p99_seconds_c16")),
             f"{errors:.0f}",
-            _number(_median(cell, "poisson_max_rate_within_bound")),
+            saturation(cell),
             _levels_on_enough_requests(cell),
             _bytes(_median(cell, "server_peak_rss_bytes")),
         ])
     return rows
+
+
+def saturation(cell: CellReport) -> str:
+    """The highest Poisson arrival rate the server held; "< R" when not even the lowest
+    rate the search offered (R requests/s) held; a dash for a cell without open-loop levels."""
+    held = _median(cell, "poisson_max_rate_within_bound")
+    if held is not None:
+        return _number(held)
+    offered = cell.stored.samples.get("poisson_offered_rate", [])
+    return f"< {fmt.number(min(offered))}" if offered else "–"
 
 
 def server(cell: CellReport) -> str:
@@ -226,10 +236,12 @@ NOTE = ("Save: the model saved in the framework's format of each kind (weights: 
         "every framework, one request computing at a time; closed loop at 1, 4 and 16 "
         "clients, then Poisson arrivals that search for the saturation rate: from half the "
         "1-client rate, 1.5x per level until p99 exceeds 10x the 1-client p99 (an ideal "
-        "one-at-a-time server holds that to ~80% of its capacity) or a request fails), then "
-        "two levels that halve the gap. Each level runs until its p99 rests on "
-        "1000 requests or its time bound (stated when it cut a level short). TorchServe: "
-        "the same PyTorch model and request under the same load, behind PyTorch's model "
+        "one-at-a-time server holds that to ~80% of its capacity) or a request fails (down "
+        "by 1.5x per level until one holds, when the first breaks), then two levels that "
+        "halve the gap (\"< R\": not even the lowest rate tried held). Each level runs "
+        "until its p99 rests on 1000 requests or its time bound (stated when it cut a "
+        "level short). TorchServe: the same PyTorch model and request under the same load, "
+        "behind PyTorch's model "
         "server (a Java front end queueing requests for one Python backend worker; its "
         "defaults otherwise: token authorization, logging); its peak memory is both "
         "processes'.")
