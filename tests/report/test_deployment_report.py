@@ -10,7 +10,7 @@ import pytest
 from dlarena.engine.plan import Request
 from dlarena.engine.runner import run
 from dlarena.executors.local import LocalExecutor
-from dlarena.report import deployment, html, markdown
+from dlarena.report import deployment, html, markdown, phases
 from dlarena.report.build import build_report
 from dlarena.store import Store
 from tests.conftest import RecordingObserver
@@ -73,3 +73,14 @@ def test_saturation_says_held_rate_or_below_the_lowest_tried(report) -> None:  #
         stored, samples={**stored.samples, "poisson_offered_rate": []}))
     assert deployment.saturation(no_levels) == "–"
 
+
+def test_unsupported_cells_time_is_shown_as_theirs_not_as_other(report) -> None:  # type: ignore[no-untyped-def]
+    # Their workers end before reporting phases; the deploy suite had 278 s of them, which
+    # the breakdown showed as "other ... a failed process".
+    found = phases.breakdown(report)
+    assert found is not None
+    unsupported = sum(wall for cell in report.unsupported for wall in cell.stored.wall_seconds)
+    assert unsupported > 0 and found.unphased == pytest.approx(unsupported)
+    assert found.unattributed < found.unphased
+    assert ("· no phases reported", found.unphased) in [
+        (name, seconds) for name, seconds, _ in found.rows()]

@@ -48,7 +48,10 @@ class Breakdown:
     processes: int
     process_wall: float
     process: dict[str, float]  # PROCESS_PHASES, summed over the processes that recorded them
-    unattributed: float  # process wall time no phase accounts for
+    # Wall time of the processes that reported no phases: an unsupported or failed cell's
+    # worker ends before it reports them.
+    unphased: float
+    unattributed: float  # the other processes' wall time no phase accounts for
     coordinator: float  # the run's time outside the processes and its own phases
 
     def rows(self) -> list[tuple[str, float, str]]:
@@ -58,9 +61,13 @@ class Breakdown:
                       "each process's wall time, as the coordinator saw it"))
         found += [(f"· {name}", self.process[name], what) for name, what in PROCESS_PHASES
                   if self.process.get(name)]
+        if self.unphased > 0:
+            found.append(("· no phases reported", self.unphased,
+                          "processes of unsupported or failed cells, which end before "
+                          "reporting their phases"))
         if self.unattributed > 0:
             found.append(("· other", self.unattributed,
-                          "in no phase above (a failed process, the result's transfer)"))
+                          "in no phase above (the result's transfer)"))
         if self.coordinator > 0:
             found.append(("coordinator", self.coordinator,
                           "between processes: storing, looking at pairs, starting processes"))
@@ -73,10 +80,12 @@ def breakdown(report: Report) -> Breakdown | None:
     if not walls:
         return None
     summed: dict[str, float] = {}
+    unphased = 0.0
     for cell in report.cells:
-        for details in cell.stored.details:
+        for details, wall in zip(cell.stored.details, cell.stored.wall_seconds, strict=False):
             phases = details.get("phases")
             if not isinstance(phases, dict):
+                unphased += wall
                 continue
             for name, seconds in phases.items():
                 summed[name] = summed.get(name, 0.0) + float(seconds)
@@ -87,7 +96,7 @@ def breakdown(report: Report) -> Breakdown | None:
     total = max(report.phases.get("run", 0.0), process_wall + sum(run.values()))
     return Breakdown(
         total=total, run=run, processes=len(walls), process_wall=process_wall,
-        process=summed, unattributed=process_wall - known,
+        process=summed, unphased=unphased, unattributed=process_wall - unphased - known,
         coordinator=total - process_wall - sum(run.values()))
 
 
@@ -140,5 +149,5 @@ def document(report: Report) -> dict[str, object] | None:
         return None
     return {"total_seconds": found.total, "run": found.run, "processes": found.processes,
             "process_wall_seconds": found.process_wall, "process": found.process,
-            "unattributed_seconds": found.unattributed,
+            "unphased_seconds": found.unphased, "unattributed_seconds": found.unattributed,
             "coordinator_seconds": found.coordinator, "by_framework": typical(report)}
