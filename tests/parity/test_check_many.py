@@ -14,11 +14,14 @@ from dlarena.parity.check import check_many, check_processes, check_workloads
 
 
 class FailingProbes(Executor):
-    """Every probe fails naming its framework, after a pause long enough to overlap."""
+    """Every probe fails naming its framework. A probe first waits (bounded) until `expect`
+    probes have run at once, so a pool that runs them together is seen doing so however
+    slowly its threads start; then it pauses, so a pool that runs more at once is seen too."""
 
-    def __init__(self) -> None:
+    def __init__(self, expect: int = 1) -> None:
         self.cancelled = False
-        self._lock = threading.Lock()
+        self.expect = expect
+        self._lock = threading.Condition()
         self.running = 0
         self.most_at_once = 0
         self.threads: list[ThreadSettings] = []
@@ -32,6 +35,10 @@ class FailingProbes(Executor):
             self.running += 1
             self.most_at_once = max(self.most_at_once, self.running)
             self.threads.append(cell.threads)
+            self._lock.notify_all()
+            # A bound against a hang only: a pool that never runs `expect` at once fails
+            # the test's count, not its clock.
+            self._lock.wait_for(lambda: self.most_at_once >= self.expect, timeout=60)
         time.sleep(0.3)
         with self._lock:
             self.running -= 1
@@ -45,7 +52,7 @@ VARIANTS = [("torch", "eager"), ("tensorflow", "function"), ("jax", "jit")]
 
 @pytest.mark.parametrize("parallel", [1, 2, 3])
 def test_at_most_parallel_processes_run_at_once(parallel: int) -> None:
-    executor = FailingProbes()
+    executor = FailingProbes(expect=parallel)
     check_many([("mlp", VARIANTS), ("cnn", VARIANTS)], size="smoke", device="cpu",
                threads=ThreadSettings(1, 1), executor=executor, parallel=parallel)
     assert len(executor.threads) == len(VARIANTS)  # one process per framework and mode
@@ -76,7 +83,7 @@ def test_check_processes(device: str, threads: ThreadSettings, expected: int) ->
 
 def test_every_check_process_keeps_the_run_threads() -> None:
     # The check audits the timed path's precision, which depends on the threads.
-    executor = FailingProbes()
+    executor = FailingProbes(expect=2)
     check_many([("mlp", VARIANTS)], size="smoke", device="cpu", threads=ThreadSettings(2, 2),
                executor=executor, parallel=check_processes("cpu", ThreadSettings(2, 2)))
     assert executor.most_at_once == 2
@@ -98,7 +105,7 @@ def test_an_interrupt_cancels_the_processes_in_flight() -> None:
 
 
 def test_the_check_command_runs_a_workloads_probes_two_at_once() -> None:
-    executor = FailingProbes()
+    executor = FailingProbes(expect=2)
     [checked] = list(check_workloads(["mlp"], VARIANTS, size="smoke", device="cpu",
                                      threads=ThreadSettings(2, 2), executor=executor))
     assert executor.most_at_once == 2 and len(executor.threads) == 3
