@@ -2,11 +2,11 @@
 
 The `deploy` suite measures each framework's LiteRT model beside the framework (same
 process, same threads). TensorFlow's run faster in LiteRT; JAX's (jax2tf with a symbolic
-batch, then the same converter) ran 0.03-0.4x as fast as JAX (docs/deploy.md has what this
-found). This exports one workload through each framework's
-LiteRT path, as the suite does, and prints for each model: its operators by kind, how many
-of them LiteRT's default CPU delegate (XNNPACK) takes, and batch-1 latency with the
-delegate and with the built-in kernels only. One process, the run's threads.
+batch, then the same converter) ran 0.03-0.8x as fast as JAX (docs/deploy.md has what this
+found). This exports one workload through each framework's LiteRT path, from the cell the
+suite plans (its mode, size, batch and threads), and prints for each model its operators by
+kind and its batch-1 latency with LiteRT's default CPU delegate (XNNPACK) and with the
+built-in kernels only. One process.
 
     .venv/bin/python bench/litert_profile.py [--workload transformer] [--size cpu]
         [--frameworks tensorflow jax]
@@ -27,20 +27,19 @@ from typing import Any
 import numpy as np
 
 from dlarena import registry
-from dlarena.cell import TIMED_PRECISION, CellSpec, ThreadSettings
-from dlarena.engine.plan import MEASURE_BY_SIZE
+from dlarena.cell import CellSpec
+from dlarena.engine.plan import Request, build_plan
+from dlarena.engine.runner import default_threads
 from dlarena.worker.parts import build_implementation, setup_runtime
 
 REPEATS = 200
 
 
-def cell_for(workload: str, framework: str, size: str, threads: int) -> CellSpec:
-    spec = registry.workloads()[workload]
-    mode = registry.frameworks()[framework].modes[0]
-    return CellSpec(workload=workload, framework=framework, mode=mode,
-                    scenario="export-litert", size=size, device="cpu",
-                    batch_size=spec.sizes[size].batch_size, precision=TIMED_PRECISION,
-                    threads=ThreadSettings(threads, threads), measure=MEASURE_BY_SIZE[size])
+def cell_for(workload: str, framework: str, size: str) -> CellSpec:
+    """The suite's own export-litert cell of `workload` in `framework`."""
+    request = Request(suite="deploy", frameworks=[framework], workloads=[workload],
+                      scenarios=["export-litert"], size=size)
+    return build_plan(request, default_threads())[0].cell
 
 
 def operators(path: str) -> collections.Counter[str]:
@@ -80,10 +79,9 @@ def main() -> None:
     parser.add_argument("--workload", default="transformer")
     parser.add_argument("--size", default="cpu")
     parser.add_argument("--frameworks", nargs="+", default=["tensorflow", "jax"])
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args()
     for framework in args.frameworks:
-        cell = cell_for(args.workload, framework, args.size, args.threads)
+        cell = cell_for(args.workload, framework, args.size)
         runtime = setup_runtime(cell)
         impl = build_implementation(cell, runtime)
         deployment = registry.deployment_class(framework)(impl)
@@ -97,8 +95,9 @@ def main() -> None:
             for name, count in found.most_common():
                 print(f"    {count:4d} {name}")
             single = deployment.portable_inputs(batch)
-            with_xnnpack = latency(path, single, args.threads, delegate=True)
-            builtin = latency(path, single, args.threads, delegate=False)
+            threads = cell.threads.intra_op
+            with_xnnpack = latency(path, single, threads, delegate=True)
+            builtin = latency(path, single, threads, delegate=False)
             print(f"  batch-1 p50: {1e3 * with_xnnpack:.2f} ms with the default delegate "
                   f"(XNNPACK), {1e3 * builtin:.2f} ms with built-in kernels only", flush=True)
 
